@@ -1,0 +1,34 @@
+"""The one KnowledgeService of the action-server process."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from knowledge.embedder import Embedder
+from knowledge.service import KnowledgeService
+from knowledge.settings import KnowledgeSettings
+
+_embedder: Embedder | None = None
+_service: KnowledgeService | None = None
+_lock = asyncio.Lock()
+
+
+def load_embedder(settings: KnowledgeSettings) -> Embedder:
+    """Load the model when the action server registers its actions, so the first
+    customer does not wait for it."""
+    global _embedder
+    if _embedder is None:
+        _embedder = Embedder(settings.model_path())
+    return _embedder
+
+
+async def knowledge_service() -> KnowledgeService:
+    global _service
+    async with _lock:
+        if _service is None:
+            settings = KnowledgeSettings()
+            redis = Redis.from_url(settings.redis_url)
+            _service = KnowledgeService(redis, load_embedder(settings), settings)
+    return _service

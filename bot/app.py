@@ -1,0 +1,123 @@
+"""The gateway's FastAPI app factory: `uvicorn bot.app:create_app --factory`."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
+
+from bot.channels.base import ChannelAdapter
+from bot.channels.webchat import WebChatChannel
+from bot.deps import Services
+from bot.inbound import InboundStream
+from bot.live import LiveHub
+from bot.outbox import OutboxSender
+from bot.rasa_client import RasaClient
+from bot.router import Router
+from bot.settings import Settings, get_settings
+from bot.streams import StreamWorker
+from bot.webchat import routes as webchat_routes
+from bot.webchat.session import SessionSigner
+from core.keys import KEYS
+from core.models import InboundMessage
+
+log = logging.getLogger(__name__)
+TEMPLATES = webchat_routes.STATIC.parent / "templates"
+
+
+def build_channels(settings: Settings, hub: LiveHub) -> dict[str, ChannelAdapter]:
+    """Channels are registered explicitly; the others join when their credentials are set."""
+    return {"web": WebChatChannel(hub)}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = Redis.from_url(settings.effective_redis_url, max_connections=512)
+        http = httpx.AsyncClient(
+            timeout=settings.rasa_timeout_s,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        )
+        hub = LiveHub(redis)
+        await hub.start()
+        channels = build_channels(settings, hub)
+        rasa = RasaClient(http, settings.rasa_url, settings.actions_url)
+        router = Router(redis, rasa, channels, hub, backoff_s=settings.retry_backoff_s,
+                        backoff_max_s=settings.retry_backoff_max_s)
+
+        async def route(entry_id: str, fields: dict) -> None:
+            await router.handle(entry_id, InboundMessage.model_validate_json(fields["m"]))
+
+        inbound_worker = StreamWorker(
+            redis, KEYS.inbound_stream, "router", route,
+            key_of=lambda f: (f["channel"], f["channel_user_id"]),
+            concurrency=settings.worker_concurrency,
+            reclaim_idle_ms=settings.reclaim_idle_ms,
+            dead_letter=KEYS.inbound_stream + ":dead",
+        )
+        router.keep_alive = inbound_worker.keep_alive
+        sender = OutboxSender(
+            redis, channels, concurrency=settings.worker_concurrency,
+            reclaim_idle_ms=settings.reclaim_idle_ms, max_attempts=settings.outbox_max_attempts,
+            backoff_s=settings.retry_backoff_s, backoff_max_s=settings.retry_backoff_max_s,
+        )
+        app.state.services = Services(
+            settings=settings, redis=redis, http=http, rasa=rasa, hub=hub, router=router,
+            inbound=InboundStream(redis),
+            sessions=SessionSigner(settings.session_secret.get_secret_value(),
+                                   settings.session_max_age_days * 86400),
+            templates=Environment(loader=FileSystemLoader(TEMPLATES),
+                                  autoescape=select_autoescape(["html"])),
+        )
+        await inbound_worker.start()
+        await sender.worker.start()
+        log.info("front door gateway ready on %s", settings.base_url)
+        try:
+            yield
+        finally:
+            await inbound_worker.stop()
+            await sender.worker.stop()
+            await hub.stop()
+            await http.aclose()
+            await redis.aclose()
+
+    app = FastAPI(
+        title="Front Door",
+        description="Chatbot-first conversational front door with human handoff.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.include_router(webchat_routes.router)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz(request: Request) -> JSONResponse:
+        """Redis is required; Rasa or the action server being down is 'degraded'
+        (messages wait and are answered when they are back)."""
+        svc: Services = request.app.state.services
+        try:
+            redis_ok = bool(await svc.redis.ping())
+        except Exception:
+            redis_ok = False
+        rasa_ok = await svc.rasa.healthy()
+        actions_ok = await svc.rasa.actions_healthy()
+        status = "ok" if redis_ok and rasa_ok and actions_ok else (
+            "degraded" if redis_ok else "down")
+        return JSONResponse(
+            {"status": status, "redis": redis_ok, "rasa": rasa_ok, "actions": actions_ok},
+            status_code=200 if redis_ok else 503,
+        )
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=True)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

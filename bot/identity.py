@@ -1,0 +1,56 @@
+"""Who is this? Maps a channel identity to the customer id that Rasa, the
+transcript and (later) the agent console know the customer by."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+from redis.asyncio import Redis
+
+from core.keys import KEYS, Keys
+from core.models import OWNER_BOT
+
+_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids get read aloud
+
+
+def new_customer_id() -> str:
+    return "c_" + "".join(secrets.choice(_ALPHABET) for _ in range(16))
+
+
+class IdentityStore:
+    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def resolve(self, channel: str, channel_user_id: str, display_name: str | None) -> str:
+        """The customer behind a channel identity, created on first contact."""
+        key = self._keys.identity(channel, channel_user_id)
+        existing = await self._redis.get(key)
+        if existing is not None:
+            return existing.decode()
+        candidate = new_customer_id()
+        # SET NX: two first messages racing from one identity end as one customer.
+        if await self._redis.set(key, candidate, nx=True):
+            await self._redis.hset(
+                self._keys.customer(candidate),
+                mapping={
+                    "created_at": str(time.time()),
+                    "display_name": display_name or "",
+                    "first_channel": channel,
+                },
+            )
+            return candidate
+        return (await self._redis.get(key)).decode()
+
+    async def touch(self, customer_id: str, channel: str, channel_user_id: str) -> None:
+        """Remember the channel the customer used last: replies go there."""
+        await self._redis.hset(
+            self._keys.customer(customer_id),
+            mapping={"last_channel": channel, "last_channel_user_id": channel_user_id,
+                     "last_seen": str(time.time())},
+        )
+
+    async def owner(self, customer_id: str) -> str:
+        raw = await self._redis.get(self._keys.owner(customer_id))
+        return raw.decode() if raw else OWNER_BOT

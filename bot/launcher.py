@@ -1,0 +1,246 @@
+"""Start, watch and stop the four processes of DESIGN §1.
+
+The CLI (`frontdoor up`), the test session and the benchmarks all use this, so
+the way the product runs is the way it is tested."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import yaml
+
+from bot.settings import PROJECT_ROOT, Settings
+
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+
+
+class LaunchError(Exception):
+    """A process failed to start or died; the message carries its last log lines."""
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    health_url: str | None
+    log_path: Path
+    timeout_s: float = 180.0
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        with path.open(errors="replace") as f:
+            return "".join(deque(f, maxlen=lines))
+    except FileNotFoundError:
+        return "(no log)"
+
+
+def session_secret(settings: Settings) -> str:
+    """FRONTDOOR_SESSION_SECRET, or one generated once and kept under var/ so web
+    chat sessions survive restarts of the local demo."""
+    if os.environ.get("FRONTDOOR_SESSION_SECRET"):
+        return os.environ["FRONTDOOR_SESSION_SECRET"]
+    path = settings.var_dir / "session_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def write_rasa_endpoints(settings: Settings) -> Path:
+    """endpoints.yml for this run: our action server, our Redis for the tracker and lock store."""
+    url = urlsplit(settings.effective_redis_url)
+    db = int((url.path or "/0").lstrip("/") or 0)
+    redis = {"type": "redis", "url": url.hostname or "localhost", "port": url.port or 6379,
+             "db": db, "key_prefix": "rasa"}
+    if url.password:
+        redis["password"] = url.password
+    config = {
+        "action_endpoint": {"url": f"{settings.actions_url}/webhook"},
+        "tracker_store": redis,
+        "lock_store": dict(redis),
+    }
+    path = settings.var_dir / "run" / "endpoints.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def latest_model(settings: Settings) -> Path:
+    models = sorted(settings.models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if not models:
+        raise LaunchError("no trained model in models/: run `frontdoor train` first")
+    return models[-1]
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        FRONTDOOR_REDIS_URL=settings.effective_redis_url,
+        FRONTDOOR_SESSION_SECRET=session_secret(settings),
+        FRONTDOOR_RASA_PORT=str(settings.rasa_port),
+        FRONTDOOR_ACTIONS_PORT=str(settings.actions_port),
+        FRONTDOOR_HOST=settings.host,
+        FRONTDOOR_PORT=str(settings.port),
+        RASA_TELEMETRY_ENABLED="false",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def plan(settings: Settings) -> list[list[Child]]:
+    """Waves of children: each wave starts together once the previous one is healthy."""
+    logs = settings.var_dir / "log"
+    waves: list[list[Child]] = []
+    if settings.redis_url is None:
+        redis_dir = settings.var_dir / "redis"
+        redis_dir.mkdir(parents=True, exist_ok=True)
+        waves.append([Child(
+            "redis",
+            [shutil.which("redis-server") or "redis-server", "--port", str(settings.redis_port),
+             "--bind", "127.0.0.1", "--dir", str(redis_dir), "--appendonly", "yes",
+             "--save", "", "--protected-mode", "yes"],
+            None, logs / "redis.log", timeout_s=20)])
+    python = sys.executable
+    waves.append([
+        Child("rasa",
+              [str(RASA_BIN), "run", "--model", str(latest_model(settings)),
+               "--endpoints", str(write_rasa_endpoints(settings)),
+               "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+               "--interface", "127.0.0.1", "--port", str(settings.rasa_port)],
+              settings.rasa_url + "/", logs / "rasa.log", timeout_s=300),
+        Child("actions",
+              [python, "-m", "rasa_sdk", "--actions", "actions", "--port",
+               str(settings.actions_port)],
+              settings.actions_url + "/health", logs / "actions.log", timeout_s=180),
+        Child("gateway",
+              [python, "-m", "uvicorn", "bot.app:create_app", "--factory",
+               "--host", settings.host, "--port", str(settings.port),
+               "--ws-max-size", str(settings.max_frame_bytes * 4), "--no-access-log"],
+              f"http://{settings.host}:{settings.port}/healthz", logs / "gateway.log",
+              timeout_s=60),
+    ])
+    return waves
+
+
+class Stack:
+    def __init__(self, settings: Settings, echo=print) -> None:
+        self.settings = settings
+        self.children: list[Child] = []
+        self._echo = echo
+
+    def start(self) -> None:
+        env = child_env(self.settings)
+        try:
+            for wave in plan(self.settings):
+                for child in wave:
+                    self._spawn(child, env)
+                for child in wave:
+                    self._wait_healthy(child)
+                    self._echo(f"  {child.name:<8} ready")
+                if wave[0].name == "redis":
+                    self._seed_knowledge()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _spawn(self, child: Child, env: dict[str, str]) -> None:
+        child.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = child.log_path.open("ab")
+        child.proc = subprocess.Popen(child.argv, cwd=PROJECT_ROOT, env=env, stdout=log,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      start_new_session=True)
+        self.children.append(child)
+
+    def _wait_healthy(self, child: Child) -> None:
+        deadline = time.monotonic() + child.timeout_s
+        while time.monotonic() < deadline:
+            if child.proc.poll() is not None:
+                raise LaunchError(f"{child.name} exited with code {child.proc.returncode}; "
+                                  f"last lines of {child.log_path}:\n{tail(child.log_path)}")
+            if self._healthy(child):
+                return
+            time.sleep(0.3)
+        raise LaunchError(f"{child.name} not healthy after {child.timeout_s:.0f}s; "
+                          f"last lines of {child.log_path}:\n{tail(child.log_path)}")
+
+    def _healthy(self, child: Child) -> bool:
+        if child.health_url is None:  # redis
+            import redis
+
+            try:
+                return bool(redis.Redis(port=self.settings.redis_port,
+                                        socket_connect_timeout=1).ping())
+            except redis.RedisError:
+                return False
+        try:
+            return httpx.get(child.health_url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _seed_knowledge(self) -> None:
+        """Load knowledge/articles/ into an empty store on the very first start."""
+        import asyncio
+
+        from redis.asyncio import Redis
+
+        from knowledge.settings import KnowledgeSettings
+        from knowledge.store import ArticleStore
+
+        async def seed() -> int:
+            redis = Redis.from_url(self.settings.effective_redis_url)
+            try:
+                return await ArticleStore(redis).seed_from_folder(KnowledgeSettings().articles_dir)
+            finally:
+                await redis.aclose()
+
+        count = asyncio.run(seed())
+        if count:
+            self._echo(f"  knowledge: seeded {count} articles")
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if c.proc and c.proc.poll() is not None), None)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        for child in reversed(self.children):
+            if child.proc and child.proc.poll() is None:
+                os.killpg(child.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for child in reversed(self.children):
+            if not child.proc:
+                continue
+            try:
+                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.proc.pid, signal.SIGKILL)
+                child.proc.wait()
+        self.children.clear()
+
+
+def train(force: bool = False, out=None) -> int:
+    """Run `rasa train`; Rasa's own fingerprint skips training when config.yml,
+    domain.yml and data/ are unchanged."""
+    if not RASA_BIN.exists():
+        raise LaunchError(f"{RASA_BIN} is missing: run `make setup` first")
+    argv = [str(RASA_BIN), "train", "--config", "config.yml", "--domain", "domain.yml",
+            "--data", "data", "--out", "models"]
+    if force:
+        argv.append("--force")
+    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.call(argv, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=out)

@@ -1,0 +1,75 @@
+"""Talk to Rasa's REST channel; the customer id is Rasa's sender id."""
+
+from __future__ import annotations
+
+import httpx
+
+from bot import AssistantUnavailable
+from core.models import ArticleRef, Button, OutboundMessage
+
+
+class RasaClient:
+    def __init__(self, http: httpx.AsyncClient, rasa_url: str, actions_url: str) -> None:
+        self._http = http
+        self._webhook = f"{rasa_url}/webhooks/rest/webhook"
+        self._rasa_url = rasa_url
+        self._actions_health = f"{actions_url}/health"
+
+    async def turn(self, customer_id: str, text: str, metadata: dict) -> list[OutboundMessage]:
+        try:
+            response = await self._http.post(
+                self._webhook, json={"sender": customer_id, "message": text, "metadata": metadata}
+            )
+        except httpx.HTTPError as exc:
+            raise AssistantUnavailable(f"Rasa unreachable: {exc!r}") from exc
+        if response.status_code >= 500:
+            raise AssistantUnavailable(f"Rasa answered {response.status_code}")
+        response.raise_for_status()
+        messages = parse_rasa_messages(response.json())
+        if not messages and not await self.actions_healthy():
+            # Rasa swallows a failed custom action and answers with nothing; the
+            # message must wait for the action server instead of going unanswered.
+            raise AssistantUnavailable("action server unreachable")
+        return messages
+
+    async def actions_healthy(self) -> bool:
+        try:
+            return (await self._http.get(self._actions_health, timeout=2)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    async def healthy(self) -> bool:
+        try:
+            return (await self._http.get(self._rasa_url, timeout=2)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+def parse_rasa_messages(raw: list[dict]) -> list[OutboundMessage]:
+    """Rasa's REST channel sends a message's `custom` JSON as a separate item after
+    its text; fold our `frontdoor` note back into the message it belongs to."""
+    messages: list[OutboundMessage] = []
+    for item in raw:
+        note = (item.get("custom") or {}).get("frontdoor")
+        if note is not None and messages:
+            article = note.get("article")
+            messages[-1] = messages[-1].model_copy(
+                update={
+                    "article": ArticleRef(**article) if article else None,
+                    "decision": note.get("decision"),
+                }
+            )
+            continue
+        if item.get("text") is None and item.get("image") is None:
+            continue
+        messages.append(
+            OutboundMessage(
+                text=item.get("text") or "",
+                image=item.get("image"),
+                buttons=tuple(
+                    Button(title=b.get("title", ""), payload=b.get("payload", ""))
+                    for b in item.get("buttons") or ()
+                ),
+            )
+        )
+    return messages

@@ -1,0 +1,44 @@
+"""Markdown to safe HTML for the web (widget and, later, the consoles).
+
+Raw HTML in the source is escaped, never passed through, and link schemes are
+limited to http(s)/mailto/tel: article authors and customers both count as
+untrusted here."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+
+from core.models import TranscriptEntry
+
+_SAFE_SCHEMES = ("http://", "https://", "mailto:", "tel:")
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.validateLink = lambda url: url.strip().lower().startswith(_SAFE_SCHEMES)  # type: ignore[method-assign]
+    default_link_open = md.renderer.rules.get("link_open")
+
+    def link_open(tokens, idx, options, env):
+        tokens[idx].attrSet("target", "_blank")
+        tokens[idx].attrSet("rel", "noopener noreferrer")
+        if default_link_open:
+            return default_link_open(tokens, idx, options, env)
+        return md.renderer.renderToken(tokens, idx, options, env)
+
+    md.add_render_rule("link_open", link_open)
+    return md
+
+
+def markdown_to_html(text: str) -> str:
+    return _markdown().render(text).strip()
+
+
+def entry_view(entry: TranscriptEntry) -> dict:
+    """An entry as the web sees it: customer text stays text; what the bot or an
+    agent wrote is Markdown, shipped as sanitised HTML beside the text."""
+    view = entry.model_dump(mode="json")
+    view["html"] = markdown_to_html(entry.text) if entry.author in ("bot", "agent") else None
+    return view

@@ -1,0 +1,158 @@
+"""The router of DESIGN §3: deduplicate, resolve identity, log to the
+transcript, and, while the bot owns the conversation, take a bot turn."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redis.asyncio import Redis
+
+from bot import AssistantUnavailable, metrics
+from bot.channels.base import ChannelAdapter, Recipient
+from bot.identity import IdentityStore
+from bot.live import LiveHub
+from bot.outbox import Outbox
+from bot.rasa_client import RasaClient
+from bot.transcript import TranscriptStore
+from core.keys import KEYS, Keys
+from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
+
+log = logging.getLogger(__name__)
+
+DELAY_TEXT = ("Sorry, we're experiencing a short delay. Your message is saved and "
+              "we'll answer as soon as we can.")
+SEEN_TTL_S = 7 * 24 * 3600
+
+
+class Router:
+    def __init__(
+        self,
+        redis: Redis,
+        rasa: RasaClient,
+        channels: dict[str, ChannelAdapter],
+        hub: LiveHub,
+        *,
+        backoff_s: float = 1.0,
+        backoff_max_s: float = 15.0,
+        keys: Keys = KEYS,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._rasa = rasa
+        self._channels = channels
+        self._hub = hub
+        self._backoff_s = backoff_s
+        self._backoff_max_s = backoff_max_s
+        self.identities = IdentityStore(redis, keys)
+        self.transcripts = TranscriptStore(redis, keys)
+        self.outbox = Outbox(redis, keys)
+        self.keep_alive = _no_keep_alive  # set by the worker that owns the stream entry
+
+    async def handle(self, stream_id: str, message: InboundMessage) -> None:
+        if not await self._first_delivery(stream_id, message):
+            metrics.DUPLICATES.labels(channel=message.channel).inc()
+            return
+        customer_id = await self.identities.resolve(
+            message.channel, message.channel_user_id, message.display_name
+        )
+        recipient = Recipient(customer_id, message.channel_user_id)
+        progress = self._keys.inbound_progress(stream_id)
+
+        # Each step runs once even if this entry is re-claimed after a crash.
+        if await self._redis.hsetnx(progress, "logged", "1"):
+            await self._redis.expire(progress, SEEN_TTL_S)
+            await self.identities.touch(customer_id, message.channel, message.channel_user_id)
+            entry = await self.transcripts.append(customer_id, _customer_entry(message))
+            await self._hub.publish_entry(customer_id, entry)
+            metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
+
+        if await self.identities.owner(customer_id) != OWNER_BOT:
+            return  # a person owns the conversation: the bot stays silent
+        if await self._redis.hget(progress, "answered"):
+            return
+        replies = await self._bot_turn(stream_id, message, recipient)
+        for reply in replies:
+            await self.send(message.channel, recipient, reply)
+        await self._redis.hset(progress, "answered", "1")
+
+    async def send(self, channel: str, recipient: Recipient, message: OutboundMessage) -> None:
+        """Log a reply to the transcript and hand it to the outbox."""
+        entry = await self.transcripts.append(
+            recipient.customer_id,
+            TranscriptEntry(channel=channel, author=message.author, text=message.text,
+                            buttons=message.buttons, article=message.article,
+                            decision=message.decision),
+        )
+        await self.outbox.enqueue(channel, recipient, entry)
+        if message.decision:
+            metrics.KNOWLEDGE_DECISIONS.labels(decision=message.decision).inc()
+
+    async def _first_delivery(self, stream_id: str, message: InboundMessage) -> bool:
+        """False for a second delivery of a message already taken (same channel
+        and external id); True for the first one, including its own re-claim."""
+        key = self._keys.inbound_seen(message.channel, message.external_id)
+        if await self._redis.set(key, stream_id, nx=True, ex=SEEN_TTL_S):
+            return True
+        owner = await self._redis.get(key)
+        return owner is not None and owner.decode() == stream_id
+
+    async def _bot_turn(
+        self, stream_id: str, message: InboundMessage, recipient: Recipient
+    ) -> list[OutboundMessage]:
+        channel = self._channels[message.channel]
+        text = message.button_payload or _plain_text(message.text)
+        metadata = {"channel": message.channel, "locale": message.locale}
+        delay = self._backoff_s
+        delayed = False
+        await channel.typing(recipient, True)
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    replies = await self._rasa.turn(recipient.customer_id, text, metadata)
+                    metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
+                    break
+                except AssistantUnavailable as exc:
+                    metrics.ASSISTANT_UNAVAILABLE.inc()
+                    log.warning("assistant unavailable for %s: %s; retrying in %.1fs",
+                                stream_id, exc, delay)
+                    if not delayed:
+                        delayed = True
+                        await self._tell_delay_once(message.channel, recipient)
+                    await self.keep_alive(stream_id)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._backoff_max_s)
+        finally:
+            await channel.typing(recipient, False)
+        if delayed:
+            await channel.notice(recipient, "clear", "")
+        return replies
+
+    async def _tell_delay_once(self, channel_name: str, recipient: Recipient) -> None:
+        key = self._keys.delay_notice(recipient.customer_id)
+        if await self._redis.set(key, "1", nx=True, ex=300):
+            await self.send(channel_name, recipient,
+                            OutboundMessage(text=DELAY_TEXT, author="system"))
+        await self._channels[channel_name].notice(recipient, "warning", DELAY_TEXT)
+
+
+def _customer_entry(message: InboundMessage) -> TranscriptEntry:
+    return TranscriptEntry(
+        ts=message.received_at,
+        channel=message.channel,
+        author="customer",
+        text=message.text,
+        # web chat external ids are "<visitor>:<client id>"; the widget knows the latter
+        client_id=message.external_id.rpartition(":")[2] if message.channel == "web" else None,
+    )
+
+
+def _plain_text(text: str) -> str:
+    """Rasa reads a leading '/' as an intent name; customers' text must not be."""
+    return text.lstrip("/").strip() or text
+
+
+async def _no_keep_alive(stream_id: str) -> None:
+    return None

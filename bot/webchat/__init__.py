@@ -1,0 +1,1 @@
+"""Web chat: the embeddable widget, its session tokens and its WebSocket."""

@@ -1,0 +1,45 @@
+"""The web chat WebSocket protocol: what the widget may send."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from bot import BadInput
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class MessageFrame(_Frame):
+    type: Literal["message"]
+    text: str = Field(max_length=100_000)
+    client_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class ButtonFrame(_Frame):
+    type: Literal["button"]
+    title: str = Field(max_length=200)
+    payload: str = Field(min_length=1, max_length=500)
+    client_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class PingFrame(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[MessageFrame | ButtonFrame | PingFrame, Field(discriminator="type")]
+_client_frame = TypeAdapter(ClientFrame)
+
+
+def parse_client_frame(raw: str, max_bytes: int) -> MessageFrame | ButtonFrame | PingFrame:
+    if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise BadInput("too_large", "That message is too large to send.")
+    try:
+        return _client_frame.validate_python(json.loads(raw))
+    except (json.JSONDecodeError, ValidationError, TypeError) as exc:
+        raise BadInput("bad_frame", "The chat sent something it should not have; "
+                                    "please reload the page.") from exc

@@ -1,0 +1,87 @@
+"""Every Redis key name the project uses, in one place.
+
+Per-customer keys carry the customer id as a hash tag (`{c_...}`) so that, on
+Redis Cluster, all of one customer's data lives in one slot (DESIGN §10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "fd"
+
+    # -- inbound ---------------------------------------------------------------
+    @property
+    def inbound_stream(self) -> str:
+        return f"{self.prefix}:inbound"
+
+    def inbound_seen(self, channel: str, external_id: str) -> str:
+        return f"{self.prefix}:seen:{channel}:{external_id}"
+
+    def inbound_progress(self, stream_id: str) -> str:
+        return f"{self.prefix}:progress:{stream_id}"
+
+    # -- identity and customers --------------------------------------------------
+    def identity(self, channel: str, channel_user_id: str) -> str:
+        return f"{self.prefix}:identity:{channel}:{channel_user_id}"
+
+    def customer(self, customer_id: str) -> str:
+        return f"{self.prefix}:{{{customer_id}}}:customer"
+
+    def transcript(self, customer_id: str) -> str:
+        return f"{self.prefix}:{{{customer_id}}}:transcript"
+
+    def owner(self, customer_id: str) -> str:
+        return f"{self.prefix}:{{{customer_id}}}:owner"
+
+    def delay_notice(self, customer_id: str) -> str:
+        return f"{self.prefix}:{{{customer_id}}}:delay-notice"
+
+    def live(self, customer_id: str) -> str:
+        """Pub/sub channel carrying live frames (entries, typing, notices) for one customer."""
+        return f"{self.prefix}:live:{{{customer_id}}}"
+
+    # -- outbox ------------------------------------------------------------------
+    @property
+    def outbox_stream(self) -> str:
+        return f"{self.prefix}:outbox"
+
+    @property
+    def outbox_dead(self) -> str:
+        return f"{self.prefix}:outbox:dead"
+
+    def outbox_done(self, outbox_id: str) -> str:
+        return f"{self.prefix}:outbox:done:{outbox_id}"
+
+    # -- knowledge -----------------------------------------------------------------
+    def article(self, article_id: str) -> str:
+        return f"{self.prefix}:kb:article:{article_id}"
+
+    def article_versions(self, article_id: str) -> str:
+        return f"{self.prefix}:kb:article:{article_id}:versions"
+
+    @property
+    def article_ids(self) -> str:
+        return f"{self.prefix}:kb:ids"
+
+    @property
+    def kb_revision(self) -> str:
+        """Bumped on every publish; every process rebuilds its index when it moves."""
+        return f"{self.prefix}:kb:revision"
+
+    @property
+    def kb_seeded(self) -> str:
+        return f"{self.prefix}:kb:seeded"
+
+    def embedding(self, model: str, text_sha: str) -> str:
+        return f"{self.prefix}:kb:emb:{model}:{text_sha}"
+
+    @property
+    def unanswered(self) -> str:
+        return f"{self.prefix}:kb:unanswered"
+
+
+KEYS = Keys()

@@ -1,0 +1,51 @@
+"""Nearest-neighbour search over the question variants of published articles."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from knowledge.models import Article, Match
+
+
+class VariantIndex:
+    """Rows are question variants, grouped by article so that an article's score
+    is the best score of any of its variants."""
+
+    def __init__(self, articles: list[Article], embeddings: np.ndarray) -> None:
+        self.articles = {a.id: a for a in articles}
+        self._order = [a.id for a in articles]
+        self._questions = [q for a in articles for q in a.questions]
+        counts = [len(a.questions) for a in articles]
+        self._starts = np.cumsum([0, *counts[:-1]]) if counts else np.zeros(0, dtype=int)
+        self._matrix = embeddings
+        if embeddings.shape[0] != len(self._questions):
+            raise ValueError("one embedding per question variant is required")
+
+    @staticmethod
+    def variants(articles: list[Article]) -> list[str]:
+        return [q for a in articles for q in a.questions]
+
+    def __len__(self) -> int:
+        return len(self._questions)
+
+    def search(self, query_vector: np.ndarray, k: int = 5) -> list[Match]:
+        if not self._questions:
+            return []
+        scores = self._matrix @ query_vector
+        best_per_article = np.maximum.reduceat(scores, self._starts)
+        top = np.argsort(-best_per_article)[:k]
+        matches = []
+        for i in top:
+            start = int(self._starts[i])
+            end = int(self._starts[i + 1]) if i + 1 < len(self._starts) else len(scores)
+            row = start + int(np.argmax(scores[start:end]))
+            article = self.articles[self._order[i]]
+            matches.append(
+                Match(
+                    article_id=article.id,
+                    title=article.title,
+                    score=float(best_per_article[i]),
+                    question=self._questions[row],
+                )
+            )
+        return matches

@@ -1,0 +1,66 @@
+"""Articles and the answer policy's decisions."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.models import ArticleRef
+
+ArticleStatus = Literal["draft", "published", "archived"]
+ChannelName = Literal["web", "telegram", "slack", "sms"]
+
+
+class Article(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,79}$")
+    title: str = Field(min_length=1, max_length=200)
+    questions: tuple[str, ...] = Field(min_length=1)
+    answer: str = Field(min_length=1, max_length=20_000)  # Markdown
+    channels: dict[ChannelName, str] = Field(default_factory=dict)  # per-channel answer variants
+    tags: tuple[str, ...] = ()
+    language: str = "en"
+    status: ArticleStatus = "published"
+    version: int = Field(default=1, ge=1)
+    updated_at: float = Field(default_factory=time.time)
+    updated_by: str = "seed"
+
+    @field_validator("questions")
+    @classmethod
+    def _clean_questions(cls, questions: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(dict.fromkeys(q.strip() for q in questions if q.strip()))
+        if not cleaned:
+            raise ValueError("an article needs at least one question variant")
+        return cleaned
+
+    def answer_for(self, channel: str) -> str:
+        """The channel's own variant when the editor wrote one, else the main answer."""
+        return self.channels.get(channel) or self.answer  # type: ignore[call-overload]
+
+    def ref(self) -> ArticleRef:
+        return ArticleRef(id=self.id, version=self.version, title=self.title)
+
+
+class Match(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    article_id: str
+    title: str
+    score: float  # cosine similarity of the best-matching question variant
+    question: str  # that variant
+
+
+DecisionKind = Literal["answer", "clarify", "fallback"]
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: DecisionKind
+    query: str
+    matches: tuple[Match, ...] = ()  # best first
+    article: Article | None = None  # set when kind == "answer"
+    options: tuple[Match, ...] = ()  # set when kind == "clarify"
