@@ -5,6 +5,7 @@ the way the product runs is the way it is tested."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -50,8 +51,8 @@ def tail(path: Path, lines: int = 25) -> str:
 def session_secret(settings: Settings) -> str:
     """FRONTDOOR_SESSION_SECRET, or one generated once and kept under var/ so web
     chat sessions survive restarts of the local demo."""
-    if os.environ.get("FRONTDOOR_SESSION_SECRET"):
-        return os.environ["FRONTDOOR_SESSION_SECRET"]
+    if "session_secret" in settings.model_fields_set:
+        return settings.session_secret.get_secret_value()
     path = settings.var_dir / "session_secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,14 +88,16 @@ def latest_model(settings: Settings) -> Path:
 
 
 def child_env(settings: Settings) -> dict[str, str]:
+    """The parent's environment plus every setting, so each child process builds
+    the same Settings the launcher has."""
     env = dict(os.environ)
+    for name, value in settings.model_dump(mode="json", exclude={"session_secret"}).items():
+        if value is not None:
+            env[f"FRONTDOOR_{name.upper()}"] = (
+                json.dumps(value) if isinstance(value, (list, dict)) else str(value))
     env.update(
         FRONTDOOR_REDIS_URL=settings.effective_redis_url,
         FRONTDOOR_SESSION_SECRET=session_secret(settings),
-        FRONTDOOR_RASA_PORT=str(settings.rasa_port),
-        FRONTDOOR_ACTIONS_PORT=str(settings.actions_port),
-        FRONTDOOR_HOST=settings.host,
-        FRONTDOOR_PORT=str(settings.port),
         RASA_TELEMETRY_ENABLED="false",
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",

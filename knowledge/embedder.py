@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+_MEMO_LIMIT = 200_000
+
 
 class Embedder:
     def __init__(self, model_path: Path) -> None:
@@ -19,6 +21,17 @@ class Embedder:
         self.model_path = Path(model_path)
         self.name = self.model_path.name
         self._model = SentenceTransformer(str(self.model_path), device="cpu")
+        self._memo: dict[str, np.ndarray] = {}  # question variants seen by this process
+
+    def encode_variants(self, texts: list[str]) -> np.ndarray:
+        """Like encode, but remembers each variant: an index rebuild after a publish
+        only encodes what changed."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            if len(self._memo) > _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo.update(zip(missing, self.encode(missing), strict=True))
+        return np.vstack([self._memo[t] for t in texts]) if texts else self.encode([])
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length embeddings, one row per text (so a dot product is the cosine)."""

@@ -69,7 +69,8 @@ class KnowledgeService:
         cached = await self._redis.mget(keys)
         missing = [i for i, raw in enumerate(cached) if raw is None]
         if missing:
-            fresh = await self._embedder.encode_async([texts[i] for i in missing])
+            fresh = await asyncio.to_thread(self._embedder.encode_variants,
+                                            [texts[i] for i in missing])
             async with self._redis.pipeline(transaction=False) as pipe:
                 for row, i in enumerate(missing):
                     pipe.set(keys[i], fresh[row].tobytes())

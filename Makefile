@@ -1,0 +1,40 @@
+# Front Door: `make demo` runs the product, `make test` runs the tests.
+# Both bootstrap everything they need on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+RASA := .venv-rasa/bin/rasa
+
+.PHONY: help setup train demo test test-rasa test-python bench clean
+
+help:
+	@echo "make demo   set up everything and run Front Door on http://localhost:8000/"
+	@echo "make test   set up everything and run all tests"
+
+setup:
+	@scripts/ensure_system_packages.sh
+	@scripts/setup_venv.sh
+	@scripts/setup_rasa_env.sh
+
+train: setup
+	@.venv/bin/frontdoor train
+
+demo: train
+	@.venv/bin/frontdoor up
+
+test: train test-rasa test-python
+
+test-rasa:
+	$(RASA) data validate --domain domain.yml --data data
+	$(RASA) test core --stories tests/test_stories.yml --model models --out results/core \
+	    --fail-on-prediction-errors
+
+test-python:
+	.venv/bin/python -m pytest -ra
+
+bench: train
+	.venv/bin/frontdoor bench chat
+
+clean:
+	rm -rf var results .pytest_cache

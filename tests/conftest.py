@@ -1,0 +1,72 @@
+"""Session fixtures: a real Redis on a free port, and the real stack (Rasa server
+with the trained model, action server, gateway) started by the same launcher
+`frontdoor up` uses."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis as redis_sync
+from redis.asyncio import Redis
+
+from bot.launcher import Stack
+from bot.settings import PROJECT_ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> str:
+    """A throwaway redis-server; yields its base URL (no db number)."""
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+         "127.0.0.1", "--dir", str(workdir), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+    )
+    client = redis_sync.Redis(port=port)
+    for _ in range(100):
+        try:
+            if client.ping():
+                break
+        except redis_sync.ConnectionError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+async def redis(redis_server) -> Redis:
+    """An empty database for one test (db 1; the stack lives in db 0)."""
+    client = Redis.from_url(f"{redis_server}/1")
+    await client.flushdb()
+    yield client
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def stack(redis_server, tmp_path_factory) -> Settings:
+    """The real product: Rasa + action server + gateway on free ports."""
+    if not any((PROJECT_ROOT / "models").glob("*.tar.gz")):
+        pytest.fail("no trained model: run `make test` (it trains first)")
+    var_dir: Path = tmp_path_factory.mktemp("var")
+    settings = Settings(
+        redis_url=f"{redis_server}/0", port=free_port(), rasa_port=free_port(),
+        actions_port=free_port(), var_dir=var_dir, retry_backoff_s=0.2, retry_backoff_max_s=1.0,
+    )
+    running = Stack(settings, echo=lambda *_: None)
+    running.start()
+    yield settings
+    running.stop()

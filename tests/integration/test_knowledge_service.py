@@ -1,0 +1,87 @@
+"""The knowledge core with the real embedding model and a real Redis."""
+
+import pytest
+
+from knowledge import VersionConflict
+from knowledge.embedder import Embedder
+from knowledge.replies import decision_reply
+from knowledge.service import KnowledgeService
+from knowledge.settings import KnowledgeSettings
+from knowledge.store import ArticleStore
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    return Embedder(KnowledgeSettings().model_path())
+
+
+@pytest.fixture
+async def service(redis, embedder):
+    return KnowledgeService(redis, embedder, KnowledgeSettings())
+
+
+async def test_first_use_seeds_the_store_from_the_articles_folder(service):
+    await service.ensure_fresh()
+    articles = await service.store.all()
+    assert len(articles) >= 40 and {a.version for a in articles} == {1}
+
+
+@pytest.mark.parametrize("query, article", [
+    ("can i pay with paypal", "payment-methods"),
+    ("forgot my login", "reset-password"),
+    ("do you ship to france", "international-shipping"),
+    ("the box was crushed and the plate is broken", "damaged-item"),
+    ("my discount code is invalid", "promo-code-not-working"),
+])
+async def test_customer_wording_finds_the_right_article(service, query, article):
+    decision = await service.decide(query)
+    assert decision.kind == "answer"
+    assert decision.article.id == article
+
+
+async def test_an_ambiguous_question_offers_buttons_for_the_candidates(service):
+    decision = await service.decide("returns")
+    reply = decision_reply(decision, "web")
+    assert decision.kind == "clarify" and 2 <= len(reply.buttons) <= 3
+    assert all(b["payload"].startswith('/choose_article{"article_id":') for b in reply.buttons)
+    assert "return-policy" in [o.article_id for o in decision.options]
+
+
+async def test_an_unrelated_question_gets_the_honest_fallback_and_is_kept_for_editors(
+        service, redis):
+    decision = await service.decide("who won the football last night")
+    assert decision.kind == "fallback"
+    assert "don't know" in decision_reply(decision, "web").text
+    kept = await redis.xrange("fd:kb:unanswered")
+    assert kept[-1][1][b"query"] == b"who won the football last night"
+
+
+async def test_the_sms_variant_is_used_on_sms(service):
+    decision = await service.decide("forgot my password")
+    assert decision.article.id == "reset-password"
+    sms = decision_reply(decision, "sms").text
+    assert sms == decision.article.channels["sms"] and len(sms) <= 160
+    assert decision_reply(decision, "web").text == decision.article.answer
+
+
+async def test_a_publish_is_answered_at_once_without_restart(service):
+    await service.ensure_fresh()
+    article = await service.store.get("showroom-hours")
+    await service.store.save(
+        article.model_copy(update={"answer": "The showroom is now open **every day** 9-21."}),
+        expected_version=article.version, author="editor@brightside")
+    decision = await service.decide("when is the showroom open")
+    assert decision.article.version == article.version + 1
+    assert "every day" in decision.article.answer
+
+
+async def test_two_editors_saving_the_same_version_do_not_overwrite_each_other(redis):
+    store = ArticleStore(redis)
+    await store.seed_from_folder(KnowledgeSettings().articles_dir)
+    article = await store.get("contact-us")
+    await store.save(article.model_copy(update={"title": "Contact"}),
+                     expected_version=article.version, author="a")
+    with pytest.raises(VersionConflict):
+        await store.save(article.model_copy(update={"title": "Reach us"}),
+                         expected_version=article.version, author="b")
+    assert (await store.get("contact-us")).title == "Contact"

@@ -1,0 +1,162 @@
+"""The router against a real Redis; Rasa is an httpx.MockTransport peer here
+(the real Rasa server is exercised in test_stack.py)."""
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from bot.channels.memory import InMemoryChannel
+from bot.live import LiveHub
+from bot.outbox import OutboxSender
+from bot.rasa_client import RasaClient
+from bot.router import DELAY_TEXT, Router
+from core.keys import KEYS
+from core.models import InboundMessage
+
+
+class FakeRasa:
+    """Answers like Rasa's REST channel; can be 'down' for a number of calls."""
+
+    def __init__(self, down_for: int = 0) -> None:
+        self.down_for = down_for
+        self.received: list[dict] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/health":
+            return httpx.Response(200, json={"status": "ok"})
+        if self.down_for > 0:
+            self.down_for -= 1
+            raise httpx.ConnectError("connection refused")
+        body = json.loads(request.content)
+        self.received.append(body)
+        return httpx.Response(200, json=[
+            {"recipient_id": body["sender"], "text": f"echo: {body['message']}"},
+            {"recipient_id": body["sender"], "custom": {"frontdoor": {
+                "decision": "answer", "article": {"id": "a1", "version": 2, "title": "A"}}}},
+        ])
+
+
+@pytest.fixture
+def make_router(redis):
+    clients = []
+
+    def build(fake: FakeRasa, channel: InMemoryChannel | None = None):
+        http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+        clients.append(http)
+        channel = channel or InMemoryChannel("web")
+        router = Router(redis, RasaClient(http, "http://rasa", "http://actions"),
+                        {"web": channel}, LiveHub(redis), backoff_s=0.01, backoff_max_s=0.05)
+        return router, channel
+
+    yield build
+    for http in clients:
+        asyncio.get_event_loop().create_task(http.aclose())
+
+
+def inbound(text: str, external_id: str, user: str = "v_1") -> InboundMessage:
+    return InboundMessage(channel="web", channel_user_id=user, external_id=external_id, text=text)
+
+
+async def test_a_message_is_logged_answered_and_the_article_recorded(make_router):
+    router, _ = make_router(FakeRasa())
+    await router.handle("1-1", inbound("where is my order", "m1"))
+    customer = await router.identities.resolve("web", "v_1", None)
+    history = await router.transcripts.history(customer)
+    assert [(e.author, e.text) for e in history] == [
+        ("customer", "where is my order"), ("bot", "echo: where is my order")]
+    assert history[1].article.id == "a1" and history[1].article.version == 2
+    assert history[1].decision == "answer"
+
+
+async def test_the_rasa_sender_is_the_customer_id_not_the_channel_user(make_router):
+    fake = FakeRasa()
+    router, _ = make_router(fake)
+    await router.handle("1-1", inbound("hi", "m1"))
+    customer = await router.identities.resolve("web", "v_1", None)
+    assert fake.received[0]["sender"] == customer and customer.startswith("c_")
+    assert fake.received[0]["metadata"]["channel"] == "web"
+
+
+async def test_a_duplicate_delivery_gets_no_second_reply(make_router):
+    fake = FakeRasa()
+    router, _ = make_router(fake)
+    await router.handle("1-1", inbound("hi", "same-id"))
+    await router.handle("1-2", inbound("hi", "same-id"))  # the platform delivered it twice
+    assert len(fake.received) == 1
+    customer = await router.identities.resolve("web", "v_1", None)
+    assert len(await router.transcripts.history(customer)) == 2
+
+
+async def test_a_reclaimed_entry_is_finished_without_repeating_steps(make_router):
+    fake = FakeRasa()
+    router, _ = make_router(fake)
+    await router.handle("1-1", inbound("hi", "m1"))
+    await router.handle("1-1", inbound("hi", "m1"))  # the same stream entry, re-claimed
+    assert len(fake.received) == 1
+    customer = await router.identities.resolve("web", "v_1", None)
+    assert len(await router.transcripts.history(customer)) == 2
+
+
+async def test_while_rasa_is_down_the_message_waits_and_the_customer_is_told_once(make_router):
+    fake = FakeRasa(down_for=5)
+    router, channel = make_router(fake)
+    await router.handle("1-1", inbound("first", "m1"))
+    assert [b["message"] for b in fake.received] == ["first"]  # answered once it came back
+    customer = await router.identities.resolve("web", "v_1", None)
+    texts = [e.text for e in await router.transcripts.history(customer)]
+    assert texts == ["first", DELAY_TEXT, "echo: first"]
+    levels = [level for _, level, _ in channel.notices]
+    assert levels[-1] == "clear" and "warning" in levels
+
+    fake.down_for = 3  # a second outage within minutes: no second delay message
+    await router.handle("1-2", inbound("second", "m2"))
+    texts = [e.text for e in await router.transcripts.history(customer)]
+    assert texts.count(DELAY_TEXT) == 1 and texts[-1] == "echo: second"
+
+
+async def test_rasa_answering_nothing_because_the_action_server_is_down_is_a_delay(redis):
+    calls = {"webhook": 0}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/health":
+            return httpx.Response(200 if calls["webhook"] > 2 else 503)
+        calls["webhook"] += 1
+        if calls["webhook"] <= 2:
+            return httpx.Response(200, json=[])  # Rasa swallowed the failed custom action
+        return httpx.Response(200, json=[{"recipient_id": "x", "text": "the answer"}])
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        router = Router(redis, RasaClient(http, "http://rasa", "http://actions"),
+                        {"web": InMemoryChannel()}, LiveHub(redis), backoff_s=0.01)
+        await router.handle("1-1", inbound("refund?", "m1"))
+        customer = await router.identities.resolve("web", "v_1", None)
+        assert (await router.transcripts.history(customer))[-1].text == "the answer"
+
+
+async def test_when_a_person_owns_the_conversation_the_bot_stays_silent(make_router, redis):
+    fake = FakeRasa()
+    router, _ = make_router(fake)
+    customer = await router.identities.resolve("web", "v_1", None)
+    await redis.set(KEYS.owner(customer), "queue")
+    await router.handle("1-1", inbound("hello?", "m1"))
+    assert fake.received == []
+    assert [e.author for e in await router.transcripts.history(customer)] == ["customer"]
+
+
+async def test_replies_reach_the_channel_through_the_outbox_in_order(make_router, redis):
+    router, channel = make_router(FakeRasa())
+    sender = OutboxSender(redis, {"web": channel}, concurrency=8, reclaim_idle_ms=60_000,
+                          max_attempts=3, backoff_s=0.01, backoff_max_s=0.05)
+    await sender.worker.start()
+    try:
+        for i in range(5):
+            await router.handle(f"1-{i + 1}", inbound(f"msg {i}", f"m{i}"))
+        for _ in range(200):
+            if len(channel.sent) == 5:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await sender.worker.stop()
+    assert [e.text for _, e in channel.sent] == [f"echo: msg {i}" for i in range(5)]

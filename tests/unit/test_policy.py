@@ -1,0 +1,33 @@
+from knowledge.models import Match
+from knowledge.policy import Thresholds, decide
+
+T = Thresholds(answer=0.6, clarify=0.45, margin=0.03, max_options=3)
+
+
+def m(article: str, score: float) -> Match:
+    return Match(article_id=article, title=article.title(), score=score, question="q")
+
+
+def test_clear_winner_above_answer_threshold_is_answered():
+    d = decide("q", [m("returns", 0.8), m("refunds", 0.6)], T)
+    assert d.kind == "answer" and d.matches[0].article_id == "returns"
+
+
+def test_two_articles_too_close_to_call_become_a_clarification():
+    d = decide("q", [m("returns", 0.71), m("refunds", 0.70), m("exchanges", 0.5), m("x", 0.2)], T)
+    assert d.kind == "clarify"
+    assert [o.article_id for o in d.options] == ["returns", "refunds", "exchanges"]
+
+
+def test_middling_score_offers_options_never_a_single_button():
+    d = decide("q", [m("returns", 0.5), m("refunds", 0.3)], T)
+    assert d.kind == "clarify"
+    assert [o.article_id for o in d.options] == ["returns", "refunds"]
+
+
+def test_below_clarify_threshold_falls_back():
+    assert decide("q", [m("returns", 0.44), m("refunds", 0.3)], T).kind == "fallback"
+
+
+def test_empty_knowledge_base_falls_back():
+    assert decide("q", [], T).kind == "fallback"
