@@ -46,30 +46,35 @@ class RasaClient:
 
 
 def parse_rasa_messages(raw: list[dict]) -> list[OutboundMessage]:
-    """Rasa's REST channel sends a message's `custom` JSON as a separate item after
-    its text; fold our `frontdoor` note back into the message it belongs to."""
+    """Rasa's REST collector splits every text on blank lines into separate items
+    and sends a message's `custom` JSON as one more item after it. Rejoin the
+    paragraphs (a Markdown answer is one message) and fold our `frontdoor` note
+    into the message it belongs to."""
     messages: list[OutboundMessage] = []
+    joinable = False  # may the next plain paragraph continue the last message?
     for item in raw:
         note = (item.get("custom") or {}).get("frontdoor")
-        if note is not None and messages:
-            article = note.get("article")
-            messages[-1] = messages[-1].model_copy(
-                update={
+        if note is not None:
+            if messages:
+                article = note.get("article")
+                messages[-1] = messages[-1].model_copy(update={
                     "article": ArticleRef(**article) if article else None,
                     "decision": note.get("decision"),
-                }
-            )
+                })
+            joinable = False
             continue
-        if item.get("text") is None and item.get("image") is None:
+        text, buttons, image = item.get("text"), item.get("buttons") or (), item.get("image")
+        if text is None and image is None:
             continue
-        messages.append(
-            OutboundMessage(
-                text=item.get("text") or "",
-                image=item.get("image"),
-                buttons=tuple(
-                    Button(title=b.get("title", ""), payload=b.get("payload", ""))
-                    for b in item.get("buttons") or ()
-                ),
-            )
-        )
+        if joinable and text and not buttons and not image:
+            messages[-1] = messages[-1].model_copy(
+                update={"text": f"{messages[-1].text}\n\n{text}"})
+            continue
+        messages.append(OutboundMessage(
+            text=text or "",
+            image=image,
+            buttons=tuple(Button(title=b.get("title", ""), payload=b.get("payload", ""))
+                          for b in buttons),
+        ))
+        joinable = bool(text) and not buttons and not image
     return messages

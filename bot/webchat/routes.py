@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel
 from starlette.websockets import WebSocketState
 
@@ -47,6 +47,11 @@ async def demo_page(request: Request, svc: Services = Depends(services)) -> HTML
     )
     return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP,
                                        "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return Response(status_code=204)
 
 
 @router.get("/webchat/{name}", include_in_schema=False)

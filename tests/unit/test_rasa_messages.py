@@ -21,3 +21,19 @@ def test_buttons_survive_and_unknown_items_are_ignored():
     ]
     [message] = parse_rasa_messages(raw)
     assert [b.title for b in message.buttons] == ["Returns"]
+
+
+def test_paragraphs_rasa_split_apart_are_one_message_again():
+    raw = [
+        {"recipient_id": "c", "text": "We accept:"},
+        {"recipient_id": "c", "text": "- **Visa**\n- **PayPal**"},
+        {"recipient_id": "c", "text": "Cash is not accepted."},
+        {"recipient_id": "c", "custom": {"frontdoor": {
+            "decision": "answer", "article": {"id": "payment-methods", "version": 1}}}},
+        {"recipient_id": "c", "text": "Anything else?", "buttons": [{"title": "No",
+                                                                      "payload": "/deny"}]},
+    ]
+    first, second = parse_rasa_messages(raw)
+    assert first.text == "We accept:\n\n- **Visa**\n- **PayPal**\n\nCash is not accepted."
+    assert first.article.id == "payment-methods"
+    assert second.text == "Anything else?" and second.buttons

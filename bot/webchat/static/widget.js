@@ -30,6 +30,8 @@
   var HISTORY_WAIT_MS = 2000; // flush the outbox anyway if no history arrives
   var TYPING_TIMEOUT_MS = 45000; // safety net if "typing off" is never sent
   var ERROR_TIMEOUT_MS = 12000;
+  var PING_EVERY_MS = 25000; // keeps idle proxies from dropping the socket
+  var PONG_WAIT_MS = 10000; // no frame at all by then: the socket is dead
   var TITLE = 'Brightside \u2014 Chat with us';
   var CHANNEL_NAMES = { telegram: 'Telegram', slack: 'Slack', sms: 'SMS' };
   var AUTHOR_LABELS = {
@@ -357,6 +359,8 @@
   var connecting = false;
   var authFailures = 0;
   var hasConnected = false;
+  var pingTimer = null;
+  var pongTimer = null;
 
   // ---------------------------------------------------------------------
   // UI construction
@@ -871,7 +875,8 @@
     rec.el.classList.toggle('fd-msg--failed', state === 'failed');
     rec.stateEl.textContent = STATE_LABELS[state];
     if (rec.retryEl) {
-      rec.retryEl.hidden = state !== 'failed';
+      // A refused button (e.g. a stale option) is not worth retrying.
+      rec.retryEl.hidden = state !== 'failed' || rec.frame.type !== 'message';
     }
   }
 
@@ -1062,6 +1067,68 @@
     }
   }
 
+  function stopHeartbeat() {
+    window.clearInterval(pingTimer);
+    window.clearTimeout(pongTimer);
+    pingTimer = null;
+    pongTimer = null;
+  }
+
+  function startHeartbeat(sock) {
+    stopHeartbeat();
+    pingTimer = window.setInterval(function () {
+      if (sock !== ws || sock.readyState !== 1) {
+        return;
+      }
+      try {
+        sock.send(JSON.stringify({ type: 'ping' }));
+      } catch (e) {
+        return;
+      }
+      window.clearTimeout(pongTimer);
+      pongTimer = window.setTimeout(function () {
+        if (sock === ws) {
+          dropSocket(sock); // silent for too long: treat as lost
+        }
+      }, PONG_WAIT_MS);
+    }, PING_EVERY_MS);
+  }
+
+  /** The socket is gone (closed by the server, the network, or judged dead). */
+  function dropSocket(sock, code) {
+    if (sock !== ws) {
+      return;
+    }
+    ws = null;
+    wsReady = false;
+    stopHeartbeat();
+    window.clearTimeout(readyTimer);
+    setTyping(false);
+    try {
+      sock.close();
+    } catch (e) {
+      /* already closing */
+    }
+    pendingOrder.forEach(function (cid) {
+      var rec = pending[cid];
+      if (rec && rec.state === 'sent') {
+        setPendingState(rec, 'queued'); // re-sent with the same client_id
+      }
+    });
+    if (code === 4401) {
+      // Unknown or expired session: start a new one right away (but do
+      // not spin if the server keeps refusing).
+      saveToken(null);
+      authFailures++;
+      if (authFailures <= 2) {
+        setStatus(hasConnected ? 'reconnecting' : 'connecting');
+        connect();
+        return;
+      }
+    }
+    scheduleReconnect();
+  }
+
   function openSocket(token) {
     var sock;
     try {
@@ -1079,6 +1146,7 @@
       }
       hasConnected = true;
       setStatus('online');
+      startHeartbeat(sock);
       // The server replays the history right after connecting; the outbox
       // is flushed after it (so already-delivered messages are recognised),
       // or after a short wait if it never comes.
@@ -1089,6 +1157,7 @@
       if (sock !== ws) {
         return;
       }
+      window.clearTimeout(pongTimer); // any frame proves the socket alive
       var frame;
       try {
         frame = JSON.parse(ev.data);
@@ -1101,31 +1170,7 @@
     });
 
     sock.addEventListener('close', function (ev) {
-      if (sock !== ws) {
-        return;
-      }
-      ws = null;
-      wsReady = false;
-      window.clearTimeout(readyTimer);
-      setTyping(false);
-      pendingOrder.forEach(function (cid) {
-        var rec = pending[cid];
-        if (rec && rec.state === 'sent') {
-          setPendingState(rec, 'queued'); // re-sent with the same client_id
-        }
-      });
-      if (ev.code === 4401) {
-        // Unknown or expired session: start a new one right away (but do
-        // not spin if the server keeps refusing).
-        saveToken(null);
-        authFailures++;
-        if (authFailures <= 2) {
-          setStatus(hasConnected ? 'reconnecting' : 'connecting');
-          connect();
-          return;
-        }
-      }
-      scheduleReconnect();
+      dropSocket(sock, ev.code);
     });
   }
 
@@ -1158,7 +1203,7 @@
         }
         break;
       default:
-        break; // unknown frame types are ignored (forward compatible)
+        break; // "pong" and unknown frame types are ignored
     }
   }
 

@@ -1,0 +1,31 @@
+"""The action server: rasa-sdk's own app, served from one process.
+
+`python -m rasa_sdk` forks Sanic workers with the 'spawn' start method, which
+clashes with torch (already initialised by the embedding model) and would load
+the model once per process. One process per server instance is the unit we
+scale (run N behind a load balancer, DESIGN §10)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from rasa_sdk.endpoint import create_app
+from rasa_sdk.executor import ActionExecutor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Front Door action server (rasa-sdk).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5055)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    app = create_app(executor, cors_origins=None)
+    app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
+
+
+if __name__ == "__main__":
+    main()
