@@ -13,7 +13,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Hashable
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.keyed import KeyedSerializer
 
@@ -52,12 +54,14 @@ class StreamWorker:
         self._serial = KeyedSerializer(concurrency)
         self._in_flight: set[str] = set()
         self._task: asyncio.Task | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         await ensure_group(self._redis, self._stream, self._group)
         self._task = asyncio.create_task(self._run(), name=f"worker:{self._stream}")
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -119,7 +123,14 @@ class StreamWorker:
             await self._handler(entry_id, fields)
         except asyncio.CancelledError:
             raise
+        except (RedisConnectionError, RedisTimeoutError):
+            # Transient: leave the entry pending; it is re-claimed once Redis is back.
+            log.warning("entry %s of %s interrupted by a Redis error; left pending",
+                        entry_id, self._stream)
+            return
         except Exception:
+            if self._stopping:  # shutting down mid-work: the next worker finishes it
+                return
             log.exception("entry %s of %s failed; moved to %s", entry_id, self._stream,
                           self._dead_letter)
             await self._redis.xadd(self._dead_letter, {**fields, "source_id": entry_id},
