@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     max_message_chars: int = 2000
     max_frame_bytes: int = 16_384
     history_limit: int = 500
+    rate_limit_per_10s: int = 20  # messages one web chat connection may send in 10 seconds
 
     # Router and workers
     rasa_timeout_s: float = 30.0

@@ -28,7 +28,7 @@ CLOSE_UNKNOWN_SESSION = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 PAGE_CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data: https:; "
             "connect-src 'self' ws: wss:; frame-ancestors 'none'")
-RATE_WINDOW_S, RATE_MAX = 10.0, 20
+RATE_WINDOW_S = 10.0
 
 
 class SessionRequest(BaseModel):
@@ -125,7 +125,7 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, customer_i
             client_id = frame.client_id
             now = time.monotonic()
             recent = [t for t in recent if now - t < RATE_WINDOW_S] + [now]
-            if len(recent) > RATE_MAX:
+            if len(recent) > svc.settings.rate_limit_per_10s:
                 raise BadInput("rate_limited", "You're sending messages very fast; "
                                                "please wait a moment.")
             if isinstance(frame, ButtonFrame):

@@ -155,3 +155,11 @@ async def test_health_and_metrics_are_served(stack):
         metrics = (await http.get(f"{base}/metrics")).text
         assert "frontdoor_inbound_messages_total" in metrics
         assert (await http.get(f"{base}/openapi.json")).json()["info"]["title"] == "Front Door"
+
+
+async def test_a_flood_from_one_connection_is_slowed_down_politely(chat):
+    for i in range(25):
+        await chat.socket.send(json.dumps({"type": "message", "text": f"spam {i}",
+                                           "client_id": f"f{i}"}))
+    error = await chat.next_frame("error")
+    assert error["code"] == "rate_limited" and "wait" in error["text"]
