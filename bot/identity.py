@@ -9,7 +9,6 @@ import time
 from redis.asyncio import Redis
 
 from core.keys import KEYS, Keys
-from core.models import OWNER_BOT
 
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids get read aloud
 
@@ -50,7 +49,3 @@ class IdentityStore:
             mapping={"last_channel": channel, "last_channel_user_id": channel_user_id,
                      "last_seen": str(time.time())},
         )
-
-    async def owner(self, customer_id: str) -> str:
-        raw = await self._redis.get(self._keys.owner(customer_id))
-        return raw.decode() if raw else OWNER_BOT

@@ -61,16 +61,21 @@ class Router:
         progress = self._keys.inbound_progress(stream_id)
 
         # Each step runs once even if this entry is re-claimed after a crash.
-        if await self._redis.hsetnx(progress, "logged", "1"):
-            await self._redis.expire(progress, SEEN_TTL_S)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(progress, "logged", "1")
+            pipe.expire(progress, SEEN_TTL_S)
+            pipe.get(self._keys.owner(customer_id))
+            pipe.hget(progress, "answered")
+            first_time, _, owner, answered = await pipe.execute()
+        if first_time:
             await self.identities.touch(customer_id, message.channel, message.channel_user_id)
             entry = await self.transcripts.append(customer_id, _customer_entry(message))
             await self._hub.publish_entry(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
 
-        if await self.identities.owner(customer_id) != OWNER_BOT:
+        if (owner.decode() if owner else OWNER_BOT) != OWNER_BOT:
             return  # a person owns the conversation: the bot stays silent
-        if await self._redis.hget(progress, "answered"):
+        if answered:
             return
         replies = await self._bot_turn(stream_id, message, recipient)
         for reply in replies:
