@@ -59,9 +59,10 @@ Press Ctrl-C to stop.""")
 @app.command()
 def train(force: bool = typer.Option(False, "--force", help="Retrain even if nothing changed.")
           ) -> None:
-    """Train the Rasa model (skipped when config.yml, domain.yml and data/ are unchanged)."""
+    """Train the Rasa model (skipped when config.yml, domain.yml, data/ and the Rasa lock
+    are unchanged)."""
     try:
-        code = rasa_train(force=force)
+        code = rasa_train(get_settings(), force=force, echo=console.print)
     except LaunchError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc

@@ -14,8 +14,8 @@ import pytest
 import redis as redis_sync
 from redis.asyncio import Redis
 
-from bot.launcher import Stack
-from bot.settings import PROJECT_ROOT, Settings
+from bot.launcher import Stack, model_path
+from bot.settings import Settings
 
 
 def free_port() -> int:
@@ -59,13 +59,13 @@ async def redis(redis_server) -> Redis:
 @pytest.fixture(scope="session")
 def stack(redis_server, tmp_path_factory) -> Settings:
     """The real product: Rasa + action server + gateway on free ports."""
-    if not any((PROJECT_ROOT / "models").glob("*.tar.gz")):
-        pytest.fail("no trained model: run `make test` (it trains first)")
     var_dir: Path = tmp_path_factory.mktemp("var")
     settings = Settings(
         redis_url=f"{redis_server}/0", port=free_port(), rasa_port=free_port(),
         actions_port=free_port(), var_dir=var_dir, retry_backoff_s=0.2, retry_backoff_max_s=1.0,
     )
+    if not model_path(settings).exists():
+        pytest.fail("no model trained from the current project: run `make test` (it trains)")
     running = Stack(settings, echo=lambda *_: None)
     running.start()
     yield settings
