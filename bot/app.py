@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             key_of=lambda f: (f["channel"], f["channel_user_id"]),
             concurrency=settings.worker_concurrency,
             reclaim_idle_ms=settings.reclaim_idle_ms,
-            dead_letter=KEYS.inbound_stream + ":dead",
+            dead_letter=KEYS.inbound_dead,
         )
         router.keep_alive = inbound_worker.keep_alive
         sender = OutboxSender(

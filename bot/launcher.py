@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -37,6 +38,7 @@ class Child:
     argv: list[str]
     health_url: str | None
     log_path: Path
+    port: int
     timeout_s: float = 180.0
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
@@ -47,6 +49,11 @@ def tail(path: Path, lines: int = 25) -> str:
             return "".join(deque(f, maxlen=lines))
     except FileNotFoundError:
         return "(no log)"
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def session_secret(settings: Settings) -> str:
@@ -140,7 +147,7 @@ def plan(settings: Settings) -> list[list[Child]]:
             [shutil.which("redis-server") or "redis-server", "--port", str(settings.redis_port),
              "--bind", "127.0.0.1", "--dir", str(redis_dir), "--appendonly", "yes",
              "--save", "", "--protected-mode", "yes"],
-            None, logs / "redis.log", timeout_s=20)])
+            None, logs / "redis.log", settings.redis_port, timeout_s=20)])
     python = sys.executable
     waves.append([
         Child("rasa",
@@ -148,16 +155,17 @@ def plan(settings: Settings) -> list[list[Child]]:
                "--endpoints", str(write_rasa_endpoints(settings)),
                "--credentials", str(PROJECT_ROOT / "credentials.yml"),
                "--interface", "127.0.0.1", "--port", str(settings.rasa_port)],
-              settings.rasa_url + "/", logs / "rasa.log", timeout_s=300),
+              settings.rasa_url + "/", logs / "rasa.log", settings.rasa_port, timeout_s=300),
         Child("actions",
               [python, "-m", "actions.server", "--port", str(settings.actions_port)],
-              settings.actions_url + "/health", logs / "actions.log", timeout_s=180),
+              settings.actions_url + "/health", logs / "actions.log", settings.actions_port,
+              timeout_s=180),
         Child("gateway",
               [python, "-m", "uvicorn", "bot.app:create_app", "--factory",
                "--host", settings.host, "--port", str(settings.port),
                "--ws-max-size", str(settings.max_frame_bytes * 4), "--no-access-log"],
               f"http://{settings.host}:{settings.port}/healthz", logs / "gateway.log",
-              timeout_s=60),
+              settings.port, timeout_s=60),
     ])
     return waves
 
@@ -184,6 +192,9 @@ class Stack:
             raise
 
     def _spawn(self, child: Child, env: dict[str, str]) -> None:
+        if port_in_use(child.port):
+            raise LaunchError(f"port {child.port} for {child.name} is already in use; stop what "
+                              f"runs there or choose another port (FRONTDOOR_*_PORT)")
         child.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = child.log_path.open("ab")
         child.proc = subprocess.Popen(child.argv, cwd=PROJECT_ROOT, env=env, stdout=log,

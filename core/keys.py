@@ -18,6 +18,10 @@ class Keys:
     def inbound_stream(self) -> str:
         return f"{self.prefix}:inbound"
 
+    @property
+    def inbound_dead(self) -> str:
+        return f"{self.prefix}:inbound:dead"
+
     def inbound_seen(self, channel: str, external_id: str) -> str:
         return f"{self.prefix}:seen:{channel}:{external_id}"
 

@@ -115,10 +115,14 @@ async def _push(websocket: WebSocket, frames: asyncio.Queue) -> None:
 async def _receive(websocket: WebSocket, svc: Services, visitor: str, customer_id: str) -> None:
     recent: list[float] = []
     while True:
-        raw = await websocket.receive_text()
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000))
         client_id = None
         try:
-            frame = parse_client_frame(raw, svc.settings.max_frame_bytes)
+            if received.get("text") is None:
+                raise BadInput("bad_frame", "The chat only understands text frames.")
+            frame = parse_client_frame(received["text"], svc.settings.max_frame_bytes)
             if isinstance(frame, PingFrame):
                 await websocket.send_json({"type": "pong"})
                 continue

@@ -133,6 +133,14 @@ async def test_bad_input_gets_a_clear_error_and_writes_nothing(stack, chat, fram
     assert [e["text"] for e in again.history if e["author"] == "customer"] == ["hello"]
 
 
+async def test_a_binary_frame_is_refused_clearly(chat):
+    await chat.socket.send(b"\x00\x01binary")
+    error = await chat.next_frame("error")
+    assert error["code"] == "bad_frame"
+    await chat.say("hello")
+    assert "Brightside" in (await chat.bot_reply())["text"]
+
+
 async def test_an_oversized_frame_closes_nothing_but_that_frame(chat):
     await chat.socket.send("x" * 20_000)
     error = await chat.next_frame("error")
