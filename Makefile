@@ -7,7 +7,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA := .venv-rasa/bin/rasa
 
-.PHONY: help setup train demo test test-rasa test-python bench clean
+.PHONY: help setup train demo test test-rasa test-python test-nlu bench clean
 
 help:
 	@echo "make demo   set up everything and run Front Door on http://localhost:8000/"
@@ -30,6 +30,10 @@ test-rasa:
 	$(RASA) data validate --domain domain.yml --data data
 	$(RASA) test core --stories tests/test_stories.yml --model models --out results/core \
 	    --fail-on-prediction-errors
+
+test-nlu: train  # NLU cross-validation report (about 3 minutes): results/nlu/
+	$(RASA) test nlu --cross-validation --folds 3 --config config.yml --nlu data/nlu.yml \
+	    --out results/nlu
 
 test-python:
 	.venv/bin/python -m pytest -ra
