@@ -32,9 +32,11 @@ log = logging.getLogger(__name__)
 TEMPLATES = webchat_routes.STATIC.parent / "templates"
 
 
-def build_channels(settings: Settings, hub: LiveHub) -> dict[str, ChannelAdapter]:
-    """Channels are registered explicitly; the others join when their credentials are set."""
-    return {"web": WebChatChannel(hub)}
+def build_channels(settings: Settings, hub: LiveHub, redis: Redis) -> dict[str, ChannelAdapter]:
+    """Channels are registered explicitly: web chat always, the others when their
+    credentials are set."""
+    channels: dict[str, ChannelAdapter] = {"web": WebChatChannel(hub)}
+    return channels
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -49,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         hub = LiveHub(redis)
         await hub.start()
-        channels = build_channels(settings, hub)
+        channels = build_channels(settings, hub, redis)
         rasa = RasaClient(http, settings.rasa_url, settings.actions_url)
         router = Router(redis, rasa, channels, hub, backoff_s=settings.retry_backoff_s,
                         backoff_max_s=settings.retry_backoff_max_s)
@@ -73,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = Services(
             settings=settings, redis=redis, http=http, rasa=rasa, hub=hub, router=router,
             inbound=InboundStream(redis),
+            channels=channels,
             sessions=SessionSigner(settings.session_secret.get_secret_value(),
                                    settings.session_max_age_days * 86400),
             templates=Environment(loader=FileSystemLoader(TEMPLATES),
@@ -86,6 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await inbound_worker.stop()
             await sender.worker.stop()
+            for channel in channels.values():
+                close = getattr(channel, "close", None)
+                if close is not None:
+                    await close()
             await hub.stop()
             await http.aclose()
             await redis.aclose()

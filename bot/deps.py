@@ -10,6 +10,7 @@ from fastapi import Request, WebSocket
 from jinja2 import Environment
 from redis.asyncio import Redis
 
+from bot.channels.base import ChannelAdapter
 from bot.inbound import InboundStream
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
@@ -27,6 +28,7 @@ class Services:
     hub: LiveHub
     router: Router
     inbound: InboundStream
+    channels: dict[str, ChannelAdapter]
     sessions: SessionSigner
     templates: Environment
 

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from pydantic import SecretStr
+
 from bot.settings import PROJECT_ROOT, Settings
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -118,7 +120,12 @@ def child_env(settings: Settings) -> dict[str, str]:
     """The parent's environment plus every setting, so each child process builds
     the same Settings the launcher has."""
     env = dict(os.environ)
-    for name, value in settings.model_dump(mode="json", exclude={"session_secret"}).items():
+    for name in type(settings).model_fields:
+        if name == "session_secret":
+            continue
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
         if value is not None:
             env[f"FRONTDOOR_{name.upper()}"] = (
                 json.dumps(value) if isinstance(value, (list, dict)) else str(value))
@@ -167,6 +174,13 @@ def plan(settings: Settings) -> list[list[Child]]:
               f"http://{settings.host}:{settings.port}/healthz", logs / "gateway.log",
               settings.port, timeout_s=60),
     ])
+    if settings.sandboxes:
+        waves[-1].append(Child(
+            "sandbox",
+            [python, "-m", "uvicorn", "sandbox.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(settings.sandbox_port), "--no-access-log"],
+            f"http://127.0.0.1:{settings.sandbox_port}/healthz", logs / "sandbox.log",
+            settings.sandbox_port, timeout_s=60))
     return waves
 
 

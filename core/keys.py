@@ -60,6 +60,21 @@ class Keys:
     def outbox_done(self, outbox_id: str) -> str:
         return f"{self.prefix}:outbox:done:{outbox_id}"
 
+    # -- channels ------------------------------------------------------------------
+    def telegram_callback(self, token: str) -> str:
+        """Button payloads too long for Telegram's 64-byte callback_data."""
+        return f"{self.prefix}:tg:callback:{token}"
+
+    def sms_options(self, phone: str) -> str:
+        """The numbered options last offered to a phone ("reply 1, 2 or 3")."""
+        return f"{self.prefix}:sms:options:{phone}"
+
+    def sms_opted_out(self, phone: str) -> str:
+        return f"{self.prefix}:sms:opted-out:{phone}"
+
+    def slack_handled_event(self, event_id: str) -> str:
+        return f"{self.prefix}:slack:event:{event_id}"
+
     # -- knowledge -----------------------------------------------------------------
     def article(self, article_id: str) -> str:
         return f"{self.prefix}:kb:article:{article_id}"
