@@ -22,7 +22,7 @@ train: setup
 	@.venv/bin/frontdoor train
 
 demo: train
-	@.venv/bin/frontdoor up
+	@.venv/bin/frontdoor up --sandboxes
 
 test: train test-rasa test-python
 

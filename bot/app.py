@@ -36,6 +36,18 @@ def build_channels(settings: Settings, hub: LiveHub, redis: Redis) -> dict[str, 
     """Channels are registered explicitly: web chat always, the others when their
     credentials are set."""
     channels: dict[str, ChannelAdapter] = {"web": WebChatChannel(hub)}
+    if settings.telegram_enabled:
+        from bot.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(settings, redis)
+    if settings.slack_enabled:
+        from bot.channels.slack import SlackChannel
+
+        channels["slack"] = SlackChannel(settings, redis)
+    if settings.sms_enabled:
+        from bot.channels.sms import SmsChannel
+
+        channels["sms"] = SmsChannel(settings, redis)
     return channels
 
 
@@ -104,6 +116,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(webchat_routes.router)
+    # Webhook routes answer 404 while their channel has no credentials.
+    from bot.channels import slack, sms, telegram
+
+    for channel_module in (telegram, slack, sms):
+        app.include_router(channel_module.router, tags=["channels"])
 
     @app.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:

@@ -10,21 +10,29 @@ import typer
 from rich.console import Console
 
 from bot.launcher import LaunchError, Stack, tail, train as rasa_train
-from bot.settings import get_settings
+from bot.settings import Settings, get_settings, with_sandboxes
 
 app = typer.Typer(help="Front Door: a chatbot-first front door with human handoff.",
                   no_args_is_help=True, add_completion=False)
 bench_app = typer.Typer(help="Benchmarks that print tables (and write plots).",
                         no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+telegram_app = typer.Typer(help="Telegram: register the webhook, or long-poll for development.",
+                           no_args_is_help=True)
+app.add_typer(telegram_app, name="telegram")
 console = Console()
 
 
 @app.command()
-def up() -> None:
+def up(sandboxes: bool = typer.Option(
+        False, "--sandboxes",
+        help="Also run the local Telegram/Slack/Twilio sandboxes and enable every channel "
+             "against them (what `make demo` does).")) -> None:
     """Start Redis (unless FRONTDOOR_REDIS_URL is set), Rasa, the action server and
     the gateway; wait until each is healthy; stop them all on Ctrl-C or SIGTERM."""
     settings = get_settings()
+    if sandboxes:
+        settings = with_sandboxes(settings)
     stack = Stack(settings, echo=console.print)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     console.print("[bold]Starting Front Door[/bold] (logs in var/log/)")
@@ -39,8 +47,12 @@ def up() -> None:
   metrics         {base}/metrics
   Rasa            {settings.rasa_url}
   action server   {settings.actions_url}
-  Redis           {settings.effective_redis_url}
-Press Ctrl-C to stop.""")
+  Redis           {settings.effective_redis_url}""")
+        if settings.sandboxes:
+            console.print(f"  sandboxes       http://127.0.0.1:{settings.sandbox_port}/sandbox  "
+                          "(be a Telegram user, a Slack user and a phone at once)")
+        console.print(f"  channels        {', '.join(enabled_channels(settings))}")
+        console.print("Press Ctrl-C to stop.")
         while (dead := stack.dead_child()) is None:
             time.sleep(0.5)
         console.print(f"[red]{dead.name} died (exit code {dead.proc.returncode}).[/red] "
@@ -54,6 +66,59 @@ Press Ctrl-C to stop.""")
     finally:
         stack.stop()
         console.print("Stopped.")
+
+
+def enabled_channels(settings: Settings) -> list[str]:
+    flags = {"telegram": settings.telegram_enabled, "slack": settings.slack_enabled,
+             "sms": settings.sms_enabled}
+    return ["web", *(name for name, on in flags.items() if on)]
+
+
+@telegram_app.command("set-webhook")
+def telegram_set_webhook(url: str = typer.Argument(
+        ..., help="Public HTTPS URL of /channels/telegram/webhook")) -> None:
+    """Register the gateway's webhook (with the secret token) with the Telegram Bot API."""
+    import asyncio
+
+    from bot.channels.telegram import set_webhook
+
+    settings = get_settings()
+    if not settings.telegram_enabled:
+        console.print("[red]Set FRONTDOOR_TELEGRAM_BOT_TOKEN and "
+                      "FRONTDOOR_TELEGRAM_WEBHOOK_SECRET first.[/red]")
+        raise typer.Exit(2)
+    asyncio.run(set_webhook(settings, url))
+    console.print(f"Telegram will deliver updates to {url}")
+
+
+@telegram_app.command("poll")
+def telegram_poll() -> None:
+    """Long-poll getUpdates instead of a webhook (development without a public URL).
+    Run it beside `frontdoor up`; it feeds the same inbound stream."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from bot.channels.telegram import poll_forever
+    from bot.inbound import InboundStream
+
+    settings = get_settings()
+    if not settings.telegram_enabled:
+        console.print("[red]Set FRONTDOOR_TELEGRAM_BOT_TOKEN and "
+                      "FRONTDOOR_TELEGRAM_WEBHOOK_SECRET first.[/red]")
+        raise typer.Exit(2)
+
+    async def main() -> None:
+        redis = Redis.from_url(settings.effective_redis_url)
+        try:
+            await poll_forever(settings, InboundStream(redis), redis)
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

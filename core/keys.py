@@ -65,6 +65,14 @@ class Keys:
         """Button payloads too long for Telegram's 64-byte callback_data."""
         return f"{self.prefix}:tg:callback:{token}"
 
+    def telegram_direct_reply(self, update_id: str) -> str:
+        """Set once a non-text update got its direct reply, so a redelivery does not repeat it."""
+        return f"{self.prefix}:tg:replied:{update_id}"
+
+    def telegram_sent_parts(self, entry_key: str) -> str:
+        """How many Telegram messages of a long, split entry went out (no resend on retry)."""
+        return f"{self.prefix}:tg:sent-parts:{entry_key}"
+
     def sms_options(self, phone: str) -> str:
         """The numbered options last offered to a phone ("reply 1, 2 or 3")."""
         return f"{self.prefix}:sms:options:{phone}"
@@ -72,8 +80,37 @@ class Keys:
     def sms_opted_out(self, phone: str) -> str:
         return f"{self.prefix}:sms:opted-out:{phone}"
 
+    def sms_handled(self, message_sid: str) -> str:
+        """An inbound SMS the gateway answered itself (STOP/START/HELP, media only):
+        set once, so a redelivered webhook is not answered twice."""
+        return f"{self.prefix}:sms:handled:{message_sid}"
+
+    def sms_sent_parts(self, entry_key: str) -> str:
+        """How many SMS of a long, split entry went out (no resend on retry)."""
+        return f"{self.prefix}:sms:sent-parts:{entry_key}"
+
     def slack_handled_event(self, event_id: str) -> str:
         return f"{self.prefix}:slack:event:{event_id}"
+
+    def slack_reply_to(self, user_id: str) -> str:
+        """Where replies to a Slack user go: their DM, or the thread they mentioned us in."""
+        return f"{self.prefix}:slack:reply-to:{user_id}"
+
+    def slack_request_seen(self, signature: str) -> str:
+        """A signed request already taken (replay protection within the 5-minute window)."""
+        return f"{self.prefix}:slack:request:{signature}"
+
+    def slack_user_name(self, user_id: str) -> str:
+        """Cached display name from users.info."""
+        return f"{self.prefix}:slack:user-name:{user_id}"
+
+    def slack_pressed(self, channel_id: str, message_ts: str) -> str:
+        """A bot message whose buttons were already pressed once."""
+        return f"{self.prefix}:slack:pressed:{channel_id}:{message_ts}"
+
+    def slack_sent_parts(self, entry_id: str) -> str:
+        """How many Slack messages of a long, split entry went out (no resend on retry)."""
+        return f"{self.prefix}:slack:sent-parts:{entry_id}"
 
     # -- knowledge -----------------------------------------------------------------
     def article(self, article_id: str) -> str:

@@ -25,8 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.http.aclose()
 
     app = FastAPI(title="Front Door platform sandboxes", lifespan=lifespan)
-    from sandbox import slack, telegram, twilio  # noqa: PLC0415 - keep import order explicit
+    from sandbox import page, slack, telegram, twilio
 
+    app.include_router(page.router)
     app.include_router(telegram.router, prefix="/telegram", tags=["telegram"])
     app.include_router(slack.router, prefix="/slack", tags=["slack"])
     app.include_router(twilio.router, prefix="/twilio", tags=["twilio"])

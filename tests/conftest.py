@@ -15,7 +15,7 @@ import redis as redis_sync
 from redis.asyncio import Redis
 
 from bot.launcher import Stack, model_path
-from bot.settings import Settings
+from bot.settings import Settings, with_sandboxes
 
 
 def free_port() -> int:
@@ -60,10 +60,11 @@ async def redis(redis_server) -> Redis:
 def stack(redis_server, tmp_path_factory) -> Settings:
     """The real product: Rasa + action server + gateway on free ports."""
     var_dir: Path = tmp_path_factory.mktemp("var")
-    settings = Settings(
+    settings = with_sandboxes(Settings(
         redis_url=f"{redis_server}/0", port=free_port(), rasa_port=free_port(),
-        actions_port=free_port(), var_dir=var_dir, retry_backoff_s=0.2, retry_backoff_max_s=1.0,
-    )
+        actions_port=free_port(), sandbox_port=free_port(), var_dir=var_dir,
+        retry_backoff_s=0.2, retry_backoff_max_s=1.0,
+    ))
     if not model_path(settings).exists():
         pytest.fail("no model trained from the current project: run `make test` (it trains)")
     running = Stack(settings, echo=lambda *_: None)

@@ -1,0 +1,687 @@
+/*
+ * Front Door sandbox page: one person as a Telegram user, a Slack user and a
+ * phone, side by side. Each pane talks only to its platform's control API
+ * (/{platform}/_sandbox/send | press | transcript) on this same server.
+ *
+ * Everything shown comes from the network and is untrusted. Customer text is
+ * set with textContent; bot text is parsed by hand (Slack mrkdwn) or through
+ * an inert <template> (Telegram HTML) and rebuilt node by node from an
+ * allow-list. Nothing is ever assigned to innerHTML of a live element.
+ */
+(function () {
+  'use strict';
+
+  var POLL_MS = 700;
+  var POLL_HIDDEN_MS = 3000; // background tab: keep up, but gently
+  var POLL_ERROR_MS = 2000; // sandbox down or router missing: back off
+  var USER_DEBOUNCE_MS = 400;
+  var NEAR_BOTTOM_PX = 48;
+  var SAFE_SCHEMES = ['http:', 'https:', 'mailto:', 'tel:'];
+  var API_BASE = document.body.getAttribute('data-api-base') || '';
+
+  // -------------------------------------------------------------------
+  // Small helpers
+  // -------------------------------------------------------------------
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (text !== undefined && text !== null) {
+      node.textContent = String(text);
+    }
+    return node;
+  }
+
+  function safeHref(raw) {
+    var url;
+    try {
+      url = new URL(String(raw).trim()); // absolute URLs only
+    } catch (e) {
+      return null;
+    }
+    return SAFE_SCHEMES.indexOf(url.protocol) >= 0 ? url.href : null;
+  }
+
+  function link(href, children) {
+    var a = el('a');
+    a.href = href;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    children.forEach(function (c) { a.appendChild(c); });
+    return a;
+  }
+
+  function clock(ts) {
+    var n = Number(ts);
+    if (!isFinite(n) || n <= 0) {
+      return '';
+    }
+    var d = new Date(n * 1000);
+    return String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');
+  }
+
+  function asString(v) {
+    return v === undefined || v === null ? '' : String(v);
+  }
+
+  // -------------------------------------------------------------------
+  // Telegram: HTML in the Bot API's subset, rebuilt from an allow-list
+  // -------------------------------------------------------------------
+
+  // Telegram's tag names and their documented aliases.
+  var TG_TAGS = {
+    b: 'b', strong: 'b', i: 'i', em: 'i', u: 'u', ins: 'u',
+    s: 's', strike: 's', del: 's', code: 'code', pre: 'pre', blockquote: 'blockquote'
+  };
+
+  function telegramNodes(html) {
+    // A <template>'s content lives in an inert document: nothing in it loads
+    // or runs, so parsing untrusted markup here is harmless.
+    var tpl = document.createElement('template');
+    tpl.innerHTML = asString(html);
+    var out = document.createDocumentFragment();
+    rebuildTelegram(tpl.content, out);
+    return out;
+  }
+
+  function rebuildTelegram(source, target) {
+    Array.prototype.forEach.call(source.childNodes, function (node) {
+      if (node.nodeType === Node.TEXT_NODE) {
+        target.appendChild(document.createTextNode(node.nodeValue));
+        return;
+      }
+      if (node.nodeType !== Node.ELEMENT_NODE) {
+        return; // comments and the like
+      }
+      var name = node.localName;
+      if (name === 'a') {
+        var href = safeHref(node.getAttribute('href') || '');
+        var inner = document.createDocumentFragment();
+        rebuildTelegram(node, inner);
+        target.appendChild(href ? link(href, [inner]) : inner);
+        return;
+      }
+      if (name === 'tg-spoiler' || (name === 'span' && node.classList.contains('tg-spoiler'))) {
+        var spoiler = el('span', 'tg-spoiler');
+        rebuildTelegram(node, spoiler);
+        target.appendChild(spoiler);
+        return;
+      }
+      if (Object.prototype.hasOwnProperty.call(TG_TAGS, name)) {
+        var copy = el(TG_TAGS[name]);
+        rebuildTelegram(node, copy);
+        target.appendChild(copy);
+        return;
+      }
+      // Not Telegram markup (Telegram would reject the message): show the
+      // markup itself, as text, so a rendering bug is visible, not executed.
+      target.appendChild(document.createTextNode(node.outerHTML));
+    });
+  }
+
+  // -------------------------------------------------------------------
+  // Slack: mrkdwn, parsed by hand
+  // -------------------------------------------------------------------
+
+  var SLACK_ENTITIES = { '&amp;': '&', '&lt;': '<', '&gt;': '>' };
+  var MARK_TAGS = { '*': 'b', '_': 'i', '~': 's' };
+  var PLACEHOLDER = 0xE000; // private-use code points stand in for parsed tokens
+  // An emphasis run: the marker after start/space/punctuation, no space just
+  // inside it, and the closing marker before end/space/punctuation.
+  var EMPHASIS = /(^|[\s([{"'\u2018\u201c])([*_~])(?=\S)([^\n]*?[^\s])\2(?=$|[\s.,;:!?)\]}"'\u2019\u201d])/;
+
+  function slackDecode(text) {
+    return text.replace(/&(amp|lt|gt);/g, function (m) { return SLACK_ENTITIES[m]; });
+  }
+
+  function slackNodes(mrkdwn) {
+    var tokens = [];
+    var text = asString(mrkdwn).replace(/[\uE000-\uF8FF]/g, '\uFFFD');
+
+    function hold(node) {
+      tokens.push(node);
+      return String.fromCharCode(PLACEHOLDER + tokens.length - 1);
+    }
+
+    // 1. Code blocks and inline code: their content is literal.
+    // (A code block is a block: the line breaks around its fences are not text.)
+    text = text.replace(/\n?```([\s\S]*?)```\n?/g, function (m, code) {
+      return hold(el('pre', null, slackDecode(code.replace(/^\n|\n$/g, ''))));
+    });
+    text = text.replace(/`([^`\n]+)`/g, function (m, code) {
+      return hold(el('code', null, slackDecode(code)));
+    });
+    // 2. Links, mentions and special commands: <url|label>, <@U1>, <#C1|name>, <!here>.
+    text = text.replace(/<([^<>\n]+)>/g, function (m, inner) {
+      var bar = inner.indexOf('|');
+      var target = bar >= 0 ? inner.slice(0, bar) : inner;
+      var label = bar >= 0 ? inner.slice(bar + 1) : '';
+      var first = target.charAt(0);
+      if (first === '@' || first === '#' || first === '!') {
+        var shown = label || target.slice(1);
+        var sigil = first === '!' ? '@' : first;
+        return hold(el('span', 'sl-mention', sigil + slackDecode(shown)));
+      }
+      var href = safeHref(slackDecode(target));
+      return hold(href ? link(href, slackInline(label || target, tokens))
+        : el('span', null, slackDecode(label || target)));
+    });
+    // 3. Block quotes, line by line; emphasis inside each line.
+    var out = document.createDocumentFragment();
+    var lines = text.split('\n');
+    var quote = null;
+    lines.forEach(function (line, i) {
+      var m = /^> ?(.*)$/.exec(line); // a literal '>' (an escaped one is &gt;)
+      if (m) {
+        if (!quote) {
+          quote = el('blockquote');
+          out.appendChild(quote);
+        } else {
+          quote.appendChild(document.createTextNode('\n'));
+        }
+        slackInline(m[1], tokens).forEach(function (n) { quote.appendChild(n); });
+        return;
+      }
+      quote = null;
+      slackInline(line, tokens).forEach(function (n) { out.appendChild(n); });
+      if (i < lines.length - 1 && lines[i + 1].charAt(0) !== '>') { // a quote is a block already
+        out.appendChild(document.createTextNode('\n'));
+      }
+    });
+    return out;
+  }
+
+  // Emphasis over one line; placeholders become the tokens parsed earlier.
+  function slackInline(text, tokens) {
+    var nodes = [];
+    var m = EMPHASIS.exec(text);
+    if (!m) {
+      return plainWithTokens(text, tokens);
+    }
+    var before = text.slice(0, m.index) + m[1];
+    var after = text.slice(m.index + m[0].length);
+    var wrap = el(MARK_TAGS[m[2]]);
+    slackInline(m[3], tokens).forEach(function (n) { wrap.appendChild(n); });
+    nodes = nodes.concat(plainWithTokens(before, tokens), [wrap], slackInline(after, tokens));
+    return nodes;
+  }
+
+  function plainWithTokens(text, tokens) {
+    var nodes = [];
+    var buf = '';
+    for (var i = 0; i < text.length; i++) {
+      var idx = text.charCodeAt(i) - PLACEHOLDER;
+      if (idx >= 0 && idx < tokens.length) {
+        if (buf) {
+          nodes.push(document.createTextNode(slackDecode(buf)));
+          buf = '';
+        }
+        nodes.push(tokens[idx].cloneNode(true));
+      } else {
+        buf += text.charAt(i);
+      }
+    }
+    if (buf) {
+      nodes.push(document.createTextNode(slackDecode(buf)));
+    }
+    return nodes;
+  }
+
+  // -------------------------------------------------------------------
+  // SMS: GSM-7 / UCS-2 segments (when the sandbox does not say)
+  // -------------------------------------------------------------------
+
+  var GSM_BASIC = '@\u00a3$\u00a5\u00e8\u00e9\u00f9\u00ec\u00f2\u00c7\n\u00d8\u00f8\r\u00c5\u00e5' +
+    '\u0394_\u03a6\u0393\u039b\u03a9\u03a0\u03a8\u03a3\u0398\u039e\u00c6\u00e6\u00df\u00c9' +
+    ' !"#\u00a4%&\'()*+,-./0123456789:;<=>?\u00a1ABCDEFGHIJKLMNOPQRSTUVWXYZ\u00c4\u00d6\u00d1' +
+    '\u00dc\u00a7\u00bfabcdefghijklmnopqrstuvwxyz\u00e4\u00f6\u00f1\u00fc\u00e0';
+  var GSM_EXTENDED = '\f^{}\\[~]|\u20ac'; // each costs an escape plus the character
+
+  function smsSegments(text) {
+    var units = [];
+    var gsm = true;
+    for (var i = 0; i < text.length; i++) {
+      var ch = text.charAt(i);
+      if (GSM_BASIC.indexOf(ch) >= 0) {
+        units.push(1);
+      } else if (GSM_EXTENDED.indexOf(ch) >= 0) {
+        units.push(2);
+      } else {
+        gsm = false;
+        break;
+      }
+    }
+    if (!gsm) {
+      // UCS-2 counts UTF-16 code units; a surrogate pair is never split.
+      units = [];
+      for (var j = 0; j < text.length; j++) {
+        var c = text.charCodeAt(j);
+        if (c >= 0xD800 && c <= 0xDBFF && j + 1 < text.length) {
+          units.push(2);
+          j++;
+        } else {
+          units.push(1);
+        }
+      }
+    }
+    var single = gsm ? 160 : 70;
+    var part = gsm ? 153 : 67;
+    var total = units.reduce(function (a, b) { return a + b; }, 0);
+    var segments = 1;
+    if (total > single) {
+      var used = 0;
+      units.forEach(function (u) {
+        if (used + u > part) {
+          segments++;
+          used = 0;
+        }
+        used += u;
+      });
+    }
+    return { segments: segments, encoding: gsm ? 'GSM-7' : 'UCS-2', units: total,
+             single: single, part: part };
+  }
+
+  function encodingLabel(raw) {
+    var s = asString(raw);
+    if (/gsm/i.test(s)) {
+      return 'GSM-7';
+    }
+    if (/ucs|utf-?16|unicode/i.test(s)) {
+      return 'UCS-2';
+    }
+    return s;
+  }
+
+  function segmentHint(msg) {
+    var guess = smsSegments(asString(msg.text));
+    var n = Number(msg.segments);
+    var segments = isFinite(n) && n > 0 ? n : guess.segments;
+    var encoding = msg.encoding ? encodingLabel(msg.encoding) : guess.encoding;
+    return segments + (segments === 1 ? ' segment' : ' segments') + ', ' + encoding;
+  }
+
+  // -------------------------------------------------------------------
+  // Rendering one message per platform
+  // -------------------------------------------------------------------
+
+  var PLATFORMS = {
+    telegram: {
+      name: 'Telegram',
+      body: function (msg) {
+        return msg.from === 'bot' ? telegramNodes(msg.text) : document.createTextNode(asString(msg.text));
+      }
+    },
+    slack: {
+      name: 'Slack',
+      body: function (msg) {
+        return msg.from === 'bot' ? slackNodes(msg.text) : document.createTextNode(asString(msg.text));
+      }
+    },
+    sms: {
+      name: 'SMS',
+      body: function (msg) {
+        return document.createTextNode(asString(msg.text));
+      }
+    }
+  };
+
+  function renderMessage(pane, msg) {
+    var from = msg.from === 'bot' ? 'bot' : 'user';
+    var row = el('div', 'msg msg--' + from);
+    row.setAttribute('data-testid', 'msg');
+    row.setAttribute('data-from', from);
+    row.setAttribute('data-id', asString(msg.id));
+
+    if (pane.platform === 'slack') {
+      // Slack: avatar, name and time above the text, no bubbles.
+      row.appendChild(el('div', 'msg-avatar', from === 'bot' ? 'B' : (pane.user.charAt(0) || '?')));
+      var main = el('div', 'msg-main');
+      var meta = el('div', 'msg-meta');
+      meta.appendChild(el('span', 'msg-name', from === 'bot' ? 'Brightside' : pane.user));
+      if (from === 'bot') {
+        meta.appendChild(el('span', 'pane-badge', 'APP'));
+      }
+      meta.appendChild(el('span', 'msg-time', clock(msg.ts)));
+      main.appendChild(meta);
+      var sText = el('div', 'msg-text');
+      sText.appendChild(PLATFORMS.slack.body(msg));
+      main.appendChild(sText);
+      addButtons(pane, main, msg);
+      row.appendChild(main);
+      return row;
+    }
+
+    var bubble = el('div', 'msg-bubble');
+    var text = el('div', 'msg-text');
+    text.appendChild(PLATFORMS[pane.platform].body(msg));
+    bubble.appendChild(text);
+    if (pane.platform === 'telegram') {
+      bubble.appendChild(el('span', 'msg-time', clock(msg.ts)));
+    }
+    row.appendChild(bubble);
+    if (pane.platform === 'sms') {
+      row.appendChild(el('div', 'msg-hint', segmentHint(msg)));
+    } else {
+      addButtons(pane, row, msg);
+    }
+    return row;
+  }
+
+  function addButtons(pane, parent, msg) {
+    var titles = Array.isArray(msg.buttons) ? msg.buttons : [];
+    if (!pane.hasButtons || msg.from !== 'bot' || titles.length === 0) {
+      return;
+    }
+    var box = el('div', 'msg-buttons');
+    titles.forEach(function (title, index) {
+      var b = el('button', 'msg-button', asString(title));
+      b.type = 'button';
+      b.setAttribute('data-testid', 'button');
+      b.addEventListener('click', function () { press(pane, msg.id, index, b); });
+      box.appendChild(b);
+    });
+    parent.appendChild(box);
+  }
+
+  // -------------------------------------------------------------------
+  // One pane: identity, polling, sending, pressing
+  // -------------------------------------------------------------------
+
+  function api(pane, path) {
+    return API_BASE + pane.api + '/_sandbox/' + path;
+  }
+
+  function showError(pane, kind, message) {
+    pane.errorKind = kind;
+    pane.error.textContent = message;
+    pane.error.hidden = false;
+  }
+
+  function clearError(pane, kind) {
+    if (!kind || pane.errorKind === kind) {
+      pane.errorKind = null;
+      pane.error.textContent = '';
+      pane.error.hidden = true;
+    }
+  }
+
+  function describeFailure(response, body) {
+    var detail = body && body.detail !== undefined ? body.detail : body;
+    if (detail && typeof detail !== 'string') {
+      detail = JSON.stringify(detail);
+    }
+    detail = asString(detail).slice(0, 200);
+    return 'HTTP ' + response.status + (detail ? ': ' + detail : '');
+  }
+
+  function postJson(url, payload) {
+    return fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify(payload),
+      cache: 'no-store'
+    }).then(function (response) {
+      return response.text().then(function (raw) {
+        var body = null;
+        try {
+          body = raw ? JSON.parse(raw) : null;
+        } catch (e) {
+          body = raw;
+        }
+        return { response: response, body: body };
+      });
+    });
+  }
+
+  function nearBottom(box) {
+    return box.scrollHeight - box.scrollTop - box.clientHeight < NEAR_BOTTOM_PX;
+  }
+
+  function render(pane, messages) {
+    var box = pane.messages;
+    var stick = pane.stuck || messages.length > pane.count;
+    var keep = box.scrollTop;
+    var frag = document.createDocumentFragment();
+    if (messages.length === 0) {
+      frag.appendChild(el('p', 'pane-empty',
+        pane.user ? 'No messages yet. Say hello as ' + pane.user + '.' : 'Choose a user above.'));
+    }
+    messages.forEach(function (msg) {
+      if (msg && typeof msg === 'object') {
+        frag.appendChild(renderMessage(pane, msg));
+      }
+    });
+    box.replaceChildren(frag);
+    pane.count = messages.length;
+    box.scrollTop = stick ? box.scrollHeight : keep;
+    pane.stuck = nearBottom(box);
+  }
+
+  function schedule(pane, ms) {
+    clearTimeout(pane.timer);
+    pane.timer = setTimeout(function () { poll(pane); }, ms);
+  }
+
+  function poll(pane) {
+    clearTimeout(pane.timer);
+    if (!pane.user) {
+      render(pane, []);
+      return; // resumes when a user is entered
+    }
+    var generation = pane.generation;
+    var seq = ++pane.seq;
+    var url = api(pane, 'transcript') + '?user=' + encodeURIComponent(pane.user);
+    fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' })
+      .then(function (response) {
+        return response.text().then(function (raw) {
+          if (generation !== pane.generation) {
+            return; // the user changed meanwhile: this answer is about someone else
+          }
+          if (!response.ok) {
+            var failure = new Error('the ' + PLATFORMS[pane.platform].name +
+                                    ' sandbox answered HTTP ' + response.status);
+            failure.shown = true;
+            throw failure;
+          }
+          clearError(pane, 'poll');
+          if (seq < pane.applied) {
+            return; // an older poll that finished late (a send polls at once)
+          }
+          pane.applied = seq;
+          if (raw !== pane.lastRaw) { // re-render only on change
+            var messages = JSON.parse(raw);
+            render(pane, Array.isArray(messages) ? messages : []);
+            pane.lastRaw = raw;
+          }
+        });
+      })
+      .then(function () {
+        if (generation === pane.generation) {
+          schedule(pane, document.hidden ? POLL_HIDDEN_MS : POLL_MS);
+        }
+      }, function (err) {
+        if (generation !== pane.generation) {
+          return;
+        }
+        var why = err && err.shown ? err.message
+          : 'the ' + PLATFORMS[pane.platform].name + ' sandbox is unreachable';
+        showError(pane, 'poll', 'Cannot load the chat: ' + why + '.');
+        schedule(pane, POLL_ERROR_MS);
+      });
+  }
+
+  function setUser(pane, value) {
+    var user = value.trim();
+    if (user === pane.user) {
+      return;
+    }
+    pane.user = user;
+    pane.generation++;
+    pane.lastRaw = null;
+    pane.count = 0;
+    clearError(pane);
+    poll(pane);
+  }
+
+  // Sends go out one at a time, in the order typed: the input is free again
+  // at once, and a quick second message is queued, never dropped.
+  function send(pane) {
+    var text = pane.input.value;
+    if (!text.trim()) {
+      return;
+    }
+    if (!pane.user) {
+      showError(pane, 'send', 'Enter a user first.');
+      return;
+    }
+    pane.input.value = '';
+    updateDraftHint(pane);
+    pane.queue.push({ user: pane.user, text: text });
+    if (!pane.sending) {
+      sendNext(pane);
+    }
+  }
+
+  function sendNext(pane) {
+    var item = pane.queue.shift();
+    if (!item) {
+      pane.sending = false;
+      return;
+    }
+    pane.sending = true;
+    var failed = function (message) {
+      showError(pane, 'send', message);
+      if (!pane.input.value) {
+        pane.input.value = item.text; // give the text back to retry
+        updateDraftHint(pane);
+      }
+    };
+    postJson(api(pane, 'send'), item)
+      .then(function (r) {
+        if (!r.response.ok) {
+          failed('Send failed: the sandbox answered ' + describeFailure(r.response, r.body) + '.');
+          return;
+        }
+        var status = r.body && typeof r.body.status === 'number' ? r.body.status : 0;
+        if (status >= 200 && status < 300) {
+          clearError(pane);
+        } else {
+          showError(pane, 'send', 'The gateway answered HTTP ' + (status || '?') +
+                    ' to the webhook delivery.');
+        }
+      }, function () {
+        failed('Send failed: the sandbox server is unreachable.');
+      })
+      .then(function () {
+        poll(pane);
+        sendNext(pane);
+      });
+  }
+
+  function press(pane, messageId, index, button) {
+    button.disabled = true;
+    postJson(api(pane, 'press'), { user: pane.user, message_id: asString(messageId), index: index })
+      .then(function (r) {
+        if (!r.response.ok) {
+          showError(pane, 'press', 'Button not pressed: the sandbox answered ' +
+                    describeFailure(r.response, r.body) + '.');
+          return;
+        }
+        var status = r.body && typeof r.body.status === 'number' ? r.body.status : 200;
+        if (status >= 200 && status < 300) {
+          clearError(pane);
+        } else {
+          showError(pane, 'press', 'The gateway answered HTTP ' + status + ' to the button press.');
+        }
+      }, function () {
+        showError(pane, 'press', 'Button not pressed: the sandbox server is unreachable.');
+      })
+      .then(function () {
+        button.disabled = false;
+        poll(pane);
+      });
+  }
+
+  function updateDraftHint(pane) {
+    if (!pane.draftHint) {
+      return;
+    }
+    var text = pane.input.value;
+    if (!text) {
+      pane.draftHint.textContent = '';
+      return;
+    }
+    var s = smsSegments(text);
+    var room = s.segments === 1 ? s.single : s.segments * s.part;
+    pane.draftHint.textContent = s.units + '/' + room + ' \u00b7 ' + s.segments +
+      (s.segments === 1 ? ' segment, ' : ' segments, ') + s.encoding;
+  }
+
+  function setupPane(section) {
+    var q = function (id) { return section.querySelector('[data-testid="' + id + '"]'); };
+    var pane = {
+      platform: section.getAttribute('data-platform'),
+      api: section.getAttribute('data-api'),
+      hasButtons: section.getAttribute('data-buttons') === 'true',
+      userInput: q('user'),
+      input: q('input'),
+      send: q('send'),
+      messages: q('messages'),
+      error: q('error'),
+      draftHint: section.querySelector('[data-role="draft-hint"]'),
+      user: null,
+      generation: 0,
+      seq: 0,
+      applied: 0,
+      lastRaw: null,
+      count: 0,
+      timer: null,
+      sending: false,
+      queue: [],
+      errorKind: null,
+      stuck: true
+    };
+    var debounce = null;
+    pane.userInput.addEventListener('input', function () {
+      clearTimeout(debounce);
+      debounce = setTimeout(function () { setUser(pane, pane.userInput.value); }, USER_DEBOUNCE_MS);
+    });
+    pane.userInput.addEventListener('change', function () {
+      clearTimeout(debounce);
+      setUser(pane, pane.userInput.value);
+    });
+    section.querySelector('form').addEventListener('submit', function (event) {
+      event.preventDefault();
+      send(pane);
+    });
+    pane.input.addEventListener('input', function () { updateDraftHint(pane); });
+    // Follow the newest message while the reader is at the bottom, also when
+    // the pane changes size; leave them alone once they scroll up to read.
+    pane.messages.addEventListener('scroll', function () { pane.stuck = nearBottom(pane.messages); });
+    if (window.ResizeObserver) {
+      new ResizeObserver(function () {
+        if (pane.stuck) {
+          pane.messages.scrollTop = pane.messages.scrollHeight;
+        }
+      }).observe(pane.messages);
+    }
+    setUser(pane, pane.userInput.value);
+    return pane;
+  }
+
+  var panes = Array.prototype.map.call(document.querySelectorAll('[data-platform]'), setupPane);
+
+  // Coming back to the tab: catch up at once rather than at the slow pace.
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden) {
+      panes.forEach(function (pane) {
+        if (pane.user) {
+          poll(pane);
+        }
+      });
+    }
+  });
+})();
