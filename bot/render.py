@@ -10,15 +10,12 @@ from functools import lru_cache
 
 from markdown_it import MarkdownIt
 
+from bot.markdown import safe_markdown
 from core.models import TranscriptEntry
-
-_SAFE_SCHEMES = ("http://", "https://", "mailto:", "tel:")
-
 
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.validateLink = lambda url: url.strip().lower().startswith(_SAFE_SCHEMES)  # type: ignore[method-assign]
+    md = safe_markdown()
 
     def link_open(renderer, tokens, idx, options, env):
         tokens[idx].attrSet("target", "_blank")

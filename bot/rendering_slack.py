@@ -23,6 +23,7 @@ from functools import lru_cache
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from bot.markdown import is_safe_link, safe_markdown
 from core.models import Button, TranscriptEntry
 
 SECTION_LIMIT = 3000
@@ -57,17 +58,9 @@ def truncate(text: str, limit: int) -> str:
 # -- Markdown to mrkdwn ----------------------------------------------------------
 
 
-def _safe_link(url: str) -> bool:
-    return url.strip().lower().startswith(_SAFE_SCHEMES)
-
-
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable("strikethrough")
-    # A link with any other scheme stays literal text, never a link.
-    md.validateLink = _safe_link  # type: ignore[method-assign]
-    return md
+    return safe_markdown(_SAFE_SCHEMES, strikethrough=True)
 
 
 def markdown_to_mrkdwn(text: str) -> str:
@@ -145,7 +138,7 @@ class _Writer:
         return text if self.plain or not text.strip() else f"{marker}{text}{marker}"
 
     def _link(self, href: str, label: str) -> str:
-        if not _safe_link(href):
+        if not is_safe_link(href, _SAFE_SCHEMES):
             return label
         # markdown-it has percent-encoded spaces, `|`, `<` and `>` in href;
         # `&` still needs its entity inside <...>.

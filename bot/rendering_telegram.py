@@ -27,9 +27,10 @@ from functools import lru_cache
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from bot.markdown import is_safe_link, safe_markdown
+
 MAX_MESSAGE_CHARS = 4096
 MAX_CALLBACK_BYTES = 64
-_SAFE_SCHEMES = ("http://", "https://", "mailto:", "tel:")
 _LANGUAGE = re.compile(r"[^A-Za-z0-9_+#.-]")
 _QUOTE_MARK = "▍ "
 _RULE = "—————"
@@ -58,16 +59,9 @@ def utf16_len(text: str) -> int:
 # -- Markdown to runs ----------------------------------------------------------
 
 
-def _safe_link(url: str) -> bool:
-    return url.strip().lower().startswith(_SAFE_SCHEMES)
-
-
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable("strikethrough")
-    md.validateLink = _safe_link  # type: ignore[method-assign]
-    return md
+    return safe_markdown(strikethrough=True)
 
 
 def _blocks(markdown: str) -> list[Runs]:
@@ -148,7 +142,7 @@ def _inline(node: SyntaxTreeNode, tags: tuple[str, ...]) -> Runs:
     if kind in ("link", "image"):
         href = str(node.attrs.get("href") or node.attrs.get("src") or "")
         inner = _inline_children(node, ()) or [Run(href)]
-        if not _safe_link(href) or any(t.startswith("a ") for t in tags):
+        if not is_safe_link(href) or any(t.startswith("a ") for t in tags):
             return [Run(r.text, tags) for r in inner]
         link = f'a href="{html.escape(href, quote=True)}"'
         # code inside a link loses its code style: the two can't nest
