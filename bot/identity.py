@@ -3,6 +3,7 @@ transcript and (later) the agent console know the customer by."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 
@@ -38,6 +39,12 @@ class IdentityStore:
                     "display_name": display_name or "",
                     "first_channel": channel,
                 },
+            )
+            await self._redis.hset(
+                self._keys.customer_identities(candidate),
+                f"{channel}:{channel_user_id}",
+                json.dumps({"channel": channel, "channel_user_id": channel_user_id,
+                            "linked_at": time.time(), "how": "first_contact"}),
             )
             return candidate
         return (await self._redis.get(key)).decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 
 from redis.asyncio import Redis
@@ -12,6 +13,7 @@ from redis.asyncio import Redis
 from bot import AssistantUnavailable, metrics
 from bot.channels.base import ChannelAdapter, Recipient
 from bot.identity import IdentityStore
+from bot.linking import LinkCodes, TooManyCodes, looks_like_code
 from bot.live import LiveHub
 from bot.outbox import Outbox
 from bot.rasa_client import RasaClient
@@ -24,6 +26,17 @@ log = logging.getLogger(__name__)
 DELAY_TEXT = ("Sorry, we're experiencing a short delay. Your message is saved and "
               "we'll answer as soon as we can.")
 SEEN_TTL_S = 7 * 24 * 3600
+
+LINK_ISSUED_TEXT = ('Your code is {code}. Within {minutes}, send it (or "link {code}") on the '
+                    "other channel where you want to continue.")
+LINK_TOO_MANY_CODES_TEXT = ("You have asked for several codes this hour; please use the latest "
+                            "one, or try again later.")
+LINK_DONE_TEXT = "Linked: you can continue here; I can see our conversation from {channel}."
+LINK_ALREADY_TEXT = "This channel is already linked to your conversation."
+LINK_INVALID_TEXT = ("That code isn't valid: it may be mistyped, expired or already used. "
+                     "Type link on the channel you came from to get a new one.")
+LINK_LIMITED_TEXT = "Too many attempts; please wait a few minutes."
+CHANNEL_LABELS = {"web": "web chat", "telegram": "Telegram", "slack": "Slack", "sms": "SMS"}
 
 
 class Router:
@@ -48,11 +61,16 @@ class Router:
         self.identities = IdentityStore(redis, keys)
         self.transcripts = TranscriptStore(redis, keys)
         self.outbox = Outbox(redis, keys)
+        self.links = LinkCodes(redis, keys)
         self.keep_alive = _no_keep_alive  # set by the worker that owns the stream entry
 
     async def handle(self, stream_id: str, message: InboundMessage) -> None:
         if not await self._first_delivery(stream_id, message):
             metrics.DUPLICATES.labels(channel=message.channel).inc()
+            return
+        command = link_command(message)
+        if command is not None:
+            await self._link_turn(stream_id, message, *command)
             return
         customer_id = await self.identities.resolve(
             message.channel, message.channel_user_id, message.display_name
@@ -93,6 +111,65 @@ class Router:
         await self.outbox.enqueue(channel, recipient, entry)
         if message.decision:
             metrics.KNOWLEDGE_DECISIONS.labels(decision=message.decision).inc()
+
+    async def _link_turn(self, stream_id: str, message: InboundMessage, kind: str,
+                         code: str | None) -> None:
+        """"link" issues a code, a code (or "link CODE") redeems one: answered by
+        the gateway with a system message, whoever owns the conversation, and
+        never shown to Rasa. Each step runs once even if the entry is re-claimed."""
+        progress = self._keys.inbound_progress(stream_id)
+        reply = await self._redis.hget(progress, "link_reply")
+        if reply is None:
+            reply = await self._link_reply(message, kind, code)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(progress, "link_reply", reply)
+                pipe.hget(progress, "link_reply")
+                pipe.expire(progress, SEEN_TTL_S)
+                _, reply, _ = await pipe.execute()
+        reply = reply.decode() if isinstance(reply, bytes) else reply
+
+        # Resolved after the redeem: a newly linked identity speaks as the code's customer.
+        customer_id = await self.identities.resolve(
+            message.channel, message.channel_user_id, message.display_name
+        )
+        recipient = Recipient(customer_id, message.channel_user_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(progress, "logged", "1")
+            pipe.hget(progress, "answered")
+            first_time, answered = await pipe.execute()
+        if first_time:
+            await self.identities.touch(customer_id, message.channel, message.channel_user_id)
+            entry = await self.transcripts.append(customer_id, _customer_entry(message))
+            await self._hub.publish_entry(customer_id, entry)
+            metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
+        if answered:
+            return
+        await self.send(message.channel, recipient, OutboundMessage(text=reply, author="system"))
+        await self._redis.hset(progress, "answered", "1")
+
+    async def _link_reply(self, message: InboundMessage, kind: str, code: str | None) -> str:
+        if kind == "issue":
+            customer_id = await self.identities.resolve(
+                message.channel, message.channel_user_id, message.display_name
+            )
+            try:
+                code = await self.links.issue(customer_id, message.channel,
+                                              message.channel_user_id)
+            except TooManyCodes:
+                return LINK_TOO_MANY_CODES_TEXT
+            minutes = max(1, round(self.links.code_ttl_s / 60))
+            return LINK_ISSUED_TEXT.format(
+                code=code, minutes=f"{minutes} minute{'s' if minutes != 1 else ''}")
+        result = await self.links.redeem(code or "", message.channel, message.channel_user_id)
+        log.info("link code redemption on %s: %s", message.channel, result.status)
+        if result.status == "linked":
+            return LINK_DONE_TEXT.format(channel=CHANNEL_LABELS.get(result.from_channel or "",
+                                                                    result.from_channel))
+        if result.status == "already_linked":
+            return LINK_ALREADY_TEXT
+        if result.status == "limited":
+            return LINK_LIMITED_TEXT
+        return LINK_INVALID_TEXT
 
     async def _first_delivery(self, stream_id: str, message: InboundMessage) -> bool:
         """False for a second delivery of a message already taken (same channel
@@ -141,6 +218,27 @@ class Router:
             await self.send(channel_name, recipient,
                             OutboundMessage(text=DELAY_TEXT, author="system"))
         await self._channels[channel_name].notice(recipient, "warning", DELAY_TEXT)
+
+
+_LINK_ISSUE_RE = re.compile(r"/?link", re.IGNORECASE)
+_LINK_REDEEM_RE = re.compile(r"/?link\s+([A-Za-z0-9]{4,10})", re.IGNORECASE)
+
+
+def link_command(message: InboundMessage) -> tuple[str, str | None] | None:
+    """("issue", None) for exactly "link" or "/link"; ("redeem", CODE) for a message
+    that is exactly a code, or "link" and a code-like token; None for anything else
+    (that goes to Rasa). Deliberately no NLU: only these exact forms."""
+    if message.button_payload is not None:
+        return None
+    text = " ".join(message.text.split())
+    if _LINK_ISSUE_RE.fullmatch(text):
+        return ("issue", None)
+    if looks_like_code(text):
+        return ("redeem", text.upper())
+    match = _LINK_REDEEM_RE.fullmatch(text)
+    if match and any(c.isdigit() for c in match[1]):  # "link account" stays with Rasa
+        return ("redeem", match[1].upper())
+    return None
 
 
 def _customer_entry(message: InboundMessage) -> TranscriptEntry:

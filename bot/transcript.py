@@ -23,6 +23,28 @@ class TranscriptStore:
         rows = await self._redis.xrevrange(self._keys.transcript(customer_id), count=limit)
         return [_entry(stream_id, fields) for stream_id, fields in reversed(rows)]
 
+    async def timeline(self, customer_id: str, limit: int = 500) -> list[TranscriptEntry]:
+        """Like history, ordered by each entry's time: entries copied in from a
+        linked customer (see copy_into) take their place in the timeline."""
+        return sorted(await self.history(customer_id, limit), key=lambda e: e.ts)
+
+    async def copy_into(self, source: str, target: str, batch: int = 500) -> int:
+        """Append a copy of every entry of `source` to `target`, keeping each entry's
+        ts and channel and marking it with the source ("from"), so an unmerge can
+        take the copies out again. The source stream is left as it was."""
+        copied, start = 0, "-"
+        while True:
+            rows = await self._redis.xrange(self._keys.transcript(source), min=start, count=batch)
+            for stream_id, fields in rows:
+                body = fields.get(b"e") or fields.get("e")
+                await self._redis.xadd(self._keys.transcript(target),
+                                       {"e": body, "from": source,
+                                        "from_id": _decode(stream_id)})
+                copied += 1
+            if len(rows) < batch:
+                return copied
+            start = "(" + _decode(rows[-1][0])
+
 
 def _entry(stream_id: bytes | str, fields: dict) -> TranscriptEntry:
     body = fields.get(b"e") or fields.get("e")

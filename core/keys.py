@@ -38,6 +38,37 @@ class Keys:
     def transcript(self, customer_id: str) -> str:
         return f"{self.prefix}:{{{customer_id}}}:transcript"
 
+    def customer_identities(self, customer_id: str) -> str:
+        """Hash: "<channel>:<channel user id>" -> JSON
+        {channel, channel_user_id, linked_at, how: first_contact | code}."""
+        return f"{self.prefix}:{{{customer_id}}}:identities"
+
+    def customer_merged_from(self, customer_id: str) -> str:
+        """Set of customer ids whose transcripts were copied into this one (for unmerge)."""
+        return f"{self.prefix}:{{{customer_id}}}:merged-from"
+
+    def link_attempts_customer(self, customer_id: str) -> str:
+        """Code redemption attempts by any identity of one customer (fixed window)."""
+        return f"{self.prefix}:{{{customer_id}}}:link-attempts"
+
+    # -- linking by one-time code (issue 5) ----------------------------------------
+    def link_code(self, code: str) -> str:
+        """A live one-time code -> JSON {customer_id, channel, channel_user_id, issued_at}."""
+        return f"{self.prefix}:link:code:{code}"
+
+    def link_issued(self, channel: str, channel_user_id: str) -> str:
+        """Codes issued to one identity in the current hour (fixed window)."""
+        return f"{self.prefix}:link:issued:{channel}:{channel_user_id}"
+
+    def link_attempts(self, channel: str, channel_user_id: str) -> str:
+        """Code redemption attempts from one identity (fixed window)."""
+        return f"{self.prefix}:link:attempts:{channel}:{channel_user_id}"
+
+    def link_failures(self, channel: str) -> str:
+        """Failed redemptions on one channel (fixed window): a ceiling on guessing
+        by an attacker who rotates identities (e.g. fresh web visitor ids)."""
+        return f"{self.prefix}:link:failures:{channel}"
+
     def owner(self, customer_id: str) -> str:
         return f"{self.prefix}:{{{customer_id}}}:owner"
 

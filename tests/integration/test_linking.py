@@ -1,0 +1,271 @@
+"""Linking channel identities by a one-time code (issue 5), handled by the
+router before Rasa; real Redis, Rasa is the FakeRasa of test_router."""
+
+import asyncio
+import json
+import re
+
+import httpx
+import pytest
+
+from bot.channels.memory import InMemoryChannel
+from bot.linking import CODE_ALPHABET, LinkCodes, looks_like_code, new_code
+from bot.live import LiveHub
+from bot.rasa_client import RasaClient
+from bot.router import (LINK_ALREADY_TEXT, LINK_INVALID_TEXT, LINK_LIMITED_TEXT,
+                        LINK_TOO_MANY_CODES_TEXT, Router, link_command)
+from core.keys import KEYS
+from core.models import InboundMessage
+from tests.integration.test_router import FakeRasa
+
+CODE_IN_TEXT = re.compile(r"Your code is ([A-Z0-9]{6})\.")
+
+
+@pytest.fixture
+async def setup(redis):
+    fake = FakeRasa()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
+        channels = {name: InMemoryChannel(name) for name in ("telegram", "sms", "web")}
+        router = Router(redis, RasaClient(http, "http://rasa", "http://actions"), channels,
+                        LiveHub(redis), backoff_s=0.01, backoff_max_s=0.05)
+        yield router, fake
+
+
+class Sender:
+    """Messages from one channel identity, with fresh stream and external ids."""
+
+    counter = 0
+
+    def __init__(self, router: Router, channel: str, user: str) -> None:
+        self.router, self.channel, self.user = router, channel, user
+
+    async def says(self, text: str) -> None:
+        Sender.counter += 1
+        n = Sender.counter
+        await self.router.handle(f"1-{n}", InboundMessage(
+            channel=self.channel, channel_user_id=self.user, external_id=f"x{n}", text=text))
+
+    async def customer(self) -> str:
+        return await self.router.identities.resolve(self.channel, self.user, None)
+
+    async def last_reply(self) -> str:
+        return (await self.router.transcripts.history(await self.customer()))[-1].text
+
+    async def get_code(self) -> str:
+        await self.says("link")
+        match = CODE_IN_TEXT.search(await self.last_reply())
+        assert match, await self.last_reply()
+        return match[1]
+
+
+async def test_a_code_from_telegram_links_sms_to_the_same_customer(setup, redis):
+    router, fake = setup
+    tg, sms = Sender(router, "telegram", "t1"), Sender(router, "sms", "+15550001")
+    await tg.says("my parcel is late")
+    code = await tg.get_code()
+    assert looks_like_code(code)
+    assert [b["message"] for b in fake.received] == ["my parcel is late"]  # "link" not to Rasa
+
+    await sms.says(code.lower())  # codes match case-insensitively
+    assert (await sms.last_reply()).startswith("Linked: you can continue here; "
+                                               "I can see our conversation from Telegram.")
+    customer = await tg.customer()
+    assert await sms.customer() == customer
+    assert len(fake.received) == 1  # the code did not go to Rasa either
+
+    await sms.says("any news?")
+    assert fake.received[-1]["sender"] == customer  # Rasa slots follow the customer
+    assert fake.received[-1]["metadata"]["channel"] == "sms"
+
+    history = await router.transcripts.history(customer)
+    assert [(e.channel, e.author) for e in history] == [
+        ("telegram", "customer"), ("telegram", "bot"),
+        ("telegram", "customer"), ("telegram", "system"),
+        ("sms", "customer"), ("sms", "system"),
+        ("sms", "customer"), ("sms", "bot")]
+    assert [e.ts for e in history] == sorted(e.ts for e in history)
+    assert history[-1].text == "echo: any news?"
+
+    identities = {k.decode(): json.loads(v) for k, v in
+                  (await redis.hgetall(KEYS.customer_identities(customer))).items()}
+    assert identities["telegram:t1"]["how"] == "first_contact"
+    assert identities["sms:+15550001"]["how"] == "code"
+    assert identities["sms:+15550001"]["linked_at"] > 0
+    assert await redis.exists(KEYS.link_code(code)) == 0  # single use
+
+    await sms.says(f"link {code}")  # again, from the linked identity: nothing happens
+    assert await sms.last_reply() == LINK_INVALID_TEXT
+    assert await sms.customer() == customer
+
+
+async def test_an_identity_with_its_own_history_is_merged_into_the_timeline(setup, redis):
+    router, fake = setup
+    tg, sms = Sender(router, "telegram", "t1"), Sender(router, "sms", "+15550002")
+    await sms.says("hello from sms")
+    old = await sms.customer()
+    await tg.says("hello from telegram")
+    target = await tg.customer()
+    assert old != target
+
+    code = await tg.get_code()
+    await sms.says(f"  LINK   {code.lower()} ")
+    assert "from Telegram" in await sms.last_reply()
+    assert await sms.customer() == target
+
+    timeline = await router.transcripts.timeline(target)
+    assert [(e.channel, e.text) for e in timeline][:4] == [
+        ("sms", "hello from sms"), ("sms", "echo: hello from sms"),
+        ("telegram", "hello from telegram"), ("telegram", "echo: hello from telegram")]
+    assert await redis.sismember(KEYS.customer_merged_from(target), old)
+    assert (await redis.hget(KEYS.customer(old), "merged_into")).decode() == target
+    assert len(await router.transcripts.history(old)) == 2  # kept for an unmerge
+    assert await redis.hlen(KEYS.customer_identities(old)) == 0
+    # the copies are marked with where they came from
+    rows = await redis.xrange(KEYS.transcript(target))
+    assert sum(1 for _, f in rows if f.get(b"from") == old.encode()) == 2
+
+    await sms.says(code)  # the issuer's code from an identity already on that customer
+    assert await sms.last_reply() == LINK_INVALID_TEXT  # used: it is gone
+
+
+async def test_typing_the_code_on_the_channel_it_came_from_says_already_linked(setup, redis):
+    router, _ = setup
+    tg = Sender(router, "telegram", "t1")
+    code = await tg.get_code()
+    await tg.says(code)
+    assert await tg.last_reply() == LINK_ALREADY_TEXT
+    assert await redis.exists(KEYS.link_code(code)) == 1  # still usable elsewhere
+
+
+async def test_a_wrong_code_links_nothing_and_says_so(setup):
+    router, fake = setup
+    tg, sms = Sender(router, "telegram", "t1"), Sender(router, "sms", "+15550003")
+    code = await tg.get_code()
+    wrong = next(c for c in ("K7Q2MX", "M3PQ7Z") if c != code)
+    await sms.says(wrong)
+    assert await sms.last_reply() == LINK_INVALID_TEXT
+    assert await sms.customer() != await tg.customer()
+    assert fake.received == []
+
+
+async def test_an_expired_code_fails_clearly(setup):
+    router, _ = setup
+    router.links.code_ttl_s = 0.2
+    tg, sms = Sender(router, "telegram", "t1"), Sender(router, "sms", "+15550004")
+    code = await tg.get_code()
+    await asyncio.sleep(0.4)
+    await sms.says(code)
+    assert await sms.last_reply() == LINK_INVALID_TEXT
+    assert await sms.customer() != await tg.customer()
+
+
+async def test_a_used_code_cannot_be_used_again(setup):
+    router, _ = setup
+    tg = Sender(router, "telegram", "t1")
+    sms, web = Sender(router, "sms", "+15550005"), Sender(router, "web", "v_9")
+    code = await tg.get_code()
+    await sms.says(code)
+    await web.says(code)
+    assert await web.last_reply() == LINK_INVALID_TEXT
+    assert await web.customer() != await tg.customer() == await sms.customer()
+
+
+async def test_guessing_is_blocked_even_for_the_right_code_until_the_window_passes(setup):
+    router, fake = setup
+    router.links = LinkCodes(router._redis, attempt_window_s=1)
+    tg, sms = Sender(router, "telegram", "t1"), Sender(router, "sms", "+15550006")
+    code = await tg.get_code()
+    replies = []
+    for _ in range(30):
+        guess = new_code()
+        if guess == code:
+            continue
+        await sms.says(guess)
+        replies.append(await sms.last_reply())
+    assert replies[:5] == [LINK_INVALID_TEXT] * 5
+    assert set(replies[5:]) == {LINK_LIMITED_TEXT}
+    await sms.says(code)  # right, but too late
+    assert await sms.last_reply() == LINK_LIMITED_TEXT
+    assert await sms.customer() != await tg.customer()
+    assert fake.received == []
+
+    await asyncio.sleep(1.2)  # the window passes
+    await sms.says(code)
+    assert "Linked" in await sms.last_reply()
+    assert await sms.customer() == await tg.customer()
+
+
+async def test_rotating_identities_hits_the_per_channel_failure_ceiling(redis):
+    links = LinkCodes(redis, failures_per_channel=10)
+    for i in range(10):
+        assert (await links.redeem(new_code(), "web", f"v_{i}")).status == "invalid"
+    assert (await links.redeem(new_code(), "web", "v_fresh")).status == "limited"
+    assert (await links.redeem(new_code(), "sms", "+1555")).status == "invalid"  # other channel
+
+
+async def test_attempts_are_limited_per_customer_across_its_identities(redis):
+    links = LinkCodes(redis, attempts_per_identity=100, attempts_per_customer=3)
+    for user in ("a", "b"):
+        await redis.set(KEYS.identity("web", user), "c_same")
+    statuses = [(await links.redeem(new_code(), "web", user)).status
+                for user in ("a", "b", "a", "b", "a")]
+    assert statuses == ["invalid", "invalid", "invalid", "limited", "limited"]
+
+
+async def test_two_identities_racing_for_one_code_link_exactly_one(setup):
+    router, _ = setup
+    tg = Sender(router, "telegram", "t1")
+    racers = [Sender(router, "sms", "+15550007"), Sender(router, "web", "v_7")]
+    code = await tg.get_code()
+    await asyncio.gather(*(r.says(code) for r in racers))
+    target = await tg.customer()
+    linked = [r for r in racers if await r.customer() == target]
+    assert len(linked) == 1
+    loser = next(r for r in racers if r is not linked[0])
+    assert await loser.last_reply() == LINK_INVALID_TEXT
+
+
+async def test_many_racers_on_the_store_one_winner(redis):
+    links = LinkCodes(redis)
+    code = await links.issue("c_target", "telegram", "t1")
+    results = await asyncio.gather(*(links.redeem(code, "web", f"v_{i}") for i in range(20)))
+    assert [r.status for r in results].count("linked") == 1
+    owners = [await redis.get(KEYS.identity("web", f"v_{i}")) for i in range(20)]
+    assert owners.count(b"c_target") == 1
+
+
+async def test_codes_issued_per_identity_are_limited(setup):
+    router, _ = setup
+    tg = Sender(router, "telegram", "t1")
+    for _ in range(5):
+        await tg.get_code()
+    await tg.says("/link")
+    assert await tg.last_reply() == LINK_TOO_MANY_CODES_TEXT
+
+
+async def test_a_redelivered_link_request_gets_one_code_and_one_reply(setup, redis):
+    router, _ = setup
+    msg = InboundMessage(channel="telegram", channel_user_id="t1", external_id="e1", text="link")
+    await router.handle("9-1", msg)
+    await router.handle("9-1", msg)  # the same stream entry, re-claimed
+    await router.handle("9-2", msg)  # the platform delivered it twice
+    customer = await router.identities.resolve("telegram", "t1", None)
+    assert [e.author for e in await router.transcripts.history(customer)] == [
+        "customer", "system"]
+    assert len([k async for k in redis.scan_iter(KEYS.link_code("*"))]) == 1
+
+
+def test_only_exact_forms_are_link_commands():
+    def cmd(text, payload=None):
+        return link_command(InboundMessage(channel="web", channel_user_id="v", external_id="e",
+                                           text=text, button_payload=payload))
+
+    assert cmd("link") == cmd(" LINK ") == cmd("/link") == ("issue", None)
+    assert cmd("k7q2mx") == cmd("link K7Q2MX") == cmd("/Link  k7q2mx") == ("redeem", "K7Q2MX")
+    assert cmd("link K7Q2M") == ("redeem", "K7Q2M")  # a typo gets a clear "not valid"
+    for text in ("refund", "thanks", "REFUND", "link account", "link me please",
+                 "please link", "123456", "k7q2mx please", ""):
+        assert cmd(text) is None, text
+    assert cmd("link", payload="/greet") is None
+    assert all(c in CODE_ALPHABET for c in new_code())
+    assert all(looks_like_code(new_code()) for _ in range(200))
