@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -144,6 +145,27 @@ def bench_chat(
     from bot.bench_chat import run
 
     sys.exit(run(json_output=json_output, messages=messages, console=console))
+
+
+@bench_app.command("kb")
+def bench_kb(
+    directory: Path = typer.Argument(..., exists=True, file_okay=False,
+                                     help="A set: articles.jsonl + queries.jsonl."),
+    shots: int | None = typer.Option(None, "--shots", min=1,
+                                     help="Sample K question variants per article (default: all)."),
+    seeds: str = typer.Option("0", "--seeds", help="Comma-separated sampling seeds, e.g. 0,1,2."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Answer quality of the real answering path (store, index, policy) on a benchmark set:
+    top-1, answered/clarified correctly, escalated, answered wrongly, out-of-scope not
+    answered, p50/p95 latency; plot of answered wrongly vs resolved across thresholds."""
+    from knowledge.bench import run
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter("--seeds takes integers, e.g. 0,1,2") from exc
+    sys.exit(run(directory, shots, seed_list, json_output, console))
 
 
 if __name__ == "__main__":
