@@ -39,7 +39,7 @@ class FakeRasa:
 
 
 @pytest.fixture
-def make_router(redis):
+async def make_router(redis):
     clients = []
 
     def build(fake: FakeRasa, channel: InMemoryChannel | None = None):
@@ -52,7 +52,7 @@ def make_router(redis):
 
     yield build
     for http in clients:
-        asyncio.get_event_loop().create_task(http.aclose())
+        await http.aclose()
 
 
 def inbound(text: str, external_id: str, user: str = "v_1") -> InboundMessage:
