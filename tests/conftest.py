@@ -4,14 +4,18 @@ with the trained model, action server, gateway) started by the same launcher
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import redis as redis_sync
+import uvicorn
 from redis.asyncio import Redis
 
 from bot.launcher import Stack, model_path
@@ -22,6 +26,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def serve(app, port: int) -> AsyncIterator[None]:
+    """Run an ASGI app with uvicorn inside the test's event loop until the block ends."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():  # failed to start (e.g. lifespan error): surface it
+            await task
+        await asyncio.sleep(0.02)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 @pytest.fixture(scope="session")

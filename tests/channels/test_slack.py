@@ -16,7 +16,6 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -47,7 +46,7 @@ from bot.settings import Settings, with_sandboxes
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from sandbox import slack as slack_sandbox
-from tests.conftest import free_port
+from tests.conftest import free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads" / "slack"
 ALICE, ALICE_DM = slack_sandbox.user_ids("alice")
@@ -339,15 +338,6 @@ class Env:
             await asyncio.sleep(0.05)
 
 
-async def _serve(app: FastAPI, port: int) -> tuple[uvicorn.Server, asyncio.Task]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    return server, task
-
-
 @contextlib.asynccontextmanager
 async def _lifespan_sandbox(app: FastAPI):
     app.state.http = httpx.AsyncClient(timeout=10)
@@ -370,12 +360,9 @@ async def env(redis_server):
     sandbox = FastAPI(lifespan=_lifespan_sandbox)
     sandbox.state.settings = settings
     sandbox.include_router(slack_sandbox.router, prefix="/slack")
-    servers = [await _serve(gateway, settings.port), await _serve(sandbox, settings.sandbox_port)]
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with serve(gateway, settings.port), serve(sandbox, settings.sandbox_port), \
+            httpx.AsyncClient(timeout=10) as http:
         yield Env(settings, redis, channel, services, http)
-    for server, task in servers:
-        server.should_exit = True
-        await task
     await channel.close()
     await redis.aclose()
 

@@ -6,7 +6,6 @@ in-process on free ports."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -37,7 +35,7 @@ from bot.settings import Settings, with_sandboxes
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from sandbox import twilio as twilio_sandbox
-from tests.conftest import free_port
+from tests.conftest import free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads" / "sms"
 PHONE = "+15551234567"
@@ -291,19 +289,6 @@ class Env:
     def account(self, params: dict) -> dict:
         """A recorded payload as if it came for our (sandbox) account."""
         return dict(params, AccountSid=self.settings.twilio_account_sid)
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI, port: int):
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 def gateway_app(settings: Settings, redis: Redis, channels: dict) -> FastAPI:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from aiogram.exceptions import TelegramUnauthorizedError
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -49,7 +48,7 @@ from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from sandbox import telegram as tg_sandbox
 from sandbox.telegram import parse_html
-from tests.conftest import free_port
+from tests.conftest import free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads" / "telegram"
 LONG_PAYLOAD = '/request_human{"reason":"' + "x" * 80 + '"}'
@@ -277,20 +276,6 @@ class Env:
         """The user opens the chat (as on Telegram, the user writes first)."""
         await self.sb("send", user=user, text="/start")
         return (await self.inbound())[-1].channel_user_id
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI, port: int) -> AsyncIterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 def sandbox_app(settings: Settings) -> FastAPI:

@@ -5,20 +5,18 @@ safely, and what it presses."""
 
 from __future__ import annotations
 
-import asyncio
 import html
 import itertools
 import time
 
 import pytest
-import uvicorn
 from fastapi import APIRouter, FastAPI, HTTPException
 from playwright.async_api import async_playwright, expect
 from pydantic import BaseModel
 
 from bot.settings import Settings
 from sandbox import page as sandbox_page
-from tests.conftest import free_port
+from tests.conftest import free_port, serve
 
 pytestmark = pytest.mark.e2e
 
@@ -113,15 +111,10 @@ async def sandbox():
     for platform in ("telegram", "slack", "twilio"):
         app.include_router(fake.router(platform), prefix=f"/{platform}")
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    fake.url = f"http://127.0.0.1:{port}/sandbox"
-    fake.settings = app.state.settings
-    yield fake
-    server.should_exit = True
-    await task
+    async with serve(app, port):
+        fake.url = f"http://127.0.0.1:{port}/sandbox"
+        fake.settings = app.state.settings
+        yield fake
 
 
 @pytest.fixture

@@ -7,12 +7,11 @@ import contextlib
 import json
 
 import pytest
-import uvicorn
 
 from bot.app import create_app
 from bot.router import DELAY_TEXT
 from bot.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, serve
 from tests.integration.test_stack import Chat
 
 pytestmark = pytest.mark.stack
@@ -46,14 +45,8 @@ async def gateway_without_rasa(stack, redis_server):
         actions_port=stack.actions_port, retry_backoff_s=0.2, retry_backoff_max_s=0.5,
         session_secret="test-secret",
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=settings.host,
-                                           port=settings.port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield settings
-    server.should_exit = True
-    await task
+    async with serve(create_app(settings), settings.port):
+        yield settings
 
 
 async def test_a_message_waits_for_rasa_and_the_customer_is_told_about_the_delay(
