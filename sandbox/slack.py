@@ -200,14 +200,7 @@ def block_errors(blocks: Any) -> list[str]:
         if not isinstance(block, dict):
             errors.append(f"must be an object [json-pointer:{at}]")
             continue
-        block_id = block.get("block_id")
-        if block_id is not None:
-            if not isinstance(block_id, str) or not 0 < len(block_id) <= 255:
-                errors.append(f"must be 1 to 255 characters [json-pointer:{at}/block_id]")
-            elif block_id in block_ids:
-                errors.append(f"duplicate block_id [json-pointer:{at}/block_id]")
-            else:
-                block_ids.add(block_id)
+        errors += _unique_id_errors(block.get("block_id"), f"{at}/block_id", block_ids)
         kind = block.get("type")
         if kind == "section":
             if "text" not in block and "fields" not in block:
@@ -258,18 +251,23 @@ def _text_errors(obj: Any, at: str, limit: int, plain_only: bool = False) -> lis
     return []
 
 
+def _unique_id_errors(value: Any, at: str, seen: set[str]) -> list[str]:
+    """block_id / action_id: optional, 1 to 255 characters, unique within its scope."""
+    if value is None:
+        return []
+    if not isinstance(value, str) or not 0 < len(value) <= 255:
+        return [f"must be 1 to 255 characters [json-pointer:{at}]"]
+    if value in seen:
+        return [f"duplicate {at.rsplit('/', 1)[-1]} [json-pointer:{at}]"]
+    seen.add(value)
+    return []
+
+
 def _button_errors(element: Any, at: str, action_ids: set[str]) -> list[str]:
     if not isinstance(element, dict) or element.get("type") != "button":
         return [f"only buttons are emulated here [json-pointer:{at}/type]"]
     errors = _text_errors(element.get("text"), f"{at}/text", 75, plain_only=True)
-    action_id = element.get("action_id")
-    if action_id is not None:
-        if not isinstance(action_id, str) or not 0 < len(action_id) <= 255:
-            errors.append(f"must be 1 to 255 characters [json-pointer:{at}/action_id]")
-        elif action_id in action_ids:
-            errors.append(f"duplicate action_id [json-pointer:{at}/action_id]")
-        else:
-            action_ids.add(action_id)
+    errors += _unique_id_errors(element.get("action_id"), f"{at}/action_id", action_ids)
     value = element.get("value")
     if value is not None and (not isinstance(value, str) or len(value) > 2000):
         errors.append(f"must be less than 2001 characters [json-pointer:{at}/value]")
