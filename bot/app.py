@@ -25,6 +25,7 @@ from bot.settings import Settings, get_settings
 from bot.streams import StreamWorker
 from bot.webchat import routes as webchat_routes
 from bot.webchat.session import SessionSigner
+from core import webauth
 from core.keys import KEYS
 from core.models import InboundMessage
 
@@ -93,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             templates=Environment(loader=FileSystemLoader(TEMPLATES),
                                   autoescape=select_autoescape(["html"])),
         )
+        app.state.staff = webauth.StaffAuth(
+            redis, settings.staff_secret.get_secret_value(),
+            secure_cookies=settings.base_url.startswith("https://"))
         await inbound_worker.start()
         await sender.worker.start()
         log.info("front door gateway ready on %s", settings.base_url)
@@ -116,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(webchat_routes.router)
+    app.include_router(webauth.router)
     # Webhook routes answer 404 while their channel has no credentials.
     from bot.channels import slack, sms, telegram
 

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     history_limit: int = 500
     rate_limit_per_10s: int = 20  # messages one web chat connection may send in 10 seconds
 
+    # Staff (agents, editors, admins) sign-in cookies; set it when running more
+    # than one gateway so a session works on every replica.
+    staff_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+
     # Channels: each is enabled when its credentials are set. The *_api_base
     # settings point the platform clients at the local sandboxes in the demo and
     # the tests; in production they keep the platforms' real addresses.

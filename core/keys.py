@@ -79,6 +79,37 @@ class Keys:
         """Pub/sub channel carrying live frames (entries, typing, notices) for one customer."""
         return f"{self.prefix}:live:{{{customer_id}}}"
 
+    # -- staff: agents, editors, admins ------------------------------------------------
+    def staff_user(self, username: str) -> str:
+        """Hash: username, display_name, roles (comma-separated), password_hash, created_at."""
+        return f"{self.prefix}:staff:user:{username}"
+
+    @property
+    def staff_users(self) -> str:
+        return f"{self.prefix}:staff:users"
+
+    def staff_session(self, session_id: str) -> str:
+        """A signed-in staff session -> username (expires)."""
+        return f"{self.prefix}:staff:session:{session_id}"
+
+    def staff_login_failures(self, username: str) -> str:
+        return f"{self.prefix}:staff:login-failures:{username}"
+
+    @property
+    def audit(self) -> str:
+        """Stream of who did what: staff changes, merges and unmerges, erasures."""
+        return f"{self.prefix}:audit"
+
+    # -- tickets (issue 6) -------------------------------------------------------------
+    def ticket(self, ref: str) -> str:
+        """Hash of one escalation ticket, by its reference number (e.g. FD-7K2Q);
+        field customer_id says whose it is."""
+        return f"{self.prefix}:ticket:{ref}"
+
+    def customer_tickets(self, customer_id: str) -> str:
+        """List of one customer's ticket references, oldest first."""
+        return f"{self.prefix}:{{{customer_id}}}:tickets"
+
     # -- outbox ------------------------------------------------------------------
     @property
     def outbox_stream(self) -> str:

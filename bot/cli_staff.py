@@ -1,0 +1,92 @@
+"""`frontdoor user ...`: staff accounts from the command line (the first admin
+is made here; after that admins can also use /api/admin/users)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import typer
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rich.console import Console
+from rich.table import Table
+
+from bot.settings import get_settings
+from core.staff import ROLES, StaffError, StaffStore
+
+app = typer.Typer(help="Staff accounts: agents, editors, admins.", no_args_is_help=True)
+console = Console()
+
+
+def _run(work) -> None:
+    """Run one coroutine against the configured Redis with a clear error when it is down."""
+    settings = get_settings()
+
+    async def main() -> None:
+        redis = Redis.from_url(settings.effective_redis_url)
+        try:
+            await work(StaffStore(redis))
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    except RedisConnectionError:
+        console.print(f"[red]Cannot reach Redis at {settings.effective_redis_url}.[/red] "
+                      "Start Front Door first (`make demo` or `frontdoor up`), or set "
+                      "FRONTDOOR_REDIS_URL.")
+        raise typer.Exit(1) from None
+    except StaffError as exc:
+        console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@app.command("create")
+def create(
+    username: str,
+    role: list[str] = typer.Option(..., "--role", help=f"One or more of {', '.join(ROLES)}."),
+    display_name: str = typer.Option("", "--name", help="Name shown to colleagues."),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="Read the password from standard input."),
+) -> None:
+    """Create a staff account (e.g. the first admin: `frontdoor user create alice --role admin`)."""
+    password = _password(password_stdin)
+
+    async def work(store: StaffStore) -> None:
+        user = await store.create(username, password, role, display_name)
+        console.print(f"Created {user.username} with roles {', '.join(sorted(user.roles))}.")
+
+    _run(work)
+
+
+@app.command("list")
+def list_users() -> None:
+    """List staff accounts and their roles."""
+
+    async def work(store: StaffStore) -> None:
+        table = Table("username", "name", "roles")
+        for user in await store.all():
+            table.add_row(user.username, user.display_name, ", ".join(sorted(user.roles)))
+        console.print(table)
+
+    _run(work)
+
+
+@app.command("set-password")
+def set_password(username: str, password_stdin: bool = typer.Option(False, "--password-stdin")
+                 ) -> None:
+    """Set a staff account's password."""
+    password = _password(password_stdin)
+
+    async def work(store: StaffStore) -> None:
+        await store.set_password(username, password)
+        console.print(f"Password of {username} changed.")
+
+    _run(work)

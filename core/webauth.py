@@ -1,0 +1,264 @@
+"""Staff sign-in for the web pages and APIs: the agent console, the knowledge
+editor and the admin API all use these dependencies.
+
+- A session is a random id kept in Redis (so sign-out and role changes take
+  effect at once), carried in an HttpOnly, SameSite=Strict cookie signed with
+  itsdangerous.
+- Unsafe API methods (POST/PUT/PATCH/DELETE) also need the header
+  `X-Requested-With: frontdoor`, which a cross-site form cannot send.
+- Repeated wrong passwords for one username are slowed down (a fixed window).
+
+The app's lifespan puts a `StaffAuth` at `app.state.staff`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, WebSocket
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+
+from core.keys import KEYS, Keys
+from core.staff import BadStaffInput, StaffStore, StaffUser, UnknownUser, UserExists
+
+COOKIE = "fd_staff"
+CSRF_HEADER = "x-requested-with"
+CSRF_VALUE = "frontdoor"
+SESSION_TTL_S = 12 * 3600
+LOGIN_FAILURES_ALLOWED = 10
+LOGIN_WINDOW_S = 15 * 60
+STAFF_CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data:; "
+             "connect-src 'self' ws: wss:; frame-ancestors 'none'; form-action 'self'")
+HERE = Path(__file__).parent
+templates = Environment(loader=FileSystemLoader(HERE / "templates"),
+                        autoescape=select_autoescape(["html"]))
+router = APIRouter(tags=["staff"])
+
+
+class StaffAuth:
+    def __init__(self, redis: Redis, secret: str, *, secure_cookies: bool = False,
+                 keys: Keys = KEYS) -> None:
+        self.redis = redis
+        self.users = StaffStore(redis, keys)
+        self._keys = keys
+        self._signer = URLSafeSerializer(secret, salt="staff-session")
+        self.secure_cookies = secure_cookies
+
+    async def sign_in(self, username: str, password: str) -> tuple[StaffUser, str] | None:
+        """(user, cookie value) for the right password, else None."""
+        failures_key = self._keys.staff_login_failures(username)
+        failures = int(await self.redis.get(failures_key) or 0)
+        if failures >= LOGIN_FAILURES_ALLOWED:
+            return None
+        user = await self.users.verify(username, password)
+        if user is None:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.incr(failures_key)
+                pipe.expire(failures_key, LOGIN_WINDOW_S, nx=True)
+                await pipe.execute()
+            return None
+        session_id = secrets.token_urlsafe(24)
+        await self.redis.set(self._keys.staff_session(session_id), username, ex=SESSION_TTL_S)
+        await self.redis.delete(failures_key)
+        return user, self._signer.dumps(session_id)
+
+    async def user_for_cookie(self, cookie: str | None) -> StaffUser | None:
+        if not cookie:
+            return None
+        try:
+            session_id = self._signer.loads(cookie)
+        except BadSignature:
+            return None
+        username = await self.redis.get(self._keys.staff_session(session_id))
+        if username is None:
+            return None
+        try:
+            return await self.users.get(username.decode())
+        except UnknownUser:
+            return None
+
+    async def sign_out(self, cookie: str | None) -> None:
+        if not cookie:
+            return
+        try:
+            await self.redis.delete(self._keys.staff_session(self._signer.loads(cookie)))
+        except BadSignature:
+            pass
+
+    async def audit(self, actor: str, action: str, **details: str) -> None:
+        """Who did what, when: one entry in the audit stream."""
+        await self.redis.xadd(self._keys.audit, {"ts": str(time.time()), "actor": actor,
+                                                 "action": action, **details},
+                              maxlen=100_000, approximate=True)
+
+
+def staff_auth(request: Request) -> StaffAuth:
+    return request.app.state.staff
+
+
+def require_staff(role: str):
+    """Dependency for staff APIs: 401 without a session, 403 without the role,
+    403 for an unsafe method without the anti-forgery header."""
+
+    async def dependency(request: Request, auth: StaffAuth = Depends(staff_auth)) -> StaffUser:
+        user = await auth.user_for_cookie(request.cookies.get(COOKIE))
+        if user is None:
+            raise HTTPException(401, "sign in first")
+        if not user.has(role):
+            raise HTTPException(403, f"this needs the {role} role")
+        if request.method not in ("GET", "HEAD", "OPTIONS") and \
+                request.headers.get(CSRF_HEADER) != CSRF_VALUE:
+            raise HTTPException(403, f"missing header X-Requested-With: {CSRF_VALUE}")
+        return user
+
+    return dependency
+
+
+def require_staff_page(role: str):
+    """Dependency for staff pages: redirect to the sign-in page without a session."""
+
+    async def dependency(request: Request, auth: StaffAuth = Depends(staff_auth)) -> StaffUser:
+        user = await auth.user_for_cookie(request.cookies.get(COOKIE))
+        if user is None:
+            target = quote(request.url.path + (f"?{request.url.query}" if request.url.query
+                                               else ""), safe="")
+            raise HTTPException(303, headers={"Location": f"/login?next={target}"})
+        if not user.has(role):
+            raise HTTPException(403, f"this page needs the {role} role")
+        return user
+
+    return dependency
+
+
+async def staff_for_websocket(websocket: WebSocket, role: str) -> StaffUser | None:
+    auth: StaffAuth = websocket.app.state.staff
+    user = await auth.user_for_cookie(websocket.cookies.get(COOKIE))
+    return user if user is not None and user.has(role) else None
+
+
+def staff_page(template: str, **context) -> HTMLResponse:
+    """Render a staff page from core/templates with the strict CSP."""
+    html = templates.get_template(template).render(**context)
+    return HTMLResponse(html, headers={"Content-Security-Policy": STAFF_CSP,
+                                       "X-Content-Type-Options": "nosniff",
+                                       "Cache-Control": "no-store"})
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect a signed-in user off-site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/staff/static/{name}", include_in_schema=False)
+async def staff_static(name: str) -> FileResponse:
+    if name not in ("staff.css",):
+        raise HTTPException(404)
+    return FileResponse(HERE / "static" / name)
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_page(next: str = "/") -> HTMLResponse:
+    return staff_page("login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login", include_in_schema=False)
+async def login(username: str = Form(max_length=64), password: str = Form(max_length=256),
+                next: str = Form("/"), auth: StaffAuth = Depends(staff_auth)) -> Response:
+    signed_in = await auth.sign_in(username.strip().lower(), password)
+    if signed_in is None:
+        page = staff_page("login.html", next=_safe_next(next),
+                          error="Wrong username or password (or too many attempts).")
+        page.status_code = 401
+        return page
+    _, cookie = signed_in
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(COOKIE, cookie, max_age=SESSION_TTL_S, httponly=True,
+                        samesite="strict", secure=auth.secure_cookies)
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def logout(request: Request, auth: StaffAuth = Depends(staff_auth)) -> Response:
+    await auth.sign_out(request.cookies.get(COOKIE))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/api/auth/me")
+async def me(request: Request, auth: StaffAuth = Depends(staff_auth)) -> dict:
+    user = await auth.user_for_cookie(request.cookies.get(COOKIE))
+    if user is None:
+        raise HTTPException(401, "sign in first")
+    return user.public()
+
+
+# -- user management (admin) ------------------------------------------------------
+
+class NewStaffUser(BaseModel):
+    username: str = Field(max_length=32)
+    password: str = Field(max_length=256)
+    roles: list[str]
+    display_name: str = Field("", max_length=80)
+
+
+class RolesUpdate(BaseModel):
+    roles: list[str]
+
+
+@router.get("/api/admin/users")
+async def list_users(_: StaffUser = Depends(require_staff("admin")),
+                     auth: StaffAuth = Depends(staff_auth)) -> list[dict]:
+    return [u.public() for u in await auth.users.all()]
+
+
+@router.post("/api/admin/users", status_code=201)
+async def create_user(body: NewStaffUser, admin: StaffUser = Depends(require_staff("admin")),
+                      auth: StaffAuth = Depends(staff_auth)) -> dict:
+    try:
+        user = await auth.users.create(body.username, body.password, body.roles,
+                                       body.display_name)
+    except UserExists:
+        raise HTTPException(409, f"user {body.username!r} already exists") from None
+    except BadStaffInput as exc:
+        raise HTTPException(422, str(exc)) from None
+    await auth.audit(admin.username, "staff.create", username=user.username,
+                     roles=",".join(sorted(user.roles)))
+    return user.public()
+
+
+@router.put("/api/admin/users/{username}/roles")
+async def update_roles(username: str, body: RolesUpdate,
+                       admin: StaffUser = Depends(require_staff("admin")),
+                       auth: StaffAuth = Depends(staff_auth)) -> dict:
+    try:
+        user = await auth.users.set_roles(username, body.roles)
+    except UnknownUser:
+        raise HTTPException(404, f"no user {username!r}") from None
+    except BadStaffInput as exc:
+        raise HTTPException(422, str(exc)) from None
+    await auth.audit(admin.username, "staff.roles", username=username,
+                     roles=",".join(sorted(user.roles)))
+    return user.public()
+
+
+@router.delete("/api/admin/users/{username}", status_code=204)
+async def delete_user(username: str, admin: StaffUser = Depends(require_staff("admin")),
+                      auth: StaffAuth = Depends(staff_auth)) -> Response:
+    if username == admin.username:
+        raise HTTPException(409, "you cannot delete your own account")
+    try:
+        await auth.users.delete(username)
+    except UnknownUser:
+        raise HTTPException(404, f"no user {username!r}") from None
+    await auth.audit(admin.username, "staff.delete", username=username)
+    return Response(status_code=204)
