@@ -100,15 +100,82 @@ class Keys:
         """Stream of who did what: staff changes, merges and unmerges, erasures."""
         return f"{self.prefix}:audit"
 
-    # -- tickets (issue 6) -------------------------------------------------------------
+    # -- tickets and the agent queue (issue 6) ----------------------------------------
+    # Queue keys share the {handoff} hash tag so the claim/resolve scripts touch
+    # one Cluster slot; per-customer keys keep the customer's tag.
     def ticket(self, ref: str) -> str:
         """Hash of one escalation ticket, by its reference number (e.g. FD-7K2Q);
         field customer_id says whose it is."""
-        return f"{self.prefix}:ticket:{ref}"
+        return f"{self.prefix}:{{handoff}}:ticket:{ref}"
+
+    def ticket_notes(self, ref: str) -> str:
+        """Stream of agents' internal notes on a ticket (never sent to the customer)."""
+        return f"{self.prefix}:{{handoff}}:ticket:{ref}:notes"
+
+    @property
+    def tickets_by_time(self) -> str:
+        """Sorted set of every ticket reference by creation time (reports, listing)."""
+        return f"{self.prefix}:{{handoff}}:tickets"
+
+    def team_queue(self, team: str) -> str:
+        """Sorted set of waiting ticket references: priority first, then age."""
+        return f"{self.prefix}:{{handoff}}:queue:{team}"
+
+    def agent_tickets(self, agent: str) -> str:
+        """Set of the tickets an agent holds now (capacity is its size)."""
+        return f"{self.prefix}:{{handoff}}:agent:{agent}:tickets"
+
+    def agent_profile(self, agent: str) -> str:
+        """Hash: teams (comma-separated), capacity."""
+        return f"{self.prefix}:{{handoff}}:agent:{agent}:profile"
+
+    @property
+    def agent_presence(self) -> str:
+        """Hash: agent -> JSON {status, ts}."""
+        return f"{self.prefix}:{{handoff}}:presence"
+
+    @property
+    def claim_deadlines(self) -> str:
+        """Sorted set: claimed ticket -> time by which the agent must reply, or it is re-queued."""
+        return f"{self.prefix}:{{handoff}}:claim-deadlines"
+
+    def team_wait_samples(self, team: str) -> str:
+        """List of recent waits (seconds from escalation to claim) for the expected-wait estimate."""
+        return f"{self.prefix}:{{handoff}}:waits:{team}"
+
+    @property
+    def handoff_events(self) -> str:
+        """Pub/sub channel of queue and ticket events for every connected agent console."""
+        return f"{self.prefix}:handoff:events"
+
+    @property
+    def webhook_stream(self) -> str:
+        return f"{self.prefix}:webhooks"
+
+    @property
+    def webhook_dead(self) -> str:
+        return f"{self.prefix}:webhooks:dead"
 
     def customer_tickets(self, customer_id: str) -> str:
         """List of one customer's ticket references, oldest first."""
         return f"{self.prefix}:{{{customer_id}}}:tickets"
+
+    def last_agent(self, customer_id: str) -> str:
+        """The agent who resolved the customer's last ticket (expires): a customer
+        writing again soon reaches the same agent if they are online."""
+        return f"{self.prefix}:{{{customer_id}}}:last-agent"
+
+    def csat_pending(self, customer_id: str) -> str:
+        """Ticket whose CSAT question awaits the customer's answer (expires)."""
+        return f"{self.prefix}:{{{customer_id}}}:csat-pending"
+
+    def queue_notice(self, customer_id: str) -> str:
+        """Hash: position and time of the last queue update told to the customer."""
+        return f"{self.prefix}:{{{customer_id}}}:queue-notice"
+
+    def stats_day(self, day: str) -> str:
+        """Hash of counters for one UTC day (conversations, escalations, … per channel)."""
+        return f"{self.prefix}:stats:{day}"
 
     # -- outbox ------------------------------------------------------------------
     @property

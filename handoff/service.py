@@ -1,0 +1,255 @@
+"""The handoff service: escalate, claim, release, transfer, resolve, and what a
+waiting customer is told. Used by the action server (escalation) and the
+gateway (agent console, queue sweeper); all state is in Redis.
+
+The conversation owner (DESIGN §3) moves with the ticket: `queue` while it
+waits, `agent:<name>` while an agent holds it, `bot` after resolve. The router
+reads it before every bot turn, so the bot is silent while a person owns it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import time
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+
+from core.keys import KEYS, Keys
+from core.models import OWNER_BOT, OWNER_QUEUE
+from handoff import TicketStateError
+from handoff.models import QueueStanding, Summary, Ticket
+from handoff.queue import TicketQueue
+from handoff.settings import HandoffSettings
+from handoff.teams import TeamsConfig, is_open, load_teams, next_opening
+
+log = logging.getLogger(__name__)
+WAIT_SAMPLES = 20
+PRESENCE_STATUSES = ("online", "away", "offline")
+
+
+def agent_owner(agent: str) -> str:
+    return f"agent:{agent}"
+
+
+def day_key(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+
+
+class HandoffService:
+    def __init__(self, redis: Redis, settings: HandoffSettings | None = None,
+                 teams: TeamsConfig | None = None, keys: Keys = KEYS) -> None:
+        self.redis = redis
+        self.settings = settings or HandoffSettings()
+        self.teams = teams or load_teams(self.settings.teams_file)
+        self.keys = keys
+        self.queue = TicketQueue(redis, keys)
+
+    # -- escalation -------------------------------------------------------------------
+    async def escalate(self, customer_id: str, channel: str, reason: str, *,
+                       summary: Summary | None = None, topic: str | None = None,
+                       priority: int | None = None, display_name: str = "",
+                       ) -> tuple[Ticket, QueueStanding]:
+        """Open a ticket (or return the customer's open one) and hand the
+        conversation to the queue, or straight back to the agent who just
+        helped them if that agent is online."""
+        open_ticket = await self.open_ticket_of(customer_id)
+        if open_ticket is not None:
+            return open_ticket, await self.standing(open_ticket)
+        route = self.teams.topics.get(topic or "")
+        team = route.team if route else self.teams.default_team
+        priority = priority or (route.priority if route else 1)
+        now = time.time()
+        ticket = await self.queue.create(Ticket(
+            ref="pending", customer_id=customer_id, status="queued", reason=reason,
+            priority=priority, team=team, channel=channel, display_name=display_name,
+            created_at=now, sla_due_at=now + self.teams.team(team).sla_s(priority),
+            summary=summary or Summary()))
+        await self._set_owner(customer_id, OWNER_QUEUE)
+        await self._count(now, f"escalations:{channel}", f"reason:{reason}")
+        sticky = await self.redis.get(self.keys.last_agent(customer_id))
+        if sticky and await self.is_online(sticky.decode()):
+            try:
+                ticket = await self.assign(ticket.ref, sticky.decode(), event="ticket.returned")
+            except Exception:  # at capacity or gone: the queue takes it
+                log.info("sticky agent %s cannot take %s; it waits in the queue",
+                         sticky.decode(), ticket.ref)
+        await self.emit("ticket.created", ticket)
+        return ticket, await self.standing(ticket)
+
+    async def open_ticket_of(self, customer_id: str) -> Ticket | None:
+        refs = await self.queue.of_customer(customer_id)
+        if not refs:
+            return None
+        ticket = await self.queue.find(refs[-1])
+        return ticket if ticket is not None and ticket.status != "resolved" else None
+
+    async def standing(self, ticket: Ticket) -> QueueStanding:
+        team = self.teams.team(ticket.team)
+        now = datetime.now(UTC)
+        team_open = is_open(team, now)
+        online = len(await self.online_agents(ticket.team))
+        position = await self.queue.position(ticket) if ticket.status == "queued" else None
+        expected = None
+        if position is not None and team_open and online:
+            expected = await self.typical_wait_s(ticket.team) * position / online
+        opens = None if team_open else next_opening(team, now)
+        return QueueStanding(ref=ticket.ref, position=position, expected_wait_s=expected,
+                             team_open=team_open, agents_online=online,
+                             opens_at=opens.timestamp() if opens else None)
+
+    async def typical_wait_s(self, team: str) -> float:
+        """Median of recent waits from escalation to claim (the default before any)."""
+        raw = await self.redis.lrange(self.keys.team_wait_samples(team), 0, WAIT_SAMPLES - 1)
+        samples = [float(x) for x in raw]
+        return statistics.median(samples) if samples else self.settings.default_wait_s
+
+    # -- agents ---------------------------------------------------------------------------
+    async def claim(self, ref: str, agent: str) -> Ticket:
+        ticket = await self.queue.claim(ref, agent, await self.capacity(agent),
+                                        self.settings.claim_timeout_s)
+        await self._after_claim(ticket, "ticket.claimed")
+        return ticket
+
+    async def assign(self, ref: str, agent: str, event: str = "ticket.transferred") -> Ticket:
+        ticket = await self.queue.assign(ref, agent, await self.capacity(agent),
+                                         self.settings.claim_timeout_s)
+        await self._after_claim(ticket, event)
+        return ticket
+
+    async def release(self, ref: str, agent: str) -> Ticket:
+        ticket = await self.queue.requeue(ref, holder=agent, count=False)
+        await self._set_owner(ticket.customer_id, OWNER_QUEUE)
+        await self.emit("ticket.released", ticket)
+        return ticket
+
+    async def transfer_to_team(self, ref: str, team: str, by: str) -> Ticket:
+        self.teams.team(team)
+        ticket = await self.queue.requeue(ref, team=team, count=False)
+        await self._set_owner(ticket.customer_id, OWNER_QUEUE)
+        await self.emit("ticket.transferred", ticket, by=by)
+        return ticket
+
+    async def agent_replied(self, ref: str) -> None:
+        ticket = await self.queue.get(ref)
+        if await self.queue.mark_replied(ref):
+            await self._count(time.time(), f"first_reply_s_sum:{ticket.channel}",
+                              by=time.time() - ticket.created_at)
+            await self._count(time.time(), f"first_reply_n:{ticket.channel}")
+
+    async def resolve(self, ref: str, by: str) -> tuple[Ticket, bool]:
+        """Hand the conversation back to the bot. Idempotent: a second resolve
+        (double click, retry) changes nothing and returns False."""
+        ticket, first = await self.queue.resolve(ref, by)
+        if not first:
+            return ticket, False
+        await self._set_owner(ticket.customer_id, OWNER_BOT)
+        if ticket.agent:
+            await self.redis.set(self.keys.last_agent(ticket.customer_id), ticket.agent,
+                                 ex=int(self.settings.sticky_agent_s))
+        now = time.time()
+        await self._count(now, f"resolved:{ticket.channel}")
+        await self._count(now, f"handling_s_sum:{ticket.channel}", by=now - ticket.created_at)
+        await self.emit("ticket.resolved", ticket, by=by)
+        return ticket, True
+
+    async def record_csat(self, customer_id: str, score: int) -> Ticket | None:
+        ref = await self.redis.getdel(self.keys.csat_pending(customer_id))
+        if ref is None or not 1 <= score <= 5:
+            return None
+        ticket = await self.queue.get(ref.decode())
+        await self.queue.set_field(ticket.ref, "csat", str(score))
+        await self._count(time.time(), f"csat_sum:{ticket.channel}", by=score)
+        await self._count(time.time(), f"csat_n:{ticket.channel}")
+        ticket = await self.queue.get(ticket.ref)
+        await self.emit("ticket.rated", ticket)
+        return ticket
+
+    async def expire_claims(self) -> list[Ticket]:
+        """Claims with no agent reply in time go back to the queue."""
+        requeued = []
+        for ref in await self.queue.expired_claims(time.time()):
+            try:
+                ticket = await self.queue.requeue(ref)
+            except TicketStateError:
+                await self.redis.zrem(self.keys.claim_deadlines, ref)
+                continue
+            await self._set_owner(ticket.customer_id, OWNER_QUEUE)
+            await self.emit("ticket.requeued", ticket)
+            requeued.append(ticket)
+        return requeued
+
+    async def capacity(self, agent: str) -> int:
+        raw = await self.redis.hget(self.keys.agent_profile(agent), "capacity")
+        return int(raw) if raw else self.settings.default_capacity
+
+    async def agent_teams(self, agent: str) -> list[str]:
+        raw = await self.redis.hget(self.keys.agent_profile(agent), "teams")
+        return raw.decode().split(",") if raw else list(self.teams.teams)
+
+    async def set_profile(self, agent: str, *, teams: list[str] | None = None,
+                          capacity: int | None = None) -> None:
+        if teams is not None:
+            for team in teams:
+                self.teams.team(team)
+            await self.redis.hset(self.keys.agent_profile(agent), "teams", ",".join(teams))
+        if capacity is not None:
+            await self.redis.hset(self.keys.agent_profile(agent), "capacity", str(capacity))
+
+    async def set_presence(self, agent: str, status: str) -> None:
+        if status not in PRESENCE_STATUSES:
+            raise ValueError(f"presence is one of {', '.join(PRESENCE_STATUSES)}")
+        await self.redis.hset(self.keys.agent_presence, agent,
+                              json.dumps({"status": status, "ts": time.time()}))
+        await self.publish({"type": "presence", "agent": agent, "status": status})
+
+    async def presence(self) -> dict[str, str]:
+        raw = await self.redis.hgetall(self.keys.agent_presence)
+        now = time.time()
+        out = {}
+        for agent, value in raw.items():
+            data = json.loads(value)
+            stale = now - data["ts"] > self.settings.presence_ttl_s
+            out[agent.decode()] = "offline" if stale else data["status"]
+        return out
+
+    async def is_online(self, agent: str) -> bool:
+        return (await self.presence()).get(agent) == "online"
+
+    async def online_agents(self, team: str) -> list[str]:
+        return [agent for agent, status in (await self.presence()).items()
+                if status == "online" and team in await self.agent_teams(agent)]
+
+    # -- events -----------------------------------------------------------------------
+    async def emit(self, event: str, ticket: Ticket, **extra: str) -> None:
+        """Tell every console (pub/sub) and the operators' webhooks (a stream)."""
+        payload = {"type": event, "ticket": ticket.view(), **extra}
+        await self.publish(payload)
+        if self.settings.webhook_urls:
+            await self.redis.xadd(self.keys.webhook_stream,
+                                  {"event": event, "body": json.dumps(payload)},
+                                  maxlen=100_000, approximate=True)
+
+    async def publish(self, payload: dict) -> None:
+        await self.redis.publish(self.keys.handoff_events, json.dumps(payload))
+
+    async def _after_claim(self, ticket: Ticket, event: str) -> None:
+        await self._set_owner(ticket.customer_id, agent_owner(ticket.agent or ""))
+        if ticket.claimed_at:
+            await self.redis.lpush(self.keys.team_wait_samples(ticket.team),
+                                   str(ticket.claimed_at - ticket.created_at))
+            await self.redis.ltrim(self.keys.team_wait_samples(ticket.team), 0, WAIT_SAMPLES - 1)
+        await self.emit(event, ticket)
+
+    async def _set_owner(self, customer_id: str, owner: str) -> None:
+        await self.redis.set(self.keys.owner(customer_id), owner)
+
+    async def _count(self, ts: float, *fields: str, by: float = 1) -> None:
+        key = self.keys.stats_day(day_key(ts))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for field in fields:
+                pipe.hincrbyfloat(key, field, by)
+            pipe.expire(key, 400 * 86400)
+            await pipe.execute()
