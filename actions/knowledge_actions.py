@@ -1,4 +1,6 @@
-"""action_answer_from_knowledge: answer, clarify or fall back from the knowledge base."""
+"""action_answer_from_knowledge: answer, clarify or fall back from the knowledge
+base, and escalate to a person when that is what the customer needs: a second
+unanswered question in a row, or a topic configured as human-only."""
 
 from __future__ import annotations
 
@@ -8,10 +10,35 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.handoff_actions import escalate
+from actions.handoff_service import handoff_service
 from actions.knowledge_service import knowledge_service, load_embedder
 from knowledge import ArticleNotFound
 from knowledge.replies import FALLBACK_TEXT, Reply, article_reply, decision_reply
 from knowledge.settings import KnowledgeSettings
+
+UNANSWERED = ("fallback", "clarify")
+
+
+def unanswered_streak(tracker: Tracker) -> int:
+    """How many of the assistant's latest knowledge replies in a row left the
+    customer without an answer (a fallback, or buttons nobody picked)."""
+    streak = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "bot":
+            continue
+        note = ((event.get("data") or {}).get("custom") or {}).get("frontdoor") or {}
+        decision = note.get("decision")
+        if decision is None:
+            continue
+        if decision not in UNANSWERED:
+            break
+        streak += 1
+    return streak
+
+
+def human_only_topic(tags: tuple[str, ...] | list[str], topics: list[str]) -> str | None:
+    return next((tag for tag in tags if tag in topics), None)
 
 
 class ActionAnswerFromKnowledge(Action):
@@ -25,20 +52,37 @@ class ActionAnswerFromKnowledge(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         service = await knowledge_service()
+        handoff = handoff_service().settings
         message = tracker.latest_message or {}
         channel = (message.get("metadata") or {}).get("channel", "web")
         chosen = next(tracker.get_latest_entity_values("article_id"), None)
+        query = message.get("text") or ""
 
         if chosen:  # the customer pressed one of the clarification buttons
             try:
-                reply = article_reply(await service.article(chosen), channel)
+                article = await service.article(chosen)
+                reply = article_reply(article, channel)
             except ArticleNotFound:
-                reply = Reply(text=FALLBACK_TEXT, note={"decision": "fallback"})
+                article, reply = None, Reply(text=FALLBACK_TEXT, note={"decision": "fallback"})
         else:
-            decision = await service.decide(message.get("text") or "", channel)
+            decision = await service.decide(query, channel)
+            article = decision.article
             reply = decision_reply(decision, channel)
+
+        topic = human_only_topic(article.tags, handoff.human_only_topics) if article else None
+        if topic is not None:
+            return self._escalated(dispatcher, await escalate(tracker, f"topic:{topic}", topic))
+        if reply.note.get("decision") == "fallback" and \
+                unanswered_streak(tracker) + 1 >= handoff.fallbacks_before_escalation:
+            await service.store.record_unanswered(query, "escalated", channel)
+            return self._escalated(dispatcher, await escalate(tracker, "repeated_fallback"))
 
         dispatcher.utter_message(
             text=reply.text, buttons=reply.buttons, json_message={"frontdoor": reply.note}
         )
         return [SlotSet("article_id", None)] if chosen else []
+
+    @staticmethod
+    def _escalated(dispatcher: CollectingDispatcher, text: str) -> list[dict[str, Any]]:
+        dispatcher.utter_message(text=text, json_message={"frontdoor": {"decision": "escalate"}})
+        return [SlotSet("article_id", None)]

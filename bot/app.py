@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from bot.channels.base import ChannelAdapter
 from bot.channels.webchat import WebChatChannel
 from bot.deps import Services
+from bot.handoff_bridge import HandoffBridge
 from bot.inbound import InboundStream
 from bot.live import LiveHub
 from bot.outbox import OutboxSender
@@ -28,6 +29,8 @@ from bot.webchat.session import SessionSigner
 from core import webauth
 from core.keys import KEYS
 from core.models import InboundMessage
+from handoff import api as handoff_api
+from handoff.service import HandoffService
 
 log = logging.getLogger(__name__)
 TEMPLATES = webchat_routes.STATIC.parent / "templates"
@@ -65,7 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = LiveHub(redis)
         await hub.start()
         channels = build_channels(settings, hub, redis)
-        rasa = RasaClient(http, settings.rasa_url, settings.actions_url)
+        rasa = RasaClient(http, settings.rasa_url, settings.actions_url,
+                          settings.rasa_token.get_secret_value())
         router = Router(redis, rasa, channels, hub, backoff_s=settings.retry_backoff_s,
                         backoff_max_s=settings.retry_backoff_max_s)
 
@@ -94,15 +98,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             templates=Environment(loader=FileSystemLoader(TEMPLATES),
                                   autoescape=select_autoescape(["html"])),
         )
+        handoff_service = HandoffService(redis)
+        bridge = HandoffBridge(redis, router, hub, rasa, handoff_service)
+        router.handoff = bridge
+        app.state.handoff = handoff_service
+        app.state.gateway = bridge
         app.state.staff = webauth.StaffAuth(
             redis, settings.staff_secret.get_secret_value(),
             secure_cookies=settings.base_url.startswith("https://"))
         await inbound_worker.start()
         await sender.worker.start()
+        await bridge.start()
         log.info("front door gateway ready on %s", settings.base_url)
         try:
             yield
         finally:
+            await bridge.stop()
             await inbound_worker.stop()
             await sender.worker.stop()
             for channel in channels.values():
@@ -121,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(webchat_routes.router)
     app.include_router(webauth.router)
+    app.include_router(handoff_api.router)
     # Webhook routes answer 404 while their channel has no credentials.
     from bot.channels import slack, sms, telegram
 

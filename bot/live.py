@@ -45,10 +45,24 @@ class LiveHub:
     async def publish_entry(self, customer_id: str, entry: TranscriptEntry) -> None:
         await self.publish(customer_id, {"type": "entry", "entry": entry_view(entry)})
 
+    async def publish_log(self, customer_id: str, entry: TranscriptEntry) -> None:
+        """Every transcript entry, for agent consoles watching this customer."""
+        await self._redis.publish(self._keys.live_log(customer_id), json.dumps(
+            {"type": "entry", "customer_id": customer_id, "entry": entry_view(entry)}))
+
+    def subscribe(self, customer_id: str):
+        return self._subscribe(self._keys.live(customer_id))
+
+    def subscribe_log(self, customer_id: str):
+        return self._subscribe(self._keys.live_log(customer_id))
+
+    def subscribe_handoff(self):
+        """Queue and ticket events for agent consoles (published by any process)."""
+        return self._subscribe(self._keys.handoff_events)
+
     @contextlib.asynccontextmanager
-    async def subscribe(self, customer_id: str) -> AsyncIterator[asyncio.Queue]:
+    async def _subscribe(self, channel: str) -> AsyncIterator[asyncio.Queue]:
         queue: asyncio.Queue = asyncio.Queue(maxsize=1000)
-        channel = self._keys.live(customer_id)
         self._queues[channel].add(queue)
         try:
             yield queue
@@ -61,7 +75,8 @@ class LiveHub:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(self._keys.live("*").replace("{*}", "*"))
+                await pubsub.psubscribe(self._keys.live("*").replace("{*}", "*"),
+                                        self._keys.handoff_events)
                 self._ready.set()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)

@@ -9,8 +9,10 @@ from core.models import ArticleRef, Button, OutboundMessage
 
 
 class RasaClient:
-    def __init__(self, http: httpx.AsyncClient, rasa_url: str, actions_url: str) -> None:
+    def __init__(self, http: httpx.AsyncClient, rasa_url: str, actions_url: str,
+                 token: str = "") -> None:
         self._http = http
+        self._token = token
         self._webhook = f"{rasa_url}/webhooks/rest/webhook"
         self._rasa_url = rasa_url
         self._actions_health = f"{actions_url}/health"
@@ -31,6 +33,19 @@ class RasaClient:
             # message must wait for the action server instead of going unanswered.
             raise AssistantUnavailable("action server unreachable")
         return messages
+
+    async def reset_dialogue(self, customer_id: str) -> None:
+        """After a person handled the conversation: end any active form, so the
+        bot does not resume a stale question. Slots the customer gave (their
+        name, order number) stay."""
+        events = [{"event": "active_loop", "name": None}]
+        try:
+            response = await self._http.post(
+                f"{self._rasa_url}/conversations/{customer_id}/tracker/events",
+                params={"token": self._token, "include_events": "NONE"}, json=events)
+        except httpx.HTTPError as exc:
+            raise AssistantUnavailable(f"Rasa unreachable: {exc!r}") from exc
+        response.raise_for_status()
 
     async def actions_healthy(self) -> bool:
         try:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import re
 import time
+from typing import Protocol
 
 from redis.asyncio import Redis
 
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 DELAY_TEXT = ("Sorry, we're experiencing a short delay. Your message is saved and "
               "we'll answer as soon as we can.")
 SEEN_TTL_S = 7 * 24 * 3600
+CONVERSATION_GAP_S = 3600
 
 LINK_ISSUED_TEXT = ('Your code is {code}. Within {minutes}, send it (or "link {code}") on the '
                     "other channel where you want to continue.")
@@ -37,6 +39,24 @@ LINK_INVALID_TEXT = ("That code isn't valid: it may be mistyped, expired or alre
                      "Type link on the channel you came from to get a new one.")
 LINK_LIMITED_TEXT = "Too many attempts; please wait a few minutes."
 CHANNEL_LABELS = {"web": "web chat", "telegram": "Telegram", "slack": "Slack", "sms": "SMS"}
+
+
+class HandoffHooks(Protocol):
+    """What the router asks the handoff side (wired in by the app)."""
+
+    async def person_owned(self, customer_id: str, owner: str, message: InboundMessage,
+                           recipient: Recipient) -> None: ...
+
+    async def before_bot(self, customer_id: str, message: InboundMessage,
+                         recipient: Recipient) -> bool: ...
+
+
+class NoHandoff:
+    async def person_owned(self, customer_id, owner, message, recipient) -> None:
+        return None
+
+    async def before_bot(self, customer_id, message, recipient) -> bool:
+        return False
 
 
 class Router:
@@ -63,6 +83,7 @@ class Router:
         self.outbox = Outbox(redis, keys)
         self.links = LinkCodes(redis, keys)
         self.keep_alive = _no_keep_alive  # set by the worker that owns the stream entry
+        self.handoff: HandoffHooks = NoHandoff()  # set by the app: escalation, CSAT, queue
 
     async def handle(self, stream_id: str, message: InboundMessage) -> None:
         if not await self._first_delivery(stream_id, message):
@@ -86,21 +107,32 @@ class Router:
             pipe.hget(progress, "answered")
             first_time, _, owner, answered = await pipe.execute()
         if first_time:
+            await self._count_conversation(customer_id, message)
             await self.identities.touch(customer_id, message.channel, message.channel_user_id)
             entry = await self.transcripts.append(customer_id, _customer_entry(message))
             await self._hub.publish_entry(customer_id, entry)
+            await self._hub.publish_log(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
 
-        if (owner.decode() if owner else OWNER_BOT) != OWNER_BOT:
-            return  # a person owns the conversation: the bot stays silent
+        owner = owner.decode() if owner else OWNER_BOT
         if answered:
             return
+        if owner != OWNER_BOT:
+            # A person owns the conversation: the bot stays silent. The agent sees
+            # the message live; a waiting customer may hear their queue position.
+            if first_time:
+                await self.handoff.person_owned(customer_id, owner, message, recipient)
+            return
+        if await self.handoff.before_bot(customer_id, message, recipient):
+            await self._redis.hset(progress, "answered", "1")
+            return  # a CSAT answer, or a returning customer handed to their agent
         replies = await self._bot_turn(stream_id, message, recipient)
         for reply in replies:
             await self.send(message.channel, recipient, reply)
         await self._redis.hset(progress, "answered", "1")
 
-    async def send(self, channel: str, recipient: Recipient, message: OutboundMessage) -> None:
+    async def send(self, channel: str, recipient: Recipient, message: OutboundMessage
+                   ) -> TranscriptEntry:
         """Log a reply to the transcript and hand it to the outbox."""
         entry = await self.transcripts.append(
             recipient.customer_id,
@@ -109,8 +141,10 @@ class Router:
                             decision=message.decision),
         )
         await self.outbox.enqueue(channel, recipient, entry)
+        await self._hub.publish_log(recipient.customer_id, entry)
         if message.decision:
             metrics.KNOWLEDGE_DECISIONS.labels(decision=message.decision).inc()
+        return entry
 
     async def _link_turn(self, stream_id: str, message: InboundMessage, kind: str,
                          code: str | None) -> None:
@@ -141,6 +175,7 @@ class Router:
             await self.identities.touch(customer_id, message.channel, message.channel_user_id)
             entry = await self.transcripts.append(customer_id, _customer_entry(message))
             await self._hub.publish_entry(customer_id, entry)
+            await self._hub.publish_log(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
         if answered:
             return
@@ -170,6 +205,15 @@ class Router:
         if result.status == "limited":
             return LINK_LIMITED_TEXT
         return LINK_INVALID_TEXT
+
+    async def _count_conversation(self, customer_id: str, message: InboundMessage) -> None:
+        """A conversation starts with the first message after an hour's quiet (as
+        Rasa's session does); the reports count them per channel per day."""
+        last_seen = await self._redis.hget(self._keys.customer(customer_id), "last_seen")
+        if last_seen is None or message.received_at - float(last_seen) > CONVERSATION_GAP_S:
+            day = time.strftime("%Y-%m-%d", time.gmtime(message.received_at))
+            await self._redis.hincrby(self._keys.stats_day(day),
+                                      f"conversations:{message.channel}", 1)
 
     async def _first_delivery(self, stream_id: str, message: InboundMessage) -> bool:
         """False for a second delivery of a message already taken (same channel

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     rasa_port: int = 5005
+    # Token for Rasa's HTTP API (enabled on 127.0.0.1 so the gateway can tell a
+    # tracker that an agent resolved the conversation).
+    rasa_token: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(24)))
     actions_port: int = 5055
     public_url: str | None = None  # external base URL; defaults to http://host:port
     var_dir: Path = PROJECT_ROOT / "var"

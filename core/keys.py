@@ -177,6 +177,12 @@ class Keys:
         """Hash of counters for one UTC day (conversations, escalations, … per channel)."""
         return f"{self.prefix}:stats:{day}"
 
+    def live_log(self, customer_id: str) -> str:
+        """Pub/sub channel of every transcript entry of one customer, for the agent
+        console (whatever the channel; the customer's own live channel only
+        carries what their web chat shows)."""
+        return f"{self.prefix}:live:{{{customer_id}}}:log"
+
     # -- outbox ------------------------------------------------------------------
     @property
     def outbox_stream(self) -> str:

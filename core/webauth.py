@@ -37,8 +37,16 @@ LOGIN_WINDOW_S = 15 * 60
 STAFF_CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data:; "
              "connect-src 'self' ws: wss:; frame-ancestors 'none'; form-action 'self'")
 HERE = Path(__file__).parent
-templates = Environment(loader=FileSystemLoader(HERE / "templates"),
-                        autoescape=select_autoescape(["html"]))
+
+
+def staff_templates(*package_dirs: Path) -> Environment:
+    """A Jinja2 environment for a package's staff pages: its own templates, then
+    core's (base.html, login.html), autoescaped."""
+    return Environment(loader=FileSystemLoader([*package_dirs, HERE / "templates"]),
+                       autoescape=select_autoescape(["html"]))
+
+
+templates = staff_templates()
 router = APIRouter(tags=["staff"])
 
 
@@ -143,9 +151,9 @@ async def staff_for_websocket(websocket: WebSocket, role: str) -> StaffUser | No
     return user if user is not None and user.has(role) else None
 
 
-def staff_page(template: str, **context) -> HTMLResponse:
-    """Render a staff page from core/templates with the strict CSP."""
-    html = templates.get_template(template).render(**context)
+def staff_page(template: str, env: Environment = templates, **context) -> HTMLResponse:
+    """Render a staff page (from core/templates unless `env` says) with the strict CSP."""
+    html = env.get_template(template).render(**context)
     return HTMLResponse(html, headers={"Content-Security-Policy": STAFF_CSP,
                                        "X-Content-Type-Options": "nosniff",
                                        "Cache-Control": "no-store"})

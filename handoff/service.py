@@ -77,7 +77,12 @@ class HandoffService:
                 log.info("sticky agent %s cannot take %s; it waits in the queue",
                          sticky.decode(), ticket.ref)
         await self.emit("ticket.created", ticket)
-        return ticket, await self.standing(ticket)
+        standing = await self.standing(ticket)
+        if standing.position is not None:  # the customer is told this position now
+            await self.redis.hset(self.keys.queue_notice(customer_id),
+                                  mapping={"position": standing.position, "ts": time.time()})
+            await self.redis.expire(self.keys.queue_notice(customer_id), 86400)
+        return ticket, standing
 
     async def open_ticket_of(self, customer_id: str) -> Ticket | None:
         refs = await self.queue.of_customer(customer_id)
@@ -168,14 +173,19 @@ class HandoffService:
         return ticket
 
     async def expire_claims(self) -> list[Ticket]:
-        """Claims with no agent reply in time go back to the queue."""
+        """Claims with no agent reply in time go back to the queue. Every gateway
+        runs this sweep; taking the deadline out (ZREM) decides which one acts."""
         requeued = []
         for ref in await self.queue.expired_claims(time.time()):
-            try:
-                ticket = await self.queue.requeue(ref)
-            except TicketStateError:
-                await self.redis.zrem(self.keys.claim_deadlines, ref)
+            if not await self.redis.zrem(self.keys.claim_deadlines, ref):
+                continue  # another process took it
+            ticket = await self.queue.find(ref)
+            if ticket is None or ticket.status != "claimed":
                 continue
+            try:
+                ticket = await self.queue.requeue(ref, holder=ticket.agent or "")
+            except TicketStateError:
+                continue  # released, transferred or resolved meanwhile
             await self._set_owner(ticket.customer_id, OWNER_QUEUE)
             await self.emit("ticket.requeued", ticket)
             requeued.append(ticket)

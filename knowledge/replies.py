@@ -13,6 +13,8 @@ FALLBACK_TEXT = (
     "returns, refunds, payments and your account. Could you put it another way?"
 )
 CLARIFY_TEXT = "I found a few things that might help. Which one do you mean?"
+# Offered with every fallback so any channel has a one-tap way to a person.
+TALK_TO_PERSON = {"title": "Talk to a person", "payload": "/request_human"}
 
 
 @dataclass(frozen=True)
@@ -47,4 +49,4 @@ def decision_reply(decision: Decision, channel: str) -> Reply:
             ],
             note={"decision": "clarify", "options": [m.article_id for m in decision.options]},
         )
-    return Reply(text=FALLBACK_TEXT, note={"decision": "fallback"})
+    return Reply(text=FALLBACK_TEXT, buttons=[TALK_TO_PERSON], note={"decision": "fallback"})

@@ -1,0 +1,72 @@
+"""action_escalate_to_human: open a ticket with what the assistant understood,
+hand the conversation to the queue, and tell the customer where they stand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff_service import handoff_service
+from core.keys import KEYS
+from handoff.messages import escalation_text
+from handoff.models import Summary
+
+ESCALATION_REASON_SLOT = "escalation_reason"
+ESCALATION_TOPIC_SLOT = "escalation_topic"
+
+
+def summary_of(tracker: Tracker) -> Summary:
+    """Intents, slots and knowledge articles tried, from the tracker's events."""
+    intents, articles, last_text = [], [], ""
+    for event in tracker.events:
+        if event.get("event") == "user":
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            if intent:
+                intents.append(intent)
+            last_text = event.get("text") or last_text
+        elif event.get("event") == "bot":
+            note = ((event.get("data") or {}).get("custom") or {}).get("frontdoor") or {}
+            if note.get("article"):
+                articles.append({**note["article"], "decision": note.get("decision")})
+            for option in note.get("options", []):
+                articles.append({"id": option, "decision": "clarify"})
+    slots = {k: v for k, v in tracker.current_slot_values().items()
+             if v is not None and k not in (ESCALATION_REASON_SLOT, ESCALATION_TOPIC_SLOT)}
+    return Summary(intents=intents[-20:], slots=slots, articles_tried=articles[-10:],
+                   last_customer_text=last_text[:500])
+
+
+async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> str:
+    """Open (or find) the customer's ticket; the text that tells them about it."""
+    service = handoff_service()
+    customer_id = tracker.sender_id
+    channel = ((tracker.latest_message or {}).get("metadata") or {}).get("channel", "web")
+    name = await service.redis.hget(KEYS.customer(customer_id), "display_name")
+    ticket, standing = await service.escalate(
+        customer_id, channel, reason, summary=summary_of(tracker), topic=topic,
+        display_name=name.decode() if name else "")
+    agent_name = None
+    if ticket.status == "claimed" and ticket.agent:
+        agent_name = await _display_name(service, ticket.agent)
+    return escalation_text(ticket, standing, service.teams.team(ticket.team), agent_name)
+
+
+async def _display_name(service, username: str) -> str:
+    raw = await service.redis.hget(KEYS.staff_user(username), "display_name")
+    return raw.decode() if raw else username
+
+
+class ActionEscalateToHuman(Action):
+    def name(self) -> str:
+        return "action_escalate_to_human"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        reason = tracker.get_slot(ESCALATION_REASON_SLOT) or "asked_for_human"
+        topic = tracker.get_slot(ESCALATION_TOPIC_SLOT)
+        text = await escalate(tracker, reason, topic)
+        dispatcher.utter_message(text=text, json_message={"frontdoor": {"decision": "escalate"}})
+        return [SlotSet(ESCALATION_REASON_SLOT, None), SlotSet(ESCALATION_TOPIC_SLOT, None)]

@@ -1,0 +1,17 @@
+"""The one HandoffService of the action-server process."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from handoff.service import HandoffService
+from knowledge.settings import KnowledgeSettings
+
+_service: HandoffService | None = None
+
+
+def handoff_service() -> HandoffService:
+    global _service
+    if _service is None:
+        _service = HandoffService(Redis.from_url(KnowledgeSettings().redis_url))
+    return _service

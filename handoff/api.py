@@ -1,0 +1,334 @@
+"""The agent console's API (REST under /api/agent, live over /agent/ws), the
+console page at /agent and the reports at /reports.
+
+State changes go through HandoffService (atomic in Redis); messages to the
+customer go through the gateway port, which renders them for the customer's
+channel and logs them to the unified transcript."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse
+from pydantic import BaseModel, Field
+
+from core.staff import StaffUser
+from core.webauth import (
+    require_staff,
+    require_staff_page,
+    staff_for_websocket,
+    staff_page,
+    staff_templates,
+)
+from handoff import AtCapacity, HandoffError, TicketNotFound, TicketStateError, UnknownTeam
+from handoff.messages import CLAIMED_TEXT, RESOLVED_TEXT
+from handoff.models import Ticket
+from handoff.ports import Gateway
+from handoff.reports import report
+from handoff.service import HandoffService
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["agent console"])
+HERE = Path(__file__).parent
+templates = staff_templates(HERE / "templates")
+STATIC_FILES = ("agent.js", "agent.css", "reports.css")
+agent_only = require_staff("agent")
+MAX_REPLY_CHARS = 4000
+
+
+def handoff(request: Request) -> HandoffService:
+    return request.app.state.handoff
+
+
+def gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+class ReplyBody(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_REPLY_CHARS)
+    channel: str | None = None  # default: the channel the customer used last
+
+
+class NoteBody(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_REPLY_CHARS)
+
+
+class TransferBody(BaseModel):
+    agent: str | None = None
+    team: str | None = None
+
+
+class ResolveBody(BaseModel):
+    csat: bool = True
+
+
+class PresenceBody(BaseModel):
+    status: str
+
+
+async def _ticket(service: HandoffService, ref: str) -> Ticket:
+    try:
+        return await service.queue.get(ref)
+    except TicketNotFound:
+        raise HTTPException(404, f"no ticket {ref}") from None
+
+
+def _held_by(ticket: Ticket, user: StaffUser) -> None:
+    if ticket.agent != user.username and not user.has("admin"):
+        raise HTTPException(409, f"{ticket.ref} is not yours: claim it first")
+
+
+async def queue_view(service: HandoffService, me: str) -> dict:
+    """Waiting tickets of every team (the console filters), with position and
+    waiting time; the tickets held by me and by others."""
+    now = time.time()
+    queued, mine, others = [], [], []
+    for team in service.teams.teams:
+        for position, ref in enumerate(await service.queue.waiting(team), start=1):
+            ticket = await service.queue.find(ref)
+            if ticket is not None:
+                queued.append({**ticket.view(), "position": position,
+                               "waiting_s": now - ticket.created_at})
+    for ref in await service.queue.held_by(me):
+        ticket = await service.queue.find(ref)
+        if ticket is not None:
+            mine.append({**ticket.view(), "waiting_s": now - ticket.created_at})
+    presence = await service.presence()
+    for agent in presence:
+        if agent == me:
+            continue
+        for ref in await service.queue.held_by(agent):
+            ticket = await service.queue.find(ref)
+            if ticket is not None:
+                others.append(ticket.view())
+    queued.sort(key=lambda t: (-t["priority"], t["created_at"]))
+    return {"queued": queued, "mine": mine, "others": others, "presence": presence,
+            "teams": {k: v.name for k, v in service.teams.teams.items()}}
+
+
+@router.get("/agent", response_class=HTMLResponse, include_in_schema=False)
+async def console_page(user: StaffUser = Depends(require_staff_page("agent"))) -> HTMLResponse:
+    return staff_page("agent.html", templates, user=user)
+
+
+@router.get("/agent/static/{name}", include_in_schema=False)
+async def console_static(name: str) -> FileResponse:
+    if name not in STATIC_FILES:
+        raise HTTPException(404)
+    return FileResponse(HERE / "static" / name)
+
+
+@router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
+async def reports_page(user: StaffUser = Depends(require_staff_page("agent")),
+                       service: HandoffService = Depends(handoff)) -> HTMLResponse:
+    return staff_page("reports.html", templates, user=user,
+                      report=await report(service.redis, days=7))
+
+
+@router.get("/api/reports")
+async def reports_api(days: int = 7, _: StaffUser = Depends(agent_only),
+                      service: HandoffService = Depends(handoff)) -> dict:
+    if not 1 <= days <= 366:
+        raise HTTPException(422, "days is between 1 and 366")
+    return await report(service.redis, days=days)
+
+
+@router.get("/api/agent/queue")
+async def get_queue(user: StaffUser = Depends(agent_only),
+                    service: HandoffService = Depends(handoff)) -> dict:
+    return await queue_view(service, user.username)
+
+
+@router.get("/api/agent/tickets/{ref}")
+async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
+                     service: HandoffService = Depends(handoff),
+                     gw: Gateway = Depends(gateway)) -> dict:
+    ticket = await _ticket(service, ref)
+    previous = []
+    for other_ref in await service.queue.of_customer(ticket.customer_id):
+        if other_ref != ref and (other := await service.queue.find(other_ref)) is not None:
+            previous.append(other.view())
+    notes = await service.redis.xrange(service.keys.ticket_notes(ref))
+    return {
+        "ticket": ticket.view(),
+        "standing": (await service.standing(ticket)).model_dump(),
+        "customer": await gw.profile(ticket.customer_id),
+        "transcript": await gw.timeline(ticket.customer_id),
+        "notes": [{k.decode(): v.decode() for k, v in fields.items()}
+                  for _, fields in notes],
+        "previous_tickets": previous,
+    }
+
+
+@router.post("/api/agent/tickets/{ref}/claim")
+async def claim(ref: str, user: StaffUser = Depends(agent_only),
+                service: HandoffService = Depends(handoff),
+                gw: Gateway = Depends(gateway)) -> dict:
+    await _ticket(service, ref)
+    try:
+        ticket = await service.claim(ref, user.username)
+    except TicketStateError:
+        raise HTTPException(409, f"{ref} was already taken") from None
+    except AtCapacity:
+        raise HTTPException(409, "you already hold your maximum of conversations") from None
+    await gw.tell(ticket.customer_id, CLAIMED_TEXT.format(agent=user.display_name))
+    return ticket.view()
+
+
+@router.post("/api/agent/tickets/{ref}/reply")
+async def reply(ref: str, body: ReplyBody, user: StaffUser = Depends(agent_only),
+                service: HandoffService = Depends(handoff),
+                gw: Gateway = Depends(gateway)) -> dict:
+    ticket = await _ticket(service, ref)
+    _held_by(ticket, user)
+    if ticket.status != "claimed":
+        raise HTTPException(409, f"{ref} is {ticket.status}")
+    try:
+        entry = await gw.deliver(ticket.customer_id, body.text, author="agent",
+                                 channel=body.channel)
+    except LookupError as exc:
+        raise HTTPException(422, str(exc)) from None
+    await service.agent_replied(ref)
+    return entry
+
+
+@router.post("/api/agent/tickets/{ref}/notes", status_code=201)
+async def add_note(ref: str, body: NoteBody, user: StaffUser = Depends(agent_only),
+                   service: HandoffService = Depends(handoff)) -> dict:
+    ticket = await _ticket(service, ref)
+    note = {"author": user.username, "text": body.text, "ts": str(time.time())}
+    await service.redis.xadd(service.keys.ticket_notes(ref), note)
+    await service.publish({"type": "ticket.note", "ticket": ticket.view(), "note": note})
+    return note
+
+
+@router.post("/api/agent/tickets/{ref}/release")
+async def release(ref: str, user: StaffUser = Depends(agent_only),
+                  service: HandoffService = Depends(handoff)) -> dict:
+    try:
+        return (await service.release(ref, user.username)).view()
+    except TicketNotFound:
+        raise HTTPException(404, f"no ticket {ref}") from None
+    except TicketStateError as exc:
+        raise HTTPException(409, str(exc)) from None
+
+
+@router.post("/api/agent/tickets/{ref}/transfer")
+async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent_only),
+                   service: HandoffService = Depends(handoff),
+                   gw: Gateway = Depends(gateway)) -> dict:
+    ticket = await _ticket(service, ref)
+    if (body.agent is None) == (body.team is None):
+        raise HTTPException(422, "give either an agent or a team")
+    try:
+        if body.team is not None:
+            moved = await service.transfer_to_team(ref, body.team, by=user.username)
+        else:
+            await _known_agent(service, body.agent)
+            moved = await service.assign(ref, body.agent)
+            await gw.tell(ticket.customer_id, CLAIMED_TEXT.format(
+                agent=await gw.agent_name(body.agent)))
+    except UnknownTeam:
+        raise HTTPException(422, f"no team {body.team!r}") from None
+    except AtCapacity:
+        raise HTTPException(409, f"{body.agent} already holds their maximum") from None
+    except HandoffError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return moved.view()
+
+
+async def _known_agent(service: HandoffService, username: str) -> None:
+    raw = await service.redis.hget(service.keys.staff_user(username), "roles")
+    if raw is None or not ({"agent", "admin"} & set(raw.decode().split(","))):
+        raise HTTPException(422, f"no agent {username!r}")
+
+
+@router.post("/api/agent/tickets/{ref}/resolve")
+async def resolve(ref: str, body: ResolveBody | None = None,
+                  user: StaffUser = Depends(agent_only),
+                  service: HandoffService = Depends(handoff),
+                  gw: Gateway = Depends(gateway)) -> dict:
+    ticket = await _ticket(service, ref)
+    if ticket.status == "claimed":
+        _held_by(ticket, user)
+    ticket, first = await service.resolve(ref, user.username)
+    if first:  # a repeated resolve (double click, retry) tells the customer nothing twice
+        with contextlib.suppress(Exception):
+            await gw.reset_dialogue(ticket.customer_id)
+        await gw.tell(ticket.customer_id, RESOLVED_TEXT.format(agent=user.display_name))
+        if (body is None or body.csat) and service.settings.csat:
+            await gw.ask_csat(ticket.customer_id, ref)
+    return ticket.view()
+
+
+@router.put("/api/agent/presence")
+async def set_presence(body: PresenceBody, user: StaffUser = Depends(agent_only),
+                       service: HandoffService = Depends(handoff)) -> dict:
+    try:
+        await service.set_presence(user.username, body.status)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return {"agent": user.username, "status": body.status}
+
+
+@router.websocket("/agent/ws")
+async def console_socket(websocket: WebSocket) -> None:
+    """Live queue events for one console; also the entries of the customer the
+    agent is looking at ({"type": "watch", "customer_id": ...})."""
+    user = await staff_for_websocket(websocket, "agent")
+    if user is None:
+        await websocket.close(code=4401)
+        return
+    service: HandoffService = websocket.app.state.handoff
+    gw: Gateway = websocket.app.state.gateway
+    await websocket.accept()
+    outgoing: asyncio.Queue = asyncio.Queue(maxsize=1000)
+    watcher: asyncio.Task | None = None
+    presence = "online"
+    await service.set_presence(user.username, presence)
+
+    async def forward(queue: asyncio.Queue) -> None:
+        while True:
+            await outgoing.put(await queue.get())
+
+    async def send_forever() -> None:
+        while True:
+            await websocket.send_text(json.dumps(await outgoing.get()))
+
+    async with gw.events() as events:
+        await websocket.send_text(json.dumps({
+            "type": "hello", "me": user.public(),
+            "queue": await queue_view(service, user.username)}))
+        tasks = [asyncio.create_task(forward(events)), asyncio.create_task(send_forever())]
+        try:
+            while True:
+                frame = json.loads(await websocket.receive_text())
+                kind = frame.get("type")
+                if kind == "watch" and isinstance(frame.get("customer_id"), str):
+                    if watcher is not None:
+                        watcher.cancel()
+                    watcher = asyncio.create_task(_watch(gw, frame["customer_id"], outgoing))
+                elif kind == "presence" and frame.get("status") in ("online", "away"):
+                    presence = frame["status"]
+                    await service.set_presence(user.username, presence)
+                elif kind == "ping":
+                    await service.set_presence(user.username, presence)
+        except (WebSocketDisconnect, json.JSONDecodeError, RuntimeError):
+            pass
+        finally:
+            for task in [*tasks, *([watcher] if watcher else [])]:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await service.set_presence(user.username, "offline")
+
+
+async def _watch(gw: Gateway, customer_id: str, outgoing: asyncio.Queue) -> None:
+    async with gw.watch(customer_id) as entries:
+        while True:
+            await outgoing.put(await entries.get())

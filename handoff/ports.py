@@ -1,0 +1,38 @@
+"""What the handoff API needs from the gateway, as a protocol: the gateway's
+app factory plugs in its implementation (bot/handoff_bridge.py), so handoff/
+never imports the gateway's internals (DESIGN §2)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+import asyncio
+
+
+class Gateway(Protocol):
+    async def timeline(self, customer_id: str, limit: int = 2000) -> list[dict]:
+        """The customer's unified transcript, oldest first, as JSON-safe dicts."""
+
+    async def profile(self, customer_id: str) -> dict:
+        """Display name, verified attributes and linked channel identities."""
+
+    def watch(self, customer_id: str) -> AbstractAsyncContextManager[asyncio.Queue]:
+        """Live transcript entries of one customer."""
+
+    def events(self) -> AbstractAsyncContextManager[asyncio.Queue]:
+        """Live queue and ticket events."""
+
+    async def deliver(self, customer_id: str, text: str, *, author: str = "agent",
+                      channel: str | None = None) -> dict:
+        """Send a message to the customer on their reply channel (or `channel`)."""
+
+    async def tell(self, customer_id: str, text: str) -> dict:
+        """A system message to the customer."""
+
+    async def ask_csat(self, customer_id: str, ref: str) -> None: ...
+
+    async def reset_dialogue(self, customer_id: str) -> None:
+        """Tell Rasa a person handled the conversation (no stale form resumes)."""
+
+    async def agent_name(self, username: str) -> str: ...
