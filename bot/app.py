@@ -31,6 +31,7 @@ from core.keys import KEYS
 from core.models import InboundMessage
 from handoff import api as handoff_api
 from handoff.service import HandoffService
+from handoff.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 TEMPLATES = webchat_routes.STATIC.parent / "templates"
@@ -53,6 +54,21 @@ def build_channels(settings: Settings, hub: LiveHub, redis: Redis) -> dict[str, 
 
         channels["sms"] = SmsChannel(settings, redis)
     return channels
+
+
+def webhook_stream_worker(redis: Redis, http: httpx.AsyncClient, handoff: HandoffService,
+                          settings: Settings) -> StreamWorker | None:
+    """Signed ticket-event webhooks, when URLs and a secret are configured."""
+    hs = handoff.settings
+    if not hs.webhook_urls or hs.webhook_secret is None:
+        return None
+    sender = WebhookSender(redis, http, hs.webhook_urls, hs.webhook_secret.get_secret_value(),
+                           max_attempts=hs.webhook_max_attempts,
+                           backoff_s=settings.retry_backoff_s,
+                           backoff_max_s=settings.retry_backoff_max_s)
+    return StreamWorker(redis, KEYS.webhook_stream, "webhooks", sender.deliver,
+                        key_of=lambda f: f.get("ref", ""), concurrency=16,
+                        reclaim_idle_ms=settings.reclaim_idle_ms, dead_letter=KEYS.webhook_dead)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -109,11 +125,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await inbound_worker.start()
         await sender.worker.start()
         await bridge.start()
+        webhook_worker = webhook_stream_worker(redis, http, handoff_service, settings)
+        if webhook_worker is not None:
+            await webhook_worker.start()
         log.info("front door gateway ready on %s", settings.base_url)
         try:
             yield
         finally:
             await bridge.stop()
+            if webhook_worker is not None:
+                await webhook_worker.stop()
             await inbound_worker.stop()
             await sender.worker.stop()
             for channel in channels.values():

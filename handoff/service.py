@@ -239,7 +239,8 @@ class HandoffService:
         await self.publish(payload)
         if self.settings.webhook_urls:
             await self.redis.xadd(self.keys.webhook_stream,
-                                  {"event": event, "body": json.dumps(payload)},
+                                  {"event": event, "ref": ticket.ref,
+                                   "body": json.dumps(payload)},
                                   maxlen=100_000, approximate=True)
 
     async def publish(self, payload: dict) -> None:
