@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
+from bot import metrics
 from bot.channels.base import ChannelAdapter
 from bot.channels.webchat import WebChatChannel
 from bot.deps import Services
@@ -30,6 +31,7 @@ from core import webauth
 from core.keys import KEYS
 from core.models import InboundMessage
 from handoff import api as handoff_api
+from handoff.reports import report
 from handoff.service import HandoffService
 from handoff.webhooks import WebhookSender
 
@@ -179,7 +181,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.get("/metrics", tags=["operations"], include_in_schema=True)
-    async def prometheus_metrics() -> Response:
+    async def prometheus_metrics(request: Request) -> Response:
+        handoff: HandoffService = request.app.state.handoff
+        waiting = {team: len(await handoff.queue.waiting(team)) for team in handoff.teams.teams}
+        metrics.set_handoff_gauges(
+            await report(handoff.redis, days=metrics.REPORT_WINDOW_DAYS), waiting)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

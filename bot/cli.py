@@ -149,6 +149,20 @@ def bench_chat(
     sys.exit(run(json_output=json_output, messages=messages, console=console))
 
 
+@bench_app.command("handoff")
+def bench_handoff(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    samples: int = typer.Option(50, min=1, help="Escalations to measure."),
+    transcript: int = typer.Option(1000, min=0, help="Earlier messages in each transcript."),
+) -> None:
+    """Escalation → ticket in a connected agent console, and agent reply → customer,
+    p50/p95, for customers with long cross-channel transcripts."""
+    from bot.bench_handoff import run
+
+    sys.exit(run(json_output=json_output, samples=samples, transcript=transcript,
+                 console=console))
+
+
 @bench_app.command("kb")
 def bench_kb(
     directory: Path = typer.Argument(..., exists=True, file_okay=False,

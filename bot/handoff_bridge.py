@@ -107,8 +107,7 @@ class HandoffBridge:
 
     # -- the console's view of the gateway (handoff.ports.Gateway) ----------------------
     async def timeline(self, customer_id: str, limit: int = 2000) -> list[dict]:
-        return [entry_view(e) for e in await self._router.transcripts.timeline(customer_id,
-                                                                                 limit)]
+        return await self._router.transcripts.views(customer_id, limit)
 
     async def profile(self, customer_id: str) -> dict:
         customer = {k.decode(): v.decode() for k, v in

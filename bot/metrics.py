@@ -19,3 +19,34 @@ ASSISTANT_UNAVAILABLE = Counter("frontdoor_assistant_unavailable_total",
 KNOWLEDGE_DECISIONS = Counter("frontdoor_knowledge_decisions_total",
                               "Knowledge answers by policy outcome", ["decision"])
 WEBCHAT_CONNECTIONS = Gauge("frontdoor_webchat_connections", "Open web chat sockets")
+
+# Handoff figures over the last 7 days, read from the shared Redis counters at
+# each scrape (so every gateway replica reports the same numbers).
+REPORT_WINDOW_DAYS = 7
+CONVERSATIONS = Gauge("frontdoor_conversations_7d", "Conversations started", ["channel"])
+ESCALATIONS = Gauge("frontdoor_escalations_7d", "Conversations escalated to a person",
+                    ["channel"])
+CONTAINMENT = Gauge("frontdoor_containment_rate_7d",
+                    "Share of conversations resolved without a person", ["channel"])
+ESCALATION_REASONS = Gauge("frontdoor_escalation_reasons_7d", "Escalations by reason",
+                           ["reason"])
+FIRST_REPLY = Gauge("frontdoor_first_agent_reply_seconds_avg_7d",
+                    "Mean time from escalation to the first agent reply", ["channel"])
+HANDLING = Gauge("frontdoor_handling_seconds_avg_7d",
+                 "Mean time from escalation to resolve", ["channel"])
+CSAT = Gauge("frontdoor_csat_avg_7d", "Mean customer rating (1-5)", ["channel"])
+QUEUE_WAITING = Gauge("frontdoor_queue_waiting", "Tickets waiting for an agent", ["team"])
+
+
+def set_handoff_gauges(report: dict, waiting: dict[str, int]) -> None:
+    for channel, row in report["per_channel"].items():
+        CONVERSATIONS.labels(channel).set(row["conversations"])
+        ESCALATIONS.labels(channel).set(row["escalations"])
+        for gauge, key in ((CONTAINMENT, "containment_rate"), (FIRST_REPLY, "first_reply_avg_s"),
+                           (HANDLING, "handling_avg_s"), (CSAT, "csat_avg")):
+            if row[key] is not None:
+                gauge.labels(channel).set(row[key])
+    for reason, count in report["reasons"].items():
+        ESCALATION_REASONS.labels(reason).set(count)
+    for team, count in waiting.items():
+        QUEUE_WAITING.labels(team).set(count)

@@ -1,0 +1,58 @@
+"""Reports and /metrics: containment, escalation reasons, first reply,
+handling time and CSAT, per channel."""
+
+import time
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from bot.app import create_app
+from bot.settings import Settings
+from handoff.reports import report
+from handoff.service import HandoffService, day_key
+from tests.conftest import free_port, serve
+
+
+async def four_web_conversations_one_escalated(redis: Redis) -> None:
+    await redis.hincrby(f"fd:stats:{day_key(time.time())}", "conversations:web", 4)
+    await redis.hincrby(f"fd:stats:{day_key(time.time())}", "conversations:sms", 1)
+    service = HandoffService(redis)
+    ticket, _ = await service.escalate("c_r", "web", "asked_for_human")
+    await service.claim(ticket.ref, "ann")
+    await service.agent_replied(ticket.ref)
+    await service.resolve(ticket.ref, "ann")
+    await redis.set(f"fd:{{c_r}}:csat-pending", ticket.ref)
+    await service.record_csat("c_r", 4)
+
+
+async def test_the_report_counts_per_channel(redis):
+    await four_web_conversations_one_escalated(redis)
+    figures = await report(redis, days=7)
+    web = figures["per_channel"]["web"]
+    assert web["conversations"] == 4 and web["escalations"] == 1
+    assert web["containment_rate"] == 0.75 and web["escalation_rate"] == 0.25
+    assert web["csat_avg"] == 4 and web["csat_n"] == 1
+    assert web["first_reply_avg_s"] is not None and web["handling_avg_s"] is not None
+    assert figures["per_channel"]["sms"]["containment_rate"] == 1.0
+    assert figures["reasons"] == {"asked_for_human": 1}
+    assert figures["containment_rate"] == pytest.approx(4 / 5)
+
+
+async def test_metrics_expose_the_same_figures(redis_server):
+    settings = Settings(redis_url=f"{redis_server}/6", port=free_port(), rasa_port=free_port(),
+                        actions_port=free_port())
+    redis = Redis.from_url(settings.effective_redis_url)
+    await redis.flushdb()
+    try:
+        await four_web_conversations_one_escalated(redis)
+        async with serve(create_app(settings), settings.port):
+            async with httpx.AsyncClient(base_url=settings.base_url) as client:
+                text = (await client.get("/metrics")).text
+    finally:
+        await redis.flushdb()
+        await redis.aclose()
+    assert 'frontdoor_containment_rate_7d{channel="web"} 0.75' in text
+    assert 'frontdoor_escalation_reasons_7d{reason="asked_for_human"} 1.0' in text
+    assert 'frontdoor_csat_avg_7d{channel="web"} 4.0' in text
+    assert 'frontdoor_queue_waiting{team="support"} 0.0' in text
