@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.handoff_actions import escalate
 from actions.handoff_service import handoff_service
 from actions.knowledge_service import knowledge_service, load_embedder
+from handoff.sentiment import is_negative
 from knowledge import ArticleNotFound
 from knowledge.replies import FALLBACK_TEXT, Reply, article_reply, decision_reply
 from knowledge.settings import KnowledgeSettings
@@ -69,6 +70,9 @@ class ActionAnswerFromKnowledge(Action):
             article = decision.article
             reply = decision_reply(decision, channel)
 
+        if handoff.sentiment_escalation and not chosen and \
+                is_negative(query, handoff.sentiment_threshold):
+            return self._escalated(dispatcher, await escalate(tracker, "negative_sentiment"))
         topic = human_only_topic(article.tags, handoff.human_only_topics) if article else None
         if topic is not None:
             return self._escalated(dispatcher, await escalate(tracker, f"topic:{topic}", topic))

@@ -51,9 +51,14 @@ def up(sandboxes: bool = typer.Option(
   Rasa            {settings.rasa_url}
   action server   {settings.actions_url}
   Redis           {settings.effective_redis_url}""")
+        console.print(f"  agent console   {base}/agent\n  reports         {base}/reports")
         if settings.sandboxes:
             console.print(f"  sandboxes       http://127.0.0.1:{settings.sandbox_port}/sandbox  "
                           "(be a Telegram user, a Slack user and a phone at once)")
+            staff_file = cli_staff.ensure_demo_staff(settings.effective_redis_url,
+                                                     settings.var_dir)
+            console.print(f"  staff sign-in   {base}/login  (demo accounts and passwords: "
+                          f"{staff_file})")
         console.print(f"  channels        {', '.join(enabled_channels(settings))}")
         console.print("Press Ctrl-C to stop.")
         while (dead := stack.dead_child()) is None:

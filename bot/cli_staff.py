@@ -4,7 +4,9 @@ is made here; after that admins can also use /api/admin/users)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
+from pathlib import Path
 
 import typer
 from redis.asyncio import Redis
@@ -90,3 +92,35 @@ def set_password(username: str, password_stdin: bool = typer.Option(False, "--pa
         console.print(f"Password of {username} changed.")
 
     _run(work)
+
+
+DEMO_ACCOUNTS = (("admin", "admin"), ("agent", "agent"), ("editor", "editor"))
+
+
+def ensure_demo_staff(redis_url: str, var_dir: Path) -> Path:
+    """For the local demo: an admin, an agent and an editor with random passwords,
+    made once and written to var/demo-staff.txt (readable by you only)."""
+    path = var_dir / "demo-staff.txt"
+
+    async def main() -> None:
+        redis = Redis.from_url(redis_url)
+        try:
+            store = StaffStore(redis)
+            lines = []
+            for username, role in DEMO_ACCOUNTS:
+                password = secrets.token_urlsafe(9)
+                try:
+                    await store.create(username, password, [role], display_name=username.title())
+                except StaffError:
+                    continue  # made on an earlier run; its password is in the file
+                lines.append(f"{username:<8} {password}   ({role})")
+            if lines:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a") as out:
+                    out.write("\n".join(lines) + "\n")
+                path.chmod(0o600)
+        finally:
+            await redis.aclose()
+
+    asyncio.run(main())
+    return path
