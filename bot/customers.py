@@ -153,6 +153,7 @@ class Customers:
                     pipe.hdel(self._keys.customer_identities(source), _text(name))
                     await pipe.execute()
             attributes = await self._move_attributes(source, target)
+            await self._adopt_last_channel(source, target)
             copied = await self._transcripts.copy_into(source, target)
             record = {"source": source, "target": target, "how": how, "by": by, "at": now,
                       "identities": moved, "attributes": attributes, "entries": copied}
@@ -320,6 +321,15 @@ class Customers:
             if _text(await self._redis.get(index)) in (source, None):
                 await self._redis.set(index, target)
         return added
+
+    async def _adopt_last_channel(self, source: str, target: str) -> None:
+        """Replies go where the person wrote last, which may be on the merged customer."""
+        fields = ("last_channel", "last_channel_user_id", "last_seen")
+        theirs = await self._redis.hmget(self._keys.customer(source), fields)
+        ours = await self._redis.hget(self._keys.customer(target), "last_seen")
+        if theirs[2] is not None and float(theirs[2]) > float(ours or 0):
+            await self._redis.hset(self._keys.customer(target),
+                                   mapping=dict(zip(fields, theirs, strict=True)))
 
     async def _moved(self, customer_id: str) -> None:
         """Tell open web chats of this customer to look up their customer again
