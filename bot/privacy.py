@@ -11,7 +11,8 @@ for an unmerge. Erasure removes, for each of them:
 - link codes issued to them and the link rate-limit counters of their identities;
 - channel state keyed by their channel user ids (Slack reply target, cached
   name and email, pressed buttons; SMS numbered options and sent-part counters;
-  Telegram sent-part counters; web chat deduplication keys);
+  Telegram sent-part counters; the deduplication and progress keys of their
+  messages);
 - the Rasa tracker (`rasa:tracker:<id>`) and lock;
 - their tickets (issue 6: `KEYS.ticket(ref)` via their ticket list) and any
   queue membership of those tickets or of the customer id (sets, sorted sets
@@ -127,7 +128,7 @@ class Privacy:
         await self._erase_link_codes(owned)
         users = {u for _, u in identities}
         for stream in (self._keys.inbound_stream, self._keys.inbound_dead):
-            await self._xdel_where(stream, lambda f: _field(f, "channel_user_id") in users)
+            await self._erase_inbound(stream, users)
         for stream in (self._keys.outbox_stream, self._keys.outbox_dead):
             await self._xdel_where(stream, lambda f: _field(f, "customer_id") in owned)
         await self._xdel_where(self._keys.unanswered,
@@ -157,6 +158,25 @@ class Privacy:
                                      keys.slack_user_email(user))
         elif channel == "web":
             await self._delete_matching(keys.inbound_seen("web", f"{_glob(user)}:*"))
+
+    async def _erase_inbound(self, stream: str, users: set[str]) -> None:
+        """Their messages on the inbound stream, with the deduplication and
+        progress keys named after them (which hold external message ids)."""
+        start = "-"
+        while True:
+            rows = await self._redis.xrange(stream, min=start, count=_BATCH)
+            for stream_id, fields in rows:
+                if _field(fields, "channel_user_id") not in users:
+                    continue
+                message = json.loads(_field(fields, "m") or "{}")
+                await self._redis.delete(
+                    self._keys.inbound_seen(message.get("channel", ""),
+                                            message.get("external_id", "")),
+                    self._keys.inbound_progress(_text(stream_id)))
+                await self._redis.xdel(stream, stream_id)
+            if len(rows) < _BATCH:
+                return
+            start = "(" + _text(rows[-1][0])
 
     async def _delete_if_points_to(self, key: str, owned: set[str]) -> None:
         value = await self._redis.get(key)
