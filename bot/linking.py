@@ -23,7 +23,7 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
-from bot.customers import Customers
+from bot.customers import Customers, MergeRefused
 from core.keys import KEYS, Keys
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I/L/1, O/0: read aloud, typed on phones
@@ -153,7 +153,13 @@ class LinkCodes:
             return LinkResult("already_linked", customer_id=target, from_channel=info["channel"])
         # The whole previous customer joins (all its identities, its transcript):
         # the person proved they are both.
-        merged = await self._customers.merge(previous, target, how="code")
+        try:
+            merged = await self._customers.merge(previous, target, how="code")
+        except MergeRefused:
+            # A merge of one of them is under way: give the code back so the
+            # router's retry of this message can still use it.
+            await self._redis.set(code_key, raw, nx=True, px=max(1, int(self.code_ttl_s * 1000)))
+            raise
         return LinkResult("linked", customer_id=target, from_channel=info["channel"],
                           previous_customer_id=previous, merged_entries=merged.entries)
 

@@ -20,7 +20,7 @@ from bot.live import LiveHub
 from bot.outbox import Outbox
 from bot.rasa_client import RasaClient
 from bot.transcript import TranscriptStore
-from bot.verified import VerifiedAttributes
+from bot.verified import VerifiedAttributes, e164
 from core.keys import KEYS, Keys
 from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
 
@@ -207,7 +207,10 @@ class Router:
     async def _contact_reply(self, message: InboundMessage) -> str:
         customer_id = await self.identities.resolve(
             message.channel, message.channel_user_id, message.display_name)
-        _, linked = await self._link_by_verified(customer_id, message)
+        customer_id, linked = await self._link_by_verified(customer_id, message)
+        phone = e164(message.verified[0].value) if message.verified else None
+        if not linked and phone is not None:  # shared again after an earlier link
+            linked = await self.customers.find("sms", phone) == customer_id
         return PHONE_LINKED_TEXT if linked else PHONE_VERIFIED_TEXT
 
     async def _link_by_verified(self, customer_id: str, message: InboundMessage
