@@ -11,8 +11,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from bot.customers import (CUSTOMER_ID_RE, BadReplyChannel, Customers, MergeRefused,
-                           NoReplyTarget)
+from bot.customers import CUSTOMER_ID_RE, BadReplyChannel, Customers, MergeRefused, NoReplyTarget
 from bot.deps import Services, services
 from bot.privacy import Privacy
 from core.staff import StaffUser

@@ -13,8 +13,14 @@ from bot.channels.memory import InMemoryChannel
 from bot.customers import Customers, MergeRefused, reply_target
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
-from bot.router import (EMAIL_LINKED_TEXT, LINK_ISSUED_TEXT, PHONE_LINKED_TEXT,
-                        PHONE_VERIFIED_TEXT, TICKET_NOT_HERE_TEXT, Router)
+from bot.router import (
+    EMAIL_LINKED_TEXT,
+    LINK_ISSUED_TEXT,
+    PHONE_LINKED_TEXT,
+    PHONE_VERIFIED_TEXT,
+    TICKET_NOT_HERE_TEXT,
+    Router,
+)
 from bot.settings import Settings
 from bot.verified import VerifiedAttributes, e164
 from core.keys import KEYS

@@ -8,8 +8,13 @@ import pytest
 
 from actions.name_actions import parse_name
 from bot.channels.slack import verified_email_of
-from bot.channels.telegram import (NOT_YOUR_CONTACT_TEXT, SHARE_PHONE_BUTTON, DirectReply,
-                                   parse_update, to_inbound)
+from bot.channels.telegram import (
+    NOT_YOUR_CONTACT_TEXT,
+    SHARE_PHONE_BUTTON,
+    DirectReply,
+    parse_update,
+    to_inbound,
+)
 from bot.router import ticket_refs
 from core.models import VerifiedAttribute
 
