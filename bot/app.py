@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 
 from bot import metrics
+from bot import customers_api
 from bot.channels.base import ChannelAdapter
 from bot.channels.webchat import WebChatChannel
 from bot.deps import Services
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webchat_routes.router)
     app.include_router(webauth.router)
     app.include_router(handoff_api.router)
+    app.include_router(customers_api.router)
     # Webhook routes answer 404 while their channel has no credentials.
     from bot.channels import slack, sms, telegram
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
@@ -22,6 +21,7 @@ import time
 from redis.asyncio import Redis
 
 from bot.channels.base import Recipient
+from bot.customers import Customers, NoReplyTarget
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
 from bot.render import entry_view
@@ -71,6 +71,7 @@ class HandoffBridge:
         self._rasa = rasa
         self.handoff = handoff
         self._keys = keys
+        self._customers = Customers(redis, keys)
         self._should_tell = redis.register_script(_SHOULD_TELL)
         self._tasks: list[asyncio.Task] = []
 
@@ -107,15 +108,13 @@ class HandoffBridge:
 
     # -- the console's view of the gateway (handoff.ports.Gateway) ----------------------
     async def timeline(self, customer_id: str, limit: int = 2000) -> list[dict]:
+        customer_id = await self._customers.live(customer_id)
         return await self._router.transcripts.views(customer_id, limit)
 
     async def profile(self, customer_id: str) -> dict:
-        customer = {k.decode(): v.decode() for k, v in
-                    (await self._redis.hgetall(self._keys.customer(customer_id))).items()}
-        identities = [json.loads(v) for v in (await self._redis.hgetall(
-            self._keys.customer_identities(customer_id))).values()]
-        return {"customer_id": customer_id, **customer,
-                "identities": sorted(identities, key=lambda i: i.get("linked_at", 0))}
+        """Profile, verified attributes, linked channels and reply channel of the
+        customer (followed to the customer they were merged into, if any)."""
+        return await self._customers.profile(await self._customers.live(customer_id))
 
     def watch(self, customer_id: str):
         return self._hub.subscribe_log(customer_id)
@@ -128,6 +127,7 @@ class HandoffBridge:
                       channel_user_id: str | None = None) -> dict:
         """Send to the customer's reply channel (the one they used last, unless
         a channel is given) through the outbox; returns the transcript entry."""
+        customer_id = await self._customers.live(customer_id)
         if channel is None or channel_user_id is None:
             channel, channel_user_id = await self.reply_target(customer_id, channel)
         recipient = Recipient(customer_id, channel_user_id)
@@ -145,17 +145,17 @@ class HandoffBridge:
     async def reply_target(self, customer_id: str, channel: str | None = None
                            ) -> tuple[str, str]:
         """(channel, channel user id): the given channel if the customer has an
-        identity there, else the channel they used last."""
-        if channel is not None:
-            for identity in (await self.profile(customer_id))["identities"]:
-                if identity["channel"] == channel:
-                    return channel, identity["channel_user_id"]
-            raise LookupError(f"customer {customer_id} has no {channel} identity")
-        raw = await self._redis.hmget(self._keys.customer(customer_id),
-                                      ["last_channel", "last_channel_user_id"])
-        if raw[0] is None:
-            raise LookupError(f"customer {customer_id} has never written")
-        return raw[0].decode(), raw[1].decode()
+        identity there, else the customer's reply channel (pinned, or last used)."""
+        if channel is None:
+            try:
+                return await self._customers.reply_target(customer_id)
+            except NoReplyTarget as exc:
+                raise LookupError(f"customer {customer_id} has no channel to reply on") \
+                    from exc
+        for identity in await self._customers.identities(customer_id):
+            if identity["channel"] == channel:
+                return channel, identity["channel_user_id"]
+        raise LookupError(f"customer {customer_id} has no {channel} identity")
 
     async def reset_dialogue(self, customer_id: str) -> None:
         await self._rasa.reset_dialogue(customer_id)

@@ -1,8 +1,9 @@
 """Linking a customer's channel identities by a one-time code (issue 5).
 
 On one channel the customer types "link" and gets a short code; sending that
-code (or "link CODE") on another channel moves that channel identity to the
-same customer. The gateway's router handles both before Rasa, so it works on
+code (or "link CODE") on another channel merges that channel identity's
+customer (all its identities and its transcript) into the code's customer
+(bot/customers.py). The gateway's router handles both before Rasa, so it works on
 every channel without retraining.
 
 Codes are single use (GETDEL: two identities racing for one code, exactly one
@@ -22,7 +23,7 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
-from bot.transcript import TranscriptStore
+from bot.customers import Customers, MergeRefused
 from core.keys import KEYS, Keys
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I/L/1, O/0: read aloud, typed on phones
@@ -90,7 +91,7 @@ class LinkCodes:
         self.attempts_per_customer = attempts_per_customer
         self.attempt_window_s = attempt_window_s
         self.failures_per_channel = failures_per_channel
-        self._transcripts = TranscriptStore(redis, keys)
+        self._customers = Customers(redis, keys)
 
     # -- issuing -------------------------------------------------------------------
     async def issue(self, customer_id: str, channel: str, channel_user_id: str) -> str:
@@ -132,8 +133,8 @@ class LinkCodes:
             await self._hit(self._keys.link_failures(channel), self.attempt_window_s)
             return LinkResult("invalid", customer_id=current)
         info = json.loads(raw)
-        target = await self._live_customer(info["customer_id"])
-        if current == target:  # the code is left for the channel it was meant for
+        target = await self._customers.live(info["customer_id"])
+        if current is not None and await self._customers.live(current) == target:  # the code is left for the channel it was meant for
             return LinkResult("already_linked", customer_id=target, from_channel=info["channel"])
 
         raw = await self._redis.getdel(code_key)  # the single-use claim: one winner
@@ -141,42 +142,26 @@ class LinkCodes:
             await self._hit(self._keys.link_failures(channel), self.attempt_window_s)
             return LinkResult("invalid", customer_id=current)
         info = json.loads(raw)
-        target = await self._live_customer(info["customer_id"])
-        previous = _text(await self._redis.set(identity_key, target, get=True))
+        target = await self._customers.live(info["customer_id"])
+        previous = _text(await self._redis.get(identity_key))
+        if previous is None:  # this identity's first message: it just joins the customer
+            previous = await self._customers.attach(target, channel, channel_user_id, "code")
+            if previous == target:
+                return LinkResult("linked", customer_id=target, from_channel=info["channel"])
+        previous = await self._customers.live(previous)
         if previous == target:
             return LinkResult("already_linked", customer_id=target, from_channel=info["channel"])
-        merged = await self._move_identity(previous, target, channel, channel_user_id)
+        # The whole previous customer joins (all its identities, its transcript):
+        # the person proved they are both.
+        try:
+            merged = await self._customers.merge(previous, target, how="code")
+        except MergeRefused:
+            # A merge of one of them is under way: give the code back so the
+            # router's retry of this message can still use it.
+            await self._redis.set(code_key, raw, nx=True, px=max(1, int(self.code_ttl_s * 1000)))
+            raise
         return LinkResult("linked", customer_id=target, from_channel=info["channel"],
-                          previous_customer_id=previous, merged_entries=merged)
-
-    async def _move_identity(self, previous: str | None, target: str, channel: str,
-                             channel_user_id: str) -> int:
-        field = f"{channel}:{channel_user_id}"
-        record = json.dumps({"channel": channel, "channel_user_id": channel_user_id,
-                             "linked_at": time.time(), "how": "code"})
-        await self._redis.hset(self._keys.customer_identities(target), field, record)
-        if previous is None:
-            return 0
-        await self._redis.hdel(self._keys.customer_identities(previous), field)
-        copied = await self._transcripts.copy_into(previous, target)
-        now = str(time.time())
-        await self._redis.sadd(self._keys.customer_merged_from(target), previous)
-        await self._redis.hset(self._keys.customer(target),
-                               mapping={"merged_from": previous, "merged_at": now})
-        if not await self._redis.hlen(self._keys.customer_identities(previous)):
-            # No identity is left on the old customer: mark it, keep its data for an unmerge.
-            await self._redis.hset(self._keys.customer(previous),
-                                   mapping={"merged_into": target, "merged_at": now})
-        return copied
-
-    async def _live_customer(self, customer_id: str) -> str:
-        """Follow merged_into (a code's customer may itself have been linked away since)."""
-        for _ in range(8):
-            nxt = _text(await self._redis.hget(self._keys.customer(customer_id), "merged_into"))
-            if not nxt or nxt == customer_id:
-                break
-            customer_id = nxt
-        return customer_id
+                          previous_customer_id=previous, merged_entries=merged.entries)
 
     async def _hit(self, key: str, window_s: int) -> int:
         """Count one event in a fixed window; the count so far."""

@@ -33,6 +33,6 @@ def markdown_to_html(text: str) -> str:
 def entry_view(entry: TranscriptEntry) -> dict:
     """An entry as the web sees it: customer text stays text; what the bot or an
     agent wrote is Markdown, shipped as sanitised HTML beside the text."""
-    view = entry.model_dump(mode="json")
+    view = entry.model_dump(mode="json", exclude={"merged_from"})  # internal ids stay inside
     view["html"] = markdown_to_html(entry.text) if entry.author in ("bot", "agent") else None
     return view

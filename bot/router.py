@@ -7,6 +7,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -14,11 +15,13 @@ from redis.asyncio import Redis
 from bot import AssistantUnavailable, metrics
 from bot.channels.base import ChannelAdapter, Recipient
 from bot.identity import IdentityStore
-from bot.linking import LinkCodes, TooManyCodes, looks_like_code
+from bot.customers import Customers
+from bot.linking import CODE_ALPHABET, LinkCodes, TooManyCodes, looks_like_code
 from bot.live import LiveHub
 from bot.outbox import Outbox
 from bot.rasa_client import RasaClient
 from bot.transcript import TranscriptStore
+from bot.verified import VerifiedAttributes, e164
 from core.keys import KEYS, Keys
 from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
 
@@ -38,6 +41,17 @@ LINK_ALREADY_TEXT = "This channel is already linked to your conversation."
 LINK_INVALID_TEXT = ("That code isn't valid: it may be mistyped, expired or already used. "
                      "Type link on the channel you came from to get a new one.")
 LINK_LIMITED_TEXT = "Too many attempts; please wait a few minutes."
+LINK_SHARE_PHONE_HINT = ("\nTexted us from your phone before? Send /share_phone to link by "
+                         "your phone number instead.")
+PHONE_LINKED_TEXT = ("Thanks, your number is verified. This chat is now linked with your SMS "
+                     "conversation: I can see what we talked about there.")
+PHONE_VERIFIED_TEXT = ("Thanks, your number is verified. If you text us from it, that "
+                       "conversation will carry on from this one.")
+EMAIL_LINKED_TEXT = ("Your Slack email matches the one you verified with us, so I've linked "
+                     "this chat with your earlier conversation.")
+TICKET_NOT_HERE_TEXT = ("That reference isn't linked to this chat, so I can't share anything "
+                        "about it here. If you opened it on another channel, type link there "
+                        "and send me the code you get, to connect the two.")
 CHANNEL_LABELS = {"web": "web chat", "telegram": "Telegram", "slack": "Slack", "sms": "SMS"}
 
 
@@ -82,6 +96,8 @@ class Router:
         self.transcripts = TranscriptStore(redis, keys)
         self.outbox = Outbox(redis, keys)
         self.links = LinkCodes(redis, keys)
+        self.customers = Customers(redis, keys)
+        self.verified = VerifiedAttributes(redis, keys)
         self.keep_alive = _no_keep_alive  # set by the worker that owns the stream entry
         self.handoff: HandoffHooks = NoHandoff()  # set by the app: escalation, CSAT, queue
 
@@ -91,13 +107,22 @@ class Router:
             return
         command = link_command(message)
         if command is not None:
-            await self._link_turn(stream_id, message, *command)
+            await self._gateway_turn(stream_id, message,
+                                     lambda: self._link_reply(message, *command))
+            return
+        if message.shared_contact:
+            await self._gateway_turn(stream_id, message, lambda: self._contact_reply(message))
             return
         customer_id = await self.identities.resolve(
             message.channel, message.channel_user_id, message.display_name
         )
-        recipient = Recipient(customer_id, message.channel_user_id)
         progress = self._keys.inbound_progress(stream_id)
+        if message.verified:  # e.g. a Slack profile email: may join an earlier customer
+            customer_id, linked = await self._link_by_verified(customer_id, message)
+            if linked and await self._redis.hsetnx(progress, "verified_told", "1"):
+                await self.send(message.channel, Recipient(customer_id, message.channel_user_id),
+                                OutboundMessage(text=EMAIL_LINKED_TEXT, author="system"))
+        recipient = Recipient(customer_id, message.channel_user_id)
 
         # Each step runs once even if this entry is re-claimed after a crash.
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -116,6 +141,12 @@ class Router:
 
         owner = owner.decode() if owner else OWNER_BOT
         if answered:
+            return
+        if await self._quotes_someone_elses_ticket(customer_id, message.text):
+            # Not one word about that ticket: only how to connect it, if it is theirs.
+            await self.send(message.channel, recipient,
+                            OutboundMessage(text=TICKET_NOT_HERE_TEXT, author="system"))
+            await self._redis.hset(progress, "answered", "1")
             return
         if owner != OWNER_BOT:
             # A person owns the conversation: the bot stays silent. The agent sees
@@ -146,15 +177,16 @@ class Router:
             metrics.KNOWLEDGE_DECISIONS.labels(decision=message.decision).inc()
         return entry
 
-    async def _link_turn(self, stream_id: str, message: InboundMessage, kind: str,
-                         code: str | None) -> None:
-        """"link" issues a code, a code (or "link CODE") redeems one: answered by
-        the gateway with a system message, whoever owns the conversation, and
-        never shown to Rasa. Each step runs once even if the entry is re-claimed."""
+    async def _gateway_turn(self, stream_id: str, message: InboundMessage,
+                            make_reply: Callable[[], Awaitable[str]]) -> None:
+        """A message the gateway answers itself with a system message, whoever
+        owns the conversation, never shown to Rasa: "link" issues a code, a code
+        (or "link CODE") redeems one, a shared Telegram contact links by phone.
+        Each step runs once even if the entry is re-claimed."""
         progress = self._keys.inbound_progress(stream_id)
         reply = await self._redis.hget(progress, "link_reply")
         if reply is None:
-            reply = await self._link_reply(message, kind, code)
+            reply = await make_reply()
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.hsetnx(progress, "link_reply", reply)
                 pipe.hget(progress, "link_reply")
@@ -193,8 +225,9 @@ class Router:
             except TooManyCodes:
                 return LINK_TOO_MANY_CODES_TEXT
             minutes = max(1, round(self.links.code_ttl_s / 60))
-            return LINK_ISSUED_TEXT.format(
+            text = LINK_ISSUED_TEXT.format(
                 code=code, minutes=f"{minutes} minute{'s' if minutes != 1 else ''}")
+            return text + (LINK_SHARE_PHONE_HINT if message.channel == "telegram" else "")
         result = await self.links.redeem(code or "", message.channel, message.channel_user_id)
         log.info("link code redemption on %s: %s", message.channel, result.status)
         if result.status == "linked":
@@ -214,6 +247,43 @@ class Router:
             day = time.strftime("%Y-%m-%d", time.gmtime(message.received_at))
             await self._redis.hincrby(self._keys.stats_day(day),
                                       f"conversations:{message.channel}", 1)
+
+    async def _contact_reply(self, message: InboundMessage) -> str:
+        customer_id = await self.identities.resolve(
+            message.channel, message.channel_user_id, message.display_name)
+        customer_id, linked = await self._link_by_verified(customer_id, message)
+        phone = e164(message.verified[0].value) if message.verified else None
+        if not linked and phone is not None:  # shared again after an earlier link
+            linked = await self.customers.find("sms", phone) == customer_id
+        return PHONE_LINKED_TEXT if linked else PHONE_VERIFIED_TEXT
+
+    async def _link_by_verified(self, customer_id: str, message: InboundMessage
+                                ) -> tuple[str, bool]:
+        """Record what the platform proved about the sender; when another customer
+        proved the same phone or email first (or is the SMS identity of that
+        number), this customer joins that one. Returns (customer id now, linked?)."""
+        linked = False
+        for attribute in message.verified:
+            recorded = await self.verified.record(customer_id, attribute, message.channel)
+            if recorded is None:
+                continue
+            owner = recorded.owner
+            if owner == customer_id and attribute.kind == "phone":
+                owner = await self.customers.find("sms", recorded.attribute.value) or owner
+            owner = await self.customers.live(owner)
+            if owner == customer_id or await self.customers.kept_apart(customer_id, owner):
+                continue
+            await self.customers.merge(customer_id, owner, how=f"verified_{attribute.kind}")
+            log.info("%s identity linked by a verified %s", message.channel, attribute.kind)
+            customer_id, linked = owner, True
+        return customer_id, linked
+
+    async def _quotes_someone_elses_ticket(self, customer_id: str, text: str) -> bool:
+        for ref in ticket_refs(text):
+            owner = await self._redis.hget(self._keys.ticket(ref), "customer_id")
+            if owner is not None and await self.customers.live(owner.decode()) != customer_id:
+                return True
+        return False
 
     async def _first_delivery(self, stream_id: str, message: InboundMessage) -> bool:
         """False for a second delivery of a message already taken (same channel
@@ -265,15 +335,29 @@ class Router:
 
 
 _LINK_ISSUE_RE = re.compile(r"/?link", re.IGNORECASE)
+LINK_PAYLOAD = "link"  # utter_link_channels' button (domain.yml)
+# Ticket references (issue 6): "FD-" and 4 characters of the code alphabet.
+_TICKET_RE = re.compile(r"\bFD-([A-Za-z0-9]{4})\b", re.IGNORECASE)
+
+
+def ticket_refs(text: str) -> list[str]:
+    """The ticket references quoted in a message, upper-cased (FD-7K2Q)."""
+    refs = []
+    for match in _TICKET_RE.finditer(text):
+        ref = "FD-" + match[1].upper()
+        if all(c in CODE_ALPHABET for c in ref[3:]) and ref not in refs:
+            refs.append(ref)
+    return refs
 _LINK_REDEEM_RE = re.compile(r"/?link\s+([A-Za-z0-9]{4,10})", re.IGNORECASE)
 
 
 def link_command(message: InboundMessage) -> tuple[str, str | None] | None:
-    """("issue", None) for exactly "link" or "/link"; ("redeem", CODE) for a message
-    that is exactly a code, or "link" and a code-like token; None for anything else
+    """("issue", None) for exactly "link" or "/link" (or the assistant's "Get a
+    link code" button, payload "link"); ("redeem", CODE) for a message that is
+    exactly a code, or "link" and a code-like token; None for anything else
     (that goes to Rasa). Deliberately no NLU: only these exact forms."""
     if message.button_payload is not None:
-        return None
+        return ("issue", None) if message.button_payload == LINK_PAYLOAD else None
     text = " ".join(message.text.split())
     if _LINK_ISSUE_RE.fullmatch(text):
         return ("issue", None)

@@ -18,7 +18,7 @@ class TranscriptStore:
         self._keys = keys
 
     async def append(self, customer_id: str, entry: TranscriptEntry) -> TranscriptEntry:
-        fields = {"e": entry.model_dump_json(exclude={"id"})}
+        fields = {"e": entry.model_dump_json(exclude={"id", "merged_from"})}
         if entry.author in ("bot", "agent"):
             # Rendered once on write, so a console loading a long transcript does not
             # render hundreds of Markdown answers on every view.
@@ -44,6 +44,7 @@ class TranscriptStore:
         for stream_id, fields in reversed(rows):
             view = json.loads(fields.get(b"e") or fields.get("e"))
             view["id"] = _decode(stream_id)
+            view["merged_from"] = _from(fields)
             html = fields.get(b"h") or fields.get("h")
             if html is not None:
                 view["html"] = _decode(html)
@@ -70,10 +71,29 @@ class TranscriptStore:
                 return copied
             start = "(" + _decode(rows[-1][0])
 
+    async def remove_copies(self, target: str, source: str, batch: int = 500) -> int:
+        """Take the entries copied from `source` (copy_into) out of `target`: an
+        unmerge. Entries written to `target` after the merge stay."""
+        removed, start = 0, "-"
+        while True:
+            rows = await self._redis.xrange(self._keys.transcript(target), min=start, count=batch)
+            ids = [stream_id for stream_id, fields in rows if _from(fields) == source]
+            if ids:
+                removed += await self._redis.xdel(self._keys.transcript(target), *ids)
+            if len(rows) < batch:
+                return removed
+            start = "(" + _decode(rows[-1][0])
+
+
+def _from(fields: dict) -> str | None:
+    value = fields.get(b"from") or fields.get("from")
+    return _decode(value) if value is not None else None
+
 
 def _entry(stream_id: bytes | str, fields: dict) -> TranscriptEntry:
     body = fields.get(b"e") or fields.get("e")
-    return TranscriptEntry.model_validate_json(body).model_copy(update={"id": _decode(stream_id)})
+    return TranscriptEntry.model_validate_json(body).model_copy(
+        update={"id": _decode(stream_id), "merged_from": _from(fields)})
 
 
 def _decode(value: bytes | str) -> str:

@@ -39,9 +39,39 @@ class Keys:
         return f"{self.prefix}:{{{customer_id}}}:transcript"
 
     def customer_identities(self, customer_id: str) -> str:
-        """Hash: "<channel>:<channel user id>" -> JSON
-        {channel, channel_user_id, linked_at, how: first_contact | code}."""
+        """Hash: "<channel>:<channel user id>" -> JSON {channel, channel_user_id,
+        linked_at, how: first_contact | code | verified_phone | verified_email | agent,
+        by (the agent, for how=agent)}."""
         return f"{self.prefix}:{{{customer_id}}}:identities"
+
+    def customer_attributes(self, customer_id: str) -> str:
+        """Hash of verified attributes: "<kind>:<value>" -> JSON {kind, value, source,
+        verified_at}; kind is phone (E.164) or email (lower case). Only what a platform
+        proved (an SMS sender, a Telegram contact of the user's own, a Slack profile email),
+        never what the customer typed."""
+        return f"{self.prefix}:{{{customer_id}}}:attributes"
+
+    def verified_attribute(self, kind: str, value: str) -> str:
+        """A verified phone or email -> the customer who proved it (for linking)."""
+        return f"{self.prefix}:verified:{kind}:{value}"
+
+    def customer_merge(self, target: str, source: str) -> str:
+        """JSON record of one merge of `source` into `target`: the identities and
+        attributes that moved, when, how and by whom; what an unmerge restores."""
+        return f"{self.prefix}:{{{target}}}:merge:{source}"
+
+    def customer_kept_apart(self, customer_id: str) -> str:
+        """Set of customers an agent unmerged from this one: a matching verified
+        phone or email does not link them again by itself."""
+        return f"{self.prefix}:{{{customer_id}}}:kept-apart"
+
+    def customer_merging(self, customer_id: str) -> str:
+        """Held (briefly) while a merge or unmerge changes this customer."""
+        return f"{self.prefix}:{{{customer_id}}}:merging"
+
+    def customer_scan(self, customer_id: str) -> str:
+        """A SCAN pattern for every per-customer key (they share the hash tag)."""
+        return f"{self.prefix}:{{{customer_id}}}:*"
 
     def customer_merged_from(self, customer_id: str) -> str:
         """Set of customer ids whose transcripts were copied into this one (for unmerge)."""
@@ -182,6 +212,15 @@ class Keys:
         console (whatever the channel; the customer's own live channel only
         carries what their web chat shows)."""
         return f"{self.prefix}:live:{{{customer_id}}}:log"
+    # -- Rasa's own keys (endpoints.yml: RedisTrackerStore / RedisLockStore, prefix "rasa") --
+    @staticmethod
+    def rasa_tracker(sender_id: str) -> str:
+        """Rasa's tracker of one conversation; its sender id is our customer id."""
+        return f"rasa:tracker:{sender_id}"
+
+    @staticmethod
+    def rasa_lock(sender_id: str) -> str:
+        return f"rasa:lock:{sender_id}"
 
     # -- outbox ------------------------------------------------------------------
     @property
@@ -238,6 +277,10 @@ class Keys:
     def slack_user_name(self, user_id: str) -> str:
         """Cached display name from users.info."""
         return f"{self.prefix}:slack:user-name:{user_id}"
+
+    def slack_user_email(self, user_id: str) -> str:
+        """Cached profile email from users.info (Slack verified it); "" when none."""
+        return f"{self.prefix}:slack:user-email:{user_id}"
 
     def slack_pressed(self, channel_id: str, message_ts: str) -> str:
         """A bot message whose buttons were already pressed once."""

@@ -37,6 +37,14 @@ class ArticleRef(Frozen):
     title: str = ""
 
 
+class VerifiedAttribute(Frozen):
+    """A phone number or email address the platform itself proved belongs to the
+    sender (never something the customer typed): see bot/verified.py."""
+
+    kind: Literal["phone", "email"]
+    value: str
+
+
 class InboundMessage(Frozen):
     """A customer's message, normalised from any channel."""
 
@@ -48,6 +56,11 @@ class InboundMessage(Frozen):
     display_name: str | None = None
     locale: str | None = None
     received_at: float = Field(default_factory=time.time)
+    # Set only by channel adapters, from what the platform vouches for.
+    verified: tuple[VerifiedAttribute, ...] = ()
+    # A Telegram contact of the user's own, shared instead of text: the gateway
+    # answers it (linking by phone number); the assistant never sees it.
+    shared_contact: bool = False
 
 
 class OutboundMessage(Frozen):
@@ -73,3 +86,6 @@ class TranscriptEntry(Frozen):
     article: ArticleRef | None = None
     decision: str | None = None  # knowledge policy outcome: answer / clarify / fallback
     client_id: str | None = None  # web chat: the widget's id for the message it sent
+    # Read from the transcript stream, never stored in the body: the customer
+    # this entry was copied from when their transcript was merged in (issue 5).
+    merged_from: str | None = None

@@ -13,6 +13,8 @@ CLAIMED_TEXT = "{agent} has joined the conversation and will reply here."
 RESOLVED_TEXT = "{agent} has handed you back to the assistant. If anything else comes up, just ask."
 CSAT_TEXT = "How did we do? Please rate your conversation with our team."
 CSAT_THANKS_TEXT = "Thank you for your rating!"
+# Before a wait is the moment to offer continuing on another app (issue 5).
+LINK_HINT = "To continue on another app, type link."
 RETURNING_TEXT = "You're back with {agent}, who helped you earlier. They'll reply here."
 
 
@@ -30,11 +32,11 @@ def escalation_text(ticket: Ticket, standing: QueueStanding, team: Team,
     if not standing.team_open:
         when = opening_phrase(standing.opens_at, team)
         return (f"{head} {ref} Our team is closed right now; we'll reply here {when}. "
-                "You don't need to stay online.")
+                f"You don't need to stay online. {LINK_HINT}")
     if not standing.agents_online:
         return (f"{head} {ref} Nobody is available this minute; we'll reply here as soon "
-                "as someone is. You don't need to stay online.")
-    return (f"{head} {ref} {position_phrase(standing)} We'll reply right here.")
+                f"as someone is. You don't need to stay online. {LINK_HINT}")
+    return (f"{head} {ref} {position_phrase(standing)} We'll reply right here. {LINK_HINT}")
 
 
 def position_phrase(standing: QueueStanding) -> str:

@@ -280,8 +280,14 @@ def _state(request: Request) -> TelegramSandbox:
 def _transcript_line(message: dict, sender: str, text: str) -> dict:
     markup = message.get("reply_markup") or {}
     titles = [b.get("text", "") for row in markup.get("inline_keyboard", []) for b in row]
-    return {"id": str(message["message_id"]), "from": sender, "text": text, "buttons": titles,
+    line = {"id": str(message["message_id"]), "from": sender, "text": text, "buttons": titles,
             "ts": time.time()}
+    if markup.get("keyboard"):  # a reply keyboard: what the user's app shows under the input
+        line["keyboard"] = [
+            {"text": b if isinstance(b, str) else b.get("text", ""),
+             "request_contact": bool(not isinstance(b, str) and b.get("request_contact"))}
+            for row in markup["keyboard"] for b in row]
+    return line
 
 
 # -- Bot API ----------------------------------------------------------------------------
@@ -328,6 +334,10 @@ def _keyboard(value: Any) -> dict | None:
     if value in (None, ""):
         return None
     markup = _json_field(value)
+    if isinstance(markup, dict) and "keyboard" in markup:
+        return _reply_keyboard(markup)
+    if isinstance(markup, dict) and markup.get("remove_keyboard") is True:
+        return {"remove_keyboard": True}
     rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
     if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
         raise ApiError(400, "Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup "
@@ -343,6 +353,23 @@ def _keyboard(value: Any) -> dict | None:
             if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_BYTES:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
     return {"inline_keyboard": rows}
+
+
+def _reply_keyboard(markup: dict) -> dict:
+    """A ReplyKeyboardMarkup: buttons under the input field that send their text,
+    or (request_contact) the user's own contact."""
+    rows = markup["keyboard"]
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, list) for r in rows):
+        raise ApiError(400, "Bad Request: field \"keyboard\" of the ReplyKeyboardMarkup should "
+                            "be an Array of Arrays")
+    for row in rows:
+        for button in row:
+            if isinstance(button, str):
+                continue
+            if not isinstance(button, dict) or not str(button.get("text", "")).strip():
+                raise ApiError(400, "Bad Request: keyboard button text must be non-empty")
+    return {k: markup[k] for k in ("keyboard", "resize_keyboard", "one_time_keyboard")
+            if k in markup}
 
 
 def send_message(sandbox: TelegramSandbox, params: dict) -> dict:
@@ -511,7 +538,10 @@ class SendBody(BaseModel):
     text: str = ""
     # what the user sends: text, or something the bot can't read, or an edit of
     # their last message, or a message in a group the bot is in
-    kind: str = "text"  # text | sticker | photo | voice | document | edit | group
+    # contact: the user's own contact (what a request_contact button sends), with
+    # `phone`; contact_other: someone else's contact card with `phone`
+    kind: str = "text"  # text | sticker | photo | voice | document | edit | group | contact...
+    phone: str | None = None
     first_name: str | None = None
     last_name: str | None = None
 
@@ -569,6 +599,16 @@ def _user_message(chat: Chat, body: SendBody) -> tuple[dict, str]:
         if body.text:
             message["caption"] = body.text
         return message, "[photo]"
+    if body.kind in ("contact", "contact_other"):
+        if not body.phone:
+            raise HTTPException(422, "a contact needs a phone")
+        # Telegram sends the number without "+"; user_id only for a Telegram user's
+        # own contact, or a saved contact who is on Telegram (a different id).
+        contact: dict[str, Any] = {"phone_number": body.phone.lstrip("+"),
+                                   "first_name": chat.first_name}
+        contact["user_id"] = chat.id if body.kind == "contact" else chat.id + 10_000_000
+        message["contact"] = contact
+        return message, f"[contact: {body.phone}]"
     if body.kind in _MEDIA:
         key, extra = _MEDIA[body.kind]
         message[key] = {**_file(key), **extra}

@@ -46,7 +46,7 @@ from bot.inbound import InboundStream, clean_text
 from bot.rendering_slack import ACTION_PREFIX, escape, mark_chosen, render
 from bot.settings import Settings
 from core.keys import KEYS, Keys
-from core.models import InboundMessage, TranscriptEntry
+from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
 
 __all__ = ["SlackChannel", "router", "to_inbound", "reply_target", "slack_to_text", "render"]
 
@@ -200,6 +200,16 @@ def display_name_of(user: Mapping[str, Any]) -> str:
             or user.get("name") or "")
 
 
+def verified_email_of(user: Mapping[str, Any]) -> str | None:
+    """The profile email of a users.info `user` (present with the users:read.email
+    scope; Slack confirms it). Bots and guests from other organisations have none
+    we can rely on."""
+    if user.get("is_bot") or user.get("is_stranger") or user.get("deleted"):
+        return None
+    email = (user.get("profile") or {}).get("email")
+    return email.strip().lower() if isinstance(email, str) and "@" in email else None
+
+
 # -- the adapter -----------------------------------------------------------------
 
 
@@ -330,24 +340,34 @@ class SlackChannel:
                                   json.dumps({"channel": target.channel,
                                               "thread_ts": target.thread_ts}),
                                   ex=REPLY_TO_TTL_S)
-        name = await self._display_name(user)
-        await context[_INBOUND].append(message.model_copy(update={"display_name": name}))
+        name, email = await self._profile(user)
+        # Slack verifies profile emails: one links this user to a customer who
+        # proved the same address elsewhere (bot/verified.py).
+        verified = (VerifiedAttribute(kind="email", value=email),) if email else ()
+        await context[_INBOUND].append(message.model_copy(
+            update={"display_name": name, "verified": verified}))
 
-    async def _display_name(self, user_id: str) -> str | None:
-        """users.info, cached for a day; a failure costs the name, never the message."""
-        key = self._keys.slack_user_name(user_id)
-        cached = await self._redis.get(key)
-        if cached is not None:
-            return _text(cached) or None
+    async def _profile(self, user_id: str) -> tuple[str | None, str | None]:
+        """(name, verified email) from users.info, cached for a day; a failure
+        costs the name and email, never the message."""
+        name_key, email_key = self._keys.slack_user_name(user_id), \
+            self._keys.slack_user_email(user_id)
+        name, email = await self._redis.mget(name_key, email_key)
+        if name is not None and email is not None:
+            return _text(name) or None, _text(email) or None
         try:
             response = await asyncio.wait_for(self._api().users_info(user=user_id),
                                               USER_LOOKUP_TIMEOUT_S)
-            name = display_name_of(response.get("user") or {})
+            user = response.get("user") or {}
         except Exception as exc:  # noqa: BLE001 - any failure here only loses the name
             log.warning("users.info for %s failed: %s", user_id, _describe(exc))
-            return None
-        await self._redis.set(key, name, ex=USER_NAME_TTL_S)
-        return name or None
+            return None, None
+        name, email = display_name_of(user), verified_email_of(user)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(name_key, name, ex=USER_NAME_TTL_S)
+            pipe.set(email_key, email or "", ex=USER_NAME_TTL_S)
+            await pipe.execute()
+        return name or None, email
 
     async def _mark_chosen(self, body: Mapping[str, Any], title: str) -> None:
         """Replace the pressed message's buttons by "You chose: ...", so they

@@ -37,7 +37,9 @@ from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    KeyboardButton,
     Message,
+    ReplyKeyboardMarkup,
     Update,
     User,
 )
@@ -52,7 +54,7 @@ from bot.inbound import InboundStream, clean_text
 from bot.rendering_telegram import callback_data, parse_callback_data, render_parts
 from bot.settings import Settings
 from core.keys import KEYS
-from core.models import InboundMessage, TranscriptEntry
+from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -74,6 +76,16 @@ NON_TEXT_REPLY = "I can only read text messages for now."
 CHOOSE_PROMPT = "Please choose an option:"
 # Commands the Telegram client offers, as text the assistant understands.
 COMMANDS = {"/start": "hello", "/help": "what can you do"}
+# Linking by phone number (issue 5): only Telegram can prove a number is the
+# user's own, through a request_contact button the user presses themselves.
+SHARE_PHONE_COMMAND = "/share_phone"
+SHARE_PHONE_BUTTON = "Share my phone number"
+SHARE_PHONE_PROMPT = ("To link this chat with the SMS conversation from your phone, tap "
+                      "\"Share my phone number\" below. Telegram sends us the number of your "
+                      "own account; we use it only to recognise you.")
+NOT_YOUR_CONTACT_TEXT = ("That's someone else's contact, so I can't use it. To link by your own "
+                         "number, send /share_phone and tap the button.")
+SHARED_CONTACT_TEXT = "(shared my phone number)"
 # Things a person sends that we cannot read; service messages are just ignored.
 MEDIA = frozenset({
     "animation", "audio", "checklist", "contact", "dice", "document", "game", "live_photo",
@@ -91,6 +103,7 @@ class DirectReply:
 
     chat_id: int
     text: str
+    reply_markup: ReplyKeyboardMarkup | None = None
 
 
 def parse_update(body: bytes) -> Update:
@@ -136,10 +149,14 @@ def _from_message(update_id: int, message: Message, max_chars: int
                   ) -> InboundMessage | DirectReply | None:
     if message.chat.type != "private":
         return None
+    if message.contact is not None:
+        return _from_contact(update_id, message)
     if message.text is None:
         if message.content_type in MEDIA:
             return DirectReply(message.chat.id, NON_TEXT_REPLY)
         return None
+    if _command(message.text) == SHARE_PHONE_COMMAND:
+        return DirectReply(message.chat.id, SHARE_PHONE_PROMPT, share_phone_keyboard())
     try:
         text = clean_text(_command_as_text(message.text), max_chars)
     except BadInput as exc:
@@ -155,10 +172,39 @@ def _from_message(update_id: int, message: Message, max_chars: int
     )
 
 
-def _command_as_text(text: str) -> str:
+def _command(text: str) -> str:
     word, _, _rest = text.strip().partition(" ")
-    command = word.split("@", 1)[0].lower()  # "/help@frontdoor_bot" in a client's menu
-    return COMMANDS.get(command, text)
+    return word.split("@", 1)[0].lower()  # "/help@frontdoor_bot" in a client's menu
+
+
+def _command_as_text(text: str) -> str:
+    return COMMANDS.get(_command(text), text)
+
+
+def _from_contact(update_id: int, message: Message) -> InboundMessage | DirectReply:
+    """A shared contact proves a phone number only when it is the sender's own
+    account (what the request_contact button sends): anyone can forward someone
+    else's contact card, or type a number into a new one (then user_id is absent)."""
+    contact, user = message.contact, message.from_user
+    if user is None or contact.user_id is None or contact.user_id != user.id:
+        return DirectReply(message.chat.id, NOT_YOUR_CONTACT_TEXT)
+    return InboundMessage(
+        channel="telegram",
+        channel_user_id=str(message.chat.id),
+        external_id=str(update_id),
+        text=SHARED_CONTACT_TEXT,
+        display_name=_display_name(user),
+        locale=user.language_code,
+        verified=(VerifiedAttribute(kind="phone", value=contact.phone_number),),
+        shared_contact=True,
+    )
+
+
+def share_phone_keyboard() -> ReplyKeyboardMarkup:
+    """One button that sends the user's own contact (Telegram asks them first)."""
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=SHARE_PHONE_BUTTON, request_contact=True)]],
+        resize_keyboard=True, one_time_keyboard=True)
 
 
 def _from_callback(query: CallbackQuery, stash: Mapping[str, str]) -> InboundMessage | None:
@@ -300,6 +346,7 @@ class TelegramChannel:
             return  # a redelivered update: answered already
         try:
             await self.bot.send_message(reply.chat_id, reply.text, parse_mode=None,
+                                        reply_markup=reply.reply_markup,
                                         request_timeout=QUICK_CALL_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - a courtesy reply; the webhook still succeeds
             log.warning("direct reply to a Telegram chat failed: %s", self.scrub(exc))

@@ -86,33 +86,60 @@ async def chat_socket(websocket: WebSocket, token: str = "",
     except SessionInvalid as exc:
         await websocket.close(code=CLOSE_UNKNOWN_SESSION, reason=str(exc)[:100])
         return
-    customer_id = await svc.router.identities.resolve("web", visitor, None)
+    current = _Current(await svc.router.identities.resolve("web", visitor, None))
     metrics.WEBCHAT_CONNECTIONS.inc()
     try:
-        async with svc.hub.subscribe(customer_id) as frames:
-            history = await svc.router.transcripts.history(customer_id, svc.settings.history_limit)
-            await websocket.send_json({"type": "history",
-                                       "entries": [entry_view(e) for e in history]})
-            pusher = asyncio.create_task(_push(websocket, frames))
-            try:
-                await _receive(websocket, svc, visitor, customer_id)
-            finally:
-                pusher.cancel()
+        pusher = asyncio.create_task(_push(websocket, svc, visitor, current))
+        waiter = asyncio.create_task(current.subscribed.wait())
+        try:
+            # The history goes out first; a socket that closed before it did is done.
+            await asyncio.wait({waiter, pusher}, return_when=asyncio.FIRST_COMPLETED)
+            if current.subscribed.is_set():
+                await _receive(websocket, svc, visitor, current)
+        finally:
+            waiter.cancel()
+            pusher.cancel()
     except WebSocketDisconnect:
         pass
     finally:
         metrics.WEBCHAT_CONNECTIONS.dec()
 
 
-async def _push(websocket: WebSocket, frames: asyncio.Queue) -> None:
+class _Current:
+    """The customer this visitor is right now: it changes when the visitor's
+    identity is linked to (or unmerged from) another customer."""
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.subscribed = asyncio.Event()
+
+
+async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Current) -> None:
+    """Live frames of the visitor's customer, after a full history. A "moved"
+    frame (bot/customers.py) means a merge or unmerge touched that customer: the
+    visitor is looked up again and, if they now belong to another customer, the
+    socket follows them there with that customer's history."""
     while True:
-        frame = await frames.get()
-        if websocket.application_state != WebSocketState.CONNECTED:
-            return
-        await websocket.send_json(frame)
+        async with svc.hub.subscribe(current.customer_id) as frames:
+            history = await svc.router.transcripts.history(current.customer_id,
+                                                           svc.settings.history_limit)
+            await websocket.send_json({"type": "history",
+                                       "entries": [entry_view(e) for e in history]})
+            current.subscribed.set()
+            while True:
+                frame = await frames.get()
+                if websocket.application_state != WebSocketState.CONNECTED:
+                    return
+                if frame.get("type") == "moved":
+                    now = await svc.router.identities.resolve("web", visitor, None)
+                    if now != current.customer_id:
+                        current.customer_id = now
+                        break
+                    continue
+                await websocket.send_json(frame)
 
 
-async def _receive(websocket: WebSocket, svc: Services, visitor: str, customer_id: str) -> None:
+async def _receive(websocket: WebSocket, svc: Services, visitor: str, current: _Current) -> None:
     recent: list[float] = []
     while True:
         received = await websocket.receive()
@@ -133,7 +160,7 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, customer_i
                 raise BadInput("rate_limited", "You're sending messages very fast; "
                                                "please wait a moment.")
             if isinstance(frame, ButtonFrame):
-                await _check_button_offered(svc, customer_id, frame.payload)
+                await _check_button_offered(svc, current.customer_id, frame.payload)
             message = _inbound(frame, visitor, svc.settings.max_message_chars)
         except BadInput as exc:
             metrics.REJECTED.labels(channel="web", code=exc.code).inc()

@@ -1,0 +1,200 @@
+"""Export and erasure of one customer (issue 5): after an erasure nothing of the
+person is left anywhere in Redis, and nobody else lost anything."""
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from bot.channels.memory import InMemoryChannel
+from bot.inbound import InboundStream
+from bot.live import LiveHub
+from bot.privacy import Privacy
+from bot.rasa_client import RasaClient
+from bot.router import Router
+from core.keys import KEYS
+from core.models import InboundMessage, VerifiedAttribute
+from knowledge.store import ArticleStore
+from tests.integration.test_customers import gateway  # noqa: F401 - fixture
+from tests.integration.test_linking import CODE_IN_TEXT
+from tests.integration.test_router import FakeRasa
+from tests.staff import make_staff, signed_in_client
+
+ROOT = Path(__file__).resolve().parents[2]
+TG, PHONE, VISITOR, SLACK = "7700123001", "+15550201", "v_privacy1", "U0PRIVACY"
+SECRETS = ["my sofa arrived broken", "call me on this number", "slack words about my bed",
+           "priv@example.com", "Ada Lovelace"]
+
+
+class Person:
+    """Drives the router the way the gateway does: inbound stream, then handle."""
+
+    def __init__(self, router: Router, redis: Redis) -> None:
+        self.router, self.stream, self.n = router, InboundStream(redis), 0
+
+    async def says(self, channel: str, user: str, text: str, **extra) -> str:
+        self.n += 1
+        message = InboundMessage(channel=channel, channel_user_id=user,
+                                 external_id=f"{user}:p{self.n}", text=text, **extra)
+        await self.router.handle(await self.stream.append(message), message)
+        customer = await self.router.identities.resolve(channel, user, None)
+        return (await self.router.transcripts.history(customer))[-1].text
+
+
+@pytest.fixture
+async def person(redis):
+    fake = FakeRasa()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
+        channels = {name: InMemoryChannel(name) for name in ("telegram", "sms", "web", "slack")}
+        router = Router(redis, RasaClient(http, "http://rasa", "http://actions"), channels,
+                        LiveHub(redis), backoff_s=0.01, backoff_max_s=0.05)
+        yield Person(router, redis), router
+
+
+async def build_a_customer_everywhere(p: Person, router: Router, redis: Redis) -> list[str]:
+    """Telegram, then SMS and web chat linked by code, a Slack user with a verified
+    email, a ticket in a queue, Rasa's memory, channel state; plus one other customer."""
+    await p.says("telegram", TG, SECRETS[0])
+    code = CODE_IN_TEXT.search(await p.says("telegram", TG, "link"))[1]
+    await p.says("sms", PHONE, SECRETS[1])  # an SMS customer of its own first...
+    previous = await router.identities.resolve("sms", PHONE, None)
+    await p.says("sms", PHONE, code)  # ...then linked: kept for an unmerge
+    code = CODE_IN_TEXT.search(await p.says("sms", PHONE, "link"))[1]
+    await p.says("web", VISITOR, code)
+    customer = await router.identities.resolve("telegram", TG, None)
+    await router.verified.record(customer, VerifiedAttribute(kind="email", value=SECRETS[3]),
+                                 "web_login")
+    await p.says("slack", SLACK, SECRETS[2],
+                 verified=(VerifiedAttribute(kind="email", value=SECRETS[3]),))
+    await p.says("telegram", TG, "link")  # a live code, never used
+    assert await router.identities.resolve("slack", SLACK, None) == customer
+
+    await redis.hset(KEYS.ticket("FD-ABCD"), mapping={"customer_id": customer,
+                                                      "summary": SECRETS[0]})
+    await redis.rpush(KEYS.customer_tickets(customer), "FD-ABCD")
+    await redis.zadd("fd:queue:general", {"FD-ABCD": 1, "FD-ZZZZ": 2})
+    await redis.set(KEYS.rasa_tracker(customer), json.dumps(
+        {"sender_id": customer, "slots": {"customer_name": SECRETS[4]}}))
+    await redis.set(KEYS.rasa_tracker(previous), json.dumps({"sender_id": previous}))
+    await redis.set(KEYS.sms_options(PHONE), json.dumps([{"title": "a", "payload": "b"}]))
+    await redis.set(KEYS.sms_opted_out(PHONE), "1")
+    await redis.set(KEYS.slack_reply_to(SLACK), json.dumps({"channel": "D0PRIVACY",
+                                                           "thread_ts": None}))
+    await redis.set(KEYS.slack_user_name(SLACK), SECRETS[4])
+    await redis.set(KEYS.slack_pressed("D0PRIVACY", "1.2"), "x")
+    await ArticleStore(redis).record_unanswered(SECRETS[0], "fallback", "telegram")
+
+    await p.says("sms", "+15550299", "unrelated question")
+    await redis.hset(KEYS.ticket("FD-ZZZZ"), "customer_id",
+                     await router.identities.resolve("sms", "+15550299", None))
+    return [customer, previous]
+
+
+async def everything_in_redis(redis: Redis) -> dict[str, str]:
+    """Every key with a readable dump of its value."""
+    dump = {}
+    async for raw in redis.scan_iter(count=1000):
+        key = raw.decode()
+        kind = (await redis.type(key)).decode()
+        if kind == "string":
+            value = await redis.get(key)
+        elif kind == "hash":
+            value = await redis.hgetall(key)
+        elif kind == "list":
+            value = await redis.lrange(key, 0, -1)
+        elif kind == "set":
+            value = await redis.smembers(key)
+        elif kind == "zset":
+            value = await redis.zrange(key, 0, -1)
+        else:
+            value = await redis.xrange(key)
+        dump[key] = repr(value)
+    return dump
+
+
+async def test_erasure_leaves_nothing_of_the_person_and_nothing_else_is_lost(person, redis):
+    p, router = person
+    customer, sms_customer = await build_a_customer_everywhere(p, router, redis)
+    exported = await Privacy(redis).export(sms_customer)  # any of their ids finds the person
+    assert exported["customer_id"] == customer
+    # Telegram's customer, and the SMS and Slack customers merged into it (the web
+    # visitor's first message was the code: it never had a customer of its own).
+    people = [c["customer_id"] for c in exported["customers"]]
+    assert len(people) == 3 and people[0] == exported["customer_id"]
+    everything = json.dumps(exported)
+    assert all(secret in everything for secret in SECRETS)
+    assert {"ref": "FD-ABCD", "customer_id": customer, "summary": SECRETS[0]} in \
+        exported["customers"][0]["tickets"]
+
+    erased = await Privacy(redis).erase(customer)
+    assert set(erased) == set(people)
+
+    needles = [*people, TG, PHONE, VISITOR, SLACK, "D0PRIVACY", "FD-ABCD", *SECRETS]
+    left = {key: value for key, value in (await everything_in_redis(redis)).items()
+            if any(n in key or n in value for n in needles)}
+    # Kept on purpose: the carrier opt-out of the phone (never text a number that said STOP).
+    assert left == {KEYS.sms_opted_out(PHONE): repr(b"1")}
+
+    other = await router.identities.resolve("sms", "+15550299", None)
+    assert [e.text for e in await router.transcripts.history(other)][:1] == [
+        "unrelated question"]
+    assert await redis.zrange("fd:queue:general", 0, -1) == [b"FD-ZZZZ"]
+    assert await redis.hget(KEYS.ticket("FD-ZZZZ"), "customer_id") == other.encode()
+
+
+async def test_admins_export_and_erase_through_the_api_agents_cannot(gateway):  # noqa: F811
+    base, redis, app = gateway
+    await make_staff(redis, "root", "admin")
+    await make_staff(redis, "ada", "agent")
+    router: Router = app.state.services.router
+    customer = await router.identities.resolve("sms", PHONE, None)
+    await router.transcripts.append(customer, _entry(SECRETS[1]))
+    admin, agent = await signed_in_client(base, "root"), await signed_in_client(base, "ada")
+    try:
+        url = f"/api/admin/customers/{customer}"
+        assert (await agent.get(url + "/export")).status_code == 403
+        assert (await agent.delete(url)).status_code == 403
+        exported = await admin.get(url + "/export")
+        assert exported.status_code == 200
+        assert exported.json()["customers"][0]["transcript"][0]["text"] == SECRETS[1]
+        assert (await admin.delete(url)).status_code == 204
+        assert (await admin.get(url + "/export")).status_code == 404
+        assert (await admin.delete(url)).status_code == 404
+        assert await router.customers.find("sms", PHONE) is None
+        actions = [(f[b"action"], f[b"actor"]) for _, f in await redis.xrange(KEYS.audit)]
+        assert actions == [(b"customer.export", b"root"), (b"customer.erase", b"root")]
+    finally:
+        await admin.aclose()
+        await agent.aclose()
+
+
+async def test_the_cli_exports_json_and_erases(redis_server, redis):
+    from bot.identity import IdentityStore
+
+    customer = await IdentityStore(redis).resolve("telegram", TG, "Ada")
+    env = {"FRONTDOOR_REDIS_URL": f"{redis_server}/1", "PATH": "/usr/bin:/bin"}
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bot.cli", "customer", *args],
+                              capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+                              check=False)
+
+    out = await asyncio.to_thread(cli, "export", customer)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["customers"][0]["identities"][0]["channel_user_id"] == TG
+    missing = await asyncio.to_thread(cli, "export", "c_nobodyxxxxxxxxxx")
+    assert missing.returncode == 2 and "No customer" in missing.stderr and not missing.stdout
+    erased = await asyncio.to_thread(cli, "erase", customer, "--yes")
+    assert erased.returncode == 0, erased.stderr
+    assert await redis.get(KEYS.identity("telegram", TG)) is None
+    assert not await redis.exists(KEYS.customer(customer))
+
+
+def _entry(text: str):
+    from core.models import TranscriptEntry
+
+    return TranscriptEntry(channel="sms", author="customer", text=text)
