@@ -15,7 +15,7 @@
   const PING_EVERY_MS = 30000;
   const BACKOFF_MAX_MS = 10000;
   const CHANNELS = {
-    web: { icon: "\u{1F310}", label: "Web chat" },
+    web: { icon: "\u25CE", label: "Web chat" },
     telegram: { icon: "\u2708", label: "Telegram" },
     slack: { icon: "#", label: "Slack" },
     sms: { icon: "\u2709", label: "SMS" },
@@ -265,7 +265,7 @@
       el("span", { class: "line small" },
         ticket.status === "claimed" && testid === "others-item"
           ? el("span", { text: `with ${ticket.agent}` })
-          : since(ticket.created_at, "waiting "),
+          : since(ticket.created_at, ticket.status === "queued" ? "waiting " : "open for "),
         ticket.position ? el("span", { class: "position", text: `#${ticket.position}` }) : null));
     const item = el("li", { class: `ticket${open ? " active" : ""}`, testid,
       data: { ref: ticket.ref, channel: ticket.channel, customer: ticket.customer_id } }, summary);
@@ -456,7 +456,7 @@
       el("time", { text: clock(entry.ts) }));
     if (entry.article) {
       meta.append(el("span", { class: "article", testid: "entry-article",
-        title: entry.article.title || "", text: `\u{1F4C4} ${entry.article.id} v${entry.article.version}` }));
+        title: entry.article.title || "", text: `KB ${entry.article.id} v${entry.article.version}` }));
     }
     if (entry.decision) meta.append(el("span", { class: "decision", text: entry.decision }));
     const body = el("div", { class: "text", testid: "entry-text" });
