@@ -319,6 +319,8 @@ async def console_socket(websocket: WebSocket) -> None:
         try:
             while True:
                 frame = json.loads(await websocket.receive_text())
+                if not isinstance(frame, dict):
+                    continue  # e.g. a JSON list: not a frame of this protocol
                 kind = frame.get("type")
                 if kind == "watch" and isinstance(frame.get("customer_id"), str):
                     if watcher is not None:

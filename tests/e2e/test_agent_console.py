@@ -241,7 +241,7 @@ async def test_an_agent_takes_over_from_the_bot_on_telegram_and_hands_back(stack
         canned = agent.locator('[data-testid="canned-item"][data-id="payment-methods"]')
         await canned.get_by_test_id("canned-use").click()
         await expect(agent.get_by_test_id("reply-text")).to_have_value(
-            re.compile(r"^Hello from a person on web chat\.\n\n.*PayPal", re.S))
+            re.compile(r"^Hello from a person on web chat\.\n\n.*PayPal", re.DOTALL))
         await agent.get_by_test_id("reply-text").press("Control+Enter")
         sent = await web_receives(web, "agent")
         assert sent["text"].startswith("Hello from a person on web chat.")

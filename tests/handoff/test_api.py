@@ -171,6 +171,7 @@ async def test_every_console_hears_queue_changes_and_the_watched_customer_live(t
         ref = await waiting_customer(redis)
         created = await next_frame("ticket.created")
         assert created["ticket"]["ref"] == ref
+        await socket.send("[1, 2]")  # not a frame: ignored, the socket stays usable
         await socket.send(json.dumps({"type": "watch", "customer_id": "c_waiting"}))
         await asyncio.sleep(0.2)
         assert (await ada.post(f"/api/agent/tickets/{ref}/claim")).status_code == 200
