@@ -305,6 +305,13 @@ async def test_two_agents_see_the_same_queue_change_live(stack, open_console, re
         await expect(bob.get_by_test_id("conv-status")).to_have_text("resolved")
         await expect(bob.locator(f'[data-testid="mine-item"][data-ref="{ref}"]')).to_have_count(0)
         ref = None
+
+        # Presence travels too: Bob steps away, then closes his console.
+        bob_option = ada.locator(f'#transfer-to option[value="agent:{bob.username}"]')
+        await bob.get_by_test_id("presence").select_option("away")
+        await expect(bob_option).to_have_text(f"{bob.username} (away)")
+        await bob.close()
+        await expect(bob_option).to_have_text(f"{bob.username} (offline)")
     finally:
         if ref is not None:
             await resolve_quietly(stack, ref, ada.username, bob.username)
