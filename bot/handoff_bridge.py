@@ -37,6 +37,7 @@ from handoff.messages import (
 )
 from handoff.models import QueueStanding
 from handoff.service import HandoffService
+from knowledge.store import ArticleStore
 
 log = logging.getLogger(__name__)
 CSAT_PAYLOAD_RE = re.compile(r'/csat\{"score":([1-5])\}')
@@ -163,6 +164,21 @@ class HandoffBridge:
     async def agent_name(self, username: str) -> str:
         raw = await self._redis.hget(self._keys.staff_user(username), "display_name")
         return raw.decode() if raw else username
+
+    async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
+        words = query.lower().split()
+        found = []
+        for article in await ArticleStore(self._redis, self._keys).all():
+            if article.status != "published":
+                continue
+            title = article.title.lower()
+            text = " ".join((title, *article.questions, article.answer)).lower()
+            if all(word in text for word in words):
+                in_title = sum(word in title for word in words)
+                found.append((-in_title, title, {"id": article.id, "title": article.title,
+                                                 "answer": article.answer}))
+        found.sort(key=lambda f: f[:2])
+        return [answer for *_, answer in found[:limit]]
 
     # -- background work ------------------------------------------------------------------
     async def start(self) -> None:

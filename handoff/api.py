@@ -166,6 +166,15 @@ async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
     }
 
 
+@router.get("/api/agent/canned")
+async def canned_answers(q: str = "", _: StaffUser = Depends(agent_only),
+                         gw: Gateway = Depends(gateway)) -> list[dict]:
+    """Knowledge answers to paste into a reply: {id, title, answer}, at most 10."""
+    if len(q) > 200:
+        raise HTTPException(422, "the search is at most 200 characters")
+    return await gw.search_answers(q, limit=10)
+
+
 @router.post("/api/agent/tickets/{ref}/claim")
 async def claim(ref: str, user: StaffUser = Depends(agent_only),
                 service: HandoffService = Depends(handoff),
@@ -282,8 +291,9 @@ async def console_socket(websocket: WebSocket) -> None:
     """Live queue events for one console; also the entries of the customer the
     agent is looking at ({"type": "watch", "customer_id": ...})."""
     user = await staff_for_websocket(websocket, "agent")
-    if user is None:
-        await websocket.close(code=4401)
+    if user is None:  # accept first: a close before accept reaches the browser as HTTP 403
+        await websocket.accept()
+        await websocket.close(code=4401, reason="sign in first")
         return
     service: HandoffService = websocket.app.state.handoff
     gw: Gateway = websocket.app.state.gateway
@@ -309,6 +319,8 @@ async def console_socket(websocket: WebSocket) -> None:
         try:
             while True:
                 frame = json.loads(await websocket.receive_text())
+                if not isinstance(frame, dict):
+                    continue  # e.g. a JSON list: not a frame of this protocol
                 kind = frame.get("type")
                 if kind == "watch" and isinstance(frame.get("customer_id"), str):
                     if watcher is not None:

@@ -36,3 +36,8 @@ class Gateway(Protocol):
         """Tell Rasa a person handled the conversation (no stale form resumes)."""
 
     async def agent_name(self, username: str) -> str: ...
+
+    async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
+        """Published knowledge answers whose title, questions or answer contain
+        every word of `query` (all of them for an empty query), as
+        {id, title, answer}: canned answers for the agent's reply box."""
