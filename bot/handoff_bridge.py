@@ -1,8 +1,9 @@
 """Where the gateway meets the handoff service.
 
-- For the router: a CSAT answer or a customer returning to the agent who just
-  helped them is handled before Rasa; a waiting customer who writes may hear
-  where they stand.
+- For the router: a CSAT answer is handled before Rasa; a waiting customer
+  who writes may hear where they stand. (After resolve the bot answers again;
+  a customer who asks for a person again soon reaches the same agent if they
+  are online: HandoffService.escalate.)
 - For the agent console (handoff/api.py): the customer's profile and unified
   timeline, live entries, and delivery of agent and system messages to the
   customer's reply channel, rendered for it by the usual outbox.
@@ -31,7 +32,6 @@ from core.models import OWNER_QUEUE, Button, InboundMessage, OutboundMessage
 from handoff.messages import (
     CSAT_TEXT,
     CSAT_THANKS_TEXT,
-    RETURNING_TEXT,
     position_phrase,
     update_text,
 )
@@ -85,18 +85,7 @@ class HandoffBridge:
                 await self.tell(customer_id, CSAT_THANKS_TEXT, channel=message.channel,
                                 channel_user_id=message.channel_user_id)
             return True  # a stale rating button is not a question for the bot either
-        sticky = await self._redis.get(self._keys.last_agent(customer_id))
-        if sticky is None or not await self.handoff.is_online(sticky.decode()):
-            return False
-        ticket, _ = await self.handoff.escalate(customer_id, message.channel, "returning",
-                                                display_name=message.display_name or "")
-        if ticket.status != "claimed":
-            await self._tell_standing(customer_id, await self.handoff.standing(ticket),
-                                      reminder=True)
-            return True
-        await self.tell(customer_id, RETURNING_TEXT.format(
-            agent=await self.agent_name(ticket.agent or "")))
-        return True
+        return False
 
     async def person_owned(self, customer_id: str, owner: str, message: InboundMessage,
                            recipient: Recipient) -> None:

@@ -186,7 +186,7 @@ async def claim(ref: str, user: StaffUser = Depends(agent_only),
         raise HTTPException(409, f"{ref} was already taken") from None
     except AtCapacity:
         raise HTTPException(409, "you already hold your maximum of conversations") from None
-    await gw.tell(ticket.customer_id, CLAIMED_TEXT.format(agent=user.display_name))
+    await _tell(gw, ticket.customer_id, CLAIMED_TEXT.format(agent=user.display_name))
     return ticket.view()
 
 
@@ -241,7 +241,7 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
         else:
             await _known_agent(service, body.agent)
             moved = await service.assign(ref, body.agent)
-            await gw.tell(ticket.customer_id, CLAIMED_TEXT.format(
+            await _tell(gw, ticket.customer_id, CLAIMED_TEXT.format(
                 agent=await gw.agent_name(body.agent)))
     except UnknownTeam:
         raise HTTPException(422, f"no team {body.team!r}") from None
@@ -250,6 +250,15 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
     except HandoffError as exc:
         raise HTTPException(409, str(exc)) from None
     return moved.view()
+
+
+async def _tell(gw: Gateway, customer_id: str, text: str) -> None:
+    """Tell the customer, best effort: the ticket change stands even if the
+    customer can no longer be reached (e.g. their data was erased)."""
+    try:
+        await gw.tell(customer_id, text)
+    except LookupError as exc:
+        log.warning("could not tell %s: %s", customer_id, exc)
 
 
 async def _known_agent(service: HandoffService, username: str) -> None:
@@ -270,9 +279,10 @@ async def resolve(ref: str, body: ResolveBody | None = None,
     if first:  # a repeated resolve (double click, retry) tells the customer nothing twice
         with contextlib.suppress(Exception):
             await gw.reset_dialogue(ticket.customer_id)
-        await gw.tell(ticket.customer_id, RESOLVED_TEXT.format(agent=user.display_name))
+        await _tell(gw, ticket.customer_id, RESOLVED_TEXT.format(agent=user.display_name))
         if (body is None or body.csat) and service.settings.csat:
-            await gw.ask_csat(ticket.customer_id, ref)
+            with contextlib.suppress(LookupError):
+                await gw.ask_csat(ticket.customer_id, ref)
     return ticket.view()
 
 

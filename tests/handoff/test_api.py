@@ -11,6 +11,7 @@ import websockets
 from redis.asyncio import Redis
 
 from bot.app import create_app
+from bot.identity import IdentityStore
 from bot.settings import Settings
 from core.keys import KEYS
 from handoff.service import HandoffService
@@ -32,10 +33,11 @@ async def gateway(redis_server):
     await redis.aclose()
 
 
-async def waiting_customer(redis: Redis, customer_id: str = "c_waiting") -> str:
+async def waiting_customer(redis: Redis, visitor: str = "w-1") -> str:
     """A web chat customer who asked for a person: their ticket's reference."""
-    await redis.hset(KEYS.customer(customer_id), mapping={
-        "display_name": "Dana", "last_channel": "web", "last_channel_user_id": "w-1"})
+    identities = IdentityStore(redis)
+    customer_id = await identities.resolve("web", visitor, "Dana")
+    await identities.touch(customer_id, "web", visitor)
     ticket, _ = await HandoffService(redis).escalate(customer_id, "web", "asked_for_human",
                                                      display_name="Dana")
     return ticket.ref
@@ -55,7 +57,7 @@ async def two_agents(gateway):
 async def test_two_agents_claiming_at_once_get_exactly_one_winner(two_agents):
     ada, bob, redis = two_agents
     for n in range(5):  # a few rounds: the race is decided in Redis, every time
-        ref = await waiting_customer(redis, f"c_race{n}")
+        ref = await waiting_customer(redis, f"w-race{n}")
         path = f"/api/agent/tickets/{ref}/claim"
         first, second = await asyncio.gather(ada.post(path), bob.post(path))
         assert sorted([first.status_code, second.status_code]) == [200, 409]
@@ -64,7 +66,8 @@ async def test_two_agents_claiming_at_once_get_exactly_one_winner(two_agents):
         assert "already taken" in loser.json()["detail"]
         detail = (await ada.get(f"/api/agent/tickets/{ref}")).json()
         assert detail["ticket"]["status"] == "claimed" and detail["ticket"]["agent"] == winner
-        assert (await redis.get(KEYS.owner(f"c_race{n}"))).decode() == f"agent:{winner}"
+        owner = await redis.get(KEYS.owner(detail["ticket"]["customer_id"]))
+        assert owner.decode() == f"agent:{winner}"
         mine = (await (ada if winner == "ada" else bob).get("/api/agent/queue")).json()["mine"]
         assert ref in [t["ref"] for t in mine]
         resolved = await (ada if winner == "ada" else bob).post(
@@ -171,14 +174,15 @@ async def test_every_console_hears_queue_changes_and_the_watched_customer_live(t
         ref = await waiting_customer(redis)
         created = await next_frame("ticket.created")
         assert created["ticket"]["ref"] == ref
+        customer_id = created["ticket"]["customer_id"]
         await socket.send("[1, 2]")  # not a frame: ignored, the socket stays usable
-        await socket.send(json.dumps({"type": "watch", "customer_id": "c_waiting"}))
+        await socket.send(json.dumps({"type": "watch", "customer_id": customer_id}))
         await asyncio.sleep(0.2)
         assert (await ada.post(f"/api/agent/tickets/{ref}/claim")).status_code == 200
         claimed = await next_frame("ticket.claimed")
         assert claimed["ticket"]["agent"] == "ada"
         entry = await next_frame("entry")  # what Dana is told, seen live by bob's console
-        assert entry["customer_id"] == "c_waiting" and entry["entry"]["author"] == "system"
+        assert entry["customer_id"] == customer_id and entry["entry"]["author"] == "system"
         assert (await bob.get("/api/agent/queue")).json()["queued"] == []
         await ada.post(f"/api/agent/tickets/{ref}/resolve", json={"csat": False})
     async with websockets.connect(url) as anonymous:  # no session: closed at once

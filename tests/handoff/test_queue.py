@@ -106,7 +106,7 @@ async def test_resolve_hands_back_to_the_bot_once(service, redis):
     assert new.ref != ticket.ref  # a resolved ticket is closed; the next is a new one
 
 
-async def test_a_customer_writing_again_soon_reaches_the_same_online_agent(service, redis):
+async def test_asking_for_a_person_again_soon_reaches_the_same_online_agent(service, redis):
     ticket, _ = await service.escalate("c_a", "web", "fallback")
     await service.claim(ticket.ref, "ann")
     await service.resolve(ticket.ref, "ann")
