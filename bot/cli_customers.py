@@ -3,19 +3,17 @@ all as JSON, or erase it everywhere (bot/privacy.py says what that covers)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
 
 import typer
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
 
+from bot.cli_redis import run_with_redis
 from bot.customers import Customers
 from bot.privacy import Privacy
-from bot.settings import get_settings
 from core.keys import KEYS
 
 app = typer.Typer(help="Customers: export or erase their data (privacy requests).",
@@ -24,22 +22,7 @@ console = Console(stderr=True)  # stdout carries the export only
 
 
 def _run(work) -> None:
-    settings = get_settings()
-
-    async def main() -> None:
-        redis = Redis.from_url(settings.effective_redis_url)
-        try:
-            await work(redis)
-        finally:
-            await redis.aclose()
-
-    try:
-        asyncio.run(main())
-    except RedisConnectionError:
-        console.print(f"[red]Cannot reach Redis at {settings.effective_redis_url}.[/red] "
-                      "Start Front Door first (`make demo` or `frontdoor up`), or set "
-                      "FRONTDOOR_REDIS_URL.")
-        raise typer.Exit(1) from None
+    run_with_redis(work, console)
 
 
 async def _require(redis: Redis, customer_id: str) -> None:

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import typer
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
 from rich.table import Table
 
-from bot.settings import get_settings
+from bot.cli_redis import run_with_redis
 from core.staff import ROLES, StaffError, StaffStore
 
 app = typer.Typer(help="Staff accounts: agents, editors, admins.", no_args_is_help=True)
@@ -22,23 +21,13 @@ console = Console()
 
 
 def _run(work) -> None:
-    """Run one coroutine against the configured Redis with a clear error when it is down."""
-    settings = get_settings()
+    """Run `work(StaffStore)`; staff input errors become a clear message."""
 
-    async def main() -> None:
-        redis = Redis.from_url(settings.effective_redis_url)
-        try:
-            await work(StaffStore(redis))
-        finally:
-            await redis.aclose()
+    async def with_store(redis: Redis) -> None:
+        await work(StaffStore(redis))
 
     try:
-        asyncio.run(main())
-    except RedisConnectionError:
-        console.print(f"[red]Cannot reach Redis at {settings.effective_redis_url}.[/red] "
-                      "Start Front Door first (`make demo` or `frontdoor up`), or set "
-                      "FRONTDOOR_REDIS_URL.")
-        raise typer.Exit(1) from None
+        run_with_redis(with_store, console)
     except StaffError as exc:
         console.print(f"[red]{type(exc).__name__}: {exc}[/red]")
         raise typer.Exit(2) from None

@@ -44,7 +44,6 @@ class TranscriptStore:
         for stream_id, fields in reversed(rows):
             view = json.loads(fields.get(b"e") or fields.get("e"))
             view["id"] = _decode(stream_id)
-            view["merged_from"] = _from(fields)
             html = fields.get(b"h") or fields.get("h")
             if html is not None:
                 view["html"] = _decode(html)

@@ -42,6 +42,7 @@ async def report(redis: Redis, days: int = 7, keys: Keys = KEYS,
                                      totals[f"resolved:{channel}"]),
             "csat_avg": _ratio(totals[f"csat_sum:{channel}"], totals[f"csat_n:{channel}"]),
             "csat_n": int(totals[f"csat_n:{channel}"]),
+            "sla_breached": int(totals[f"sla_breached:{channel}"]),
         }
     conversations = sum(c["conversations"] for c in per_channel.values())
     escalations = sum(c["escalations"] for c in per_channel.values())
@@ -59,5 +60,6 @@ async def report(redis: Redis, days: int = 7, keys: Keys = KEYS,
                                  sum(totals[f"resolved:{c}"] for c in CHANNELS)),
         "csat_avg": _ratio(sum(totals[f"csat_sum:{c}"] for c in CHANNELS),
                            sum(totals[f"csat_n:{c}"] for c in CHANNELS)),
+        "sla_breached": sum(c["sla_breached"] for c in per_channel.values()),
         "per_channel": per_channel,
     }

@@ -140,9 +140,12 @@ class HandoffService:
     async def agent_replied(self, ref: str) -> None:
         ticket = await self.queue.get(ref)
         if await self.queue.mark_replied(ref):
-            await self._count(time.time(), f"first_reply_s_sum:{ticket.channel}",
-                              by=time.time() - ticket.created_at)
-            await self._count(time.time(), f"first_reply_n:{ticket.channel}")
+            now = time.time()
+            await self._count(now, f"first_reply_s_sum:{ticket.channel}",
+                              by=now - ticket.created_at)
+            await self._count(now, f"first_reply_n:{ticket.channel}")
+            if now > ticket.sla_due_at:
+                await self._count(now, f"sla_breached:{ticket.channel}")
 
     async def resolve(self, ref: str, by: str) -> tuple[Ticket, bool]:
         """Hand the conversation back to the bot. Idempotent: a second resolve

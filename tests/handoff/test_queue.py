@@ -151,3 +151,14 @@ topics:
     tomorrow_nine = datetime.combine(today + timedelta(days=1), dt_time(9), tzinfo=UTC)
     assert standing.opens_at == tomorrow_nine.timestamp()
     assert standing.expected_wait_s is None
+
+
+async def test_a_first_reply_after_the_sla_deadline_counts_as_breached(service, redis):
+    ticket, _ = await service.escalate("c_a", "slack", "fallback", priority=3)
+    await redis.hset(f"fd:{{handoff}}:ticket:{ticket.ref}", "sla_due_at", "1")  # long past
+    await service.claim(ticket.ref, "ann")
+    await service.agent_replied(ticket.ref)
+    await service.agent_replied(ticket.ref)  # only the first reply counts
+    from handoff.reports import report
+
+    assert (await report(redis))["per_channel"]["slack"]["sla_breached"] == 1
