@@ -45,6 +45,26 @@ async def serve(app, port: int) -> AsyncIterator[None]:
         await task
 
 
+@contextlib.asynccontextmanager
+async def gateway_without_rasa(redis_server: str, db: int, **overrides
+                               ) -> AsyncIterator[tuple[Settings, Redis, object]]:
+    """A real gateway served in-process on a free port, over an emptied Redis
+    database, with no Rasa behind it: for API tests that need no assistant."""
+    from bot.app import create_app
+
+    settings = Settings(redis_url=f"{redis_server}/{db}", port=free_port(),
+                        rasa_port=free_port(), actions_port=free_port(), **overrides)
+    redis = Redis.from_url(settings.effective_redis_url)
+    await redis.flushdb()
+    app = create_app(settings)
+    try:
+        async with serve(app, settings.port):
+            yield settings, redis, app
+    finally:
+        await redis.flushdb()
+        await redis.aclose()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> str:
     """A throwaway redis-server; yields its base URL (no db number)."""
@@ -74,6 +94,14 @@ async def redis(redis_server) -> Redis:
     await client.flushdb()
     yield client
     await client.flushdb()
+    await client.aclose()
+
+
+@pytest.fixture
+async def stack_redis(stack) -> Redis:
+    """A client of the stack's own Redis (db 0), for tests that look behind the product."""
+    client = Redis.from_url(stack.effective_redis_url)
+    yield client
     await client.aclose()
 
 

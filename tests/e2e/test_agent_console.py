@@ -12,7 +12,6 @@ import uuid
 import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
-from redis.asyncio import Redis
 
 from core.staff import StaffStore
 from tests.e2e.test_webchat_browser import CHROMIUM_ARGS
@@ -81,10 +80,8 @@ async def web_receives(chat: Chat, author: str, containing: str = "", timeout: f
 
 
 @pytest.fixture
-async def redis(stack):
-    client = Redis.from_url(stack.effective_redis_url)
-    yield client
-    await client.aclose()
+def redis(stack_redis):
+    return stack_redis  # these tests look at the stack's own Redis
 
 
 @pytest.fixture

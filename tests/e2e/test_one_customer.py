@@ -8,7 +8,6 @@ import re
 import uuid
 
 import pytest
-from redis.asyncio import Redis
 
 from bot.identity import IdentityStore
 from bot.router import EMAIL_LINKED_TEXT, PHONE_LINKED_TEXT
@@ -52,10 +51,8 @@ class WebChat(Chat):
 
 
 @pytest.fixture
-async def redis(stack):
-    client = Redis.from_url(stack.effective_redis_url)
-    yield client
-    await client.aclose()
+def redis(stack_redis):
+    return stack_redis  # these tests look at the stack's own Redis
 
 
 async def test_a_conversation_moves_from_telegram_to_sms_to_web_chat_remembering_the_name(

@@ -10,27 +10,19 @@ import pytest
 import websockets
 from redis.asyncio import Redis
 
-from bot.app import create_app
 from bot.identity import IdentityStore
-from bot.settings import Settings
 from core.keys import KEYS
 from handoff.service import HandoffService
 from knowledge.models import Article
 from knowledge.store import ArticleStore
-from tests.conftest import free_port, serve
+from tests.conftest import gateway_without_rasa
 from tests.staff import make_staff, signed_in_client
 
 
 @pytest.fixture
 async def gateway(redis_server):
-    settings = Settings(redis_url=f"{redis_server}/5", port=free_port(), rasa_port=free_port(),
-                        actions_port=free_port())
-    redis = Redis.from_url(settings.effective_redis_url)
-    await redis.flushdb()
-    async with serve(create_app(settings), settings.port):
+    async with gateway_without_rasa(redis_server, 5) as (settings, redis, app):
         yield settings.base_url, redis
-    await redis.flushdb()
-    await redis.aclose()
 
 
 async def waiting_customer(redis: Redis, visitor: str = "w-1") -> str:

@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from redis.asyncio import Redis
 
 from handoff.service import HandoffService
 from handoff.teams import is_open
@@ -34,13 +33,6 @@ async def silent(chat: Chat, seconds: float = 2.5) -> list[dict]:
             said.append(await next_entry(chat, "bot", "agent", "system", timeout=seconds))
     except asyncio.TimeoutError:
         return said
-
-
-@pytest.fixture
-async def stack_redis(stack):
-    client = Redis.from_url(stack.effective_redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

@@ -6,9 +6,7 @@ import json
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
-from bot.app import create_app
 from bot.channels.memory import InMemoryChannel
 from bot.customers import Customers, MergeRefused, reply_target
 from bot.live import LiveHub
@@ -21,11 +19,10 @@ from bot.router import (
     TICKET_NOT_HERE_TEXT,
     Router,
 )
-from bot.settings import Settings
 from bot.verified import VerifiedAttributes, e164
 from core.keys import KEYS
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
-from tests.conftest import free_port, serve
+from tests.conftest import gateway_without_rasa
 from tests.integration.test_linking import Sender
 from tests.integration.test_router import FakeRasa
 from tests.staff import make_staff, signed_in_client
@@ -236,15 +233,8 @@ async def test_the_telegram_link_reply_offers_sharing_the_phone_number(setup):
 
 @pytest.fixture
 async def gateway(redis_server):
-    settings = Settings(redis_url=f"{redis_server}/5", port=free_port(), rasa_port=free_port(),
-                        actions_port=free_port())
-    redis = Redis.from_url(settings.effective_redis_url)
-    await redis.flushdb()
-    app = create_app(settings)
-    async with serve(app, settings.port):
+    async with gateway_without_rasa(redis_server, 5) as (settings, redis, app):
         yield settings.base_url, redis, app
-    await redis.flushdb()
-    await redis.aclose()
 
 
 async def seed(app, who: list[tuple[str, str, str]]) -> list[str]:

@@ -2,25 +2,16 @@
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
-from bot.app import create_app
-from bot.settings import Settings
 from core.staff import BadStaffInput, StaffStore, UserExists
-from tests.conftest import free_port, serve
+from tests.conftest import gateway_without_rasa
 from tests.staff import CSRF, make_staff, signed_in_client
 
 
 @pytest.fixture
 async def gateway(redis_server):
-    settings = Settings(redis_url=f"{redis_server}/4", port=free_port(), rasa_port=free_port(),
-                        actions_port=free_port())
-    redis = Redis.from_url(settings.effective_redis_url)
-    await redis.flushdb()
-    async with serve(create_app(settings), settings.port):
+    async with gateway_without_rasa(redis_server, 4) as (settings, redis, app):
         yield settings.base_url, redis
-    await redis.flushdb()
-    await redis.aclose()
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_refusal(gateway):
