@@ -366,8 +366,42 @@
       row.appendChild(el('div', 'msg-hint', segmentHint(msg)));
     } else {
       addButtons(pane, row, msg);
+      addReplyKeyboard(pane, row, msg);
     }
     return row;
+  }
+
+  // A Telegram reply keyboard: a button sends its text, or (request_contact)
+  // the user's own contact, as the Telegram app does after asking for consent.
+  function addReplyKeyboard(pane, parent, msg) {
+    var keys = Array.isArray(msg.keyboard) ? msg.keyboard : [];
+    if (msg.from !== 'bot' || keys.length === 0) {
+      return;
+    }
+    var box = el('div', 'msg-buttons');
+    keys.forEach(function (key) {
+      var b = el('button', 'msg-button', asString(key.text));
+      b.type = 'button';
+      b.setAttribute('data-testid', key.request_contact ? 'share-contact' : 'keyboard-button');
+      b.addEventListener('click', function () {
+        if (!pane.user) {
+          showError(pane, 'send', 'Enter a user first.');
+          return;
+        }
+        if (key.request_contact) {
+          var phone = window.prompt('Share your phone number with the bot (as Telegram would):',
+                                    '+15551230000');
+          if (phone && phone.trim()) {
+            enqueue(pane, { user: pane.user, kind: 'contact', phone: phone.trim(),
+                            text: '' });
+          }
+        } else {
+          enqueue(pane, { user: pane.user, text: asString(key.text) });
+        }
+      });
+      box.appendChild(b);
+    });
+    parent.appendChild(box);
   }
 
   function addButtons(pane, parent, msg) {
@@ -539,7 +573,11 @@
     }
     pane.input.value = '';
     updateDraftHint(pane);
-    pane.queue.push({ user: pane.user, text: text });
+    enqueue(pane, { user: pane.user, text: text });
+  }
+
+  function enqueue(pane, item) {
+    pane.queue.push(item);
     if (!pane.sending) {
       sendNext(pane);
     }

@@ -37,7 +37,9 @@ HOSTILE = {
 
 class Send(BaseModel):
     user: str
-    text: str
+    text: str = ""
+    kind: str = "text"
+    phone: str | None = None
 
 
 class Press(BaseModel):
@@ -54,6 +56,7 @@ class FakeSandboxes:
         self.ids = itertools.count(1)
         self.chats: dict[tuple[str, str], list[dict]] = {}
         self.presses: list[tuple[str, dict]] = []
+        self.contacts: list[tuple[str, str, str]] = []
 
     def add(self, platform: str, user: str, author: str, text: str, buttons=(), **extra) -> None:
         self.chats.setdefault((platform, user), []).append(
@@ -82,6 +85,15 @@ class FakeSandboxes:
         async def send(body: Send) -> dict:
             if body.text == "forged":
                 return {"status": 403}  # as if the gateway rejected the signature
+            if body.kind == "contact":
+                self.contacts.append((platform, body.user, body.phone))
+                self.add(platform, body.user, "user", f"[contact: {body.phone}]")
+                return {"status": 200}
+            if body.text == "/share_phone":
+                self.add(platform, body.user, "user", body.text)
+                self.add(platform, body.user, "bot", "Tap the button to share your number.",
+                         keyboard=[{"text": "Share my phone number", "request_contact": True}])
+                return {"status": 200}
             self.add(platform, body.user, "user", body.text)
             self.reply(platform, body.user, body.text)
             return {"status": 200}
@@ -229,3 +241,16 @@ async def test_markup_is_shown_as_text_and_never_runs(browser, sandbox):
     # Chromium reports the blocked handler attributes of the parsed (inert)
     # hostile markup to the console; nothing may actually run.
     assert [p for p in page.problems if "Content Security Policy" not in p] == []
+
+
+async def test_a_telegram_reply_keyboard_can_share_the_users_own_contact(browser, sandbox):
+    page = await open_page(browser, sandbox)
+    page.on("dialog", lambda dialog: dialog.accept("+15551234567"))
+    pane = page.get_by_test_id("pane-telegram")
+    await pane.get_by_test_id("user").fill("ada")
+    await say(pane, "/share_phone")
+    share = pane.get_by_test_id("share-contact")
+    await expect(share).to_have_text("Share my phone number")
+    await share.click()
+    await expect(pane.get_by_test_id("msg").last).to_contain_text("[contact: +15551234567]")
+    assert sandbox.contacts == [("telegram", "ada", "+15551234567")]
