@@ -27,7 +27,7 @@ from core.webauth import (
     staff_templates,
 )
 from handoff import AtCapacity, HandoffError, TicketNotFound, TicketStateError, UnknownTeam
-from handoff.messages import CLAIMED_TEXT, RESOLVED_TEXT
+from handoff.messages import CLAIMED_TEXT, RESOLVED_TEXT, TRANSFERRED_TEXT, position_phrase
 from handoff.models import Ticket
 from handoff.ports import Gateway
 from handoff.reports import report
@@ -238,6 +238,12 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
     try:
         if body.team is not None:
             moved = await service.transfer_to_team(ref, body.team, by=user.username)
+            standing = await service.standing(moved)
+            await service.redis.delete(service.keys.queue_notice(moved.customer_id))
+            await _tell(gw, ticket.customer_id, TRANSFERRED_TEXT.format(
+                team=service.teams.team(body.team).name,
+                standing=position_phrase(standing) if standing.team_open else
+                "They are closed right now and will reply here when they open."))
         else:
             await _known_agent(service, body.agent)
             moved = await service.assign(ref, body.agent)

@@ -11,6 +11,7 @@ from handoff.teams import Team
 
 CLAIMED_TEXT = "{agent} has joined the conversation and will reply here."
 RESOLVED_TEXT = "{agent} has handed you back to the assistant. If anything else comes up, just ask."
+TRANSFERRED_TEXT = "We've passed your conversation to our {team} team. {standing}"
 CSAT_TEXT = "How did we do? Please rate your conversation with our team."
 CSAT_THANKS_TEXT = "Thank you for your rating!"
 # Before a wait is the moment to offer continuing on another app (issue 5).

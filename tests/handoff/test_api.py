@@ -181,3 +181,22 @@ async def test_every_console_hears_queue_changes_and_the_watched_customer_live(t
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(anonymous.recv(), 5)
         assert closed.value.rcvd.code == 4401
+
+
+async def test_transfer_to_a_team_requeues_and_tells_the_customer(two_agents):
+    ada, bob, redis = two_agents
+    ref = await waiting_customer(redis)
+    await ada.post(f"/api/agent/tickets/{ref}/claim")
+    bad = await ada.post(f"/api/agent/tickets/{ref}/transfer", json={"team": "nope"})
+    assert bad.status_code == 422
+    both = await ada.post(f"/api/agent/tickets/{ref}/transfer",
+                          json={"team": "billing", "agent": "bob"})
+    assert both.status_code == 422
+    moved = await ada.post(f"/api/agent/tickets/{ref}/transfer", json={"team": "billing"})
+    assert moved.status_code == 200
+    assert moved.json()["team"] == "billing" and moved.json()["status"] == "queued"
+    detail = (await bob.get(f"/api/agent/tickets/{ref}")).json()
+    told = [e["text"] for e in detail["transcript"] if e["author"] == "system"]
+    assert "passed your conversation to our Billing and cancellations team" in told[-1]
+    assert ref in [t["ref"] for t in (await bob.get("/api/agent/queue")).json()["queued"]]
+    await bob.post(f"/api/agent/tickets/{ref}/resolve", json={"csat": False})
