@@ -30,12 +30,15 @@ class ActionAnswerFromKnowledge(Action):
         chosen = next(tracker.get_latest_entity_values("article_id"), None)
 
         if chosen:  # the customer pressed one of the clarification buttons
+            # so that clarification was not left unanswered (editors' view)
+            await service.store.clarification_picked(tracker.sender_id, chosen)
             try:
                 reply = article_reply(await service.article(chosen), channel)
             except ArticleNotFound:
                 reply = Reply(text=FALLBACK_TEXT, note={"decision": "fallback"})
         else:
-            decision = await service.decide(message.get("text") or "", channel)
+            decision = await service.decide(message.get("text") or "", channel,
+                                            customer_id=tracker.sender_id)
             reply = decision_reply(decision, channel)
 
         dispatcher.utter_message(

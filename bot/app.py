@@ -19,6 +19,7 @@ from bot.deps import Services
 from bot.inbound import InboundStream
 from bot.live import LiveHub
 from bot.outbox import OutboxSender
+from bot.previews import PREVIEWS
 from bot.rasa_client import RasaClient
 from bot.router import Router
 from bot.settings import Settings, get_settings
@@ -28,6 +29,9 @@ from bot.webchat.session import SessionSigner
 from core import webauth
 from core.keys import KEYS
 from core.models import InboundMessage
+from knowledge import editor_api, editor_page, editor_tools_api
+from knowledge.editor_backend import EditorBackend
+from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger(__name__)
 TEMPLATES = webchat_routes.STATIC.parent / "templates"
@@ -97,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.staff = webauth.StaffAuth(
             redis, settings.staff_secret.get_secret_value(),
             secure_cookies=settings.base_url.startswith("https://"))
+        # The knowledge editor: its own KnowledgeService (made on first use) follows
+        # the store's revision, and the channel previews come from the bot's renderers.
+        app.state.kb_editor = EditorBackend(redis, KnowledgeSettings(), PREVIEWS)
         await inbound_worker.start()
         await sender.worker.start()
         log.info("front door gateway ready on %s", settings.base_url)
@@ -121,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(webchat_routes.router)
     app.include_router(webauth.router)
+    for kb_router in (editor_api.router, editor_tools_api.router, editor_page.router):
+        app.include_router(kb_router)
     # Webhook routes answer 404 while their channel has no credentials.
     from bot.channels import slack, sms, telegram
 

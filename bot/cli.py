@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from bot import cli_staff
+from bot import cli_kb, cli_staff
 from bot.launcher import LaunchError, Stack, tail, train as rasa_train
 from bot.settings import Settings, get_settings, with_sandboxes
 
@@ -23,6 +23,7 @@ telegram_app = typer.Typer(help="Telegram: register the webhook, or long-poll fo
                            no_args_is_help=True)
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(cli_staff.app, name="user")
+app.add_typer(cli_kb.app, name="kb")
 console = Console()
 
 
