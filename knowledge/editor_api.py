@@ -252,7 +252,9 @@ async def try_question(body: TryRequest, be: EditorBackend = Depends(backend),
         "matches": [m.model_dump() for m in decision.matches],
         "options": [m.article_id for m in decision.options],
         "article": decision.article.ref().model_dump() if decision.article else None,
-        "reply": {"text": reply.text, "buttons": [b["title"] for b in reply.buttons]},
+        # ...and how that reply looks on the channel asked about.
+        "reply": {"text": reply.text, "buttons": [b["title"] for b in reply.buttons],
+                  "preview": be.previews[body.channel](reply.text)},
         "revision": await be.store.revision(),
     }
 

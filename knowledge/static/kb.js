@@ -493,10 +493,16 @@
       ]));
     });
     box.appendChild(table);
-    var reply = el('div', { cls: 'kb-bubble' }, [el('div', { cls: 'kb-plain', text: d.reply.text })]);
-    d.reply.buttons.forEach(function (b) { reply.appendChild(el('span', { cls: 'badge', text: b })); });
     box.appendChild(el('p', { cls: 'kb-muted', text: 'The assistant would say:' }));
-    box.appendChild(reply);
+    var phone = el('div', { cls: 'kb-bubbles channel-' + d.reply.preview.channel });
+    d.reply.preview.messages.forEach(function (m) {
+      phone.appendChild(el('div', { cls: 'kb-bubble' }, [m.format === 'html'
+        ? safeHtml(m.content) : el('div', { cls: 'kb-plain', text: m.content })]));
+    });
+    var buttons = el('div', { cls: 'kb-row', testid: 'kb-try-buttons' });
+    d.reply.buttons.forEach(function (b) { buttons.appendChild(el('span', { cls: 'badge', text: b })); });
+    phone.appendChild(buttons);
+    box.appendChild(phone);
   }
 
   // ---------------------------------------------------------------------------
