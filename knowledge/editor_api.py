@@ -17,8 +17,14 @@ from pydantic import BaseModel, Field
 from core.staff import StaffUser
 from core.webauth import require_staff
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
-from knowledge.editing import (CHANNELS, ArticleInput, changed_fields, diff_articles,
-                               same_content, search)
+from knowledge.editing import (
+    CHANNELS,
+    ArticleInput,
+    changed_fields,
+    diff_articles,
+    same_content,
+    search,
+)
 from knowledge.editor_backend import EditorBackend
 from knowledge.models import Article
 from knowledge.replies import decision_reply

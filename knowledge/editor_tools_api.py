@@ -8,16 +8,22 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from core.staff import StaffUser
 from core.webauth import require_staff
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
-from knowledge.editing import ArticleInput
+from knowledge.editing import ArticleInput, error_text
 from knowledge.editor_api import article_json, backend, conflict_response
 from knowledge.editor_backend import EditorBackend
-from knowledge.transfer import (MAX_IMPORT_BYTES, ImportInvalid, export_csv, export_zip,
-                                import_articles, parse_upload)
+from knowledge.transfer import (
+    MAX_IMPORT_BYTES,
+    ImportInvalid,
+    export_csv,
+    export_zip,
+    import_articles,
+    parse_upload,
+)
 from knowledge.unanswered import normalise
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge editor"])
@@ -72,7 +78,9 @@ async def add_variants(body: AddVariants, request: Request,
         updated = ArticleInput.model_validate(
             {**data.model_dump(), "questions": [*data.questions, *body.queries]}
         ).to_article(current.id)
-    except (ArticleInvalid, ValueError) as exc:
+    except ValidationError as exc:
+        raise HTTPException(422, error_text(exc)) from None
+    except ArticleInvalid as exc:
         raise HTTPException(422, str(exc)) from None
     try:
         saved = await be.store.save(updated, expected_version=body.expected_version,

@@ -213,8 +213,8 @@ def parse_upload(filename: str, data: bytes) -> list[Article]:
         return parse_csv(text)
     if name.endswith(".md"):
         return parse_md_files({PurePosixPath(filename).name: text})
-    raise ImportInvalid([f"{filename}: import a .zip of .md articles, one .md article "
-                         "or a .csv file"])
+    raise ImportInvalid([(f"{filename}: import a .zip of .md articles, one .md article "
+                          "or a .csv file")])
 
 
 def parse_path(path: Path) -> list[Article]:

@@ -151,8 +151,6 @@
       list.appendChild(el('li', { text: errorText(r.data), cls: 'error' }));
       return;
     }
-    state.allArticles = state.allArticles || [];
-    if (!q && !status) state.allArticles = r.data.articles;
     $('kb-count').textContent = r.data.articles.length + ' article' +
       (r.data.articles.length === 1 ? '' : 's');
     r.data.articles.forEach(function (a) {

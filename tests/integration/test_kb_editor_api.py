@@ -16,7 +16,7 @@ from knowledge.editor_backend import shared_embedder
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 from tests.conftest import free_port, serve
-from tests.staff import CSRF, make_staff, signed_in_client
+from tests.staff import make_staff, signed_in_client
 
 NEW = {
     "id": "purple-unicorns",

@@ -10,8 +10,14 @@ from knowledge.articles_io import load_folder
 from knowledge.editing import ArticleInput, content_of, diff_articles, search, slugify
 from knowledge.models import Article
 from knowledge.settings import KnowledgeSettings
-from knowledge.transfer import (ImportInvalid, export_csv, export_zip, parse_csv, parse_upload,
-                                parse_zip)
+from knowledge.transfer import (
+    ImportInvalid,
+    export_csv,
+    export_zip,
+    parse_csv,
+    parse_upload,
+    parse_zip,
+)
 from knowledge.unanswered import Entry, group_queries
 
 TRICKY = ArticleInput(

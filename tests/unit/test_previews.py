@@ -1,8 +1,14 @@
 """Channel previews for the knowledge editor: the adapters' own renderers, with
 each channel's limits checked."""
 
-from bot.previews import mrkdwn_to_html, preview_slack, preview_sms, preview_telegram, preview_web
-from bot.previews import telegram_markup_problems
+from bot.previews import (
+    mrkdwn_to_html,
+    preview_slack,
+    preview_sms,
+    preview_telegram,
+    preview_web,
+    telegram_markup_problems,
+)
 
 
 def levels(preview) -> dict[str, str]:
