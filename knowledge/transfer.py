@@ -174,7 +174,8 @@ def _row_article(row: dict[str, str], where: str) -> Article:
             channels={c: row.get(f"{c}_answer", "") for c in CHANNELS},
             tags=row.get("tags", "").split(","),
             language=row.get("language", "").strip() or "en",
-            status=row.get("status", "").strip() or "draft")
+            # no status: published, as in the folder format (its files may omit it too)
+            status=row.get("status", "").strip() or "published")
     except ValidationError as exc:
         raise ArticleInvalid(f"{where} ({article_id or 'no id'}): {error_text(exc)}") from exc
     try:
