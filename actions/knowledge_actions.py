@@ -60,13 +60,15 @@ class ActionAnswerFromKnowledge(Action):
         query = message.get("text") or ""
 
         if chosen:  # the customer pressed one of the clarification buttons
+            # so that clarification was not left unanswered (editors' view)
+            await service.store.clarification_picked(tracker.sender_id, chosen)
             try:
                 article = await service.article(chosen)
                 reply = article_reply(article, channel)
             except ArticleNotFound:
                 article, reply = None, Reply(text=FALLBACK_TEXT, note={"decision": "fallback"})
         else:
-            decision = await service.decide(query, channel)
+            decision = await service.decide(query, channel, customer_id=tracker.sender_id)
             article = decision.article
             reply = decision_reply(decision, channel)
 
@@ -78,7 +80,8 @@ class ActionAnswerFromKnowledge(Action):
             return self._escalated(dispatcher, await escalate(tracker, f"topic:{topic}", topic))
         if reply.note.get("decision") == "fallback" and \
                 unanswered_streak(tracker) + 1 >= handoff.fallbacks_before_escalation:
-            await service.store.record_unanswered(query, "escalated", channel)
+            await service.store.record_unanswered(query, "escalated", channel,
+                                                  customer_id=tracker.sender_id)
             return self._escalated(dispatcher, await escalate(tracker, "repeated_fallback"))
 
         dispatcher.utter_message(

@@ -22,6 +22,7 @@ from bot.handoff_bridge import HandoffBridge
 from bot.inbound import InboundStream
 from bot.live import LiveHub
 from bot.outbox import OutboxSender
+from bot.previews import PREVIEWS
 from bot.rasa_client import RasaClient
 from bot.router import Router
 from bot.settings import Settings, get_settings
@@ -35,6 +36,9 @@ from handoff import api as handoff_api
 from handoff.reports import report
 from handoff.service import HandoffService
 from handoff.webhooks import WebhookSender
+from knowledge import editor_api, editor_page, editor_tools_api
+from knowledge.editor_backend import EditorBackend
+from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger(__name__)
 TEMPLATES = webchat_routes.STATIC.parent / "templates"
@@ -125,6 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.staff = webauth.StaffAuth(
             redis, settings.staff_secret.get_secret_value(),
             secure_cookies=settings.base_url.startswith("https://"))
+        # The knowledge editor: its own KnowledgeService (made on first use) follows
+        # the store's revision, and the channel previews come from the bot's renderers.
+        app.state.kb_editor = EditorBackend(redis, KnowledgeSettings(), PREVIEWS)
         await inbound_worker.start()
         await sender.worker.start()
         await bridge.start()
@@ -158,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webauth.router)
     app.include_router(handoff_api.router)
     app.include_router(customers_api.router)
+    for kb_router in (editor_api.router, editor_tools_api.router, editor_page.router):
+        app.include_router(kb_router)
     # Webhook routes answer 404 while their channel has no credentials.
     from bot.channels import slack, sms, telegram
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from bot import cli_customers, cli_staff
+from bot import cli_customers, cli_kb, cli_staff
 from bot.launcher import LaunchError, Stack, tail, train as rasa_train
 from bot.settings import Settings, get_settings, with_sandboxes
 
@@ -24,6 +24,7 @@ telegram_app = typer.Typer(help="Telegram: register the webhook, or long-poll fo
 app.add_typer(telegram_app, name="telegram")
 app.add_typer(cli_staff.app, name="user")
 app.add_typer(cli_customers.app, name="customer")
+app.add_typer(cli_kb.app, name="kb")
 console = Console()
 
 

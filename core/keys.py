@@ -317,5 +317,17 @@ class Keys:
     def unanswered(self) -> str:
         return f"{self.prefix}:kb:unanswered"
 
+    @property
+    def unanswered_resolved(self) -> str:
+        """Hash: unanswered stream entry id -> how it was dealt with ("picked:<article>"
+        when the customer pressed a clarification button, "variant:<article>",
+        "new:<article>" or "dismissed" when an editor handled it)."""
+        return f"{self.prefix}:kb:unanswered:resolved"
+
+    def clarify_pending(self, customer_id: str) -> str:
+        """The unanswered entry id of the clarification a customer was last offered,
+        until they press one of its buttons (expires)."""
+        return f"{self.prefix}:{{{customer_id}}}:kb:clarify-pending"
+
 
 KEYS = Keys()

@@ -8,6 +8,7 @@ import frontmatter
 from pydantic import ValidationError
 
 from knowledge import ArticleInvalid
+from knowledge.editing import error_text
 from knowledge.models import Article
 
 _FRONT_MATTER_FIELDS = ("id", "title", "questions", "tags", "language", "status", "channels")
@@ -25,7 +26,7 @@ def parse_article(text: str, source: str = "<text>") -> Article:
     try:
         return Article(**fields, answer=post.content.strip())
     except ValidationError as exc:
-        raise ArticleInvalid(f"{source}: {exc}") from exc
+        raise ArticleInvalid(f"{source}: {error_text(exc)}") from exc
 
 
 def render_article(article: Article) -> str:

@@ -78,7 +78,10 @@ class KnowledgeService:
                 await pipe.execute()
         return np.vstack([np.frombuffer(raw, dtype=np.float32) for raw in cached])
 
-    async def decide(self, query: str, channel: str = "web") -> Decision:
+    async def decide(self, query: str, channel: str = "web", *, record: bool = True,
+                     customer_id: str | None = None) -> Decision:
+        """record=False: the editor's "try a question" must not count as unanswered.
+        customer_id lets a later clarification button press be matched to this query."""
         index = await self.ensure_fresh()
         vector = (await self._embedder.encode_async([query]))[0]
         matches = index.search(vector, k=max(5, self._settings.clarify_max_options))
@@ -87,8 +90,9 @@ class KnowledgeService:
             decision = decision.model_copy(
                 update={"article": index.articles[decision.matches[0].article_id]}
             )
-        else:
-            await self.store.record_unanswered(query, decision.kind, channel)
+        elif record:
+            await self.store.record_unanswered(query, decision.kind, channel,
+                                               customer_id=customer_id)
         return decision
 
     async def article(self, article_id: str) -> Article:

@@ -10,9 +10,12 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from core.keys import KEYS, Keys
-from knowledge import ArticleNotFound, VersionConflict
+from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
 from knowledge.articles_io import load_folder
 from knowledge.models import Article
+
+# How long a customer may take to press one of the clarification buttons.
+CLARIFY_PICK_WINDOW_S = 24 * 3600
 
 
 class ArticleStore:
@@ -69,6 +72,62 @@ class ArticleStore:
                 raise VersionConflict(f"article {article.id!r} changed while saving") from exc
         return saved
 
+    async def save_many(self, changes: list[tuple[Article, int | None]], *, author: str
+                        ) -> list[Article]:
+        """Store new versions of several articles all at once or not at all (an
+        import): each (article, expected_version) is checked like `save`, and
+        one revision bump publishes them together."""
+        if not changes:
+            return []
+        ids = [article.id for article, _ in changes]
+        if len(set(ids)) != len(ids):
+            raise ArticleInvalid("the same article id appears twice")
+        keys = [self._keys.article(i) for i in ids]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(*keys)
+                raws = await pipe.mget(keys)
+                saved, conflicts, now = [], [], time.time()
+                for (article, expected), raw in zip(changes, raws, strict=True):
+                    current = Article.model_validate_json(raw).version if raw else None
+                    if current != expected:
+                        conflicts.append(f"{article.id!r} is at version {current}, "
+                                         f"expected {expected}")
+                        continue
+                    saved.append(article.model_copy(update={
+                        "version": (current or 0) + 1, "updated_at": now, "updated_by": author}))
+                if conflicts:
+                    raise VersionConflict("; ".join(conflicts))
+                pipe.multi()
+                for article in saved:
+                    body = article.model_dump_json()
+                    pipe.set(self._keys.article(article.id), body)
+                    pipe.rpush(self._keys.article_versions(article.id), body)
+                    pipe.sadd(self._keys.article_ids, article.id)
+                pipe.incr(self._keys.kb_revision)
+                await pipe.execute()
+            except WatchError as exc:
+                raise VersionConflict("an article changed while importing") from exc
+        return saved
+
+    async def versions(self, article_id: str) -> list[Article]:
+        """Every saved version of an article, oldest first."""
+        raws = await self._redis.lrange(self._keys.article_versions(article_id), 0, -1)
+        if not raws:
+            raise ArticleNotFound(article_id)
+        return [Article.model_validate_json(r) for r in raws]
+
+    async def version(self, article_id: str, version: int) -> Article:
+        # Versions are appended in order, so version n is normally at index n-1;
+        # scan if not (a store written by something else).
+        raw = await self._redis.lindex(self._keys.article_versions(article_id), version - 1)
+        if raw is not None and (found := Article.model_validate_json(raw)).version == version:
+            return found
+        for article in await self.versions(article_id):
+            if article.version == version:
+                return article
+        raise ArticleNotFound(f"{article_id} version {version}")
+
     async def seed_from_folder(self, folder: Path) -> int:
         """Load the seed articles once, on the first start against an empty store.
 
@@ -80,13 +139,34 @@ class ArticleStore:
             await self.save(article, expected_version=None, author="seed")
         return len(articles)
 
-    async def record_unanswered(self, query: str, outcome: str, channel: str) -> None:
-        await self._redis.xadd(
+    async def record_unanswered(self, query: str, outcome: str, channel: str, *,
+                                customer_id: str | None = None) -> str:
+        """Keep a query that did not get a straight answer (outcome: fallback,
+        clarify, escalated) for the editors' "unanswered questions" view.
+
+        With `customer_id`, a clarification is remembered as pending for that
+        customer, so pressing one of its buttons (`clarification_picked`) marks it
+        as answered after all. Returns the stream entry id."""
+        entry_id = _decode(await self._redis.xadd(
             self._keys.unanswered,
             {"query": query[:1000], "outcome": outcome, "channel": channel, "ts": str(time.time())},
             maxlen=50_000,
             approximate=True,
-        )
+        ))
+        if customer_id and outcome == "clarify":
+            await self._redis.set(self._keys.clarify_pending(customer_id), entry_id,
+                                  ex=CLARIFY_PICK_WINDOW_S)
+        return entry_id
+
+    async def clarification_picked(self, customer_id: str, article_id: str) -> str | None:
+        """The customer pressed a clarification button: their last clarification
+        found its answer, so it leaves the unanswered view. Returns its entry id."""
+        entry_id = await self._redis.getdel(self._keys.clarify_pending(customer_id))
+        if entry_id is None:
+            return None
+        entry_id = _decode(entry_id)
+        await self._redis.hset(self._keys.unanswered_resolved, entry_id, f"picked:{article_id}")
+        return entry_id
 
 
 def _decode(value: bytes | str) -> str:

@@ -1,0 +1,220 @@
+"""What an editor may send for an article, and how two versions differ.
+
+Pure: no Redis, no web framework. The editor API, the import and the page's
+history view all go through here, so an article is cleaned the same way
+whichever door it comes in by.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from knowledge import ArticleInvalid
+from knowledge.models import Article, ArticleStatus, ChannelName
+
+CHANNELS: tuple[ChannelName, ...] = ("web", "telegram", "slack", "sms")
+MAX_QUESTIONS = 200
+MAX_QUESTION_CHARS = 500
+MAX_TAGS = 30
+MAX_TAG_CHARS = 40
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
+# Content fields in the order the history shows them; "channels.sms" etc. are
+# expanded from CHANNELS.
+CONTENT_FIELDS = ("title", "questions", "answer", *(f"channels.{c}" for c in CHANNELS),
+                  "tags", "language", "status")
+
+
+def _text(value: str) -> str:
+    """Line endings as the store keeps them (a browser or a Windows CSV may send
+    CRLF), outer blank space dropped (the Markdown file format drops it too)."""
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+class ArticleInput(BaseModel):
+    """The editable fields of an article, as the editor page and the API send them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    questions: list[str] = Field(min_length=1, max_length=MAX_QUESTIONS)
+    answer: str = Field(min_length=1, max_length=20_000)
+    channels: dict[ChannelName, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    language: str = Field(default="en", pattern=LANGUAGE_RE)
+    status: ArticleStatus = "draft"
+
+    @field_validator("title")
+    @classmethod
+    def _one_line_title(cls, title: str) -> str:
+        title = " ".join(title.split())
+        if not title:
+            raise ValueError("the title is empty")
+        return title
+
+    @field_validator("questions")
+    @classmethod
+    def _clean_questions(cls, questions: list[str]) -> list[str]:
+        # A question variant is one line (the CSV format keeps one per line).
+        cleaned = list(dict.fromkeys(" ".join(q.split()) for q in questions))
+        cleaned = [q for q in cleaned if q]
+        if not cleaned:
+            raise ValueError("an article needs at least one question variant")
+        too_long = [q for q in cleaned if len(q) > MAX_QUESTION_CHARS]
+        if too_long:
+            raise ValueError(f"a question variant may have at most {MAX_QUESTION_CHARS} "
+                             f"characters: {too_long[0][:60]!r}…")
+        return cleaned
+
+    @field_validator("answer")
+    @classmethod
+    def _clean_answer(cls, answer: str) -> str:
+        answer = _text(answer)
+        if not answer:
+            raise ValueError("the answer is empty")
+        return answer
+
+    @field_validator("channels")
+    @classmethod
+    def _clean_channels(cls, channels: dict[str, str]) -> dict[str, str]:
+        # An empty variant means "use the main answer on this channel".
+        cleaned = {c: _text(text) for c, text in channels.items() if _text(text)}
+        too_long = [c for c, text in cleaned.items() if len(text) > 20_000]
+        if too_long:
+            raise ValueError(f"the {too_long[0]} variant is longer than 20,000 characters")
+        return {c: cleaned[c] for c in CHANNELS if c in cleaned}
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, tags: list[str]) -> list[str]:
+        cleaned = list(dict.fromkeys(" ".join(t.split()) for t in tags))
+        cleaned = [t for t in cleaned if t]
+        for tag in cleaned:
+            # Commas separate tags in the CSV format.
+            if "," in tag or len(tag) > MAX_TAG_CHARS:
+                raise ValueError(f"a tag has no commas and at most {MAX_TAG_CHARS} "
+                                 f"characters: {tag[:60]!r}")
+        return cleaned
+
+    def to_article(self, article_id: str) -> Article:
+        if not ID_RE.match(article_id):
+            raise ArticleInvalid("an article id is 1-80 lower-case letters, digits and '-', "
+                                 f"starting with a letter or digit; got {article_id!r}")
+        try:
+            return Article(id=article_id, title=self.title, questions=tuple(self.questions),
+                           answer=self.answer, channels=dict(self.channels),
+                           tags=tuple(self.tags), language=self.language, status=self.status)
+        except ValidationError as exc:
+            raise ArticleInvalid(error_text(exc)) from exc
+
+    @classmethod
+    def of(cls, article: Article) -> ArticleInput:
+        return cls(title=article.title, questions=list(article.questions),
+                   answer=article.answer, channels=dict(article.channels),
+                   tags=list(article.tags), language=article.language, status=article.status)
+
+
+def clean_article(article: Article) -> Article:
+    """An article (e.g. from an imported file) passed through the editor's rules."""
+    try:
+        data = ArticleInput.of(article)
+    except ValidationError as exc:
+        raise ArticleInvalid(f"{article.id}: {error_text(exc)}") from exc
+    return data.to_article(article.id)
+
+
+def error_text(exc: ValidationError) -> str:
+    """A pydantic error as one readable line per problem."""
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()))
+        message = str(error.get("msg", "")).removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return "; ".join(lines)
+
+
+def content_of(article: Article) -> dict[str, str]:
+    """The content fields of an article as text, one entry per field of CONTENT_FIELDS.
+    Lists are one item per line; an absent channel variant is empty."""
+    fields = {
+        "title": article.title,
+        "questions": "\n".join(article.questions),
+        "answer": article.answer,
+        "tags": "\n".join(article.tags),
+        "language": article.language,
+        "status": article.status,
+    }
+    for channel in CHANNELS:
+        fields[f"channels.{channel}"] = article.channels.get(channel, "")
+    return {name: fields[name] for name in CONTENT_FIELDS}
+
+
+def same_content(a: Article, b: Article) -> bool:
+    return content_of(a) == content_of(b)
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    field: str
+    before: str
+    after: str
+    lines: tuple[tuple[str, str], ...]  # (op, text): op is " ", "-", "+" or "@" (a hunk)
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "before": self.before, "after": self.after,
+                "lines": [{"op": op, "text": text} for op, text in self.lines]}
+
+
+def diff_articles(old: Article, new: Article, context: int = 2) -> list[FieldDiff]:
+    """Field by field: only the fields that changed, each as a unified line diff."""
+    before, after = content_of(old), content_of(new)
+    diffs = []
+    for name in CONTENT_FIELDS:
+        if before[name] == after[name]:
+            continue
+        raw = difflib.unified_diff(before[name].split("\n") if before[name] else [],
+                                   after[name].split("\n") if after[name] else [],
+                                   lineterm="", n=context)
+        lines = []
+        for line in list(raw)[2:]:  # past the "--- / +++" file header
+            lines.append(("@", line) if line.startswith("@@") else (line[:1], line[1:]))
+        diffs.append(FieldDiff(name, before[name], after[name], tuple(lines)))
+    return diffs
+
+
+def changed_fields(old: Article | None, new: Article) -> list[str]:
+    if old is None:
+        return ["created"]
+    return [d.field for d in diff_articles(old, new, context=0)]
+
+
+def slugify(title: str) -> str:
+    """A suggested article id from a title ("Gift cards & vouchers" -> gift-cards-vouchers)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:80].strip("-")
+    return slug or "article"
+
+
+def search(articles: list[Article], query: str = "", status: str = "") -> list[Article]:
+    """Articles whose text holds every word of `query` (any case), title hits
+    first, then question hits, then the rest; alphabetical within each."""
+    words = query.casefold().split()
+    ranked: list[tuple[int, str, Article]] = []
+    for article in articles:
+        if status and article.status != status:
+            continue
+        title = article.title.casefold()
+        questions = "\n".join(article.questions).casefold()
+        everything = "\n".join([article.id, title, questions, article.answer.casefold(),
+                                *(t.casefold() for t in article.tags),
+                                *(v.casefold() for v in article.channels.values())])
+        if not all(w in everything for w in words):
+            continue
+        rank = 0 if words and all(w in title for w in words) else (
+            1 if words and all(w in questions for w in words) else 2)
+        ranked.append((rank, title, article))
+    ranked.sort(key=lambda r: (r[0], r[1]))
+    return [article for _, _, article in ranked]
