@@ -16,6 +16,9 @@ from handoff.models import Summary
 
 ESCALATION_REASON_SLOT = "escalation_reason"
 ESCALATION_TOPIC_SLOT = "escalation_topic"
+# Rasa's and our own bookkeeping slots: nothing an agent needs to read.
+INTERNAL_SLOTS = {ESCALATION_REASON_SLOT, ESCALATION_TOPIC_SLOT, "session_started_metadata",
+                  "requested_slot", "article_id"}
 
 
 def summary_of(tracker: Tracker) -> Summary:
@@ -34,7 +37,7 @@ def summary_of(tracker: Tracker) -> Summary:
             for option in note.get("options", []):
                 articles.append({"id": option, "decision": "clarify"})
     slots = {k: v for k, v in tracker.current_slot_values().items()
-             if v is not None and k not in (ESCALATION_REASON_SLOT, ESCALATION_TOPIC_SLOT)}
+             if v is not None and k not in INTERNAL_SLOTS}
     return Summary(intents=intents[-20:], slots=slots, articles_tried=articles[-10:],
                    last_customer_text=last_text[:500])
 
@@ -44,10 +47,12 @@ async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> s
     service = handoff_service()
     customer_id = tracker.sender_id
     channel = ((tracker.latest_message or {}).get("metadata") or {}).get("channel", "web")
+    # The channel's name for them, else the name they told the assistant.
     name = await service.redis.hget(KEYS.customer(customer_id), "display_name")
+    display_name = (name.decode() if name else "") or tracker.get_slot("customer_name") or ""
     ticket, standing = await service.escalate(
         customer_id, channel, reason, summary=summary_of(tracker), topic=topic,
-        display_name=name.decode() if name else "")
+        display_name=str(display_name)[:80])
     agent_name = None
     if ticket.status == "claimed" and ticket.agent:
         agent_name = await _display_name(service, ticket.agent)

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli_redis import run_with_redis
-from core.staff import ROLES, StaffError, StaffStore
+from core.staff import ROLES, StaffError, StaffStore, UserExists
 
 app = typer.Typer(help="Staff accounts: agents, editors, admins.", no_args_is_help=True)
 console = Console()
@@ -95,13 +95,16 @@ def ensure_demo_staff(redis_url: str, var_dir: Path) -> Path:
         redis = Redis.from_url(redis_url)
         try:
             store = StaffStore(redis)
+            listed = path.read_text() if path.exists() else ""
             lines = []
             for username, role in DEMO_ACCOUNTS:
                 password = secrets.token_urlsafe(9)
                 try:
                     await store.create(username, password, [role], display_name=username.title())
-                except StaffError:
-                    continue  # made on an earlier run; its password is in the file
+                except UserExists:
+                    if f"{username} " in listed:
+                        continue  # made on an earlier run; its password is in the file
+                    await store.set_password(username, password)  # the file was lost
                 lines.append(f"{username:<8} {password}   ({role})")
             if lines:
                 path.parent.mkdir(parents=True, exist_ok=True)
