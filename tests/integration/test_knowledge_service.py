@@ -17,7 +17,9 @@ def embedder():
 
 @pytest.fixture
 async def service(redis, embedder):
-    return KnowledgeService(redis, embedder, KnowledgeSettings())
+    service = KnowledgeService(redis, embedder, KnowledgeSettings())
+    assert await service.learned()  # answers below go through the learned head
+    return service
 
 
 async def test_first_use_seeds_the_store_from_the_articles_folder(service):
