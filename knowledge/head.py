@@ -104,7 +104,7 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
             continue
         rows = np.flatnonzero(labels == article).tolist()
         rng.shuffle(rows)
-        cut = int(len(rows) * targets.holdout_variants) if len(rows) >= 3 else 0
+        cut = max(1, int(len(rows) * targets.holdout_variants)) if len(rows) >= 2 else 0
         asked += rows[:cut]
         train += rows[cut:]
     unknown_rows = np.flatnonzero(np.isin(labels, list(unknown)))

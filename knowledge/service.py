@@ -55,6 +55,7 @@ class KnowledgeService:
         self._index_revision = -1
         self._rebuild_lock = asyncio.Lock()
         self._learning: asyncio.Task | None = None
+        self._fits: set[asyncio.Task] = set()
 
     @property
     def cosine_thresholds(self) -> Thresholds:
@@ -99,7 +100,10 @@ class KnowledgeService:
         s = self._settings
         if not s.kb_head or len(index.order) < s.kb_head_min_articles:
             return None  # a handful of articles: nearest neighbour is as good as it gets
-        return asyncio.create_task(self._learn(index), name="kb-head")
+        task = asyncio.create_task(self._learn(index), name="kb-head")
+        self._fits.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._fits.discard)
+        return task
 
     async def _learn(self, index: VariantIndex) -> None:
         targets = self._targets()
