@@ -58,6 +58,7 @@ class SeedRun:
     index_build_s: float
     head_fit_s: float
     head: bool  # answers used the learned head (else plain cosine)
+    blend: float | None  # share of the head probability in the scores
     thresholds: Thresholds
     results: list[QueryResult] = field(default_factory=list)
 
@@ -121,7 +122,7 @@ async def run_seed(redis_url: str, embedder, settings, bench: BenchSet, shots: i
         built = time.perf_counter()
         head = await service.learned()
         run = SeedRun(seed, len(index), built - started, time.perf_counter() - built, head,
-                      service.thresholds)
+                      service.head_blend, service.thresholds)
         for text, gold in bench.queries:
             t0 = time.perf_counter()
             d = await service.decide(text)
@@ -270,6 +271,7 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
                          "variants": run.variants,
                          "index_build_s": round(run.index_build_s, 2),
                          "head": run.head, "head_fit_s": round(run.head_fit_s, 2),
+                         "blend": run.blend,
                          "thresholds": _thresholds_dict(run.thresholds), **m})
     curves = [sweep(run.results, run.thresholds) for run in runs]
     curve = [{"answer_threshold": pts[0]["answer_threshold"],

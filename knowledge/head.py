@@ -27,6 +27,10 @@ class ArticleHead:
 
     weights: np.ndarray  # (articles, dim)
     bias: np.ndarray  # (articles,)
+    blend: float = 0.5  # share of the probability in an article's score
+
+    def scores(self, cosines: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        return blended_scores(cosines, self.probabilities(vectors), self.blend)
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         logits = np.atleast_2d(vectors) @ self.weights.T + self.bias
@@ -36,7 +40,7 @@ class ArticleHead:
 
 
 def fit_head(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
-             regularisation: float) -> ArticleHead:
+             regularisation: float, blend: float = 0.5) -> ArticleHead:
     """Multinomial logistic regression; `regularisation` is sklearn's C (higher
     fits the variants more closely)."""
     from sklearn.linear_model import LogisticRegression  # heavy; only in the fitting thread
@@ -51,7 +55,7 @@ def fit_head(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     else:
         weights[model.classes_] = model.coef_
         bias[model.classes_] = model.intercept_
-    return ArticleHead(weights, bias)
+    return ArticleHead(weights, bias, blend)
 
 
 def blended_scores(cosines: np.ndarray, probabilities: np.ndarray, weight: float) -> np.ndarray:
@@ -71,7 +75,7 @@ def best_per_article(similarities: np.ndarray, labels: np.ndarray, n_articles: i
 
 @dataclass(frozen=True)
 class CalibrationTargets:
-    head_weight: float
+    blends: tuple[float, ...]  # candidate shares of the head; the first wins a tie
     regularisation: float
     margin: float
     max_options: int
@@ -84,13 +88,14 @@ class CalibrationTargets:
 
 
 def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
-                   targets: CalibrationTargets) -> Thresholds:
-    """Answer and clarify thresholds for blended scores, from the knowledge base alone.
+                   targets: CalibrationTargets) -> tuple[float, Thresholds]:
+    """The blend, and answer and clarify thresholds for it, from the knowledge base alone.
 
     Some articles are held out whole: their variants play the questions the
     knowledge base cannot answer. Of the other articles, a share of variants is
     held out: they play customers asking something the knowledge base knows. A
-    head fitted on the rest scores both. The answer threshold is the lowest on
+    head fitted on the rest scores both. The blend is the candidate that ranks the
+    most held-out variants' articles first; the answer threshold is the lowest on
     the grid at which both error rates stay within the targets; the clarify
     threshold is low enough that nearly every held-out question whose article is
     among the top options still gets the buttons rather than a fallback.
@@ -111,15 +116,17 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     train, asked = np.array(train), np.array(asked)
     head = fit_head(embeddings[train], labels[train], n_articles, targets.regularisation)
 
-    def scores(rows: np.ndarray) -> np.ndarray:
+    def scores(rows: np.ndarray, blend: float) -> np.ndarray:
         cos = best_per_article(embeddings[rows] @ embeddings[train].T, labels[train], n_articles)
         cos[:, list(unknown)] = -1.0  # not part of the knowledge base being simulated
-        return blended_scores(cos, head.probabilities(embeddings[rows]), targets.head_weight)
+        return blended_scores(cos, head.probabilities(embeddings[rows]), blend)
 
-    known, other = scores(asked), scores(unknown_rows)
+    hits = [(scores(asked, b).argmax(axis=1) == labels[asked]).sum() for b in targets.blends]
+    blend = targets.blends[int(np.argmax(hits))]
+    known, other = scores(asked, blend), scores(unknown_rows, blend)
     answer = _answer_threshold(known, labels[asked], other, targets)
     clarify = _clarify_threshold(known, labels[asked], answer, targets)
-    return Thresholds(answer, clarify, targets.margin, targets.max_options)
+    return blend, Thresholds(answer, clarify, targets.margin, targets.max_options)
 
 
 def _answered(scores: np.ndarray, threshold: float, margin: float) -> np.ndarray:
@@ -151,7 +158,7 @@ def _clarify_threshold(known: np.ndarray, gold: np.ndarray, answer: float,
 
 def dump(head: ArticleHead, thresholds: Thresholds) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, weights=head.weights, bias=head.bias,
+    np.savez(buf, weights=head.weights, bias=head.bias, blend=np.array(head.blend),
              thresholds=np.array([thresholds.answer, thresholds.clarify, thresholds.margin,
                                   thresholds.max_options], dtype=np.float64))
     return buf.getvalue()
@@ -160,4 +167,5 @@ def dump(head: ArticleHead, thresholds: Thresholds) -> bytes:
 def load(raw: bytes) -> tuple[ArticleHead, Thresholds]:
     data = np.load(io.BytesIO(raw))
     a, c, m, k = data["thresholds"].tolist()
-    return ArticleHead(data["weights"], data["bias"]), Thresholds(a, c, m, int(k))
+    head = ArticleHead(data["weights"], data["bias"], float(data["blend"]))
+    return head, Thresholds(a, c, m, int(k))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from knowledge.head import ArticleHead, blended_scores
+from knowledge.head import ArticleHead
 from knowledge.models import Article, Match
 
 
@@ -39,8 +39,8 @@ class VariantIndex:
     def __len__(self) -> int:
         return len(self._questions)
 
-    def search(self, query_vector: np.ndarray, k: int = 5, head: ArticleHead | None = None,
-               head_weight: float = 0.5) -> list[Match]:
+    def search(self, query_vector: np.ndarray, k: int = 5,
+               head: ArticleHead | None = None) -> list[Match]:
         """Best articles first. With a head, an article's score is its best cosine
         blended with the head's probability (knowledge.head.blended_scores)."""
         if not self._questions:
@@ -48,8 +48,7 @@ class VariantIndex:
         scores = self._matrix @ query_vector
         best_per_article = np.maximum.reduceat(scores, self._starts)
         if head is not None:
-            best_per_article = blended_scores(
-                best_per_article, head.probabilities(query_vector)[0], head_weight)
+            best_per_article = head.scores(best_per_article, query_vector)[0]
         top = np.argsort(-best_per_article, kind="stable")[:k]
         matches = []
         for i in top:

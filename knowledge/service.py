@@ -69,6 +69,11 @@ class KnowledgeService:
         return self._scoring.thresholds
 
     @property
+    def head_blend(self) -> float | None:
+        """Share of the head's probability in scores now; None before the head is in."""
+        return self._scoring.head.blend if self._scoring.head is not None else None
+
+    @property
     def _index(self) -> VariantIndex:
         return self._scoring.index
 
@@ -120,13 +125,13 @@ class KnowledgeService:
             return
         if self._scoring.index is index:  # a newer publish wins over a late head
             self._scoring = Scoring(index, thresholds, head)
-            log.info("knowledge head in use: answer >= %.2f, clarify >= %.2f",
-                     thresholds.answer, thresholds.clarify)
+            log.info("knowledge head in use: blend %.1f, answer >= %.2f, clarify >= %.2f",
+                     head.blend, thresholds.answer, thresholds.clarify)
 
     def _targets(self) -> CalibrationTargets:
         s = self._settings
         return CalibrationTargets(
-            head_weight=s.kb_head_weight, regularisation=s.kb_head_regularisation,
+            blends=s.kb_head_blends, regularisation=s.kb_head_regularisation,
             margin=s.kb_head_margin, max_options=s.clarify_max_options,
             wrong_rate=s.kb_target_wrong_rate,
             unknown_answered_rate=s.kb_target_unknown_answered_rate,
@@ -159,7 +164,7 @@ class KnowledgeService:
         scoring = self._scoring
         vector = (await self._embedder.encode_async([query]))[0]
         matches = scoring.index.search(vector, k=max(5, self._settings.clarify_max_options),
-                                       head=scoring.head, head_weight=self._settings.kb_head_weight)
+                                       head=scoring.head)
         decision = decide(query, matches, scoring.thresholds)
         if decision.kind == "answer":
             decision = decision.model_copy(
@@ -191,6 +196,6 @@ def _content_sha(index: VariantIndex, targets: CalibrationTargets) -> str:
 def _fit(index: VariantIndex, targets: CalibrationTargets) -> tuple[ArticleHead, Thresholds]:
     """CPU-bound: runs in a worker thread, never on the event loop."""
     n = len(index.order)
-    thresholds = fit_thresholds(index.embeddings, index.labels, n, targets)
-    head = fit_head(index.embeddings, index.labels, n, targets.regularisation)
+    blend, thresholds = fit_thresholds(index.embeddings, index.labels, n, targets)
+    head = fit_head(index.embeddings, index.labels, n, targets.regularisation, blend)
     return head, thresholds

@@ -40,7 +40,9 @@ class KnowledgeSettings(BaseSettings):
     # not tuned on any benchmark's queries.
     kb_head: bool = True
     kb_head_min_articles: int = Field(default=10, ge=3)  # below: too few to hold any out
-    kb_head_weight: float = Field(default=0.5, ge=0, le=1)  # share of the head probability
+    # candidate shares of the head probability in a score; the one ranking most
+    # held-out variants right is used (the first on a tie)
+    kb_head_blends: tuple[float, ...] = (0.5, 0.3, 0.7)
     kb_head_regularisation: float = Field(default=10.0, gt=0)  # sklearn C
     kb_head_margin: float = Field(default=0.05, ge=0, le=1)  # runner-up closer: clarify
     kb_target_wrong_rate: float = Field(default=0.02, ge=0, le=1)

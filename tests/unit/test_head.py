@@ -17,7 +17,7 @@ from knowledge.index import VariantIndex
 from knowledge.models import Article
 from knowledge.policy import Thresholds, decide
 
-TARGETS = CalibrationTargets(head_weight=0.5, regularisation=10.0, margin=0.05, max_options=3,
+TARGETS = CalibrationTargets(blends=(0.5,), regularisation=10.0, margin=0.05, max_options=3,
                              wrong_rate=0.02, unknown_answered_rate=0.10,
                              resolvable_clarified=0.97)
 
@@ -49,8 +49,8 @@ def test_the_head_overrules_one_stray_variant_that_plain_max_cosine_follows():
     query = unit([0.97, 0.21, 0.0])[0]
 
     assert index.search(query)[0].article_id == "shipping"  # max-cosine: the stray variant
-    head = fit_head(index.embeddings, index.labels, 2, regularisation=10.0)
-    assert index.search(query, head=head, head_weight=0.5)[0].article_id == "billing"
+    head = fit_head(index.embeddings, index.labels, 2, regularisation=10.0, blend=0.5)
+    assert index.search(query, head=head)[0].article_id == "billing"
 
 
 def test_blended_scores_stay_between_zero_and_one_and_follow_the_weight():
@@ -69,7 +69,8 @@ def test_an_article_missing_from_the_fit_never_wins():
 
 def test_fitted_thresholds_keep_wrong_answers_within_target_on_fresh_questions():
     x, y, centres = clusters(20, 30, 0.9, seed=2)
-    thresholds = fit_thresholds(x, y, 20, TARGETS)
+    blend, thresholds = fit_thresholds(x, y, 20, TARGETS)
+    assert blend == 0.5
     assert 0.30 <= thresholds.clarify <= thresholds.answer <= 0.95
     assert (thresholds.margin, thresholds.max_options) == (0.05, 3)
 
@@ -78,32 +79,41 @@ def test_fitted_thresholds_keep_wrong_answers_within_target_on_fresh_questions()
     gold = rng.integers(0, 20, 2000)
     asked = unit(centres[gold] + 0.9 * rng.normal(size=(2000, x.shape[1])))
     index = VariantIndex([article(f"a{i}", 30) for i in range(20)], x)
-    head = fit_head(x, y, 20, TARGETS.regularisation)
+    head = fit_head(x, y, 20, TARGETS.regularisation, blend)
     wrong = 0
     for vector, g in zip(asked, gold, strict=True):
-        d = decide("q", index.search(vector, head=head, head_weight=0.5), thresholds)
+        d = decide("q", index.search(vector, head=head), thresholds)
         wrong += d.kind == "answer" and d.matches[0].article_id != f"a{g}"
     assert wrong / len(gold) <= 0.03
+
+
+def test_the_blend_is_the_candidate_that_ranks_held_out_variants_best():
+    x, y, _ = clusters(20, 30, 1.0, seed=7)
+    cosine_only, head_only = replace(TARGETS, blends=(0.0,)), replace(TARGETS, blends=(1.0,))
+    assert fit_thresholds(x, y, 20, cosine_only)[0] == 0.0
+    assert fit_thresholds(x, y, 20, head_only)[0] == 1.0
+    # noisy wording: one nearest variant is a poor guide, all of them together a good one
+    assert fit_thresholds(x, y, 20, replace(TARGETS, blends=(0.0, 1.0)))[0] == 1.0
 
 
 def test_stricter_targets_give_a_higher_answer_threshold():
     x, y, _ = clusters(20, 30, 1.1, seed=4)
     loose = replace(TARGETS, wrong_rate=0.2, unknown_answered_rate=1.0)
     strict = replace(TARGETS, wrong_rate=0.01, unknown_answered_rate=0.02)
-    assert fit_thresholds(x, y, 20, strict).answer > fit_thresholds(x, y, 20, loose).answer
+    assert fit_thresholds(x, y, 20, strict)[1].answer > fit_thresholds(x, y, 20, loose)[1].answer
 
 
 def test_held_out_articles_stand_in_for_questions_the_knowledge_base_cannot_answer():
     x, y, _ = clusters(20, 30, 0.6, seed=6)
     anything_goes = replace(TARGETS, wrong_rate=1.0, unknown_answered_rate=1.0)
     no_unknown_answered = replace(anything_goes, unknown_answered_rate=0.0)
-    assert fit_thresholds(x, y, 20, anything_goes).answer == 0.30  # the bottom of the grid
-    assert fit_thresholds(x, y, 20, no_unknown_answered).answer > 0.30
+    assert fit_thresholds(x, y, 20, anything_goes)[1].answer == 0.30  # the bottom of the grid
+    assert fit_thresholds(x, y, 20, no_unknown_answered)[1].answer > 0.30
 
 
 def test_a_head_survives_the_round_trip_through_redis_bytes():
     x, y, _ = clusters(4, 5, 0.3, seed=5)
-    head = fit_head(x, y, 4, regularisation=10.0)
+    head = fit_head(x, y, 4, regularisation=10.0, blend=0.3)
     again, thresholds = load(dump(head, Thresholds(0.7, 0.5, 0.05, 3)))
-    assert thresholds == Thresholds(0.7, 0.5, 0.05, 3)
+    assert thresholds == Thresholds(0.7, 0.5, 0.05, 3) and again.blend == pytest.approx(0.3)
     np.testing.assert_allclose(again.probabilities(x), head.probabilities(x), rtol=1e-6)
