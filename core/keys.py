@@ -313,6 +313,11 @@ class Keys:
     def embedding(self, model: str, text_sha: str) -> str:
         return f"{self.prefix}:kb:emb:{model}:{text_sha}"
 
+    def kb_head(self, model: str, content_sha: str) -> str:
+        """A fitted answer head and its thresholds, for one exact set of published
+        variants (and head settings): fitted once, shared by every replica."""
+        return f"{self.prefix}:kb:head:{model}:{content_sha}"
+
     @property
     def unanswered(self) -> str:
         return f"{self.prefix}:kb:unanswered"

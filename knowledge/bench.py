@@ -3,8 +3,9 @@
 any set in the format of ../shared/benchmarks/README.md.
 
 Each article's question variants (all, or K sampled per article with a fixed
-seed) are published into a throwaway Redis; every query then goes through
-`decide` exactly as a customer message would, and is timed. The answer
+seed) are published into a throwaway Redis; the run waits until the learned head
+fitted after that publish is in use (its fitting time is reported), then every
+query goes through `decide` exactly as a customer message would, and is timed. The answer
 threshold sweep for the plot re-applies the same policy function to the ranked
 matches each query got.
 """
@@ -55,6 +56,10 @@ class SeedRun:
     seed: int | None
     variants: int
     index_build_s: float
+    head_fit_s: float
+    head: bool  # answers used the learned head (else plain cosine)
+    blend: float | None  # share of the head probability in the scores
+    thresholds: Thresholds
     results: list[QueryResult] = field(default_factory=list)
 
 
@@ -114,7 +119,10 @@ async def run_seed(redis_url: str, embedder, settings, bench: BenchSet, shots: i
             await service.store.save(article, expected_version=None, author="bench")
         started = time.perf_counter()
         index = await service.ensure_fresh()
-        run = SeedRun(seed, len(index), time.perf_counter() - started)
+        built = time.perf_counter()
+        head = await service.learned()
+        run = SeedRun(seed, len(index), built - started, time.perf_counter() - built, head,
+                      service.head_blend, service.thresholds)
         for text, gold in bench.queries:
             t0 = time.perf_counter()
             d = await service.decide(text)
@@ -246,8 +254,6 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
     if shots is None:
         seeds = seeds[:1]  # all variants: the seed changes nothing
     embedder = embedder or Embedder(settings.model_path())
-    base = Thresholds(settings.answer_threshold, settings.clarify_threshold,
-                      settings.clarify_margin, settings.clarify_max_options)
 
     async def go(url: str) -> list[SeedRun]:
         return [await run_seed(url, embedder, settings, bench, shots, s) for s in seeds]
@@ -263,8 +269,11 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
         m = metrics(run.results)
         per_seed.append({"seed": run.seed if shots is not None else None,
                          "variants": run.variants,
-                         "index_build_s": round(run.index_build_s, 2), **m})
-    curves = [sweep(run.results, base) for run in runs]
+                         "index_build_s": round(run.index_build_s, 2),
+                         "head": run.head, "head_fit_s": round(run.head_fit_s, 2),
+                         "blend": run.blend,
+                         "thresholds": _thresholds_dict(run.thresholds), **m})
+    curves = [sweep(run.results, run.thresholds) for run in runs]
     curve = [{"answer_threshold": pts[0]["answer_threshold"],
               "answered_wrong": statistics.fmean(p["answered_wrong"] for p in pts),
               "resolved": statistics.fmean(p["resolved"] for p in pts)}
@@ -276,8 +285,10 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
         "queries": len(bench.queries), "in_scope": len(bench.queries) - n_oos,
         "out_of_scope": n_oos, "shots": shots,
         "seeds": seeds if shots is not None else None,
-        "thresholds": {"answer": base.answer, "clarify": base.clarify,
-                       "margin": base.margin, "max_options": base.max_options},
+        "thresholds": {k: mean_of([p["thresholds"] for p in per_seed], k)
+                       for k in ("answer", "clarify", "margin", "max_options")},
+        "head": all(run.head for run in runs),
+        "head_fit_s": mean_of(per_seed, "head_fit_s"),
         **{k: mean_of(per_seed, k) for k in (*METRIC_KEYS, "answered_wrong_in_scope")},
         "per_seed": per_seed,
         "sweep": curve,
@@ -287,6 +298,11 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
         summary["plot"] = str(plot)
     summary["elapsed_s"] = round(time.perf_counter() - started, 1)
     return summary
+
+
+def _thresholds_dict(t: Thresholds) -> dict:
+    return {"answer": t.answer, "clarify": t.clarify, "margin": t.margin,
+            "max_options": t.max_options}
 
 
 def write_plot(curve: list[dict], summary: dict, path: Path) -> None:
@@ -355,8 +371,12 @@ def print_table(summary: dict, console) -> None:
     row("mean" if len(summary["per_seed"]) > 1 else "—", summary, bold=True)
     console.print(table)
     t = summary["thresholds"]
-    console.print(f"Policy: answer ≥ {t['answer']}, clarify ≥ {t['clarify']}, margin "
-                  f"{t['margin']}. Shares of in-scope queries except 'answered ✗ (all)' "
+    scoring = (f"cosine blended with the learned head (fitted in {summary['head_fit_s']:.1f} s"
+               f" after publish; thresholds fitted on held-out variants)" if summary["head"]
+               else "cosine of the best variant")
+    console.print(f"Scores: {scoring}.")
+    console.print(f"Policy: answer ≥ {t['answer']:.2f}, clarify ≥ {t['clarify']:.2f}, margin "
+                  f"{t['margin']:.2f}. Shares of in-scope queries except 'answered ✗ (all)' "
                   f"(all queries) and 'OOS not answered' (out-of-scope queries).")
     if summary.get("plot"):
         console.print(f"Plot: {summary['plot']}  ({summary['elapsed_s']} s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from knowledge.head import ArticleHead
 from knowledge.models import Article, Match
 
 
@@ -18,8 +19,18 @@ class VariantIndex:
         counts = [len(a.questions) for a in articles]
         self._starts = np.cumsum([0, *counts[:-1]]) if counts else np.zeros(0, dtype=int)
         self._matrix = embeddings
+        self.labels = np.repeat(np.arange(len(articles)), counts).astype(np.int64)
         if embeddings.shape[0] != len(self._questions):
             raise ValueError("one embedding per question variant is required")
+
+    @property
+    def embeddings(self) -> np.ndarray:
+        return self._matrix
+
+    @property
+    def order(self) -> list[str]:
+        """Article ids in row order of `labels` and of a head's weights."""
+        return self._order
 
     @staticmethod
     def variants(articles: list[Article]) -> list[str]:
@@ -28,12 +39,17 @@ class VariantIndex:
     def __len__(self) -> int:
         return len(self._questions)
 
-    def search(self, query_vector: np.ndarray, k: int = 5) -> list[Match]:
+    def search(self, query_vector: np.ndarray, k: int = 5,
+               head: ArticleHead | None = None) -> list[Match]:
+        """Best articles first. With a head, an article's score is its best cosine
+        blended with the head's probability (knowledge.head.blended_scores)."""
         if not self._questions:
             return []
         scores = self._matrix @ query_vector
         best_per_article = np.maximum.reduceat(scores, self._starts)
-        top = np.argsort(-best_per_article)[:k]
+        if head is not None:
+            best_per_article = head.scores(best_per_article, query_vector)[0]
+        top = np.argsort(-best_per_article, kind="stable")[:k]
         matches = []
         for i in top:
             start = int(self._starts[i])

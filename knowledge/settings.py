@@ -32,5 +32,22 @@ class KnowledgeSettings(BaseSettings):
     clarify_margin: float = Field(default=0.03, ge=0, le=1)
     clarify_max_options: int = Field(default=3, ge=2, le=5)
 
+    # The learned head (knowledge/head.py). Until it is fitted after a publish,
+    # answers use plain cosine scores and the thresholds above; once fitted, scores
+    # blend cosine and head probability, and the answer / clarify thresholds are
+    # re-fitted on held-out variants of the same knowledge base to these targets
+    # (FRONTDOOR_KB_*). Values chosen once on what a customer should tolerate,
+    # not tuned on any benchmark's queries.
+    kb_head: bool = True
+    kb_head_min_articles: int = Field(default=10, ge=3)  # below: too few to hold any out
+    # candidate shares of the head probability in a score; the one ranking most
+    # held-out variants right is used (the first on a tie)
+    kb_head_blends: tuple[float, ...] = (0.5, 0.3, 0.7)
+    kb_head_regularisation: float = Field(default=10.0, gt=0)  # sklearn C
+    kb_head_margin: float = Field(default=0.05, ge=0, le=1)  # runner-up closer: clarify
+    kb_target_wrong_rate: float = Field(default=0.02, ge=0, le=1)
+    kb_target_unknown_answered_rate: float = Field(default=0.10, ge=0, le=1)
+    kb_target_resolvable_clarified: float = Field(default=0.97, ge=0, le=1)
+
     def model_path(self) -> Path:
         return self.embedding_model_path or packaged_model_path()

@@ -17,7 +17,9 @@ def embedder():
 
 @pytest.fixture
 async def service(redis, embedder):
-    return KnowledgeService(redis, embedder, KnowledgeSettings())
+    service = KnowledgeService(redis, embedder, KnowledgeSettings())
+    assert await service.learned()  # answers below go through the learned head
+    return service
 
 
 async def test_first_use_seeds_the_store_from_the_articles_folder(service):
@@ -85,3 +87,29 @@ async def test_two_editors_saving_the_same_version_do_not_overwrite_each_other(r
         await store.save(article.model_copy(update={"title": "Reach us"}),
                          expected_version=article.version, author="b")
     assert (await store.get("contact-us")).title == "Contact"
+
+
+async def test_after_a_publish_cosine_answers_at_once_and_the_refitted_head_follows(service):
+    article = await service.store.get("showroom-hours")
+    await service.store.save(
+        article.model_copy(update={"questions": (*article.questions, "is the showroom open late")}),
+        expected_version=article.version, author="editor@brightside")
+    await service.ensure_fresh()
+    assert service.thresholds == service.cosine_thresholds  # head of the old content dropped
+    assert (await service.decide("is the showroom open late")).article.id == "showroom-hours"
+    assert await service.learned()
+    assert service.thresholds != service.cosine_thresholds  # fitted for the new content
+
+
+async def test_a_fitted_head_is_shared_through_redis_by_content(service, redis, embedder):
+    assert len([k async for k in redis.scan_iter("fd:kb:head:*")]) == 1
+    replica = KnowledgeService(redis, embedder, KnowledgeSettings())
+    assert await replica.learned()
+    assert replica.thresholds == service.thresholds
+    assert len([k async for k in redis.scan_iter("fd:kb:head:*")]) == 1
+
+
+async def test_a_small_knowledge_base_keeps_plain_cosine(redis, embedder):
+    few = KnowledgeService(redis, embedder, KnowledgeSettings(kb_head_min_articles=1000))
+    assert not await few.learned()
+    assert few.thresholds == few.cosine_thresholds

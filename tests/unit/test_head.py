@@ -1,0 +1,119 @@
+"""The learned head and its thresholds, on small synthetic embeddings."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from knowledge.head import (
+    CalibrationTargets,
+    blended_scores,
+    dump,
+    fit_head,
+    fit_thresholds,
+    load,
+)
+from knowledge.index import VariantIndex
+from knowledge.models import Article
+from knowledge.policy import Thresholds, decide
+
+TARGETS = CalibrationTargets(blends=(0.5,), regularisation=10.0, margin=0.05, max_options=3,
+                             wrong_rate=0.02, unknown_answered_rate=0.10,
+                             resolvable_clarified=0.97)
+
+
+def unit(rows) -> np.ndarray:
+    rows = np.atleast_2d(np.asarray(rows, dtype=np.float32))
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def article(article_id: str, n: int) -> Article:
+    return Article(id=article_id, title=article_id, answer=article_id,
+                   questions=tuple(f"{article_id} {i}" for i in range(n)))
+
+
+def clusters(n_articles: int, per_article: int, noise: float, seed: int, dim: int = 24):
+    rng = np.random.default_rng(seed)
+    centres = unit(rng.normal(size=(n_articles, dim)))
+    labels = np.repeat(np.arange(n_articles), per_article)
+    return unit(centres[labels] + noise * rng.normal(size=(len(labels), dim))), labels, centres
+
+
+def test_the_head_overrules_one_stray_variant_that_plain_max_cosine_follows():
+    # "billing" is worded many ways around one direction; "shipping" has one odd
+    # variant that happens to sit next to the customer's question.
+    billing = unit([[1.0, 0.25 * np.sin(i), 0.25 * np.cos(i)] for i in range(8)])
+    shipping = unit([[0.0, 1.0, 0.1], [0.1, 1.0, -0.1], [0.0, 0.9, 0.3], [0.97, 0.2, 0.0]])
+    articles = [article("billing", 8), article("shipping", 4)]
+    index = VariantIndex(articles, np.vstack([billing, shipping]))
+    query = unit([0.97, 0.21, 0.0])[0]
+
+    assert index.search(query)[0].article_id == "shipping"  # max-cosine: the stray variant
+    head = fit_head(index.embeddings, index.labels, 2, regularisation=10.0, blend=0.5)
+    assert index.search(query, head=head)[0].article_id == "billing"
+
+
+def test_blended_scores_stay_between_zero_and_one_and_follow_the_weight():
+    cos, prob = np.array([[0.9, -0.2]]), np.array([[0.3, 0.7]])
+    assert blended_scores(cos, prob, 0.0)[0].tolist() == pytest.approx([0.9, 0.0])
+    assert blended_scores(cos, prob, 1.0)[0].tolist() == pytest.approx([0.3, 0.7])
+    assert blended_scores(cos, prob, 0.5)[0].tolist() == pytest.approx([0.6, 0.35])
+
+
+def test_an_article_missing_from_the_fit_never_wins():
+    x, y, _ = clusters(3, 6, 0.3, seed=1)
+    keep = y != 2
+    head = fit_head(x[keep], y[keep], 3, regularisation=10.0)
+    assert head.probabilities(x[y == 2])[:, 2].max() < 1e-6
+
+
+def test_fitted_thresholds_keep_wrong_answers_within_target_on_fresh_questions():
+    x, y, centres = clusters(20, 30, 0.9, seed=2)
+    blend, thresholds = fit_thresholds(x, y, 20, TARGETS)
+    assert blend == 0.5
+    assert 0.30 <= thresholds.clarify <= thresholds.answer <= 0.95
+    assert (thresholds.margin, thresholds.max_options) == (0.05, 3)
+
+    # new questions from the same articles, scored the way the service scores them
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 20, 2000)
+    asked = unit(centres[gold] + 0.9 * rng.normal(size=(2000, x.shape[1])))
+    index = VariantIndex([article(f"a{i}", 30) for i in range(20)], x)
+    head = fit_head(x, y, 20, TARGETS.regularisation, blend)
+    wrong = 0
+    for vector, g in zip(asked, gold, strict=True):
+        d = decide("q", index.search(vector, head=head), thresholds)
+        wrong += d.kind == "answer" and d.matches[0].article_id != f"a{g}"
+    assert wrong / len(gold) <= 0.03
+
+
+def test_the_blend_is_the_candidate_that_ranks_held_out_variants_best():
+    x, y, _ = clusters(20, 30, 1.0, seed=7)
+    cosine_only, head_only = replace(TARGETS, blends=(0.0,)), replace(TARGETS, blends=(1.0,))
+    assert fit_thresholds(x, y, 20, cosine_only)[0] == 0.0
+    assert fit_thresholds(x, y, 20, head_only)[0] == 1.0
+    # noisy wording: one nearest variant is a poor guide, all of them together a good one
+    assert fit_thresholds(x, y, 20, replace(TARGETS, blends=(0.0, 1.0)))[0] == 1.0
+
+
+def test_stricter_targets_give_a_higher_answer_threshold():
+    x, y, _ = clusters(20, 30, 1.1, seed=4)
+    loose = replace(TARGETS, wrong_rate=0.2, unknown_answered_rate=1.0)
+    strict = replace(TARGETS, wrong_rate=0.01, unknown_answered_rate=0.02)
+    assert fit_thresholds(x, y, 20, strict)[1].answer > fit_thresholds(x, y, 20, loose)[1].answer
+
+
+def test_held_out_articles_stand_in_for_questions_the_knowledge_base_cannot_answer():
+    x, y, _ = clusters(20, 30, 0.6, seed=6)
+    anything_goes = replace(TARGETS, wrong_rate=1.0, unknown_answered_rate=1.0)
+    no_unknown_answered = replace(anything_goes, unknown_answered_rate=0.0)
+    assert fit_thresholds(x, y, 20, anything_goes)[1].answer == 0.30  # the bottom of the grid
+    assert fit_thresholds(x, y, 20, no_unknown_answered)[1].answer > 0.30
+
+
+def test_a_head_survives_the_round_trip_through_redis_bytes():
+    x, y, _ = clusters(4, 5, 0.3, seed=5)
+    head = fit_head(x, y, 4, regularisation=10.0, blend=0.3)
+    again, thresholds = load(dump(head, Thresholds(0.7, 0.5, 0.05, 3)))
+    assert thresholds == Thresholds(0.7, 0.5, 0.05, 3) and again.blend == pytest.approx(0.3)
+    np.testing.assert_allclose(again.probabilities(x), head.probabilities(x), rtol=1e-6)
