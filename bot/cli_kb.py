@@ -9,16 +9,14 @@ nothing) and is published at once: every process re-indexes, no restart.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Literal
 
 import typer
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
 
-from bot.settings import get_settings
+from bot.cli_redis import run_with_redis
 from knowledge import KnowledgeError
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
@@ -29,25 +27,17 @@ console = Console()
 
 
 def _run(work) -> None:
-    settings = get_settings()
+    """Run `work(ArticleStore)` (seeded as the services seed it on first start);
+    an invalid import lists every problem and changes nothing."""
 
-    async def main() -> None:
-        redis = Redis.from_url(settings.effective_redis_url)
-        try:
-            store = ArticleStore(redis)
-            if await store.revision() == 0:  # as the services do on their first start
-                await store.seed_from_folder(KnowledgeSettings().articles_dir)
-            await work(store)
-        finally:
-            await redis.aclose()
+    async def with_store(redis: Redis) -> None:
+        store = ArticleStore(redis)
+        if await store.revision() == 0:  # as the services do on their first start
+            await store.seed_from_folder(KnowledgeSettings().articles_dir)
+        await work(store)
 
     try:
-        asyncio.run(main())
-    except RedisConnectionError:
-        console.print(f"[red]Cannot reach Redis at {settings.effective_redis_url}.[/red] "
-                      "Start Front Door first (`make demo` or `frontdoor up`), or set "
-                      "FRONTDOOR_REDIS_URL.")
-        raise typer.Exit(1) from None
+        run_with_redis(with_store, console)
     except ImportInvalid as exc:
         _problems(exc)
     except KnowledgeError as exc:

@@ -5,15 +5,12 @@ import re
 
 import pytest
 from playwright.async_api import async_playwright, expect
-from redis.asyncio import Redis
 
-from bot.app import create_app
-from bot.settings import Settings
 from knowledge.editor_backend import shared_embedder
 from knowledge.models import Article
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
-from tests.conftest import free_port, serve
+from tests.conftest import gateway_without_rasa
 from tests.e2e.test_webchat_browser import CHROMIUM_ARGS
 from tests.staff import make_staff
 
@@ -27,16 +24,10 @@ def kb_embedder():
 
 @pytest.fixture
 async def gateway(redis_server, kb_embedder):
-    settings = Settings(redis_url=f"{redis_server}/6", port=free_port(), rasa_port=free_port(),
-                        actions_port=free_port())
-    redis = Redis.from_url(settings.effective_redis_url)
-    await redis.flushdb()
-    await make_staff(redis, "edna", "editor")
-    await make_staff(redis, "otto", "editor")
-    async with serve(create_app(settings), settings.port):
+    async with gateway_without_rasa(redis_server, 6) as (settings, redis, _):
+        await make_staff(redis, "edna", "editor")
+        await make_staff(redis, "otto", "editor")
         yield settings.base_url, redis
-    await redis.flushdb()
-    await redis.aclose()
 
 
 @pytest.fixture

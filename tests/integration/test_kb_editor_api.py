@@ -8,14 +8,11 @@ import zipfile
 
 import httpx
 import pytest
-from redis.asyncio import Redis
 
-from bot.app import create_app
-from bot.settings import Settings
 from knowledge.editor_backend import shared_embedder
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
-from tests.conftest import free_port, serve
+from tests.conftest import gateway_without_rasa
 from tests.staff import make_staff, signed_in_client
 
 NEW = {
@@ -38,14 +35,8 @@ def kb_embedder():
 
 @pytest.fixture
 async def gateway(redis_server, kb_embedder):
-    settings = Settings(redis_url=f"{redis_server}/5", port=free_port(), rasa_port=free_port(),
-                        actions_port=free_port())
-    redis = Redis.from_url(settings.effective_redis_url)
-    await redis.flushdb()
-    async with serve(create_app(settings), settings.port):
+    async with gateway_without_rasa(redis_server, 5) as (settings, redis, _):
         yield settings.base_url, redis
-    await redis.flushdb()
-    await redis.aclose()
 
 
 @pytest.fixture
