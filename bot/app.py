@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from bot import metrics
-from bot import customers_api
+from bot import customers_api, metrics
 from bot.channels.base import ChannelAdapter
 from bot.channels.webchat import WebChatChannel
 from bot.deps import Services
@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc: Services = request.app.state.services
         try:
             redis_ok = bool(await svc.redis.ping())
-        except Exception:
+        except (RedisError, OSError):
             redis_ok = False
         rasa_ok = await svc.rasa.healthy()
         actions_ok = await svc.rasa.actions_healthy()

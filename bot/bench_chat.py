@@ -116,7 +116,7 @@ async def _timed(phase: Phase, counters: Counters, work) -> None:
         await work
         phase.latencies_ms.append((time.perf_counter() - started) * 1000)
         phase.count += 1
-    except (asyncio.TimeoutError, httpx.HTTPError):
+    except (TimeoutError, httpx.HTTPError):
         counters.lost += 1
 
 

@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 
 from bot import cli_customers, cli_kb, cli_staff
-from bot.launcher import LaunchError, Stack, tail, train as rasa_train
+from bot.launcher import LaunchError, Stack, tail
+from bot.launcher import train as rasa_train
 from bot.settings import Settings, get_settings, with_sandboxes
 
 app = typer.Typer(help="Front Door: a chatbot-first front door with human handoff.",

@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import yaml
-
 from pydantic import SecretStr
 
 from bot.settings import PROJECT_ROOT, Settings

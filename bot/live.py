@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
 from bot.render import entry_view
+from core.keys import KEYS, Keys
 from core.models import TranscriptEntry
 
 log = logging.getLogger(__name__)

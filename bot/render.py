@@ -13,6 +13,7 @@ from markdown_it import MarkdownIt
 from bot.markdown import safe_markdown
 from core.models import TranscriptEntry
 
+
 @lru_cache(maxsize=1)
 def _markdown() -> MarkdownIt:
     md = safe_markdown()

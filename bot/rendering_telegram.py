@@ -38,8 +38,8 @@ _RULE = "—————"
 # Where an oversized piece may be cut, best first: line breaks, then between
 # words, then anywhere (a "word" longer than a message: in slices, then
 # characters).
-_CUTS = (re.compile(r"\n"), re.compile(r"\s+"), re.compile(r".{1,64}", re.S),
-         re.compile(r".", re.S))
+_CUTS = (re.compile(r"\n"), re.compile(r"\s+"), re.compile(r".{1,64}", re.DOTALL),
+         re.compile(r".", re.DOTALL))
 
 
 @dataclass(frozen=True)

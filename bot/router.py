@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 
 from bot import AssistantUnavailable, metrics
 from bot.channels.base import ChannelAdapter, Recipient
-from bot.identity import IdentityStore
 from bot.customers import Customers
+from bot.identity import IdentityStore
 from bot.linking import CODE_ALPHABET, LinkCodes, TooManyCodes, looks_like_code
 from bot.live import LiveHub
 from bot.outbox import Outbox

@@ -7,7 +7,6 @@ import json
 from redis.asyncio import Redis
 
 from bot.render import markdown_to_html
-
 from core.keys import KEYS, Keys
 from core.models import TranscriptEntry
 

@@ -4,10 +4,9 @@ never imports the gateway's internals (DESIGN §2)."""
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
-
-import asyncio
 
 
 class Gateway(Protocol):

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from core.keys import KEYS, Keys
 from core.models import OWNER_BOT, OWNER_QUEUE
-from handoff import TicketStateError
+from handoff import AtCapacity, TicketNotFound, TicketStateError
 from handoff.models import QueueStanding, Summary, Ticket
 from handoff.queue import TicketQueue
 from handoff.settings import HandoffSettings
@@ -73,7 +73,7 @@ class HandoffService:
         if sticky and await self.is_online(sticky.decode()):
             try:
                 ticket = await self.assign(ticket.ref, sticky.decode(), event="ticket.returned")
-            except Exception:  # at capacity or gone: the queue takes it
+            except (AtCapacity, TicketNotFound, TicketStateError):  # the queue takes it
                 log.info("sticky agent %s cannot take %s; it waits in the queue",
                          sticky.decode(), ticket.ref)
         await self.emit("ticket.created", ticket)

@@ -96,7 +96,7 @@ def next_opening(team: Team, now: datetime) -> datetime | None:
         return now
     zone = ZoneInfo(team.timezone)
     local = now.astimezone(zone)
-    for offset in range(0, 15):  # two weeks covers any week plus a holiday run
+    for offset in range(15):  # two weeks covers any week plus a holiday run
         day = local.date() + timedelta(days=offset)
         span = team.hours.get(DAYS[day.weekday()])
         if span is None or day in team.holidays:

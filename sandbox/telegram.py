@@ -124,10 +124,9 @@ def parse_html(text: str) -> tuple[str, list[dict]]:
                     opened.in_pre = True  # <pre><code class="language-x">
                 elif outer & {"code", "pre"}:
                     raise fail(f'Can\'t nest "{name}" inside a code entity')
-                elif kind in ("code", "pre") and outer - {"blockquote"}:
-                    raise fail(f'Can\'t nest "{name}" inside "{stack[-1].name}"')
-                elif kind in ("text_link", "custom_emoji") and outer & {"text_link",
-                                                                         "custom_emoji"}:
+                elif (kind in ("code", "pre") and outer - {"blockquote"}) or (
+                        kind in ("text_link", "custom_emoji")
+                        and outer & {"text_link", "custom_emoji"}):
                     raise fail(f'Can\'t nest "{name}" inside "{stack[-1].name}"')
                 elif kind == "blockquote" and "blockquote" in outer:
                     raise fail("Blockquotes can't be nested")

@@ -48,7 +48,7 @@ from bot.settings import Settings
 from core.keys import KEYS, Keys
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
 
-__all__ = ["SlackChannel", "router", "to_inbound", "reply_target", "slack_to_text", "render"]
+__all__ = ["SlackChannel", "render", "reply_target", "router", "slack_to_text", "to_inbound"]
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -414,7 +414,7 @@ class SlackChannel:
             _raise_if_transient(exc)
             log.warning("Slack refused a message for customer %s (%s); dropped",
                         recipient.customer_id, _describe(exc))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise ChannelSendError(f"Slack unreachable: {_describe(exc)}") from exc
 
     async def _target(self, user_id: str) -> ReplyTarget:

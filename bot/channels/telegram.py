@@ -321,9 +321,10 @@ class TelegramChannel:
     async def process(self, update: Update, inbound: InboundStream) -> None:
         """One update from the webhook or from getUpdates."""
         stash = {}
-        if (token := callback_token(update)) is not None:
-            if (payload := await self._redis.get(KEYS.telegram_callback(token))) is not None:
-                stash[token] = payload.decode()
+        token = callback_token(update)
+        if token is not None and (
+                payload := await self._redis.get(KEYS.telegram_callback(token))) is not None:
+            stash[token] = payload.decode()
         result = to_inbound(update, max_chars=self._max_chars, stash=stash)
         if isinstance(result, InboundMessage):
             await inbound.append(result)
@@ -399,7 +400,7 @@ class TelegramChannel:
             raise ChannelSendError(f"telegram rate limit: {exc.message}",
                                    retry_after=exc.retry_after) from exc
         except (TelegramServerError, TelegramNetworkError, ClientDecodeError, aiohttp.ClientError,
-                asyncio.TimeoutError) as exc:
+                TimeoutError) as exc:
             raise ChannelSendError(f"telegram unavailable: {self.scrub(exc)}") from exc
 
     async def typing(self, recipient: Recipient, on: bool) -> None:

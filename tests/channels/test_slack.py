@@ -37,8 +37,8 @@ from bot.inbound import InboundStream
 from bot.rendering_slack import (
     BUTTON_TEXT_LIMIT,
     SECTION_LIMIT,
-    markdown_to_mrkdwn,
     mark_chosen,
+    markdown_to_mrkdwn,
     render,
     split_mrkdwn,
 )

@@ -22,14 +22,27 @@ from twilio.request_validator import RequestValidator
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
 from bot.channels.sms import (
-    EMPTY_TWIML, HELP_TEXT, INBOUND_PATH, MEDIA_ONLY_TEXT, OPT_IN_TEXT, OPT_OUT_TEXT, SmsChannel,
-    keyword, render, router, to_inbound,
+    EMPTY_TWIML,
+    HELP_TEXT,
+    INBOUND_PATH,
+    MEDIA_ONLY_TEXT,
+    OPT_IN_TEXT,
+    OPT_OUT_TEXT,
+    SmsChannel,
+    keyword,
+    render,
+    router,
+    to_inbound,
 )
 from bot.deps import Services
 from bot.inbound import InboundStream
 from bot.outbox import Outbox, OutboxSender
 from bot.rendering_sms import (
-    markdown_to_sms, numbered_options, segment_count, sms_info, split_message,
+    markdown_to_sms,
+    numbered_options,
+    segment_count,
+    sms_info,
+    split_message,
 )
 from bot.settings import Settings, with_sandboxes
 from core.keys import KEYS
@@ -313,11 +326,11 @@ async def env(redis_server):
                                        sandbox_port=free_port(), session_secret="x"))
     redis = Redis.from_url(settings.redis_url)
     channel = SmsChannel(settings, redis)
-    async with httpx.AsyncClient(timeout=10) as http:
-        async with serve(sandbox_app(settings, http), settings.sandbox_port), \
-                serve(gateway_app(settings, redis, {"sms": channel}), settings.port):
-            yield Env(settings, redis, channel, http,
-                      f"http://127.0.0.1:{settings.sandbox_port}/twilio")
+    async with (httpx.AsyncClient(timeout=10) as http,
+                serve(sandbox_app(settings, http), settings.sandbox_port),
+                serve(gateway_app(settings, redis, {"sms": channel}), settings.port)):
+        yield Env(settings, redis, channel, http,
+                  f"http://127.0.0.1:{settings.sandbox_port}/twilio")
     await channel.close()
     await redis.aclose()
 

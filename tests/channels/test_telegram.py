@@ -158,7 +158,7 @@ def test_only_safe_link_schemes_become_links():
     assert "javascript" not in re.findall(r'href="([^"]*)"', out).__str__()
     assert "[evil](javascript:alert(1))" in out and "data:" not in "".join(
         re.findall(r'href="([^"]*)"', out))
-    plain, entities = parse_html(out)
+    _plain, entities = parse_html(out)
     assert [e["url"] for e in entities if e["type"] == "text_link"][-1].startswith(
         "https://e.com/")
 

@@ -21,7 +21,7 @@ from tests.staff import make_staff, signed_in_client
 
 @pytest.fixture
 async def gateway(redis_server):
-    async with gateway_without_rasa(redis_server, 5) as (settings, redis, app):
+    async with gateway_without_rasa(redis_server, 5) as (settings, redis, _app):
         yield settings.base_url, redis
 
 

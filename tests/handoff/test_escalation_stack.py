@@ -3,7 +3,6 @@ is not understood twice, or raises a human-only topic; the bot then stays
 silent while a person owns the conversation; the agent's reply reaches the
 customer; resolve hands back to the bot and asks for a rating."""
 
-import asyncio
 import re
 from datetime import UTC, datetime
 
@@ -31,7 +30,7 @@ async def silent(chat: Chat, seconds: float = 2.5) -> list[dict]:
     try:
         while True:
             said.append(await next_entry(chat, "bot", "agent", "system", timeout=seconds))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return said
 
 

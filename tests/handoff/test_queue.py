@@ -125,7 +125,7 @@ async def test_expected_wait_comes_from_recent_waits_and_online_agents(service, 
     for wait in (60, 120, 90):
         await redis.lpush("fd:{handoff}:waits:support", wait)
     await service.escalate("c_1", "web", "fallback")
-    second, standing = await service.escalate("c_2", "web", "fallback")
+    _second, standing = await service.escalate("c_2", "web", "fallback")
     assert standing.position == 2 and standing.agents_online == 2
     assert standing.expected_wait_s == pytest.approx(90 * 2 / 2)
 

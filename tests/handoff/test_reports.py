@@ -22,7 +22,7 @@ async def four_web_conversations_one_escalated(redis: Redis) -> None:
     await service.claim(ticket.ref, "ann")
     await service.agent_replied(ticket.ref)
     await service.resolve(ticket.ref, "ann")
-    await redis.set(f"fd:{{c_r}}:csat-pending", ticket.ref)
+    await redis.set("fd:{c_r}:csat-pending", ticket.ref)
     await service.record_csat("c_r", 4)
 
 
@@ -46,9 +46,9 @@ async def test_metrics_expose_the_same_figures(redis_server):
     await redis.flushdb()
     try:
         await four_web_conversations_one_escalated(redis)
-        async with serve(create_app(settings), settings.port):
-            async with httpx.AsyncClient(base_url=settings.base_url) as client:
-                text = (await client.get("/metrics")).text
+        async with (serve(create_app(settings), settings.port),
+                    httpx.AsyncClient(base_url=settings.base_url) as client):
+            text = (await client.get("/metrics")).text
     finally:
         await redis.flushdb()
         await redis.aclose()

@@ -12,8 +12,14 @@ from bot.channels.memory import InMemoryChannel
 from bot.linking import CODE_ALPHABET, LinkCodes, looks_like_code, new_code
 from bot.live import LiveHub
 from bot.rasa_client import RasaClient
-from bot.router import (LINK_ALREADY_TEXT, LINK_INVALID_TEXT, LINK_LIMITED_TEXT,
-                        LINK_TOO_MANY_CODES_TEXT, Router, link_command)
+from bot.router import (
+    LINK_ALREADY_TEXT,
+    LINK_INVALID_TEXT,
+    LINK_LIMITED_TEXT,
+    LINK_TOO_MANY_CODES_TEXT,
+    Router,
+    link_command,
+)
 from core.keys import KEYS
 from core.models import InboundMessage
 from tests.integration.test_router import FakeRasa
@@ -99,7 +105,7 @@ async def test_a_code_from_telegram_links_sms_to_the_same_customer(setup, redis)
 
 
 async def test_an_identity_with_its_own_history_is_merged_into_the_timeline(setup, redis):
-    router, fake = setup
+    router, _fake = setup
     tg, sms = Sender(router, "telegram", "t1"), Sender(router, "sms", "+15550002")
     await sms.says("hello from sms")
     old = await sms.customer()

@@ -10,7 +10,7 @@ from tests.staff import CSRF, make_staff, signed_in_client
 
 @pytest.fixture
 async def gateway(redis_server):
-    async with gateway_without_rasa(redis_server, 4) as (settings, redis, app):
+    async with gateway_without_rasa(redis_server, 4) as (settings, redis, _app):
         yield settings.base_url, redis
 
 
