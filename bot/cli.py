@@ -135,8 +135,14 @@ def telegram_poll() -> None:
 @app.command()
 def train(force: bool = typer.Option(False, "--force", help="Retrain even if nothing changed.")
           ) -> None:
-    """Train the Rasa model (skipped when config.yml, domain.yml, data/ and the Rasa lock
-    are unchanged)."""
+    """Prepare the embedding model and train the Rasa model (skipped when config.yml,
+    domain.yml, data/ and the Rasa lock are unchanged)."""
+    from knowledge.embedder import Embedder
+    from knowledge.settings import KnowledgeSettings
+
+    # Exports the embedding model to ONNX once (var/cache), so no process does it
+    # while starting.
+    Embedder(KnowledgeSettings().model_path())
     try:
         code = rasa_train(get_settings(), force=force, echo=console.print)
     except LaunchError as exc:
