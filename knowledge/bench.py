@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -272,7 +272,7 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
                          "index_build_s": round(run.index_build_s, 2),
                          "head": run.head, "head_fit_s": round(run.head_fit_s, 2),
                          "blend": run.blend,
-                         "thresholds": _thresholds_dict(run.thresholds), **m})
+                         "thresholds": asdict(run.thresholds), **m})
     curves = [sweep(run.results, run.thresholds) for run in runs]
     curve = [{"answer_threshold": pts[0]["answer_threshold"],
               "answered_wrong": statistics.fmean(p["answered_wrong"] for p in pts),
@@ -298,11 +298,6 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
         summary["plot"] = str(plot)
     summary["elapsed_s"] = round(time.perf_counter() - started, 1)
     return summary
-
-
-def _thresholds_dict(t: Thresholds) -> dict:
-    return {"answer": t.answer, "clarify": t.clarify, "margin": t.margin,
-            "max_options": t.max_options}
 
 
 def write_plot(curve: list[dict], summary: dict, path: Path) -> None:
