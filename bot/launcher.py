@@ -170,7 +170,8 @@ def plan(settings: Settings) -> list[list[Child]]:
         Child("gateway",
               [python, "-m", "uvicorn", "bot.app:create_app", "--factory",
                "--host", settings.host, "--port", str(settings.port),
-               "--ws-max-size", str(settings.max_frame_bytes * 4), "--no-access-log"],
+               "--ws-max-size", str(settings.max_frame_bytes * 4), "--no-access-log",
+               "--timeout-graceful-shutdown", "10"],
               f"http://{settings.host}:{settings.port}/healthz", logs / "gateway.log",
               settings.port, timeout_s=60),
     ])
@@ -178,7 +179,8 @@ def plan(settings: Settings) -> list[list[Child]]:
         waves[-1].append(Child(
             "sandbox",
             [python, "-m", "uvicorn", "sandbox.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(settings.sandbox_port), "--no-access-log"],
+             "--host", "127.0.0.1", "--port", str(settings.sandbox_port), "--no-access-log",
+             "--timeout-graceful-shutdown", "10"],
             f"http://127.0.0.1:{settings.sandbox_port}/healthz", logs / "sandbox.log",
             settings.sandbox_port, timeout_s=60))
     return waves

@@ -237,9 +237,7 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
         raise HTTPException(422, "give either an agent or a team")
     try:
         if body.team is not None:
-            moved = await service.transfer_to_team(ref, body.team, by=user.username)
-            standing = await service.standing(moved)
-            await service.redis.delete(service.keys.queue_notice(moved.customer_id))
+            moved, standing = await service.transfer_to_team(ref, body.team, by=user.username)
             await _tell(gw, ticket.customer_id, TRANSFERRED_TEXT.format(
                 team=service.teams.team(body.team).name,
                 standing=position_phrase(standing) if standing.team_open else

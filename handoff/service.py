@@ -76,13 +76,22 @@ class HandoffService:
             except (AtCapacity, TicketNotFound, TicketStateError):  # the queue takes it
                 log.info("sticky agent %s cannot take %s; it waits in the queue",
                          sticky.decode(), ticket.ref)
+        standing = await self._told_standing(ticket)
         await self.emit("ticket.created", ticket)
-        standing = await self.standing(ticket)
-        if standing.position is not None:  # the customer is told this position now
-            await self.redis.hset(self.keys.queue_notice(customer_id),
-                                  mapping={"position": standing.position, "ts": time.time()})
-            await self.redis.expire(self.keys.queue_notice(customer_id), 86400)
         return ticket, standing
+
+    async def _told_standing(self, ticket: Ticket) -> QueueStanding:
+        """The standing the caller is about to tell the customer, recorded first so
+        the queue follower (woken by the event that comes next) does not repeat it."""
+        standing = await self.standing(ticket)
+        notice = self.keys.queue_notice(ticket.customer_id)
+        if standing.position is not None:
+            await self.redis.hset(notice, mapping={"position": standing.position,
+                                                   "ts": time.time()})
+            await self.redis.expire(notice, 86400)
+        else:
+            await self.redis.delete(notice)
+        return standing
 
     async def open_ticket_of(self, customer_id: str) -> Ticket | None:
         refs = await self.queue.of_customer(customer_id)
@@ -130,12 +139,14 @@ class HandoffService:
         await self.emit("ticket.released", ticket)
         return ticket
 
-    async def transfer_to_team(self, ref: str, team: str, by: str) -> Ticket:
+    async def transfer_to_team(self, ref: str, team: str,
+                               by: str) -> tuple[Ticket, QueueStanding]:
         self.teams.team(team)
         ticket = await self.queue.requeue(ref, team=team, count=False)
         await self._set_owner(ticket.customer_id, OWNER_QUEUE)
+        standing = await self._told_standing(ticket)
         await self.emit("ticket.transferred", ticket, by=by)
-        return ticket
+        return ticket, standing
 
     async def agent_replied(self, ref: str) -> None:
         ticket = await self.queue.get(ref)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import shutil
 import socket
 import subprocess
 import time
+import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -32,7 +34,7 @@ def free_port() -> int:
 async def serve(app, port: int) -> AsyncIterator[None]:
     """Run an ASGI app with uvicorn inside the test's event loop until the block ends."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", timeout_graceful_shutdown=5))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():  # failed to start (e.g. lifespan error): surface it
@@ -42,6 +44,25 @@ async def serve(app, port: int) -> AsyncIterator[None]:
         yield
     finally:
         server.should_exit = True
+        await _stopped(task, port)
+
+
+async def _stopped(task: asyncio.Task, port: int, timeout_s: float = 60) -> None:
+    """Wait for a served app to stop; one that hangs is cancelled, and what it was
+    waiting on is reported as a warning instead of eating the test's timeout."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout_s)
+        return
+    except TimeoutError:
+        pass
+    stacks = io.StringIO()
+    for pending in asyncio.all_tasks():
+        if not pending.done() and pending is not asyncio.current_task():
+            pending.print_stack(limit=8, file=stacks)
+    warnings.warn(f"the app on port {port} did not stop within {timeout_s}s; cancelled. "
+                  f"Pending tasks:\n{stacks.getvalue()}", stacklevel=1)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
         await task
 
 

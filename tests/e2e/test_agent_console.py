@@ -11,10 +11,10 @@ import uuid
 
 import httpx
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from core.staff import StaffStore
-from tests.e2e.test_webchat_browser import CHROMIUM_ARGS
+from tests.e2e.chromium import chromium
 from tests.integration.test_stack import Chat
 from tests.staff import signed_in_client
 
@@ -86,11 +86,8 @@ def redis(stack_redis):
 
 @pytest.fixture
 async def browser(stack):
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
-                                          args=CHROMIUM_ARGS)
+    async with chromium() as browser:
         yield browser
-        await browser.close()
 
 
 @pytest.fixture

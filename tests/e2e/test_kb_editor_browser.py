@@ -4,14 +4,14 @@ process), a real Redis and the real embedding model."""
 import re
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from knowledge.editor_backend import shared_embedder
 from knowledge.models import Article
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 from tests.conftest import gateway_without_rasa
-from tests.e2e.test_webchat_browser import CHROMIUM_ARGS
+from tests.e2e.chromium import chromium
 from tests.staff import make_staff
 
 pytestmark = pytest.mark.e2e
@@ -32,11 +32,8 @@ async def gateway(redis_server, kb_embedder):
 
 @pytest.fixture
 async def browser():
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
-                                          args=CHROMIUM_ARGS)
+    async with chromium() as browser:
         yield browser
-        await browser.close()
 
 
 async def editor_page(browser, base: str, username: str):

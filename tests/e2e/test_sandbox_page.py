@@ -11,18 +11,16 @@ import time
 
 import pytest
 from fastapi import APIRouter, FastAPI, HTTPException
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 from pydantic import BaseModel
 
 from bot.settings import Settings
 from sandbox import page as sandbox_page
 from tests.conftest import free_port, serve
+from tests.e2e.chromium import chromium
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 ATTACK = "<img src=x onerror=alert(1)>"
 BUTTONS = ["Yes, that's it", "No, something else"]
 PANES = ("pane-telegram", "pane-slack", "pane-sms")
@@ -131,11 +129,8 @@ async def sandbox():
 
 @pytest.fixture
 async def browser():
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
-                                          args=CHROMIUM_ARGS)
+    async with chromium() as browser:
         yield browser
-        await browser.close()
 
 
 async def open_page(browser, sandbox):

@@ -3,20 +3,16 @@
 import re
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
+
+from tests.e2e.chromium import chromium
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 
 
 @pytest.fixture
 async def page(stack):
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
-                                          args=CHROMIUM_ARGS)
+    async with chromium() as browser:
         context = await browser.new_context()
         page = await context.new_page()
         errors: list[str] = []
@@ -24,7 +20,6 @@ async def page(stack):
         await page.goto(f"http://{stack.host}:{stack.port}/")
         yield page
         assert errors == [], f"JavaScript errors on the page: {errors}"
-        await browser.close()
 
 
 async def ask(page, text: str) -> None:

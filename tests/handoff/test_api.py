@@ -195,6 +195,7 @@ async def test_transfer_to_a_team_requeues_and_tells_the_customer(two_agents):
     moved = await ada.post(f"/api/agent/tickets/{ref}/transfer", json={"team": "billing"})
     assert moved.status_code == 200
     assert moved.json()["team"] == "billing" and moved.json()["status"] == "queued"
+    await asyncio.sleep(0.5)  # time for the queue follower: it must not repeat the position
     detail = (await bob.get(f"/api/agent/tickets/{ref}")).json()
     told = [e["text"] for e in detail["transcript"] if e["author"] == "system"]
     assert "passed your conversation to our Billing and cancellations team" in told[-1]

@@ -85,8 +85,8 @@ async def test_a_reply_stops_the_claim_timer(service):
 async def test_transfer_to_a_team_and_to_an_agent(service, redis):
     ticket, _ = await service.escalate("c_a", "web", "fallback")
     await service.claim(ticket.ref, "ann")
-    moved = await service.transfer_to_team(ticket.ref, "billing", by="ann")
-    assert moved.team == "billing" and moved.status == "queued"
+    moved, standing = await service.transfer_to_team(ticket.ref, "billing", by="ann")
+    assert moved.team == "billing" and moved.status == "queued" and standing.position == 1
     assert await service.queue.waiting("billing") == [ticket.ref]
     assert await service.queue.held_by("ann") == []
     given = await service.assign(ticket.ref, "bob")
