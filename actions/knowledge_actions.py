@@ -15,7 +15,7 @@ from actions.handoff_service import handoff_service
 from actions.knowledge_service import knowledge_service, load_embedder
 from handoff.sentiment import is_negative
 from knowledge import ArticleNotFound
-from knowledge.replies import FALLBACK_TEXT, Reply, article_reply, decision_reply
+from knowledge.answers.replies import FALLBACK_TEXT, Reply, article_reply, decision_reply
 from knowledge.settings import KnowledgeSettings
 
 UNANSWERED = ("fallback", "clarify")

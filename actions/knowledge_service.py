@@ -6,8 +6,8 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from knowledge.embedder import Embedder
-from knowledge.service import KnowledgeService
+from knowledge.answers.embedder import Embedder
+from knowledge.answers.service import KnowledgeService
 from knowledge.settings import KnowledgeSettings
 
 _embedder: Embedder | None = None

@@ -14,21 +14,22 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot import customers_api, metrics
+from bot.customers import api as customers_api
+from bot.infra import metrics
 from bot.channels.base import ChannelAdapter
-from bot.channels.webchat import WebChatChannel
-from bot.deps import Services
-from bot.handoff_bridge import HandoffBridge
-from bot.inbound import InboundStream
-from bot.live import LiveHub
-from bot.outbox import OutboxSender
-from bot.previews import PREVIEWS
-from bot.rasa_client import RasaClient
-from bot.router import Router
-from bot.settings import Settings, get_settings
-from bot.streams import StreamWorker
-from bot.webchat import routes as webchat_routes
-from bot.webchat.session import SessionSigner
+from bot.channels.web.adapter import WebChatChannel
+from bot.gateway.services import Services
+from bot.gateway.handoff_bridge import HandoffBridge
+from bot.gateway.inbound import InboundStream
+from bot.infra.live import LiveHub
+from bot.gateway.outbox import OutboxSender
+from bot.rendering.previews import PREVIEWS
+from bot.gateway.rasa_client import RasaClient
+from bot.gateway.router import Router
+from core.settings import Settings, get_settings
+from bot.infra.streams import StreamWorker
+from bot.channels.web import routes as webchat_routes
+from bot.channels.web.session import SessionSigner
 from core import webauth
 from core.keys import KEYS
 from core.models import InboundMessage
@@ -36,8 +37,10 @@ from handoff import api as handoff_api
 from handoff.reports import report
 from handoff.service import HandoffService
 from handoff.webhooks import WebhookSender
-from knowledge import editor_api, editor_page, editor_tools_api
-from knowledge.editor_backend import EditorBackend
+from knowledge.editor import api as editor_api
+from knowledge.editor import page as editor_page
+from knowledge.editor import tools_api as editor_tools_api
+from knowledge.editor.backend import EditorBackend
 from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger(__name__)
@@ -49,15 +52,15 @@ def build_channels(settings: Settings, hub: LiveHub, redis: Redis) -> dict[str, 
     credentials are set."""
     channels: dict[str, ChannelAdapter] = {"web": WebChatChannel(hub)}
     if settings.telegram_enabled:
-        from bot.channels.telegram import TelegramChannel
+        from bot.channels.telegram.adapter import TelegramChannel
 
         channels["telegram"] = TelegramChannel(settings, redis)
     if settings.slack_enabled:
-        from bot.channels.slack import SlackChannel
+        from bot.channels.slack.adapter import SlackChannel
 
         channels["slack"] = SlackChannel(settings, redis)
     if settings.sms_enabled:
-        from bot.channels.sms import SmsChannel
+        from bot.channels.sms.adapter import SmsChannel
 
         channels["sms"] = SmsChannel(settings, redis)
     return channels
@@ -168,7 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for kb_router in (editor_api.router, editor_tools_api.router, editor_page.router):
         app.include_router(kb_router)
     # Webhook routes answer 404 while their channel has no credentials.
-    from bot.channels import slack, sms, telegram
+    from bot.channels.slack import adapter as slack
+    from bot.channels.sms import adapter as sms
+    from bot.channels.telegram import adapter as telegram
 
     for channel_module in (telegram, slack, sms):
         app.include_router(channel_module.router, tags=["channels"])

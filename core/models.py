@@ -39,7 +39,7 @@ class ArticleRef(Frozen):
 
 class VerifiedAttribute(Frozen):
     """A phone number or email address the platform itself proved belongs to the
-    sender (never something the customer typed): see bot/verified.py."""
+    sender (never something the customer typed): see bot/customers/verified.py."""
 
     kind: Literal["phone", "email"]
     value: str

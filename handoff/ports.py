@@ -1,5 +1,5 @@
 """What the handoff API needs from the gateway, as a protocol: the gateway's
-app factory plugs in its implementation (bot/handoff_bridge.py), so handoff/
+app factory plugs in its implementation (bot/gateway/handoff_bridge.py), so handoff/
 never imports the gateway's internals (DESIGN §2)."""
 
 from __future__ import annotations

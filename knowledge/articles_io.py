@@ -8,7 +8,7 @@ import frontmatter
 from pydantic import ValidationError
 
 from knowledge import ArticleInvalid
-from knowledge.editing import error_text
+from knowledge.editor.editing import error_text
 from knowledge.models import Article
 
 _FRONT_MATTER_FIELDS = ("id", "title", "questions", "tags", "language", "status", "channels")

@@ -32,7 +32,7 @@ class KnowledgeSettings(BaseSettings):
     clarify_margin: float = Field(default=0.03, ge=0, le=1)
     clarify_max_options: int = Field(default=3, ge=2, le=5)
 
-    # The learned head (knowledge/head.py). Until it is fitted after a publish,
+    # The learned head (knowledge/answers/head.py). Until it is fitted after a publish,
     # answers use plain cosine scores and the thresholds above; once fitted, scores
     # blend cosine and head probability, and the answer / clarify thresholds are
     # re-fitted on held-out variants of the same knowledge base to these targets

@@ -19,7 +19,7 @@ import numpy as np
 from redis.asyncio import Redis
 
 from core.keys import KEYS, Keys
-from knowledge.embedder import Embedder
+from knowledge.answers.embedder import Embedder
 
 STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 # Cosine similarity above which two queries count as the same question. With

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
-from bot.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

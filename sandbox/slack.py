@@ -39,7 +39,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from slack_sdk.signature import SignatureVerifier
 
-from bot.settings import Settings
+from core.settings import Settings
 
 router = APIRouter()
 

@@ -35,7 +35,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from bot.settings import Settings
+from core.settings import Settings
 
 router = APIRouter()
 

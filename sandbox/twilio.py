@@ -30,8 +30,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from twilio.request_validator import RequestValidator
 
-from bot.rendering_sms import MAX_BODY_CHARS, sms_info
-from bot.settings import Settings
+from bot.channels.sms.render import MAX_BODY_CHARS, sms_info
+from core.settings import Settings
 
 router = APIRouter()
 

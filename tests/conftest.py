@@ -20,8 +20,8 @@ import redis as redis_sync
 import uvicorn
 from redis.asyncio import Redis
 
-from bot.launcher import Stack, model_path
-from bot.settings import Settings, with_sandboxes
+from bot.infra.supervisor import Stack, model_path
+from core.settings import Settings, with_sandboxes
 
 
 def free_port() -> int:

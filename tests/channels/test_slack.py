@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
-from bot.channels.slack import (
+from bot.channels.slack.adapter import (
     EVENTS_PATH,
     SlackChannel,
     reply_target,
@@ -32,9 +32,9 @@ from bot.channels.slack import (
     slack_to_text,
     to_inbound,
 )
-from bot.deps import Services
-from bot.inbound import InboundStream
-from bot.rendering_slack import (
+from bot.gateway.services import Services
+from bot.gateway.inbound import InboundStream
+from bot.channels.slack.render import (
     BUTTON_TEXT_LIMIT,
     SECTION_LIMIT,
     mark_chosen,
@@ -42,7 +42,7 @@ from bot.rendering_slack import (
     render,
     split_mrkdwn,
 )
-from bot.settings import Settings, with_sandboxes
+from core.settings import Settings, with_sandboxes
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from sandbox import slack as slack_sandbox
@@ -633,7 +633,7 @@ async def test_slack_unreachable_is_a_send_error(slack):
 async def test_a_gone_channel_or_a_bad_token_is_dropped_not_retried(slack, caplog):
     await slack.redis.set(KEYS.slack_reply_to(ALICE),
                           json.dumps({"channel": "C0ARCHIVED", "thread_ts": None}))
-    with caplog.at_level(logging.WARNING, logger="bot.channels.slack"):
+    with caplog.at_level(logging.WARNING, logger="bot.channels.slack.adapter"):
         await slack.channel.send(Recipient("c_x", ALICE), bot_entry("hello"))
     assert "channel_not_found" in caplog.text
 

@@ -21,7 +21,7 @@ from twilio.request_validator import RequestValidator
 
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
-from bot.channels.sms import (
+from bot.channels.sms.adapter import (
     EMPTY_TWIML,
     HELP_TEXT,
     INBOUND_PATH,
@@ -34,17 +34,17 @@ from bot.channels.sms import (
     router,
     to_inbound,
 )
-from bot.deps import Services
-from bot.inbound import InboundStream
-from bot.outbox import Outbox, OutboxSender
-from bot.rendering_sms import (
+from bot.gateway.services import Services
+from bot.gateway.inbound import InboundStream
+from bot.gateway.outbox import Outbox, OutboxSender
+from bot.channels.sms.render import (
     markdown_to_sms,
     numbered_options,
     segment_count,
     sms_info,
     split_message,
 )
-from bot.settings import Settings, with_sandboxes
+from core.settings import Settings, with_sandboxes
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from sandbox import twilio as twilio_sandbox
@@ -592,13 +592,13 @@ async def test_unsubscribed_at_the_carrier_marks_opted_out_and_drops(sms):
 
 
 async def test_other_4xx_are_logged_and_dropped(sms, caplog):
-    with caplog.at_level(logging.ERROR, logger="bot.channels.sms"):
+    with caplog.at_level(logging.ERROR, logger="bot.channels.sms.adapter"):
         await sms.channel.send(Recipient("c_1", "not-a-number"), bot_entry("hello"))
     assert "error 21211" in caplog.text
     wrong = SmsChannel(sms.settings.model_copy(update={
         "twilio_auth_token": SecretStr("f" * 32)}), sms.redis)
     try:
-        with caplog.at_level(logging.ERROR, logger="bot.channels.sms"):
+        with caplog.at_level(logging.ERROR, logger="bot.channels.sms.adapter"):
             await wrong.send(Recipient("c_1", PHONE), bot_entry("hello"))
     finally:
         await wrong.close()

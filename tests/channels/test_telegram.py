@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot.channels.base import ChannelSendError, Recipient
-from bot.channels.telegram import (
+from bot.channels.telegram.adapter import (
     NON_TEXT_REPLY,
     SECRET_HEADER,
     WEBHOOK_PATH,
@@ -34,16 +34,16 @@ from bot.channels.telegram import (
     set_webhook,
     to_inbound,
 )
-from bot.deps import Services
-from bot.inbound import InboundStream
-from bot.rendering_telegram import (
+from bot.gateway.services import Services
+from bot.gateway.inbound import InboundStream
+from bot.channels.telegram.render import (
     MAX_MESSAGE_CHARS,
     callback_data,
     markdown_to_telegram_html,
     render_parts,
     utf16_len,
 )
-from bot.settings import Settings, with_sandboxes
+from core.settings import Settings, with_sandboxes
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from sandbox import telegram as tg_sandbox

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from knowledge.editor_backend import shared_embedder
+from knowledge.editor.backend import shared_embedder
 from knowledge.models import Article
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore

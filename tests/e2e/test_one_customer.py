@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from bot.identity import IdentityStore
-from bot.router import EMAIL_LINKED_TEXT, PHONE_LINKED_TEXT
-from bot.verified import VerifiedAttributes
+from bot.customers.identity import IdentityStore
+from bot.gateway.router import EMAIL_LINKED_TEXT, PHONE_LINKED_TEXT
+from bot.customers.verified import VerifiedAttributes
 from core.keys import KEYS
 from core.models import VerifiedAttribute
 from sandbox.slack import user_ids

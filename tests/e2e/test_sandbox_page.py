@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, HTTPException
 from playwright.async_api import expect
 from pydantic import BaseModel
 
-from bot.settings import Settings
+from core.settings import Settings
 from sandbox import page as sandbox_page
 from tests.conftest import free_port, serve
 from tests.e2e.chromium import chromium

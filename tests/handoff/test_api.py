@@ -10,7 +10,7 @@ import pytest
 import websockets
 from redis.asyncio import Redis
 
-from bot.identity import IdentityStore
+from bot.customers.identity import IdentityStore
 from core.keys import KEYS
 from handoff.service import HandoffService
 from knowledge.models import Article

@@ -6,7 +6,7 @@ import json
 import pytest
 from rich.console import Console
 
-from bot.bench_handoff import run
+from bot.bench.handoff import run
 
 pytestmark = pytest.mark.stack
 

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from bot.handoff_bridge import HandoffBridge
+from bot.gateway.handoff_bridge import HandoffBridge
 from handoff.service import HandoffService
 from handoff.settings import HandoffSettings
 

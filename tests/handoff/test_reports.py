@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app import create_app
-from bot.settings import Settings
+from core.settings import Settings
 from handoff.reports import report
 from handoff.service import HandoffService, day_key
 from tests.conftest import free_port, serve

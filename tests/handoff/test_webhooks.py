@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request, Response
 from redis.asyncio import Redis
 
 from bot.app import create_app
-from bot.settings import Settings
+from core.settings import Settings
 from handoff.service import HandoffService
 from handoff.settings import HandoffSettings
 from handoff.webhooks import sign, verify_signature

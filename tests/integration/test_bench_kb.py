@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from knowledge.bench import evaluate, load_set, metrics, run, sample_articles
-from knowledge.embedder import Embedder
-from knowledge.policy import Thresholds
+from bot.bench.kb import evaluate, load_set, metrics, run, sample_articles
+from knowledge.answers.embedder import Embedder
+from knowledge.answers.policy import Thresholds
 from knowledge.settings import KnowledgeSettings
 
 ARTICLES = [
@@ -103,7 +103,7 @@ def test_the_policy_replayed_at_the_defaults_matches_the_real_decisions(
         tiny_set, redis_server, embedder):
     import asyncio
 
-    from knowledge.bench import run_seed
+    from bot.bench.kb import run_seed
 
     settings = KnowledgeSettings()
     result = asyncio.run(run_seed(f"{redis_server}/3", embedder, settings, load_set(tiny_set),

@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from bot.channels.memory import InMemoryChannel
-from bot.customers import Customers, MergeRefused, reply_target
-from bot.live import LiveHub
-from bot.rasa_client import RasaClient
-from bot.router import (
+from bot.customers.merge import Customers, MergeRefused, reply_target
+from bot.infra.live import LiveHub
+from bot.gateway.rasa_client import RasaClient
+from bot.gateway.router import (
     EMAIL_LINKED_TEXT,
     LINK_ISSUED_TEXT,
     PHONE_LINKED_TEXT,
@@ -19,7 +19,7 @@ from bot.router import (
     TICKET_NOT_HERE_TEXT,
     Router,
 )
-from bot.verified import VerifiedAttributes, e164
+from bot.customers.verified import VerifiedAttributes, e164
 from core.keys import KEYS
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
 from tests.conftest import gateway_without_rasa

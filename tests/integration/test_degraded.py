@@ -9,8 +9,8 @@ import json
 import pytest
 
 from bot.app import create_app
-from bot.router import DELAY_TEXT
-from bot.settings import Settings
+from bot.gateway.router import DELAY_TEXT
+from core.settings import Settings
 from tests.conftest import free_port, serve
 from tests.integration.test_stack import Chat
 

@@ -7,7 +7,7 @@ import pytest
 import redis as redis_sync
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 
 runner = CliRunner()
 

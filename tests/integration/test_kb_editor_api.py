@@ -9,7 +9,7 @@ import zipfile
 import httpx
 import pytest
 
-from knowledge.editor_backend import shared_embedder
+from knowledge.editor.backend import shared_embedder
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 from tests.conftest import gateway_without_rasa

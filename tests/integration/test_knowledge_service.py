@@ -3,9 +3,9 @@
 import pytest
 
 from knowledge import VersionConflict
-from knowledge.embedder import Embedder
-from knowledge.replies import decision_reply
-from knowledge.service import KnowledgeService
+from knowledge.answers.embedder import Embedder
+from knowledge.answers.replies import decision_reply
+from knowledge.answers.service import KnowledgeService
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 

@@ -9,10 +9,10 @@ import httpx
 import pytest
 
 from bot.channels.memory import InMemoryChannel
-from bot.linking import CODE_ALPHABET, LinkCodes, looks_like_code, new_code
-from bot.live import LiveHub
-from bot.rasa_client import RasaClient
-from bot.router import (
+from bot.customers.linking import CODE_ALPHABET, LinkCodes, looks_like_code, new_code
+from bot.infra.live import LiveHub
+from bot.gateway.rasa_client import RasaClient
+from bot.gateway.router import (
     LINK_ALREADY_TEXT,
     LINK_INVALID_TEXT,
     LINK_LIMITED_TEXT,

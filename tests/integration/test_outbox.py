@@ -2,7 +2,7 @@ import asyncio
 
 from bot.channels.base import Recipient
 from bot.channels.memory import InMemoryChannel
-from bot.outbox import Outbox, OutboxSender
+from bot.gateway.outbox import Outbox, OutboxSender
 from core.keys import KEYS
 from core.models import TranscriptEntry
 

@@ -12,11 +12,11 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.channels.memory import InMemoryChannel
-from bot.inbound import InboundStream
-from bot.live import LiveHub
-from bot.privacy import Privacy
-from bot.rasa_client import RasaClient
-from bot.router import Router
+from bot.gateway.inbound import InboundStream
+from bot.infra.live import LiveHub
+from bot.customers.privacy import Privacy
+from bot.gateway.rasa_client import RasaClient
+from bot.gateway.router import Router
 from core.keys import KEYS
 from core.models import InboundMessage, VerifiedAttribute
 from knowledge.store import ArticleStore
@@ -174,12 +174,12 @@ async def test_admins_export_and_erase_through_the_api_agents_cannot(gateway):  
 
 
 async def test_the_cli_exports_json_and_erases(redis_server, redis):
-    from bot.identity import IdentityStore
+    from bot.customers.identity import IdentityStore
 
     customer = await IdentityStore(redis).resolve("telegram", TG, "Ada")
     env = {"FRONTDOOR_REDIS_URL": f"{redis_server}/1", "PATH": "/usr/bin:/bin"}
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bot.cli", "customer", *args],
+        return subprocess.run([sys.executable, "-m", "bot.cli.main", "customer", *args],
                               capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
                               check=False)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge import embedder as embedder_module
-from knowledge.embedder import Embedder, TorchEncoder
+from knowledge.answers import embedder as embedder_module
+from knowledge.answers.embedder import Embedder, TorchEncoder
 from knowledge.settings import packaged_model_path
 
 TEXTS = [

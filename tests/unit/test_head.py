@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from knowledge.head import (
+from knowledge.answers.head import (
     CalibrationTargets,
     blended_scores,
     dump,
@@ -13,9 +13,9 @@ from knowledge.head import (
     fit_thresholds,
     load,
 )
-from knowledge.index import VariantIndex
+from knowledge.answers.index import VariantIndex
 from knowledge.models import Article
-from knowledge.policy import Thresholds, decide
+from knowledge.answers.policy import Thresholds, decide
 
 TARGETS = CalibrationTargets(blends=(0.5,), regularisation=10.0, margin=0.05, max_options=3,
                              wrong_rate=0.02, unknown_answered_rate=0.10,

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from actions.name_actions import parse_name
-from bot.channels.slack import verified_email_of
-from bot.channels.telegram import (
+from bot.channels.slack.adapter import verified_email_of
+from bot.channels.telegram.adapter import (
     NOT_YOUR_CONTACT_TEXT,
     SHARE_PHONE_BUTTON,
     DirectReply,
     parse_update,
     to_inbound,
 )
-from bot.router import ticket_refs
+from bot.gateway.router import ticket_refs
 from core.models import VerifiedAttribute
 
 PAYLOADS = Path(__file__).parents[1] / "channels" / "payloads" / "telegram"

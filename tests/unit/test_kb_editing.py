@@ -7,10 +7,10 @@ from pydantic import ValidationError
 
 from knowledge import ArticleInvalid
 from knowledge.articles_io import load_folder
-from knowledge.editing import ArticleInput, content_of, diff_articles, search, slugify
+from knowledge.editor.editing import ArticleInput, content_of, diff_articles, search, slugify
 from knowledge.models import Article
 from knowledge.settings import KnowledgeSettings
-from knowledge.transfer import (
+from knowledge.editor.transfer import (
     ImportInvalid,
     export_csv,
     export_zip,

@@ -1,6 +1,6 @@
 import asyncio
 
-from bot.keyed import KeyedSerializer
+from bot.infra.keyed import KeyedSerializer
 
 
 async def test_same_key_runs_in_order_other_keys_in_parallel():

@@ -1,7 +1,7 @@
 """Channel previews for the knowledge editor: the adapters' own renderers, with
 each channel's limits checked."""
 
-from bot.previews import (
+from bot.rendering.previews import (
     mrkdwn_to_html,
     preview_slack,
     preview_sms,

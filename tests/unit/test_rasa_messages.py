@@ -1,4 +1,4 @@
-from bot.rasa_client import parse_rasa_messages
+from bot.gateway.rasa_client import parse_rasa_messages
 
 
 def test_custom_note_is_folded_into_the_message_it_follows():

@@ -1,4 +1,4 @@
-from bot.render import entry_view, markdown_to_html
+from bot.rendering.web import entry_view, markdown_to_html
 from core.models import TranscriptEntry
 
 

@@ -1,0 +1,1 @@
+"""Benchmark commands (`frontdoor bench chat|kb|handoff`) and their shared statistics and plots."""

@@ -1,0 +1,368 @@
+"""SMS through Twilio: a signed form webhook in, the Messages REST API out.
+
+The webhook is verified (X-Twilio-Signature over our public URL and the form
+params, and the AccountSid) before anything in it is read, answered at once
+with empty TwiML, and the message goes to the inbound stream; replies go out
+from the outbox through the REST client, never in TwiML. STOP / START / HELP
+are answered here, as carriers require, and never reach the assistant.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Literal
+from urllib.parse import parse_qsl
+
+import aiohttp
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+from redis.asyncio import Redis
+from starlette.datastructures import MultiDict
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot import BadInput
+from bot.infra import metrics
+from bot.channels.base import ChannelSendError, Recipient
+from bot.gateway.services import Services, services
+from bot.gateway.inbound import clean_text
+from bot.channels.sms.render import markdown_to_sms, numbered_options, plain, split_message
+from core.settings import Settings
+from core.keys import KEYS
+from core.models import Button, InboundMessage, TranscriptEntry
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+INBOUND_PATH = "/channels/sms/inbound"
+EMPTY_TWIML = str(MessagingResponse())  # '<?xml ...?><Response />'
+MAX_WEBHOOK_BYTES = 64 * 1024  # a Twilio SMS webhook is a few hundred bytes
+OPTIONS_TTL_S = 24 * 3600
+HANDLED_TTL_S = 24 * 3600
+SENT_PARTS_TTL_S = 7 * 24 * 3600  # as long as the outbox remembers a delivered id
+SEND_TIMEOUT_S = 10.0
+ERROR_UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
+
+# Carrier keywords (CTIA; Twilio's defaults), matched against the whole trimmed message.
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+START_WORDS = frozenset({"START", "UNSTOP"})
+YES = "YES"  # opts back in only while opted out; otherwise it is an answer to the bot
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+OPT_OUT_TEXT = ("You have been unsubscribed from Brightside messages. "
+                "Reply START to resubscribe.")
+OPT_IN_TEXT = ("You have been resubscribed to Brightside messages. "
+               "Reply HELP for help or STOP to unsubscribe.")
+HELP_TEXT = ("Brightside help: text us your question and we'll answer. To talk to a person "
+             "call 0800 555 0142 or email help@brightside.example. Reply STOP to unsubscribe.")
+MEDIA_ONLY_TEXT = "Sorry, we can only read text messages. Please type your question."
+
+Keyword = Literal["stop", "start", "help"]
+
+
+# -- pure: inbound ---------------------------------------------------------------
+
+def keyword(body: str, opted_out: bool) -> Keyword | None:
+    word = body.strip().upper()
+    if word in STOP_WORDS:
+        return "stop"
+    if word in START_WORDS or (word == YES and opted_out):
+        return "start"
+    if word in HELP_WORDS:
+        return "help"
+    return None
+
+
+def to_inbound(params: Mapping[str, str], options: Sequence[Button] = (),
+               max_chars: int = 2000) -> InboundMessage:
+    """A verified Twilio webhook as an InboundMessage. A bare number that
+    matches one of the options last offered to this phone is that button.
+    Raises BadInput for what cannot go to the assistant."""
+    sid, phone = params.get("MessageSid", ""), params.get("From", "")
+    if not sid or not phone:
+        raise BadInput("malformed", "MessageSid and From are required.")
+    body = params.get("Body", "")
+    if not body.strip() and _num_media(params) > 0:
+        raise BadInput("unsupported", MEDIA_ONLY_TEXT)  # a picture without words
+    choice = _chosen(body, options)
+    if choice is not None:
+        return InboundMessage(channel="sms", channel_user_id=phone, external_id=sid,
+                              text=clean_text(choice.title, max_chars),
+                              button_payload=choice.payload)
+    return InboundMessage(channel="sms", channel_user_id=phone, external_id=sid,
+                          text=clean_text(body, max_chars))
+
+
+def _chosen(body: str, options: Sequence[Button]) -> Button | None:
+    choice = body.strip()
+    if re.fullmatch(r"[1-9][0-9]?", choice) and int(choice) <= len(options):
+        return options[int(choice) - 1]
+    return None
+
+
+def _num_media(params: Mapping[str, str]) -> int:
+    try:
+        return int(params.get("NumMedia", "0") or 0)
+    except ValueError:
+        return 0
+
+
+# -- pure: outbound --------------------------------------------------------------
+
+def render(entry: TranscriptEntry) -> list[str]:
+    """The SMS bodies for one entry, in order: plain text, buttons as numbered
+    options at the end, split so that no body exceeds ten segments."""
+    text = markdown_to_sms(entry.text)
+    if entry.buttons:
+        options = numbered_options([b.title for b in entry.buttons])
+        text = f"{text}\n\n{options}" if text else options
+    return split_message(text)
+
+
+def _mask(phone: str) -> str:
+    """Phone numbers are personal data: logs get the last digits only."""
+    return "…" + phone[-4:]
+
+
+# -- the Twilio REST client ------------------------------------------------------
+
+class _RateLimited(Exception):
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("rate limited")
+        self.retry_after = retry_after
+
+
+class _TwilioHttp(AsyncTwilioHttpClient):
+    """Twilio's own aiohttp client with a default timeout, and a 429 surfacing
+    with its Retry-After (TwilioRestException keeps no headers)."""
+
+    async def request(self, method, url, params=None, data=None, headers=None, auth=None,
+                      timeout=None, allow_redirects=False) -> TwilioResponse:
+        response = await super().request(method, url, params, data, headers, auth,
+                                         timeout or self.timeout, allow_redirects)
+        if response.status_code == 429:
+            raise _RateLimited(_retry_after(response.headers))
+        return response
+
+
+def _retry_after(headers: Mapping[str, str] | None) -> float | None:
+    value = (headers or {}).get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:  # the HTTP-date form
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, seconds)
+
+
+# -- the adapter -----------------------------------------------------------------
+
+class SmsChannel:
+    name = "sms"
+
+    def __init__(self, settings: Settings, redis: Redis) -> None:
+        if not settings.sms_enabled:
+            raise ValueError("SMS needs twilio_account_sid, twilio_auth_token and "
+                             "twilio_from_number")
+        self._settings = settings
+        self._redis = redis
+        self._account_sid: str = settings.twilio_account_sid  # type: ignore[assignment]
+        self._from: str = settings.twilio_from_number  # type: ignore[assignment]
+        token = settings.twilio_auth_token.get_secret_value()  # type: ignore[union-attr]
+        self._validator = RequestValidator(token)
+        self._client: Client | None = None
+
+    # -- inbound ------------------------------------------------------------------
+
+    async def verified_params(self, request: Request) -> MultiDict:
+        """The webhook's form params, or 403 if Twilio did not sign them (or they
+        were signed for another account). The form is decoded only because the
+        signature covers its params; nothing in it is used before this passes."""
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > MAX_WEBHOOK_BYTES:
+            raise HTTPException(413)
+        raw = await request.body()
+        if len(raw) > MAX_WEBHOOK_BYTES:
+            raise HTTPException(413)
+        signature = request.headers.get("X-Twilio-Signature", "")
+        try:
+            params = MultiDict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True,
+                                         errors="strict"))
+        except (UnicodeDecodeError, ValueError):
+            params = None
+        # Twilio signs the URL it was configured with: our public base URL.
+        url = self._settings.base_url + INBOUND_PATH
+        if request.url.query:
+            url += "?" + request.url.query
+        if params is None or not signature or not self._validator.validate(url, params, signature):
+            metrics.REJECTED.labels(channel="sms", code="bad_signature").inc()
+            raise HTTPException(403, "invalid Twilio signature")
+        if not hmac.compare_digest(params.get("AccountSid", "").encode(),
+                                   self._account_sid.encode()):
+            metrics.REJECTED.labels(channel="sms", code="wrong_account").inc()
+            raise HTTPException(403, "unknown AccountSid")
+        return params
+
+    async def receive(self, params: Mapping[str, str], max_chars: int) -> InboundMessage | None:
+        """The message for the assistant, or None when it was a keyword, came
+        from an opted-out phone, or could not be taken (then the phone is told why)."""
+        phone, sid = params.get("From", ""), params.get("MessageSid", "")
+        if not phone or not sid:
+            raise BadInput("malformed", "MessageSid and From are required.")
+        opted_out = await self.is_opted_out(phone)
+        word = keyword(params.get("Body", ""), opted_out)
+        if word is not None:
+            if await self._first_answer(sid):
+                await self._keyword(word, phone)
+            return None
+        if opted_out:
+            log.info("message from opted-out %s not taken", _mask(phone))
+            return None
+        try:
+            return to_inbound(params, await self._options(phone), max_chars)
+        except BadInput as exc:
+            metrics.REJECTED.labels(channel="sms", code=exc.code).inc()
+            if exc.code != "empty" and await self._first_answer(sid):
+                await self._reply(phone, exc.message)
+            return None
+
+    async def _keyword(self, word: Keyword, phone: str) -> None:
+        key = KEYS.sms_opted_out(phone)
+        if word == "stop":
+            # One confirmation per opt-out: a second STOP gets no more messages.
+            if await self._redis.set(key, str(time.time()), nx=True):
+                log.info("%s opted out of SMS", _mask(phone))
+                await self._reply(phone, OPT_OUT_TEXT)
+        elif word == "start":
+            if await self._redis.delete(key):
+                log.info("%s opted back in to SMS", _mask(phone))
+            await self._reply(phone, OPT_IN_TEXT)
+        else:  # HELP is answered even while opted out (CTIA)
+            await self._reply(phone, HELP_TEXT)
+
+    async def _first_answer(self, sid: str) -> bool:
+        return bool(await self._redis.set(KEYS.sms_handled(sid), "1", nx=True, ex=HANDLED_TTL_S))
+
+    async def _reply(self, phone: str, text: str) -> None:
+        """A direct answer from the gateway; a failure is logged, never raised,
+        so the webhook still succeeds (the opt-out itself is already recorded)."""
+        try:
+            await self._deliver(phone, text)
+        except ChannelSendError as exc:
+            log.warning("could not answer %s: %s", _mask(phone), exc)
+
+    async def is_opted_out(self, phone: str) -> bool:
+        return bool(await self._redis.exists(KEYS.sms_opted_out(phone)))
+
+    async def _options(self, phone: str) -> list[Button]:
+        raw = await self._redis.get(KEYS.sms_options(phone))
+        if not raw:
+            return []
+        try:
+            return [Button.model_validate(b) for b in json.loads(raw)]
+        except (ValueError, TypeError):
+            return []
+
+    # -- outbound -----------------------------------------------------------------
+
+    async def send(self, recipient: Recipient, entry: TranscriptEntry) -> None:
+        phone = recipient.channel_user_id
+        if await self.is_opted_out(phone):
+            log.info("dropping a message to opted-out %s", _mask(phone))
+            return
+        parts = render(entry)
+        if entry.buttons:
+            await self._redis.set(
+                KEYS.sms_options(phone),
+                json.dumps([{"title": plain(b.title), "payload": b.payload}
+                            for b in entry.buttons]),
+                ex=OPTIONS_TTL_S)
+        # Parts already delivered are counted, so an outbox retry after a failure
+        # on part 3 does not send parts 1 and 2 again.
+        sent_key = KEYS.sms_sent_parts(f"{phone}:{entry.id or entry.ts}")
+        done = int(await self._redis.get(sent_key) or 0) if len(parts) > 1 else 0
+        for index, body in enumerate(parts[done:], start=done):
+            if not await self._deliver(phone, body):
+                return  # refused for good: the rest would be refused too
+            if len(parts) > 1:
+                await self._redis.set(sent_key, index + 1, ex=SENT_PARTS_TTL_S)
+
+    async def _deliver(self, phone: str, body: str) -> bool:
+        """One Messages API call. True when Twilio took it; False when it refused
+        it for good (dropped and logged); ChannelSendError when worth retrying."""
+        try:
+            message = await self._rest().messages.create_async(to=phone, from_=self._from,
+                                                               body=body)
+        except _RateLimited as exc:
+            raise ChannelSendError("Twilio rate limit (429)", retry_after=exc.retry_after) from exc
+        except (TwilioRestException, TwilioServiceException) as exc:
+            status, code = exc.status, exc.code
+            if status == 429:
+                raise ChannelSendError("Twilio rate limit (429)") from exc
+            if status >= 500:
+                raise ChannelSendError(f"Twilio error {status} ({code})") from exc
+            if code == ERROR_UNSUBSCRIBED:
+                await self._redis.set(KEYS.sms_opted_out(phone), str(time.time()))
+                log.info("%s has unsubscribed at the carrier; message dropped", _mask(phone))
+                return False
+            log.error("Twilio refused a message to %s: HTTP %s, error %s; dropped",
+                      _mask(phone), status, code)
+            return False
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ChannelSendError(f"Twilio unreachable: {type(exc).__name__}") from exc
+        log.debug("sms %s queued to %s", message.sid, _mask(phone))
+        return True
+
+    def _rest(self) -> Client:
+        if self._client is None:  # made on first use, inside the event loop aiohttp needs
+            token = self._settings.twilio_auth_token.get_secret_value()  # type: ignore[union-attr]
+            client = Client(self._account_sid, token,
+                            http_client=_TwilioHttp(timeout=SEND_TIMEOUT_S))
+            # The API domain's base URL is the library's own knob for its address:
+            # the real api.twilio.com in production, the sandbox in the demo and tests.
+            client.api.base_url = self._settings.twilio_api_base.rstrip("/")
+            self._client = client
+        return self._client
+
+    async def typing(self, recipient: Recipient, on: bool) -> None:
+        """SMS has no typing indicator."""
+
+    async def notice(self, recipient: Recipient, level: str, text: str) -> None:
+        """Transient notices are for the web widget only."""
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.http_client.close()
+            self._client = None
+
+
+# -- the webhook route -------------------------------------------------------------
+
+@router.post(INBOUND_PATH, include_in_schema=False)
+async def sms_inbound(request: Request, svc: Services = Depends(services)) -> Response:
+    channel = svc.channels.get("sms")
+    if not isinstance(channel, SmsChannel):
+        raise HTTPException(404, "SMS is not enabled")
+    params = await channel.verified_params(request)
+    try:
+        message = await channel.receive(params, svc.settings.max_message_chars)
+    except BadInput as exc:
+        raise HTTPException(400, exc.message) from exc
+    if message is not None:
+        await svc.inbound.append(message)
+    # Replies go out through the REST API from the outbox, so the TwiML is empty.
+    return Response(EMPTY_TWIML, media_type="text/xml")

@@ -1,0 +1,203 @@
+"""HTTP and WebSocket routes of the web chat."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import BaseModel
+from starlette.websockets import WebSocketState
+
+from bot import BadInput, SessionInvalid
+from bot.infra import metrics
+from bot.gateway.services import Services, services, services_ws
+from bot.gateway.inbound import clean_text
+from bot.rendering.web import entry_view
+from bot.channels.web.frames import ButtonFrame, MessageFrame, PingFrame, parse_client_frame
+from core.models import InboundMessage
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+STATIC = Path(__file__).parent / "static"
+CLOSE_UNKNOWN_SESSION = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+PAGE_CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+            "connect-src 'self' ws: wss:; frame-ancestors 'none'")
+RATE_WINDOW_S = 10.0
+
+
+class SessionRequest(BaseModel):
+    token: str | None = None
+
+
+class SessionResponse(BaseModel):
+    token: str
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def demo_page(request: Request, svc: Services = Depends(services)) -> HTMLResponse:
+    base = str(request.base_url).rstrip("/")
+    html = svc.templates.get_template("index.html").render(
+        widget_url=f"{base}/webchat/widget.js", base_url=base
+    )
+    return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP,
+                                       "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> Response:
+    return Response(status_code=204)
+
+
+@router.get("/webchat/{name}", include_in_schema=False)
+async def widget_asset(name: str) -> FileResponse:
+    if name not in ("widget.js", "widget.css", "page.css"):
+        raise HTTPException(404)
+    media = "text/javascript" if name.endswith(".js") else "text/css"
+    return FileResponse(STATIC / name, media_type=media,
+                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+                                 "Access-Control-Allow-Origin": "*"})
+
+
+@router.post("/webchat/session", response_model=SessionResponse, tags=["web chat"])
+async def open_session(body: SessionRequest, svc: Services = Depends(services)) -> SessionResponse:
+    """Keep a still-valid session token, or issue a new one (a new visitor)."""
+    if body.token:
+        with contextlib.suppress(SessionInvalid):
+            svc.sessions.visitor(body.token)
+            return SessionResponse(token=body.token)
+    return SessionResponse(token=svc.sessions.new_token())
+
+
+@router.websocket("/webchat/ws")
+async def chat_socket(websocket: WebSocket, token: str = "",
+                      svc: Services = Depends(services_ws)) -> None:
+    if not _origin_allowed(websocket, svc.settings.allowed_origins):
+        await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN)
+        return
+    await websocket.accept()
+    try:
+        visitor = svc.sessions.visitor(token)
+    except SessionInvalid as exc:
+        await websocket.close(code=CLOSE_UNKNOWN_SESSION, reason=str(exc)[:100])
+        return
+    current = _Current(await svc.router.identities.resolve("web", visitor, None))
+    metrics.WEBCHAT_CONNECTIONS.inc()
+    try:
+        pusher = asyncio.create_task(_push(websocket, svc, visitor, current))
+        waiter = asyncio.create_task(current.subscribed.wait())
+        try:
+            # The history goes out first; a socket that closed before it did is done.
+            await asyncio.wait({waiter, pusher}, return_when=asyncio.FIRST_COMPLETED)
+            if current.subscribed.is_set():
+                await _receive(websocket, svc, visitor, current)
+        finally:
+            waiter.cancel()
+            pusher.cancel()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        metrics.WEBCHAT_CONNECTIONS.dec()
+
+
+class _Current:
+    """The customer this visitor is right now: it changes when the visitor's
+    identity is linked to (or unmerged from) another customer."""
+
+    def __init__(self, customer_id: str) -> None:
+        self.customer_id = customer_id
+        self.subscribed = asyncio.Event()
+
+
+async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Current) -> None:
+    """Live frames of the visitor's customer, after a full history. A "moved"
+    frame (bot/customers/merge.py) means a merge or unmerge touched that customer: the
+    visitor is looked up again and, if they now belong to another customer, the
+    socket follows them there with that customer's history."""
+    while True:
+        async with svc.hub.subscribe(current.customer_id) as frames:
+            history = await svc.router.transcripts.history(current.customer_id,
+                                                           svc.settings.history_limit)
+            await websocket.send_json({"type": "history",
+                                       "entries": [entry_view(e) for e in history]})
+            current.subscribed.set()
+            while True:
+                frame = await frames.get()
+                if websocket.application_state != WebSocketState.CONNECTED:
+                    return
+                if frame.get("type") == "moved":
+                    now = await svc.router.identities.resolve("web", visitor, None)
+                    if now != current.customer_id:
+                        current.customer_id = now
+                        break
+                    continue
+                await websocket.send_json(frame)
+
+
+async def _receive(websocket: WebSocket, svc: Services, visitor: str, current: _Current) -> None:
+    recent: list[float] = []
+    while True:
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000))
+        client_id = None
+        try:
+            if received.get("text") is None:
+                raise BadInput("bad_frame", "The chat only understands text frames.")
+            frame = parse_client_frame(received["text"], svc.settings.max_frame_bytes)
+            if isinstance(frame, PingFrame):
+                await websocket.send_json({"type": "pong"})
+                continue
+            client_id = frame.client_id
+            now = time.monotonic()
+            recent = [t for t in recent if now - t < RATE_WINDOW_S] + [now]
+            if len(recent) > svc.settings.rate_limit_per_10s:
+                raise BadInput("rate_limited", "You're sending messages very fast; "
+                                               "please wait a moment.")
+            if isinstance(frame, ButtonFrame):
+                await _check_button_offered(svc, current.customer_id, frame.payload)
+            message = _inbound(frame, visitor, svc.settings.max_message_chars)
+        except BadInput as exc:
+            metrics.REJECTED.labels(channel="web", code=exc.code).inc()
+            await websocket.send_json({"type": "error", "code": exc.code, "text": exc.message,
+                                       "client_id": client_id})
+            continue
+        await svc.inbound.append(message)
+        await websocket.send_json({"type": "ack", "client_id": frame.client_id})
+
+
+async def _check_button_offered(svc: Services, customer_id: str, payload: str) -> None:
+    """A button payload goes to Rasa as an intent, so only payloads the assistant
+    actually offered this customer are accepted, never a forged one."""
+    recent = await svc.router.transcripts.history(customer_id, 30)
+    if not any(b.payload == payload for e in recent if e.author != "customer" for b in e.buttons):
+        raise BadInput("stale_button", "That option is no longer available; "
+                                       "please type your question.")
+
+
+def _inbound(frame: MessageFrame | ButtonFrame, visitor: str, max_chars: int) -> InboundMessage:
+    # The external id is scoped to the visitor, so one visitor's ids can never
+    # collide with (or pre-empt) another's in deduplication.
+    external_id = f"{visitor}:{frame.client_id}"
+    if isinstance(frame, ButtonFrame):
+        return InboundMessage(channel="web", channel_user_id=visitor, external_id=external_id,
+                              text=clean_text(frame.title or frame.payload, max_chars),
+                              button_payload=frame.payload)
+    return InboundMessage(channel="web", channel_user_id=visitor, external_id=external_id,
+                          text=clean_text(frame.text, max_chars))
+
+
+def _origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: the session token is the credential
+    if origin in allowed:
+        return True
+    host = websocket.headers.get("host", "")
+    return urlsplit(origin).netloc == host

@@ -1,0 +1,1 @@
+"""The `frontdoor` command line: one module per command group."""

@@ -1,0 +1,63 @@
+"""`frontdoor customer ...`: a customer's data for privacy requests: export it
+all as JSON, or erase it everywhere (bot/customers/privacy.py says what that covers)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import typer
+from redis.asyncio import Redis
+from rich.console import Console
+
+from bot.cli.redis_job import run_with_redis
+from bot.customers.merge import Customers
+from bot.customers.privacy import Privacy
+from core.keys import KEYS
+
+app = typer.Typer(help="Customers: export or erase their data (privacy requests).",
+                  no_args_is_help=True)
+console = Console(stderr=True)  # stdout carries the export only
+
+
+def _run(work) -> None:
+    run_with_redis(work, console)
+
+
+async def _require(redis: Redis, customer_id: str) -> None:
+    if not await Customers(redis).exists(customer_id):
+        console.print(f"[red]No customer {customer_id!r}.[/red]")
+        raise typer.Exit(2)
+
+
+@app.command("export")
+def export(customer_id: str) -> None:
+    """Everything stored about a customer (and customers merged into them), as JSON
+    on standard output."""
+
+    async def work(redis: Redis) -> None:
+        await _require(redis, customer_id)
+        data = await Privacy(redis).export(customer_id)
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    _run(work)
+
+
+@app.command("erase")
+def erase(customer_id: str, yes: bool = typer.Option(
+        False, "--yes", help="Do not ask for confirmation.")) -> None:
+    """Erase a customer (and customers merged into them) everywhere. Irreversible."""
+
+    async def work(redis: Redis) -> None:
+        await _require(redis, customer_id)
+        if not yes and not typer.confirm(f"Erase {customer_id} and everything about them?",
+                                         err=True):
+            raise typer.Exit(1)
+        erased = await Privacy(redis).erase(customer_id)
+        await redis.xadd(KEYS.audit, {"ts": str(time.time()), "actor": "cli",
+                                      "action": "customer.erase", "customers": ",".join(erased)},
+                         maxlen=100_000, approximate=True)
+        console.print(f"Erased {', '.join(erased)}.")
+
+    _run(work)

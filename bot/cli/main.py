@@ -1,0 +1,204 @@
+"""The `frontdoor` command line."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from bot.cli import customers as cli_customers
+from bot.cli import kb as cli_kb
+from bot.cli import staff as cli_staff
+from bot.infra.supervisor import LaunchError, Stack, tail
+from bot.infra.supervisor import train as rasa_train
+from core.settings import Settings, get_settings, with_sandboxes
+
+app = typer.Typer(help="Front Door: a chatbot-first front door with human handoff.",
+                  no_args_is_help=True, add_completion=False)
+bench_app = typer.Typer(help="Benchmarks that print tables (and write plots).",
+                        no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+telegram_app = typer.Typer(help="Telegram: register the webhook, or long-poll for development.",
+                           no_args_is_help=True)
+app.add_typer(telegram_app, name="telegram")
+app.add_typer(cli_staff.app, name="user")
+app.add_typer(cli_customers.app, name="customer")
+app.add_typer(cli_kb.app, name="kb")
+console = Console()
+
+
+@app.command()
+def up(sandboxes: bool = typer.Option(
+        False, "--sandboxes",
+        help="Also run the local Telegram/Slack/Twilio sandboxes and enable every channel "
+             "against them (what `make demo` does).")) -> None:
+    """Start Redis (unless FRONTDOOR_REDIS_URL is set), Rasa, the action server and
+    the gateway; wait until each is healthy; stop them all on Ctrl-C or SIGTERM."""
+    settings = get_settings()
+    if sandboxes:
+        settings = with_sandboxes(settings)
+    stack = Stack(settings, echo=console.print)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    console.print("[bold]Starting Front Door[/bold] (logs in var/log/)")
+    try:
+        stack.start()
+        base = settings.base_url
+        console.print(f"""
+[bold green]Front Door is up.[/bold green]
+  web chat        {base}/
+  API docs        {base}/docs
+  health          {base}/healthz
+  metrics         {base}/metrics
+  Rasa            {settings.rasa_url}
+  action server   {settings.actions_url}
+  Redis           {settings.effective_redis_url}""")
+        console.print(f"  agent console   {base}/agent\n  reports         {base}/reports")
+        if settings.sandboxes:
+            console.print(f"  sandboxes       http://127.0.0.1:{settings.sandbox_port}/sandbox  "
+                          "(be a Telegram user, a Slack user and a phone at once)")
+            staff_file = cli_staff.ensure_demo_staff(settings.effective_redis_url,
+                                                     settings.var_dir)
+            console.print(f"  staff sign-in   {base}/login  (demo accounts and passwords: "
+                          f"{staff_file})")
+        console.print(f"  channels        {', '.join(enabled_channels(settings))}")
+        console.print("Press Ctrl-C to stop.")
+        while (dead := stack.dead_child()) is None:
+            time.sleep(0.5)
+        console.print(f"[red]{dead.name} died (exit code {dead.proc.returncode}).[/red] "
+                      f"Last lines of {dead.log_path}:\n{tail(dead.log_path)}")
+        raise typer.Exit(1)
+    except LaunchError as exc:
+        console.print(f"[red]Could not start:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        console.print("Stopping…")
+    finally:
+        stack.stop()
+        console.print("Stopped.")
+
+
+def enabled_channels(settings: Settings) -> list[str]:
+    flags = {"telegram": settings.telegram_enabled, "slack": settings.slack_enabled,
+             "sms": settings.sms_enabled}
+    return ["web", *(name for name, on in flags.items() if on)]
+
+
+@telegram_app.command("set-webhook")
+def telegram_set_webhook(url: str = typer.Argument(
+        ..., help="Public HTTPS URL of /channels/telegram/webhook")) -> None:
+    """Register the gateway's webhook (with the secret token) with the Telegram Bot API."""
+    import asyncio
+
+    from bot.channels.telegram.adapter import set_webhook
+
+    settings = get_settings()
+    if not settings.telegram_enabled:
+        console.print("[red]Set FRONTDOOR_TELEGRAM_BOT_TOKEN and "
+                      "FRONTDOOR_TELEGRAM_WEBHOOK_SECRET first.[/red]")
+        raise typer.Exit(2)
+    asyncio.run(set_webhook(settings, url))
+    console.print(f"Telegram will deliver updates to {url}")
+
+
+@telegram_app.command("poll")
+def telegram_poll() -> None:
+    """Long-poll getUpdates instead of a webhook (development without a public URL).
+    Run it beside `frontdoor up`; it feeds the same inbound stream."""
+    import asyncio
+
+    from redis.asyncio import Redis
+
+    from bot.channels.telegram.adapter import poll_forever
+    from bot.gateway.inbound import InboundStream
+
+    settings = get_settings()
+    if not settings.telegram_enabled:
+        console.print("[red]Set FRONTDOOR_TELEGRAM_BOT_TOKEN and "
+                      "FRONTDOOR_TELEGRAM_WEBHOOK_SECRET first.[/red]")
+        raise typer.Exit(2)
+
+    async def main() -> None:
+        redis = Redis.from_url(settings.effective_redis_url)
+        try:
+            await poll_forever(settings, InboundStream(redis), redis)
+        finally:
+            await redis.aclose()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def train(force: bool = typer.Option(False, "--force", help="Retrain even if nothing changed.")
+          ) -> None:
+    """Prepare the embedding model and train the Rasa model (skipped when config.yml,
+    domain.yml, data/ and the Rasa lock are unchanged)."""
+    from knowledge.answers.embedder import Embedder
+    from knowledge.settings import KnowledgeSettings
+
+    # Exports the embedding model to ONNX once (var/cache), so no process does it
+    # while starting.
+    Embedder(KnowledgeSettings().model_path())
+    try:
+        code = rasa_train(get_settings(), force=force, echo=console.print)
+    except LaunchError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    raise typer.Exit(code)
+
+
+@bench_app.command("chat")
+def bench_chat(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    messages: int = typer.Option(200, help="Utterances per phase and path."),
+) -> None:
+    """Rasa's REST webhook directly vs. the front door's web chat WebSocket, interleaved,
+    at 1 and 50 concurrent customers: p50/p95 latency, throughput, lost/duplicated replies."""
+    from bot.bench.chat import run
+
+    sys.exit(run(json_output=json_output, messages=messages, console=console))
+
+
+@bench_app.command("handoff")
+def bench_handoff(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    samples: int = typer.Option(50, min=1, help="Escalations to measure."),
+    transcript: int = typer.Option(1000, min=0, help="Earlier messages in each transcript."),
+) -> None:
+    """Escalation → ticket in a connected agent console, and agent reply → customer,
+    p50/p95, for customers with long cross-channel transcripts."""
+    from bot.bench.handoff import run
+
+    sys.exit(run(json_output=json_output, samples=samples, transcript=transcript,
+                 console=console))
+
+
+@bench_app.command("kb")
+def bench_kb(
+    directory: Path = typer.Argument(..., exists=True, file_okay=False,
+                                     help="A set: articles.jsonl + queries.jsonl."),
+    shots: int | None = typer.Option(None, "--shots", min=1,
+                                     help="Sample K question variants per article (default: all)."),
+    seeds: str = typer.Option("0", "--seeds", help="Comma-separated sampling seeds, e.g. 0,1,2."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Answer quality of the real answering path (store, index, policy) on a benchmark set:
+    top-1, answered/clarified correctly, escalated, answered wrongly, out-of-scope not
+    answered, p50/p95 latency; plot of answered wrongly vs resolved across thresholds."""
+    from bot.bench.kb import run
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter("--seeds takes integers, e.g. 0,1,2") from exc
+    sys.exit(run(directory, shots, seed_list, json_output, console))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,176 @@
+"""Linking a customer's channel identities by a one-time code (issue 5).
+
+On one channel the customer types "link" and gets a short code; sending that
+code (or "link CODE") on another channel merges that channel identity's
+customer (all its identities and its transcript) into the code's customer
+(bot/customers/merge.py). The gateway's router handles both before Rasa, so it works on
+every channel without retraining.
+
+Codes are single use (GETDEL: two identities racing for one code, exactly one
+wins), live for 10 minutes, and are rate limited on both sides: at most a few
+issued per identity per hour, and a few redemption attempts per identity, per
+customer and (failed ones) per channel, so guessing is blocked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from redis.asyncio import Redis
+
+from bot.customers.merge import Customers, MergeRefused
+from core.keys import KEYS, Keys
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I/L/1, O/0: read aloud, typed on phones
+CODE_LENGTH = 6
+_LETTERS = set(CODE_ALPHABET) - set("23456789")
+_DIGITS = set("23456789")
+_CODE_RE = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
+
+
+def looks_like_code(text: str) -> bool:
+    """Six characters of the alphabet with at least one letter and one digit.
+
+    Every issued code has both, so that ordinary six-letter words ("refund",
+    "thanks") typed to the bot are never taken for a code."""
+    code = text.strip().upper()
+    return (_CODE_RE.fullmatch(code) is not None
+            and any(c in _DIGITS for c in code) and any(c in _LETTERS for c in code))
+
+
+def new_code() -> str:
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if looks_like_code(code):
+            return code
+
+
+class TooManyCodes(Exception):
+    """This identity asked for too many codes within the hour."""
+
+
+Status = Literal["linked", "already_linked", "invalid", "limited"]
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    status: Status
+    customer_id: str | None = None  # the customer the identity belongs to now (linked / already)
+    from_channel: str | None = None  # where the code was issued
+    previous_customer_id: str | None = None  # the identity's customer before the link
+    merged_entries: int = 0  # transcript entries copied from the previous customer
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("linked", "already_linked")
+
+
+class LinkCodes:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys = KEYS,
+        *,
+        code_ttl_s: float = 600,
+        issues_per_hour: int = 5,
+        attempts_per_identity: int = 5,
+        attempts_per_customer: int = 10,
+        attempt_window_s: int = 600,
+        failures_per_channel: int = 200,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.code_ttl_s = code_ttl_s
+        self.issues_per_hour = issues_per_hour
+        self.attempts_per_identity = attempts_per_identity
+        self.attempts_per_customer = attempts_per_customer
+        self.attempt_window_s = attempt_window_s
+        self.failures_per_channel = failures_per_channel
+        self._customers = Customers(redis, keys)
+
+    # -- issuing -------------------------------------------------------------------
+    async def issue(self, customer_id: str, channel: str, channel_user_id: str) -> str:
+        """A fresh single-use code for this customer; raises TooManyCodes over the limit."""
+        issued = await self._hit(self._keys.link_issued(channel, channel_user_id), 3600)
+        if issued > self.issues_per_hour:
+            raise TooManyCodes()
+        body = json.dumps({"customer_id": customer_id, "channel": channel,
+                           "channel_user_id": channel_user_id, "issued_at": time.time()})
+        for _ in range(20):
+            code = new_code()
+            if await self._redis.set(self._keys.link_code(code), body, nx=True,
+                                     px=max(1, int(self.code_ttl_s * 1000))):
+                return code
+        raise RuntimeError("could not find a free link code")  # 887M codes: never in practice
+
+    # -- redeeming -----------------------------------------------------------------
+    async def redeem(self, code: str, channel: str, channel_user_id: str) -> LinkResult:
+        """Link (channel, channel_user_id) to the customer who was issued `code`."""
+        code = code.strip().upper()
+        identity_key = self._keys.identity(channel, channel_user_id)
+        current = _text(await self._redis.get(identity_key))
+
+        # Every attempt counts, right or wrong: once over the limit even a correct
+        # code is refused until the window passes (otherwise guessing pays off).
+        limited = await self._hit(self._keys.link_attempts(channel, channel_user_id),
+                                  self.attempt_window_s) > self.attempts_per_identity
+        if current is not None:
+            limited |= await self._hit(self._keys.link_attempts_customer(current),
+                                       self.attempt_window_s) > self.attempts_per_customer
+        failures = int(await self._redis.get(self._keys.link_failures(channel)) or 0)
+        limited |= failures >= self.failures_per_channel
+        if limited:
+            return LinkResult("limited", customer_id=current)
+
+        code_key = self._keys.link_code(code)
+        raw = await self._redis.get(code_key) if looks_like_code(code) else None
+        if raw is None:
+            await self._hit(self._keys.link_failures(channel), self.attempt_window_s)
+            return LinkResult("invalid", customer_id=current)
+        info = json.loads(raw)
+        target = await self._customers.live(info["customer_id"])
+        if current is not None and await self._customers.live(current) == target:  # the code is left for the channel it was meant for
+            return LinkResult("already_linked", customer_id=target, from_channel=info["channel"])
+
+        raw = await self._redis.getdel(code_key)  # the single-use claim: one winner
+        if raw is None:
+            await self._hit(self._keys.link_failures(channel), self.attempt_window_s)
+            return LinkResult("invalid", customer_id=current)
+        info = json.loads(raw)
+        target = await self._customers.live(info["customer_id"])
+        previous = _text(await self._redis.get(identity_key))
+        if previous is None:  # this identity's first message: it just joins the customer
+            previous = await self._customers.attach(target, channel, channel_user_id, "code")
+            if previous == target:
+                return LinkResult("linked", customer_id=target, from_channel=info["channel"])
+        previous = await self._customers.live(previous)
+        if previous == target:
+            return LinkResult("already_linked", customer_id=target, from_channel=info["channel"])
+        # The whole previous customer joins (all its identities, its transcript):
+        # the person proved they are both.
+        try:
+            merged = await self._customers.merge(previous, target, how="code")
+        except MergeRefused:
+            # A merge of one of them is under way: give the code back so the
+            # router's retry of this message can still use it.
+            await self._redis.set(code_key, raw, nx=True, px=max(1, int(self.code_ttl_s * 1000)))
+            raise
+        return LinkResult("linked", customer_id=target, from_channel=info["channel"],
+                          previous_customer_id=previous, merged_entries=merged.entries)
+
+    async def _hit(self, key: str, window_s: int) -> int:
+        """Count one event in a fixed window; the count so far."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window_s, nx=True)
+            count, _ = await pipe.execute()
+        return int(count)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value

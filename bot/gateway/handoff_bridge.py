@@ -1,0 +1,225 @@
+"""Where the gateway meets the handoff service.
+
+- For the router: a CSAT answer is handled before Rasa; a waiting customer
+  who writes may hear where they stand. (After resolve the bot answers again;
+  a customer who asks for a person again soon reaches the same agent if they
+  are online: HandoffService.escalate.)
+- For the agent console (handoff/api.py): the customer's profile and unified
+  timeline, live entries, and delivery of agent and system messages to the
+  customer's reply channel, rendered for it by the usual outbox.
+- In the background: queue-position updates when the queue moves, and the
+  sweep that re-queues claims an agent never answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+
+from redis.asyncio import Redis
+
+from bot.channels.base import Recipient
+from bot.customers.merge import Customers, NoReplyTarget
+from bot.infra.live import LiveHub
+from bot.gateway.rasa_client import RasaClient
+from bot.rendering.web import entry_view
+from bot.gateway.router import Router
+from core.keys import KEYS, Keys
+from core.models import OWNER_QUEUE, Button, InboundMessage, OutboundMessage
+from handoff.messages import (
+    CSAT_TEXT,
+    CSAT_THANKS_TEXT,
+    position_phrase,
+    update_text,
+)
+from handoff.models import QueueStanding
+from handoff.service import HandoffService
+from knowledge.store import ArticleStore
+
+log = logging.getLogger(__name__)
+CSAT_PAYLOAD_RE = re.compile(r'/csat\{"score":([1-5])\}')
+CSAT_BUTTONS = tuple(Button(title=f"{n} {'★' * n}", payload=f'/csat{{"score":{n}}}')
+                     for n in (5, 4, 3, 2, 1))
+QUEUE_EVENTS = ("ticket.claimed", "ticket.requeued", "ticket.released", "ticket.transferred",
+                "ticket.resolved", "ticket.returned")
+
+# Tell a waiting customer their new position only if it improved (or they are
+# next) and the last update is old enough; atomic so N gateways send it once.
+_SHOULD_TELL = """
+local told = tonumber(redis.call('HGET', KEYS[1], 'position') or '1000000')
+local at = tonumber(redis.call('HGET', KEYS[1], 'ts') or '0')
+local position, now, interval = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local improved = position < told and (now - at >= interval or position == 1)
+local reminder = ARGV[4] == '1' and now - at >= interval
+if improved or reminder then
+  redis.call('HSET', KEYS[1], 'position', position, 'ts', now)
+  redis.call('EXPIRE', KEYS[1], 86400)
+  return 1
+end
+return 0
+"""
+
+
+class HandoffBridge:
+    def __init__(self, redis: Redis, router: Router, hub: LiveHub, rasa: RasaClient,
+                 handoff: HandoffService, keys: Keys = KEYS) -> None:
+        self._redis = redis
+        self._router = router
+        self._hub = hub
+        self._rasa = rasa
+        self.handoff = handoff
+        self._keys = keys
+        self._customers = Customers(redis, keys)
+        self._should_tell = redis.register_script(_SHOULD_TELL)
+        self._tasks: list[asyncio.Task] = []
+
+    # -- router hooks -------------------------------------------------------------------
+    async def before_bot(self, customer_id: str, message: InboundMessage,
+                         recipient: Recipient) -> bool:
+        match = CSAT_PAYLOAD_RE.fullmatch(message.button_payload or "")
+        if match:
+            if await self.handoff.record_csat(customer_id, int(match[1])):
+                await self.tell(customer_id, CSAT_THANKS_TEXT, channel=message.channel,
+                                channel_user_id=message.channel_user_id)
+            return True  # a stale rating button is not a question for the bot either
+        return False
+
+    async def person_owned(self, customer_id: str, owner: str, message: InboundMessage,
+                           recipient: Recipient) -> None:
+        if owner != OWNER_QUEUE:
+            return  # an agent holds it and sees the message live
+        ticket = await self.handoff.open_ticket_of(customer_id)
+        if ticket is not None:
+            await self._tell_standing(customer_id, await self.handoff.standing(ticket),
+                                      reminder=True)
+
+    # -- the console's view of the gateway (handoff.ports.Gateway) ----------------------
+    async def timeline(self, customer_id: str, limit: int = 2000) -> list[dict]:
+        customer_id = await self._customers.live(customer_id)
+        return await self._router.transcripts.views(customer_id, limit)
+
+    async def profile(self, customer_id: str) -> dict:
+        """Profile, verified attributes, linked channels and reply channel of the
+        customer (followed to the customer they were merged into, if any)."""
+        return await self._customers.profile(await self._customers.live(customer_id))
+
+    def watch(self, customer_id: str):
+        return self._hub.subscribe_log(customer_id)
+
+    def events(self):
+        return self._hub.subscribe_handoff()
+
+    async def deliver(self, customer_id: str, text: str, *, author: str = "agent",
+                      buttons: tuple[Button, ...] = (), channel: str | None = None,
+                      channel_user_id: str | None = None) -> dict:
+        """Send to the customer's reply channel (the one they used last, unless
+        a channel is given) through the outbox; returns the transcript entry."""
+        customer_id = await self._customers.live(customer_id)
+        if channel is None or channel_user_id is None:
+            channel, channel_user_id = await self.reply_target(customer_id, channel)
+        recipient = Recipient(customer_id, channel_user_id)
+        entry = await self._router.send(channel, recipient, OutboundMessage(
+            text=text, author=author, buttons=buttons))
+        return entry_view(entry)
+
+    async def tell(self, customer_id: str, text: str, **where) -> dict:
+        return await self.deliver(customer_id, text, author="system", **where)
+
+    async def ask_csat(self, customer_id: str, ref: str) -> None:
+        await self._redis.set(self._keys.csat_pending(customer_id), ref, ex=86400)
+        await self.deliver(customer_id, CSAT_TEXT, author="system", buttons=CSAT_BUTTONS)
+
+    async def reply_target(self, customer_id: str, channel: str | None = None
+                           ) -> tuple[str, str]:
+        """(channel, channel user id): the given channel if the customer has an
+        identity there, else the customer's reply channel (pinned, or last used)."""
+        if channel is None:
+            try:
+                return await self._customers.reply_target(customer_id)
+            except NoReplyTarget as exc:
+                raise LookupError(f"customer {customer_id} has no channel to reply on") \
+                    from exc
+        for identity in await self._customers.identities(customer_id):
+            if identity["channel"] == channel:
+                return channel, identity["channel_user_id"]
+        raise LookupError(f"customer {customer_id} has no {channel} identity")
+
+    async def reset_dialogue(self, customer_id: str) -> None:
+        await self._rasa.reset_dialogue(customer_id)
+
+    async def agent_name(self, username: str) -> str:
+        raw = await self._redis.hget(self._keys.staff_user(username), "display_name")
+        return raw.decode() if raw else username
+
+    async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
+        words = query.lower().split()
+        found = []
+        for article in await ArticleStore(self._redis, self._keys).all():
+            if article.status != "published":
+                continue
+            title = article.title.lower()
+            text = " ".join((title, *article.questions, article.answer)).lower()
+            if all(word in text for word in words):
+                in_title = sum(word in title for word in words)
+                found.append((-in_title, title, {"id": article.id, "title": article.title,
+                                                 "answer": article.answer}))
+        found.sort(key=lambda f: f[:2])
+        return [answer for *_, answer in found[:limit]]
+
+    # -- background work ------------------------------------------------------------------
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._sweep_forever(), name="claim-sweeper"),
+                       asyncio.create_task(self._follow_queue(), name="queue-updates")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _sweep_forever(self, every_s: float = 2.0) -> None:
+        while True:
+            try:
+                await self.handoff.expire_claims()
+            except Exception:
+                log.exception("claim sweep failed; trying again")
+            await asyncio.sleep(every_s)
+
+    async def _follow_queue(self) -> None:
+        """When a queue moves, the customers still waiting in it may hear their
+        new position."""
+        async with self.events() as events:
+            while True:
+                event = await events.get()
+                if event.get("type") not in QUEUE_EVENTS:
+                    continue
+                try:
+                    await self._update_team(event["ticket"]["team"])
+                except Exception:
+                    log.exception("queue update for %s failed", event["ticket"]["team"])
+
+    async def _update_team(self, team: str) -> None:
+        for ref in await self.handoff.queue.waiting(team):
+            ticket = await self.handoff.queue.find(ref)
+            if ticket is not None:
+                await self._tell_standing(ticket.customer_id,
+                                          await self.handoff.standing(ticket))
+
+    async def _tell_standing(self, customer_id: str, standing: QueueStanding, *,
+                             reminder: bool = False) -> None:
+        if standing.position is None or not standing.team_open:
+            return
+        channel, _ = await self.reply_target(customer_id)
+        s = self.handoff.settings
+        interval = s.sms_position_update_interval_s if channel == "sms" \
+            else s.position_update_interval_s
+        if await self._should_tell(keys=[self._keys.queue_notice(customer_id)],
+                                   args=[standing.position, time.time(), interval,
+                                         "1" if reminder else "0"]):
+            text = update_text(standing) if not reminder else \
+                f"You're still waiting for a person ({standing.ref}). {position_phrase(standing)}"
+            await self.tell(customer_id, text)

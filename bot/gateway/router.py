@@ -1,0 +1,390 @@
+"""The router of DESIGN §3: deduplicate, resolve identity, log to the
+transcript, and, while the bot owns the conversation, take a bot turn."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from bot import AssistantUnavailable
+from bot.infra import metrics
+from bot.channels.base import ChannelAdapter, Recipient
+from bot.customers.merge import Customers
+from bot.customers.identity import IdentityStore
+from bot.customers.linking import CODE_ALPHABET, LinkCodes, TooManyCodes, looks_like_code
+from bot.infra.live import LiveHub
+from bot.gateway.outbox import Outbox
+from bot.gateway.rasa_client import RasaClient
+from bot.customers.transcript import TranscriptStore
+from bot.customers.verified import VerifiedAttributes, e164
+from core.keys import KEYS, Keys
+from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
+
+log = logging.getLogger(__name__)
+
+DELAY_TEXT = ("Sorry, we're experiencing a short delay. Your message is saved and "
+              "we'll answer as soon as we can.")
+SEEN_TTL_S = 7 * 24 * 3600
+CONVERSATION_GAP_S = 3600
+
+LINK_ISSUED_TEXT = ('Your code is {code}. Within {minutes}, send it (or "link {code}") on the '
+                    "other channel where you want to continue.")
+LINK_TOO_MANY_CODES_TEXT = ("You have asked for several codes this hour; please use the latest "
+                            "one, or try again later.")
+LINK_DONE_TEXT = "Linked: you can continue here; I can see our conversation from {channel}."
+LINK_ALREADY_TEXT = "This channel is already linked to your conversation."
+LINK_INVALID_TEXT = ("That code isn't valid: it may be mistyped, expired or already used. "
+                     "Type link on the channel you came from to get a new one.")
+LINK_LIMITED_TEXT = "Too many attempts; please wait a few minutes."
+LINK_SHARE_PHONE_HINT = ("\nTexted us from your phone before? Send /share_phone to link by "
+                         "your phone number instead.")
+PHONE_LINKED_TEXT = ("Thanks, your number is verified. This chat is now linked with your SMS "
+                     "conversation: I can see what we talked about there.")
+PHONE_VERIFIED_TEXT = ("Thanks, your number is verified. If you text us from it, that "
+                       "conversation will carry on from this one.")
+EMAIL_LINKED_TEXT = ("Your Slack email matches the one you verified with us, so I've linked "
+                     "this chat with your earlier conversation.")
+TICKET_NOT_HERE_TEXT = ("That reference isn't linked to this chat, so I can't share anything "
+                        "about it here. If you opened it on another channel, type link there "
+                        "and send me the code you get, to connect the two.")
+CHANNEL_LABELS = {"web": "web chat", "telegram": "Telegram", "slack": "Slack", "sms": "SMS"}
+
+
+class HandoffHooks(Protocol):
+    """What the router asks the handoff side (wired in by the app)."""
+
+    async def person_owned(self, customer_id: str, owner: str, message: InboundMessage,
+                           recipient: Recipient) -> None: ...
+
+    async def before_bot(self, customer_id: str, message: InboundMessage,
+                         recipient: Recipient) -> bool: ...
+
+
+class NoHandoff:
+    async def person_owned(self, customer_id, owner, message, recipient) -> None:
+        return None
+
+    async def before_bot(self, customer_id, message, recipient) -> bool:
+        return False
+
+
+class Router:
+    def __init__(
+        self,
+        redis: Redis,
+        rasa: RasaClient,
+        channels: dict[str, ChannelAdapter],
+        hub: LiveHub,
+        *,
+        backoff_s: float = 1.0,
+        backoff_max_s: float = 15.0,
+        keys: Keys = KEYS,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._rasa = rasa
+        self._channels = channels
+        self._hub = hub
+        self._backoff_s = backoff_s
+        self._backoff_max_s = backoff_max_s
+        self.identities = IdentityStore(redis, keys)
+        self.transcripts = TranscriptStore(redis, keys)
+        self.outbox = Outbox(redis, keys)
+        self.links = LinkCodes(redis, keys)
+        self.customers = Customers(redis, keys)
+        self.verified = VerifiedAttributes(redis, keys)
+        self.keep_alive = _no_keep_alive  # set by the worker that owns the stream entry
+        self.handoff: HandoffHooks = NoHandoff()  # set by the app: escalation, CSAT, queue
+
+    async def handle(self, stream_id: str, message: InboundMessage) -> None:
+        if not await self._first_delivery(stream_id, message):
+            metrics.DUPLICATES.labels(channel=message.channel).inc()
+            return
+        command = link_command(message)
+        if command is not None:
+            await self._gateway_turn(stream_id, message,
+                                     lambda: self._link_reply(message, *command))
+            return
+        if message.shared_contact:
+            await self._gateway_turn(stream_id, message, lambda: self._contact_reply(message))
+            return
+        customer_id = await self.identities.resolve(
+            message.channel, message.channel_user_id, message.display_name
+        )
+        progress = self._keys.inbound_progress(stream_id)
+        if message.verified:  # e.g. a Slack profile email: may join an earlier customer
+            customer_id, linked = await self._link_by_verified(customer_id, message)
+            if linked and await self._redis.hsetnx(progress, "verified_told", "1"):
+                await self.send(message.channel, Recipient(customer_id, message.channel_user_id),
+                                OutboundMessage(text=EMAIL_LINKED_TEXT, author="system"))
+        recipient = Recipient(customer_id, message.channel_user_id)
+
+        # Each step runs once even if this entry is re-claimed after a crash.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(progress, "logged", "1")
+            pipe.expire(progress, SEEN_TTL_S)
+            pipe.get(self._keys.owner(customer_id))
+            pipe.hget(progress, "answered")
+            first_time, _, owner, answered = await pipe.execute()
+        if first_time:
+            await self._count_conversation(customer_id, message)
+            await self.identities.touch(customer_id, message.channel, message.channel_user_id)
+            entry = await self.transcripts.append(customer_id, _customer_entry(message))
+            await self._hub.publish_entry(customer_id, entry)
+            await self._hub.publish_log(customer_id, entry)
+            metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
+
+        owner = owner.decode() if owner else OWNER_BOT
+        if answered:
+            return
+        if await self._quotes_someone_elses_ticket(customer_id, message.text):
+            # Not one word about that ticket: only how to connect it, if it is theirs.
+            await self.send(message.channel, recipient,
+                            OutboundMessage(text=TICKET_NOT_HERE_TEXT, author="system"))
+            await self._redis.hset(progress, "answered", "1")
+            return
+        if owner != OWNER_BOT:
+            # A person owns the conversation: the bot stays silent. The agent sees
+            # the message live; a waiting customer may hear their queue position.
+            if first_time:
+                await self.handoff.person_owned(customer_id, owner, message, recipient)
+            return
+        if await self.handoff.before_bot(customer_id, message, recipient):
+            await self._redis.hset(progress, "answered", "1")
+            return  # a CSAT answer, or a returning customer handed to their agent
+        replies = await self._bot_turn(stream_id, message, recipient)
+        for reply in replies:
+            await self.send(message.channel, recipient, reply)
+        await self._redis.hset(progress, "answered", "1")
+
+    async def send(self, channel: str, recipient: Recipient, message: OutboundMessage
+                   ) -> TranscriptEntry:
+        """Log a reply to the transcript and hand it to the outbox."""
+        entry = await self.transcripts.append(
+            recipient.customer_id,
+            TranscriptEntry(channel=channel, author=message.author, text=message.text,
+                            buttons=message.buttons, article=message.article,
+                            decision=message.decision),
+        )
+        await self.outbox.enqueue(channel, recipient, entry)
+        await self._hub.publish_log(recipient.customer_id, entry)
+        if message.decision:
+            metrics.KNOWLEDGE_DECISIONS.labels(decision=message.decision).inc()
+        return entry
+
+    async def _gateway_turn(self, stream_id: str, message: InboundMessage,
+                            make_reply: Callable[[], Awaitable[str]]) -> None:
+        """A message the gateway answers itself with a system message, whoever
+        owns the conversation, never shown to Rasa: "link" issues a code, a code
+        (or "link CODE") redeems one, a shared Telegram contact links by phone.
+        Each step runs once even if the entry is re-claimed."""
+        progress = self._keys.inbound_progress(stream_id)
+        reply = await self._redis.hget(progress, "link_reply")
+        if reply is None:
+            reply = await make_reply()
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(progress, "link_reply", reply)
+                pipe.hget(progress, "link_reply")
+                pipe.expire(progress, SEEN_TTL_S)
+                _, reply, _ = await pipe.execute()
+        reply = reply.decode() if isinstance(reply, bytes) else reply
+
+        # Resolved after the redeem: a newly linked identity speaks as the code's customer.
+        customer_id = await self.identities.resolve(
+            message.channel, message.channel_user_id, message.display_name
+        )
+        recipient = Recipient(customer_id, message.channel_user_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(progress, "logged", "1")
+            pipe.hget(progress, "answered")
+            first_time, answered = await pipe.execute()
+        if first_time:
+            await self.identities.touch(customer_id, message.channel, message.channel_user_id)
+            entry = await self.transcripts.append(customer_id, _customer_entry(message))
+            await self._hub.publish_entry(customer_id, entry)
+            await self._hub.publish_log(customer_id, entry)
+            metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
+        if answered:
+            return
+        await self.send(message.channel, recipient, OutboundMessage(text=reply, author="system"))
+        await self._redis.hset(progress, "answered", "1")
+
+    async def _link_reply(self, message: InboundMessage, kind: str, code: str | None) -> str:
+        if kind == "issue":
+            customer_id = await self.identities.resolve(
+                message.channel, message.channel_user_id, message.display_name
+            )
+            try:
+                code = await self.links.issue(customer_id, message.channel,
+                                              message.channel_user_id)
+            except TooManyCodes:
+                return LINK_TOO_MANY_CODES_TEXT
+            minutes = max(1, round(self.links.code_ttl_s / 60))
+            text = LINK_ISSUED_TEXT.format(
+                code=code, minutes=f"{minutes} minute{'s' if minutes != 1 else ''}")
+            return text + (LINK_SHARE_PHONE_HINT if message.channel == "telegram" else "")
+        result = await self.links.redeem(code or "", message.channel, message.channel_user_id)
+        log.info("link code redemption on %s: %s", message.channel, result.status)
+        if result.status == "linked":
+            return LINK_DONE_TEXT.format(channel=CHANNEL_LABELS.get(result.from_channel or "",
+                                                                    result.from_channel))
+        if result.status == "already_linked":
+            return LINK_ALREADY_TEXT
+        if result.status == "limited":
+            return LINK_LIMITED_TEXT
+        return LINK_INVALID_TEXT
+
+    async def _count_conversation(self, customer_id: str, message: InboundMessage) -> None:
+        """A conversation starts with the first message after an hour's quiet (as
+        Rasa's session does); the reports count them per channel per day."""
+        last_seen = await self._redis.hget(self._keys.customer(customer_id), "last_seen")
+        if last_seen is None or message.received_at - float(last_seen) > CONVERSATION_GAP_S:
+            day = time.strftime("%Y-%m-%d", time.gmtime(message.received_at))
+            await self._redis.hincrby(self._keys.stats_day(day),
+                                      f"conversations:{message.channel}", 1)
+
+    async def _contact_reply(self, message: InboundMessage) -> str:
+        customer_id = await self.identities.resolve(
+            message.channel, message.channel_user_id, message.display_name)
+        customer_id, linked = await self._link_by_verified(customer_id, message)
+        phone = e164(message.verified[0].value) if message.verified else None
+        if not linked and phone is not None:  # shared again after an earlier link
+            linked = await self.customers.find("sms", phone) == customer_id
+        return PHONE_LINKED_TEXT if linked else PHONE_VERIFIED_TEXT
+
+    async def _link_by_verified(self, customer_id: str, message: InboundMessage
+                                ) -> tuple[str, bool]:
+        """Record what the platform proved about the sender; when another customer
+        proved the same phone or email first (or is the SMS identity of that
+        number), this customer joins that one. Returns (customer id now, linked?)."""
+        linked = False
+        for attribute in message.verified:
+            recorded = await self.verified.record(customer_id, attribute, message.channel)
+            if recorded is None:
+                continue
+            owner = recorded.owner
+            if owner == customer_id and attribute.kind == "phone":
+                owner = await self.customers.find("sms", recorded.attribute.value) or owner
+            owner = await self.customers.live(owner)
+            if owner == customer_id or await self.customers.kept_apart(customer_id, owner):
+                continue
+            await self.customers.merge(customer_id, owner, how=f"verified_{attribute.kind}")
+            log.info("%s identity linked by a verified %s", message.channel, attribute.kind)
+            customer_id, linked = owner, True
+        return customer_id, linked
+
+    async def _quotes_someone_elses_ticket(self, customer_id: str, text: str) -> bool:
+        for ref in ticket_refs(text):
+            owner = await self._redis.hget(self._keys.ticket(ref), "customer_id")
+            if owner is not None and await self.customers.live(owner.decode()) != customer_id:
+                return True
+        return False
+
+    async def _first_delivery(self, stream_id: str, message: InboundMessage) -> bool:
+        """False for a second delivery of a message already taken (same channel
+        and external id); True for the first one, including its own re-claim."""
+        key = self._keys.inbound_seen(message.channel, message.external_id)
+        if await self._redis.set(key, stream_id, nx=True, ex=SEEN_TTL_S):
+            return True
+        owner = await self._redis.get(key)
+        return owner is not None and owner.decode() == stream_id
+
+    async def _bot_turn(
+        self, stream_id: str, message: InboundMessage, recipient: Recipient
+    ) -> list[OutboundMessage]:
+        channel = self._channels[message.channel]
+        text = message.button_payload or _plain_text(message.text)
+        metadata = {"channel": message.channel, "locale": message.locale}
+        delay = self._backoff_s
+        delayed = False
+        await channel.typing(recipient, True)
+        try:
+            while True:
+                started = time.perf_counter()
+                try:
+                    replies = await self._rasa.turn(recipient.customer_id, text, metadata)
+                    metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
+                    break
+                except AssistantUnavailable as exc:
+                    metrics.ASSISTANT_UNAVAILABLE.inc()
+                    log.warning("assistant unavailable for %s: %s; retrying in %.1fs",
+                                stream_id, exc, delay)
+                    if not delayed:
+                        delayed = True
+                        await self._tell_delay_once(message.channel, recipient)
+                    await self.keep_alive(stream_id)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self._backoff_max_s)
+        finally:
+            await channel.typing(recipient, False)
+        if delayed:
+            await channel.notice(recipient, "clear", "")
+        return replies
+
+    async def _tell_delay_once(self, channel_name: str, recipient: Recipient) -> None:
+        key = self._keys.delay_notice(recipient.customer_id)
+        if await self._redis.set(key, "1", nx=True, ex=300):
+            await self.send(channel_name, recipient,
+                            OutboundMessage(text=DELAY_TEXT, author="system"))
+        await self._channels[channel_name].notice(recipient, "warning", DELAY_TEXT)
+
+
+_LINK_ISSUE_RE = re.compile(r"/?link", re.IGNORECASE)
+LINK_PAYLOAD = "link"  # utter_link_channels' button (domain.yml)
+# Ticket references (issue 6): "FD-" and 4 characters of the code alphabet.
+_TICKET_RE = re.compile(r"\bFD-([A-Za-z0-9]{4})\b", re.IGNORECASE)
+
+
+def ticket_refs(text: str) -> list[str]:
+    """The ticket references quoted in a message, upper-cased (FD-7K2Q)."""
+    refs = []
+    for match in _TICKET_RE.finditer(text):
+        ref = "FD-" + match[1].upper()
+        if all(c in CODE_ALPHABET for c in ref[3:]) and ref not in refs:
+            refs.append(ref)
+    return refs
+_LINK_REDEEM_RE = re.compile(r"/?link\s+([A-Za-z0-9]{4,10})", re.IGNORECASE)
+
+
+def link_command(message: InboundMessage) -> tuple[str, str | None] | None:
+    """("issue", None) for exactly "link" or "/link" (or the assistant's "Get a
+    link code" button, payload "link"); ("redeem", CODE) for a message that is
+    exactly a code, or "link" and a code-like token; None for anything else
+    (that goes to Rasa). Deliberately no NLU: only these exact forms."""
+    if message.button_payload is not None:
+        return ("issue", None) if message.button_payload == LINK_PAYLOAD else None
+    text = " ".join(message.text.split())
+    if _LINK_ISSUE_RE.fullmatch(text):
+        return ("issue", None)
+    if looks_like_code(text):
+        return ("redeem", text.upper())
+    match = _LINK_REDEEM_RE.fullmatch(text)
+    if match and any(c.isdigit() for c in match[1]):  # "link account" stays with Rasa
+        return ("redeem", match[1].upper())
+    return None
+
+
+def _customer_entry(message: InboundMessage) -> TranscriptEntry:
+    return TranscriptEntry(
+        ts=message.received_at,
+        channel=message.channel,
+        author="customer",
+        text=message.text,
+        # web chat external ids are "<visitor>:<client id>"; the widget knows the latter
+        client_id=message.external_id.rpartition(":")[2] if message.channel == "web" else None,
+    )
+
+
+def _plain_text(text: str) -> str:
+    """Rasa reads a leading '/' as an intent name; customers' text must not be."""
+    return text.lstrip("/").strip() or text
+
+
+async def _no_keep_alive(stream_id: str) -> None:
+    return None

@@ -1,0 +1,102 @@
+"""Live frames for connected web chat sockets (and, later, agent consoles).
+
+One pattern subscription per gateway process; frames published by any replica
+reach whichever replica holds the customer's socket (DESIGN §10)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+
+from bot.rendering.web import entry_view
+from core.keys import KEYS, Keys
+from core.models import TranscriptEntry
+
+log = logging.getLogger(__name__)
+
+
+class LiveHub:
+    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._queues: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        self._reader: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._read_forever(), name="live-hub")
+        await asyncio.wait_for(self._ready.wait(), timeout=10)
+
+    async def stop(self) -> None:
+        if self._reader:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    async def publish(self, customer_id: str, frame: dict) -> None:
+        await self._redis.publish(self._keys.live(customer_id), json.dumps(frame))
+
+    async def publish_entry(self, customer_id: str, entry: TranscriptEntry) -> None:
+        await self.publish(customer_id, {"type": "entry", "entry": entry_view(entry)})
+
+    async def publish_log(self, customer_id: str, entry: TranscriptEntry) -> None:
+        """Every transcript entry, for agent consoles watching this customer."""
+        await self._redis.publish(self._keys.live_log(customer_id), json.dumps(
+            {"type": "entry", "customer_id": customer_id, "entry": entry_view(entry)}))
+
+    def subscribe(self, customer_id: str):
+        return self._subscribe(self._keys.live(customer_id))
+
+    def subscribe_log(self, customer_id: str):
+        return self._subscribe(self._keys.live_log(customer_id))
+
+    def subscribe_handoff(self):
+        """Queue and ticket events for agent consoles (published by any process)."""
+        return self._subscribe(self._keys.handoff_events)
+
+    @contextlib.asynccontextmanager
+    async def _subscribe(self, channel: str) -> AsyncIterator[asyncio.Queue]:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=1000)
+        self._queues[channel].add(queue)
+        try:
+            yield queue
+        finally:
+            self._queues[channel].discard(queue)
+            if not self._queues[channel]:
+                del self._queues[channel]
+
+    async def _read_forever(self) -> None:
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(self._keys.live("*").replace("{*}", "*"),
+                                        self._keys.handoff_events)
+                self._ready.set()
+                while True:
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._dispatch(message)
+            except asyncio.CancelledError:
+                await pubsub.aclose()
+                raise
+            except Exception:  # Redis went away: resubscribe, sockets stay open
+                log.exception("live hub lost its subscription; retrying")
+                await pubsub.aclose()
+                await asyncio.sleep(1)
+
+    def _dispatch(self, message: dict) -> None:
+        channel = message["channel"]
+        channel = channel.decode() if isinstance(channel, bytes) else channel
+        data = message["data"]
+        frame = json.loads(data)
+        for queue in self._queues.get(channel, ()):
+            try:
+                queue.put_nowait(frame)
+            except asyncio.QueueFull:
+                log.warning("live queue full for %s; frame dropped (history replays it)", channel)

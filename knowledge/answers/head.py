@@ -1,0 +1,171 @@
+"""A softmax layer over articles, fitted on the frozen embeddings of the question
+variants, and the answer thresholds that go with it, fitted on held-out variants.
+
+Nearest-neighbour scoring only looks at one variant per article; the head weighs
+all of them at once and learns which directions of the embedding tell two
+neighbouring articles apart. It is fitted from the knowledge base alone (never
+from customer traffic or benchmark queries), in a worker thread after a publish.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from knowledge.answers.policy import Thresholds
+
+# A grid fine enough for thresholds that are read as two decimals.
+_GRID = np.round(np.arange(0.30, 0.951, 0.01), 2)
+
+
+@dataclass(frozen=True)
+class ArticleHead:
+    """Logistic regression weights: one row per article, in the index's order."""
+
+    weights: np.ndarray  # (articles, dim)
+    bias: np.ndarray  # (articles,)
+    blend: float = 0.5  # share of the probability in an article's score
+
+    def scores(self, cosines: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        return blended_scores(cosines, self.probabilities(vectors), self.blend)
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        logits = np.atleast_2d(vectors) @ self.weights.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_head(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
+             regularisation: float, blend: float = 0.5) -> ArticleHead:
+    """Multinomial logistic regression; `regularisation` is sklearn's C (higher
+    fits the variants more closely)."""
+    from sklearn.linear_model import LogisticRegression  # heavy; only in the fitting thread
+
+    model = LogisticRegression(C=regularisation, max_iter=300)
+    model.fit(embeddings, labels)
+    weights = np.zeros((n_articles, embeddings.shape[1]), dtype=np.float32)
+    bias = np.full(n_articles, -1e4, dtype=np.float32)  # an article without variants never wins
+    if len(model.classes_) == 2:  # sklearn folds two classes into one logit
+        weights[model.classes_[1]], bias[model.classes_[1]] = model.coef_[0], model.intercept_[0]
+        weights[model.classes_[0]], bias[model.classes_[0]] = 0.0, 0.0
+    else:
+        weights[model.classes_] = model.coef_
+        bias[model.classes_] = model.intercept_
+    return ArticleHead(weights, bias, blend)
+
+
+def blended_scores(cosines: np.ndarray, probabilities: np.ndarray, weight: float) -> np.ndarray:
+    """Per-article score in [0, 1]: best variant cosine blended with the head's
+    probability. The cosine keeps out-of-scope questions low (a softmax always
+    sums to one, so alone it is confident about nonsense too)."""
+    return (1.0 - weight) * np.clip(cosines, 0.0, 1.0) + weight * probabilities
+
+
+def best_per_article(similarities: np.ndarray, labels: np.ndarray, n_articles: int) -> np.ndarray:
+    """(queries, variants) cosines -> (queries, articles) best cosine per article."""
+    out = np.full((similarities.shape[0], n_articles), -1.0, dtype=np.float32)
+    for article in np.unique(labels):
+        out[:, article] = similarities[:, labels == article].max(axis=1)
+    return out
+
+
+@dataclass(frozen=True)
+class CalibrationTargets:
+    blends: tuple[float, ...]  # candidate shares of the head; the first wins a tie
+    regularisation: float
+    margin: float
+    max_options: int
+    wrong_rate: float  # held-out in-scope variants answered with the wrong article, at most
+    unknown_answered_rate: float  # variants of held-out articles that get answered, at most
+    resolvable_clarified: float  # held-out variants whose article is in the top options: clarify at least this share
+    holdout_articles: float = 0.15
+    holdout_variants: float = 0.2
+    seed: int = 0
+
+
+def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
+                   targets: CalibrationTargets) -> tuple[float, Thresholds]:
+    """The blend, and answer and clarify thresholds for it, from the knowledge base alone.
+
+    Some articles are held out whole: their variants play the questions the
+    knowledge base cannot answer. Of the other articles, a share of variants is
+    held out: they play customers asking something the knowledge base knows. A
+    head fitted on the rest scores both. The blend is the candidate that ranks the
+    most held-out variants' articles first; the answer threshold is the lowest on
+    the grid at which both error rates stay within the targets; the clarify
+    threshold is low enough that nearly every held-out question whose article is
+    among the top options still gets the buttons rather than a fallback.
+    """
+    rng = random.Random(targets.seed)
+    articles = sorted(set(labels.tolist()))
+    unknown = set(rng.sample(articles, max(1, round(len(articles) * targets.holdout_articles))))
+    train, asked = [], []
+    for article in articles:
+        if article in unknown:
+            continue
+        rows = np.flatnonzero(labels == article).tolist()
+        rng.shuffle(rows)
+        cut = max(1, int(len(rows) * targets.holdout_variants)) if len(rows) >= 2 else 0
+        asked += rows[:cut]
+        train += rows[cut:]
+    unknown_rows = np.flatnonzero(np.isin(labels, list(unknown)))
+    train, asked = np.array(train), np.array(asked)
+    head = fit_head(embeddings[train], labels[train], n_articles, targets.regularisation)
+
+    def scores(rows: np.ndarray, blend: float) -> np.ndarray:
+        cos = best_per_article(embeddings[rows] @ embeddings[train].T, labels[train], n_articles)
+        cos[:, list(unknown)] = -1.0  # not part of the knowledge base being simulated
+        return blended_scores(cos, head.probabilities(embeddings[rows]), blend)
+
+    hits = [(scores(asked, b).argmax(axis=1) == labels[asked]).sum() for b in targets.blends]
+    blend = targets.blends[int(np.argmax(hits))]
+    known, other = scores(asked, blend), scores(unknown_rows, blend)
+    answer = _answer_threshold(known, labels[asked], other, targets)
+    clarify = _clarify_threshold(known, labels[asked], answer, targets)
+    return blend, Thresholds(answer, clarify, targets.margin, targets.max_options)
+
+
+def _answered(scores: np.ndarray, threshold: float, margin: float) -> np.ndarray:
+    top2 = -np.sort(-scores, axis=1)[:, :2]
+    return (top2[:, 0] >= threshold) & (top2[:, 0] - top2[:, 1] >= margin)
+
+
+def _answer_threshold(known: np.ndarray, gold: np.ndarray, other: np.ndarray,
+                      t: CalibrationTargets) -> float:
+    wrong_top = known.argmax(axis=1) != gold
+    for threshold in _GRID:
+        wrong = (_answered(known, threshold, t.margin) & wrong_top).mean()
+        unknown_answered = _answered(other, threshold, t.margin).mean()
+        if wrong <= t.wrong_rate and unknown_answered <= t.unknown_answered_rate:
+            return float(threshold)
+    return float(_GRID[-1])
+
+
+def _clarify_threshold(known: np.ndarray, gold: np.ndarray, answer: float,
+                       t: CalibrationTargets) -> float:
+    order = np.argsort(-known, axis=1)[:, : t.max_options]
+    resolvable = (order == gold[:, None]).any(axis=1)
+    tops = known.max(axis=1)[resolvable]
+    if not len(tops):
+        return answer
+    threshold = float(np.quantile(tops, 1.0 - t.resolvable_clarified))
+    return float(min(answer, np.floor(threshold * 100) / 100))
+
+
+def dump(head: ArticleHead, thresholds: Thresholds) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, weights=head.weights, bias=head.bias, blend=np.array(head.blend),
+             thresholds=np.array([thresholds.answer, thresholds.clarify, thresholds.margin,
+                                  thresholds.max_options], dtype=np.float64))
+    return buf.getvalue()
+
+
+def load(raw: bytes) -> tuple[ArticleHead, Thresholds]:
+    data = np.load(io.BytesIO(raw))
+    a, c, m, k = data["thresholds"].tolist()
+    head = ArticleHead(data["weights"], data["bias"], float(data["blend"]))
+    return head, Thresholds(a, c, m, int(k))

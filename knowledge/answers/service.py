@@ -1,0 +1,205 @@
+"""The knowledge service used by the action server: it keeps an in-memory index
+of the published articles, rebuilt whenever the store's revision moves, so an
+editor's publish reaches every process without a restart or a retrain.
+
+After a rebuild the index answers at once with cosine scores; a learned head
+(knowledge/answers/head.py) is fitted in a worker thread and swapped in when ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from redis.asyncio import Redis
+
+from core.keys import KEYS, Keys
+from knowledge import ArticleNotFound
+from knowledge.answers.embedder import Embedder
+from knowledge.answers.head import ArticleHead, CalibrationTargets, dump, fit_head, fit_thresholds, load
+from knowledge.answers.index import VariantIndex
+from knowledge.models import Article, Decision
+from knowledge.answers.policy import Thresholds, decide
+from knowledge.settings import KnowledgeSettings
+from knowledge.store import ArticleStore
+
+log = logging.getLogger(__name__)
+
+_HEAD_TTL_S = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What `decide` uses, swapped as one object so that a query never mixes one
+    revision's index with another's head or thresholds."""
+
+    index: VariantIndex
+    thresholds: Thresholds
+    head: ArticleHead | None = None
+
+
+class KnowledgeService:
+    def __init__(
+        self, redis: Redis, embedder: Embedder, settings: KnowledgeSettings, keys: Keys = KEYS
+    ) -> None:
+        self.store = ArticleStore(redis, keys)
+        self._redis = redis
+        self._keys = keys
+        self._embedder = embedder
+        self._settings = settings
+        empty = VariantIndex([], np.zeros((0, 384), dtype=np.float32))
+        self._scoring = Scoring(empty, self.cosine_thresholds)
+        self._index_revision = -1
+        self._rebuild_lock = asyncio.Lock()
+        self._learning: asyncio.Task | None = None
+        self._fits: set[asyncio.Task] = set()
+
+    @property
+    def cosine_thresholds(self) -> Thresholds:
+        s = self._settings
+        return Thresholds(s.answer_threshold, s.clarify_threshold, s.clarify_margin,
+                          s.clarify_max_options)
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The thresholds in use now: fitted ones once the head is in."""
+        return self._scoring.thresholds
+
+    @property
+    def head_blend(self) -> float | None:
+        """Share of the head's probability in scores now; None before the head is in."""
+        return self._scoring.head.blend if self._scoring.head is not None else None
+
+    @property
+    def _index(self) -> VariantIndex:
+        return self._scoring.index
+
+    async def ensure_fresh(self) -> VariantIndex:
+        """Rebuild the index if an article was published since it was built."""
+        revision = await self.store.revision()
+        if revision == 0 and await self.store.seed_from_folder(self._settings.articles_dir):
+            revision = await self.store.revision()
+        if revision != self._index_revision:
+            async with self._rebuild_lock:
+                if revision != self._index_revision:
+                    index = await self._build_index()
+                    self._scoring = Scoring(index, self.cosine_thresholds)
+                    self._index_revision = revision
+                    self._learning = self._start_learning(index)
+                    log.info("knowledge index rebuilt: revision %s, %s variants",
+                             revision, len(index))
+        return self._index
+
+    async def learned(self) -> bool:
+        """Wait for the head of the current revision (if one is being fitted);
+        True when answers now use it. For benchmarks, tests and warm-up."""
+        await self.ensure_fresh()
+        if self._learning is not None:
+            await asyncio.shield(self._learning)
+        return self._scoring.head is not None
+
+    def _start_learning(self, index: VariantIndex) -> asyncio.Task | None:
+        s = self._settings
+        if not s.kb_head or len(index.order) < s.kb_head_min_articles:
+            return None  # a handful of articles: nearest neighbour is as good as it gets
+        task = asyncio.create_task(self._learn(index), name="kb-head")
+        self._fits.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._fits.discard)
+        return task
+
+    async def _learn(self, index: VariantIndex) -> None:
+        targets = self._targets()
+        key = self._keys.kb_head(self._embedder.name, _content_sha(index, targets))
+        try:
+            raw = await self._redis.get(key)
+            if raw is None:
+                head, thresholds = await asyncio.to_thread(_fit, index, targets)
+                await self._redis.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
+            else:
+                head, thresholds = load(raw)
+        except Exception:  # the cosine index keeps answering; the next publish retries
+            log.exception("fitting the knowledge head failed")
+            return
+        if self._scoring.index is index:  # a newer publish wins over a late head
+            self._scoring = Scoring(index, thresholds, head)
+            log.info("knowledge head in use: blend %.1f, answer >= %.2f, clarify >= %.2f",
+                     head.blend, thresholds.answer, thresholds.clarify)
+
+    def _targets(self) -> CalibrationTargets:
+        s = self._settings
+        return CalibrationTargets(
+            blends=s.kb_head_blends, regularisation=s.kb_head_regularisation,
+            margin=s.kb_head_margin, max_options=s.clarify_max_options,
+            wrong_rate=s.kb_target_wrong_rate,
+            unknown_answered_rate=s.kb_target_unknown_answered_rate,
+            resolvable_clarified=s.kb_target_resolvable_clarified)
+
+    async def _build_index(self) -> VariantIndex:
+        articles = [a for a in await self.store.all() if a.status == "published"]
+        variants = VariantIndex.variants(articles)
+        return VariantIndex(articles, await self._embeddings(variants))
+
+    async def _embeddings(self, texts: list[str]) -> np.ndarray:
+        """Embeddings cached in Redis by text, so a rebuild only encodes what is new."""
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        keys = [self._keys.embedding(self._embedder.name, _sha(t)) for t in texts]
+        cached = await self._redis.mget(keys)
+        missing = [i for i, raw in enumerate(cached) if raw is None]
+        if missing:
+            fresh = await asyncio.to_thread(self._embedder.encode_variants,
+                                            [texts[i] for i in missing])
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for row, i in enumerate(missing):
+                    pipe.set(keys[i], fresh[row].tobytes())
+                    cached[i] = fresh[row].tobytes()
+                await pipe.execute()
+        return np.vstack([np.frombuffer(raw, dtype=np.float32) for raw in cached])
+
+    async def decide(self, query: str, channel: str = "web", *, record: bool = True,
+                     customer_id: str | None = None) -> Decision:
+        """record=False: the editor's "try a question" must not count as unanswered.
+        customer_id lets a later clarification button press be matched to this query."""
+        await self.ensure_fresh()
+        scoring = self._scoring
+        vector = (await self._embedder.encode_async([query]))[0]
+        matches = scoring.index.search(vector, k=max(5, self._settings.clarify_max_options),
+                                       head=scoring.head)
+        decision = decide(query, matches, scoring.thresholds)
+        if decision.kind == "answer":
+            decision = decision.model_copy(
+                update={"article": scoring.index.articles[decision.matches[0].article_id]}
+            )
+        elif record:
+            await self.store.record_unanswered(query, decision.kind, channel,
+                                               customer_id=customer_id)
+        return decision
+
+    async def article(self, article_id: str) -> Article:
+        article = await self.store.get(article_id)
+        if article.status != "published":
+            raise ArticleNotFound(article_id)
+        return article
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _content_sha(index: VariantIndex, targets: CalibrationTargets) -> str:
+    """Same articles, variants and targets: same head (answers do not enter it)."""
+    h = hashlib.sha256(repr(targets).encode())
+    for article_id in index.order:
+        h.update(repr((article_id, index.articles[article_id].questions)).encode())
+    return h.hexdigest()[:32]
+
+
+def _fit(index: VariantIndex, targets: CalibrationTargets) -> tuple[ArticleHead, Thresholds]:
+    """CPU-bound: runs in a worker thread, never on the event loop."""
+    n = len(index.order)
+    blend, thresholds = fit_thresholds(index.embeddings, index.labels, n, targets)
+    head = fit_head(index.embeddings, index.labels, n, targets.regularisation, blend)
+    return head, thresholds

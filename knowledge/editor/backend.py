@@ -1,0 +1,81 @@
+"""What the knowledge editor needs in a gateway process, made once in the app's
+lifespan and kept at `app.state.kb_editor`.
+
+The embedding model is loaded lazily (on the first "try a question" or
+unanswered-questions view, or when the editor page asks for a warm-up), once
+per process: a gateway that nobody edits with never pays for it. The
+KnowledgeService built on it follows the store's revision like the action
+server's does, so a publish is seen by every process at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from knowledge.answers.embedder import Embedder
+from knowledge.answers.service import KnowledgeService
+from knowledge.settings import KnowledgeSettings
+from knowledge.store import ArticleStore
+from knowledge.unanswered import UnansweredQuestions
+
+# Markdown -> a JSON preview of how one channel shows it (see bot/rendering/previews.py).
+Previewer = Callable[[str], dict]
+
+_embedders: dict[Path, Embedder] = {}
+_embedders_lock = threading.Lock()
+
+
+def shared_embedder(model_path: Path) -> Embedder:
+    """One model per process and path, however many apps (tests start several)."""
+    with _embedders_lock:
+        if model_path not in _embedders:
+            _embedders[model_path] = Embedder(model_path)
+        return _embedders[model_path]
+
+
+class EditorBackend:
+    def __init__(self, redis: Redis, settings: KnowledgeSettings,
+                 previews: dict[str, Previewer]) -> None:
+        self.redis = redis
+        self.settings = settings
+        self.store = ArticleStore(redis)
+        self.unanswered = UnansweredQuestions(redis)
+        self.previews = previews
+        self.embedder: Embedder | None = None
+        self._service: KnowledgeService | None = None
+        self._loading: asyncio.Task | None = None
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._service is not None
+
+    async def service(self) -> KnowledgeService:
+        if self._service is None:
+            if self._loading is None:
+                self._loading = asyncio.create_task(self._load())
+            try:
+                await asyncio.shield(self._loading)
+            except Exception:
+                self._loading = None  # let the next request try again
+                raise
+        assert self._service is not None
+        return self._service
+
+    def warm_up(self) -> None:
+        """Start loading the model in the background (the page calls this on open)."""
+        if self._service is None and self._loading is None:
+            self._loading = asyncio.create_task(self._load())
+
+    async def _load(self) -> None:
+        self.embedder = await asyncio.to_thread(shared_embedder, self.settings.model_path())
+        self._service = KnowledgeService(self.redis, self.embedder, self.settings)
+
+    async def ensure_seeded(self) -> None:
+        """An editor may open the page before any customer asked anything."""
+        if await self.store.revision() == 0:
+            await self.store.seed_from_folder(self.settings.articles_dir)

@@ -1,0 +1,148 @@
+"""The knowledge editor's REST API, part two: unanswered questions, and import
+and export of the whole knowledge base (same rules as knowledge/editor/api.py)."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field, ValidationError
+
+from core.staff import StaffUser
+from core.webauth import require_staff
+from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
+from knowledge.editor.editing import ArticleInput, error_text
+from knowledge.editor.api import article_json, backend, conflict_response
+from knowledge.editor.backend import EditorBackend
+from knowledge.editor.transfer import (
+    MAX_IMPORT_BYTES,
+    ImportInvalid,
+    export_csv,
+    export_zip,
+    import_articles,
+    parse_upload,
+)
+from knowledge.unanswered import normalise
+
+router = APIRouter(prefix="/api/kb", tags=["knowledge editor"])
+editor = require_staff("editor")
+SUGGEST_ABOVE = 0.3  # below this the best article is no real suggestion
+
+
+class AddVariants(BaseModel):
+    article_id: str = Field(max_length=80)
+    expected_version: int = Field(ge=1)
+    queries: list[str] = Field(min_length=1, max_length=500)
+    entry_ids: list[str] = Field(default_factory=list, max_length=5000)
+
+
+class Dismiss(BaseModel):
+    entry_ids: list[str] = Field(min_length=1, max_length=5000)
+
+
+@router.get("/unanswered")
+async def unanswered(be: EditorBackend = Depends(backend),
+                     user: StaffUser = Depends(editor)) -> dict:
+    """Open unanswered queries grouped by meaning, biggest group first, each with
+    the article that comes closest (a hint for "add as variants")."""
+    service = await be.service()
+    groups = await be.unanswered.groups(be.embedder)
+    index = await service.ensure_fresh()
+    labels = [normalise(g.leader.query) for g in groups]
+    vectors = await be.unanswered.embeddings(be.embedder, labels)
+    rows = []
+    for group, vector in zip(groups, vectors, strict=True):
+        row = group.as_dict()
+        best = index.search(vector, k=1)
+        row["suggestion"] = (best[0].model_dump() if best and best[0].score >= SUGGEST_ABOVE
+                             else None)
+        rows.append(row)
+    return {"groups": rows, "open": sum(g["count"] for g in rows)}
+
+
+@router.post("/unanswered/add-variants")
+async def add_variants(body: AddVariants, request: Request,
+                       be: EditorBackend = Depends(backend), user: StaffUser = Depends(editor)):
+    """Add a group's queries as question variants of an existing article (a new
+    version, published as the article is) and take the group off the list."""
+    try:
+        current = await be.store.get(body.article_id)
+    except ArticleNotFound:
+        raise HTTPException(404, f"no article {body.article_id!r}") from None
+    if current.version != body.expected_version:
+        return await conflict_response(be, body.article_id, body.expected_version)
+    data = ArticleInput.of(current)
+    try:
+        updated = ArticleInput.model_validate(
+            {**data.model_dump(), "questions": [*data.questions, *body.queries]}
+        ).to_article(current.id)
+    except ValidationError as exc:
+        raise HTTPException(422, error_text(exc)) from None
+    except ArticleInvalid as exc:
+        raise HTTPException(422, str(exc)) from None
+    try:
+        saved = await be.store.save(updated, expected_version=body.expected_version,
+                                    author=user.username)
+    except VersionConflict:
+        return await conflict_response(be, body.article_id, body.expected_version)
+    resolved = await be.unanswered.resolve(body.entry_ids, f"variant:{saved.id}")
+    await request.app.state.staff.audit(user.username, "kb.add-variants", article=saved.id,
+                                        version=str(saved.version), queries=str(resolved))
+    return {**article_json(saved), "resolved": resolved}
+
+
+@router.post("/unanswered/dismiss")
+async def dismiss(body: Dismiss, request: Request, be: EditorBackend = Depends(backend),
+                  user: StaffUser = Depends(editor)) -> dict:
+    """Not a knowledge question (spam, chit-chat, a one-off): off the list."""
+    resolved = await be.unanswered.resolve(body.entry_ids, "dismissed")
+    await request.app.state.staff.audit(user.username, "kb.dismiss-unanswered",
+                                        entries=str(resolved))
+    return {"resolved": resolved}
+
+
+@router.get("/export")
+async def export(format: Literal["md", "csv"] = "md", be: EditorBackend = Depends(backend),
+                 user: StaffUser = Depends(editor)) -> Response:
+    """Every article: a zip of the articles folder (`articles/<id>.md`) or one CSV."""
+    await be.ensure_seeded()
+    articles = await be.store.all()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    if format == "csv":
+        try:
+            body = export_csv(articles).encode("utf-8-sig")  # the BOM makes Excel read UTF-8
+        except ArticleInvalid as exc:
+            raise HTTPException(422, str(exc)) from None
+        return Response(body, media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="knowledge-{stamp}.csv"'})
+    return Response(export_zip(articles), media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="knowledge-{stamp}.zip"'})
+
+
+@router.post("/import")
+async def import_upload(request: Request, file: UploadFile = File(...), dry_run: bool = False,
+                        be: EditorBackend = Depends(backend),
+                        user: StaffUser = Depends(editor)):
+    """A .zip of .md articles, one .md article or a .csv. Everything is checked
+    before anything is saved; then all changes are saved together."""
+    data = await file.read(MAX_IMPORT_BYTES + 1)
+    try:
+        articles = parse_upload(file.filename or "", data)
+        await be.ensure_seeded()
+        report = await import_articles(be.store, articles, author=user.username,
+                                       dry_run=dry_run)
+    except ImportInvalid as exc:
+        return JSONResponse(status_code=422, content={
+            "detail": f"Nothing was imported: {len(exc.problems)} problem"
+                      f"{'s' * (len(exc.problems) != 1)} in {file.filename}.",
+            "problems": exc.problems})
+    except VersionConflict as exc:
+        return JSONResponse(status_code=409, content={
+            "detail": f"Nothing was imported: articles changed meanwhile ({exc}). Try again."})
+    if not dry_run:
+        await request.app.state.staff.audit(
+            user.username, "kb.import", file=(file.filename or "")[:200],
+            created=str(len(report.created)), updated=str(len(report.updated)))
+    return {**report.as_dict(), "dry_run": dry_run}

@@ -1,0 +1,261 @@
+"""Import and export of the whole knowledge base: the articles folder format
+(YAML front matter + Markdown, one `<id>.md` per article; over HTTP a zip of
+them) and CSV (one row per article, for spreadsheets).
+
+Both round-trip without loss. An import is checked completely before anything
+is saved, and then saved in one transaction (ArticleStore.save_many), so a bad
+file changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from pydantic import ValidationError
+
+from knowledge import ArticleInvalid
+from knowledge.articles_io import parse_article, render_article
+from knowledge.editor.editing import CHANNELS, ArticleInput, clean_article, error_text, same_content
+from knowledge.models import Article
+from knowledge.store import ArticleStore
+
+CSV_COLUMNS = ("id", "title", "questions", "answer", *(f"{c}_answer" for c in CHANNELS),
+               "tags", "language", "status")
+MAX_ARTICLES = 5000
+MAX_IMPORT_BYTES = 20 * 1024 * 1024  # also the limit on a zip's unpacked size
+
+
+class ImportInvalid(ArticleInvalid):
+    """An import with problems; `problems` lists every one of them (not just the first)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+# -- export ----------------------------------------------------------------------
+
+
+def md_files(articles: list[Article]) -> dict[str, str]:
+    """{"<id>.md": text} in the folder format."""
+    return {f"{a.id}.md": render_article(a) for a in sorted(articles, key=lambda a: a.id)}
+
+
+def export_zip(articles: list[Article]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in md_files(articles).items():
+            archive.writestr(f"articles/{name}", text)
+    return buffer.getvalue()
+
+
+def export_csv(articles: list[Article]) -> str:
+    """One row per article. Question variants are one per line in their cell, tags
+    comma-separated (the editor's rules keep newlines out of variants and commas
+    out of tags, which is what makes this lossless)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for a in sorted(articles, key=lambda a: a.id):
+        if any("\n" in q for q in a.questions) or any("," in t or "\n" in t for t in a.tags):
+            raise ArticleInvalid(f"{a.id}: a question variant with a line break or a tag "
+                                 "with a comma cannot be written as CSV")
+        writer.writerow([a.id, a.title, "\n".join(a.questions), a.answer,
+                         *(a.channels.get(c, "") for c in CHANNELS),
+                         ", ".join(a.tags), a.language, a.status])
+    return out.getvalue()
+
+
+def write_folder(articles: list[Article], folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = md_files(articles)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return len(files)
+
+
+# -- parsing (everything checked, every problem reported) ---------------------------
+
+
+def parse_md_files(files: dict[str, str]) -> list[Article]:
+    """{"path/<id>.md": text} -> articles; the file name must be the article id."""
+    articles, problems = [], []
+    for name in sorted(files):
+        try:
+            article = clean_article(parse_article(files[name], source=name))
+            if article.id != PurePosixPath(name).stem:
+                raise ArticleInvalid(f"{name}: id {article.id!r} does not match the file name")
+            articles.append(article)
+        except ArticleInvalid as exc:
+            problems.append(str(exc))
+    return _checked(articles, problems)
+
+
+def parse_zip(data: bytes) -> list[Article]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise ImportInvalid(["the file is not a zip archive"]) from exc
+    members = [m for m in archive.infolist() if not m.is_dir()
+               and m.filename.endswith(".md") and "__MACOSX" not in m.filename
+               and not PurePosixPath(m.filename).name.startswith(".")]
+    if sum(m.file_size for m in members) > MAX_IMPORT_BYTES:
+        raise ImportInvalid([f"the archive unpacks to more than {MAX_IMPORT_BYTES} bytes"])
+    if not members:
+        raise ImportInvalid(["the archive holds no .md articles"])
+    files, problems = {}, []
+    for member in members:
+        try:
+            files[member.filename] = archive.read(member).decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{member.filename}: not UTF-8 text")
+    if problems:
+        raise ImportInvalid(problems)
+    return parse_md_files(files)
+
+
+def parse_folder(folder: Path) -> list[Article]:
+    paths = sorted(folder.glob("*.md"))
+    if not paths:
+        raise ImportInvalid([f"{folder}: no .md articles in this folder"])
+    files, problems = {}, []
+    for path in paths:
+        try:
+            files[str(path)] = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{path}: not UTF-8 text")
+    if problems:
+        raise ImportInvalid(problems)
+    return parse_md_files(files)
+
+
+def parse_csv(text: str) -> list[Article]:
+    text = text.removeprefix("\ufeff")  # the byte order mark spreadsheets write
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ImportInvalid(["the CSV file is empty"]) from None
+    except csv.Error as exc:
+        raise ImportInvalid([f"CSV line 1: {exc}"]) from exc
+    missing = [c for c in ("id", "title", "questions", "answer") if c not in header]
+    unknown = [c for c in header if c not in CSV_COLUMNS]
+    if missing or unknown or len(set(header)) != len(header):
+        raise ImportInvalid([f"CSV header: expected the columns {', '.join(CSV_COLUMNS)}"
+                             + (f"; missing {', '.join(missing)}" if missing else "")
+                             + (f"; unknown {', '.join(unknown)}" if unknown else "")])
+    articles, problems = [], []
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # blank line
+            where = f"CSV line {reader.line_num}"
+            if len(row) != len(header):
+                problems.append(f"{where}: {len(row)} cells, the header has {len(header)}")
+                continue
+            try:
+                articles.append(_row_article(dict(zip(header, row, strict=True)), where))
+            except ArticleInvalid as exc:
+                problems.append(str(exc))
+    except csv.Error as exc:
+        problems.append(f"CSV line {reader.line_num}: {exc}")
+    return _checked(articles, problems)
+
+
+def _row_article(row: dict[str, str], where: str) -> Article:
+    article_id = row["id"].strip()
+    try:
+        data = ArticleInput(
+            title=row["title"], questions=row["questions"].split("\n"), answer=row["answer"],
+            channels={c: row.get(f"{c}_answer", "") for c in CHANNELS},
+            tags=row.get("tags", "").split(","),
+            language=row.get("language", "").strip() or "en",
+            # no status: published, as in the folder format (its files may omit it too)
+            status=row.get("status", "").strip() or "published")
+    except ValidationError as exc:
+        raise ArticleInvalid(f"{where} ({article_id or 'no id'}): {error_text(exc)}") from exc
+    try:
+        return data.to_article(article_id)
+    except ArticleInvalid as exc:
+        raise ArticleInvalid(f"{where}: {exc}") from exc
+
+
+def _checked(articles: list[Article], problems: list[str]) -> list[Article]:
+    seen: set[str] = set()
+    for article in articles:
+        if article.id in seen:
+            problems.append(f"the article id {article.id!r} appears more than once")
+        seen.add(article.id)
+    if len(articles) > MAX_ARTICLES:
+        problems.append(f"at most {MAX_ARTICLES} articles per import")
+    if problems:
+        raise ImportInvalid(problems)
+    if not articles:
+        raise ImportInvalid(["no articles found"])
+    return articles
+
+
+def parse_upload(filename: str, data: bytes) -> list[Article]:
+    """An uploaded file by its name: .zip (folder format), .md (one article) or .csv."""
+    name = filename.lower()
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportInvalid([f"the file is larger than {MAX_IMPORT_BYTES} bytes"])
+    if name.endswith(".zip"):
+        return parse_zip(data)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportInvalid([f"{filename}: not UTF-8 text"]) from None
+    if name.endswith(".csv"):
+        return parse_csv(text)
+    if name.endswith(".md"):
+        return parse_md_files({PurePosixPath(filename).name: text})
+    raise ImportInvalid([(f"{filename}: import a .zip of .md articles, one .md article "
+                          "or a .csv file")])
+
+
+def parse_path(path: Path) -> list[Article]:
+    """The command line's PATH: an articles folder, a .zip, a .md or a .csv file."""
+    if path.is_dir():
+        return parse_folder(path)
+    if not path.is_file():
+        raise ImportInvalid([f"{path}: no such file or folder"])
+    return parse_upload(path.name, path.read_bytes())
+
+
+# -- importing into the store ---------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged}
+
+
+async def import_articles(store: ArticleStore, articles: list[Article], *, author: str,
+                          dry_run: bool = False) -> ImportReport:
+    """New ids are created, changed articles get a new version, identical ones are
+    left alone; articles missing from the import are kept as they are."""
+    current = {a.id: a for a in await store.all()}
+    report, changes = ImportReport(), []
+    for article in articles:
+        existing = current.get(article.id)
+        if existing is None:
+            report.created.append(article.id)
+            changes.append((article, None))
+        elif same_content(existing, article):
+            report.unchanged.append(article.id)
+        else:
+            report.updated.append(article.id)
+            changes.append((article, existing.version))
+    if not dry_run:
+        await store.save_many(changes, author=author)
+    return report
