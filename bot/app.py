@@ -14,25 +14,25 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.customers import api as customers_api
-from bot.infra import metrics
 from bot.channels.base import ChannelAdapter
+from bot.channels.web import routes as webchat_routes
 from bot.channels.web.adapter import WebChatChannel
-from bot.gateway.services import Services
+from bot.channels.web.session import SessionSigner
+from bot.customers import api as customers_api
 from bot.gateway.handoff_bridge import HandoffBridge
 from bot.gateway.inbound import InboundStream
-from bot.infra.live import LiveHub
 from bot.gateway.outbox import OutboxSender
-from bot.rendering.previews import PREVIEWS
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import Router
-from core.settings import Settings, get_settings
+from bot.gateway.services import Services
+from bot.infra import metrics
+from bot.infra.live import LiveHub
 from bot.infra.streams import StreamWorker
-from bot.channels.web import routes as webchat_routes
-from bot.channels.web.session import SessionSigner
+from bot.rendering.previews import PREVIEWS
 from core import webauth
 from core.keys import KEYS
 from core.models import InboundMessage
+from core.settings import Settings, get_settings
 from handoff import api as handoff_api
 from handoff.reports import report
 from handoff.service import HandoffService
@@ -171,9 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for kb_router in (editor_api.router, editor_tools_api.router, editor_page.router):
         app.include_router(kb_router)
     # Webhook routes answer 404 while their channel has no credentials.
-    from bot.channels.slack import adapter as slack
-    from bot.channels.sms import adapter as sms
-    from bot.channels.telegram import adapter as telegram
+    from bot.channels.slack import routes as slack
+    from bot.channels.sms import routes as sms
+    from bot.channels.telegram import routes as telegram
 
     for channel_module in (telegram, slack, sms):
         app.include_router(channel_module.router, tags=["channels"])

@@ -18,8 +18,8 @@ import websockets
 from rich.console import Console
 from rich.table import Table
 
-from bot.infra.supervisor import Stack
 from bot.gateway.rasa_client import parse_rasa_messages
+from bot.infra.supervisor import Stack
 from core.settings import Settings
 
 UTTERANCES = [

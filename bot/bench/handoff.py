@@ -33,11 +33,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.bench.chat import _free_port
-from bot.infra.supervisor import Stack
-from core.settings import Settings
 from bot.customers.transcript import TranscriptStore
+from bot.infra.supervisor import Stack
 from core.keys import KEYS
 from core.models import TranscriptEntry
+from core.settings import Settings
 from core.staff import StaffStore
 from handoff.service import HandoffService
 

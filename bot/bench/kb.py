@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.models import Article
 from knowledge.answers.policy import Thresholds, decide
+from knowledge.models import Article
 
 METRIC_KEYS = ("top1", "answered_correct", "clarified_correct", "clarified_wrong",
                "escalated", "answered_wrong", "oos_not_answered", "p50_ms", "p95_ms")

@@ -18,9 +18,15 @@ from rich.console import Console
 
 from bot.cli.redis_job import run_with_redis
 from knowledge import KnowledgeError
+from knowledge.editor.transfer import (
+    ImportInvalid,
+    export_csv,
+    import_articles,
+    parse_path,
+    write_folder,
+)
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
-from knowledge.editor.transfer import ImportInvalid, export_csv, import_articles, parse_path, write_folder
 
 app = typer.Typer(help="The knowledge base: import and export articles.", no_args_is_help=True)
 console = Console()

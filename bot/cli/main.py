@@ -93,7 +93,7 @@ def telegram_set_webhook(url: str = typer.Argument(
     """Register the gateway's webhook (with the secret token) with the Telegram Bot API."""
     import asyncio
 
-    from bot.channels.telegram.adapter import set_webhook
+    from bot.channels.telegram.routes import set_webhook
 
     settings = get_settings()
     if not settings.telegram_enabled:
@@ -112,7 +112,7 @@ def telegram_poll() -> None:
 
     from redis.asyncio import Redis
 
-    from bot.channels.telegram.adapter import poll_forever
+    from bot.channels.telegram.routes import poll_forever
     from bot.gateway.inbound import InboundStream
 
     settings = get_settings()

@@ -11,9 +11,15 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from bot.customers.merge import CUSTOMER_ID_RE, BadReplyChannel, Customers, MergeRefused, NoReplyTarget
-from bot.gateway.services import Services, services
+from bot.customers.merge import (
+    CUSTOMER_ID_RE,
+    BadReplyChannel,
+    Customers,
+    MergeRefused,
+    NoReplyTarget,
+)
 from bot.customers.privacy import Privacy
+from bot.gateway.services import Services, services
 from core.staff import StaffUser
 from core.webauth import require_staff
 

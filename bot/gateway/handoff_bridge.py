@@ -23,10 +23,10 @@ from redis.asyncio import Redis
 
 from bot.channels.base import Recipient
 from bot.customers.merge import Customers, NoReplyTarget
-from bot.infra.live import LiveHub
 from bot.gateway.rasa_client import RasaClient
-from bot.rendering.web import entry_view
 from bot.gateway.router import Router
+from bot.infra.live import LiveHub
+from bot.rendering.web import entry_view
 from core.keys import KEYS, Keys
 from core.models import OWNER_QUEUE, Button, InboundMessage, OutboundMessage
 from handoff.messages import (

@@ -10,8 +10,8 @@ import uuid
 
 from redis.asyncio import Redis
 
-from bot.infra import metrics
 from bot.channels.base import ChannelAdapter, ChannelSendError, Recipient
+from bot.infra import metrics
 from bot.infra.streams import StreamWorker
 from core.keys import KEYS, Keys
 from core.models import TranscriptEntry

@@ -13,16 +13,16 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from bot import AssistantUnavailable
-from bot.infra import metrics
 from bot.channels.base import ChannelAdapter, Recipient
-from bot.customers.merge import Customers
 from bot.customers.identity import IdentityStore
 from bot.customers.linking import CODE_ALPHABET, LinkCodes, TooManyCodes, looks_like_code
-from bot.infra.live import LiveHub
-from bot.gateway.outbox import Outbox
-from bot.gateway.rasa_client import RasaClient
+from bot.customers.merge import Customers
 from bot.customers.transcript import TranscriptStore
 from bot.customers.verified import VerifiedAttributes, e164
+from bot.gateway.outbox import Outbox
+from bot.gateway.rasa_client import RasaClient
+from bot.infra import metrics
+from bot.infra.live import LiveHub
 from core.keys import KEYS, Keys
 from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
 

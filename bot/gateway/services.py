@@ -11,12 +11,12 @@ from jinja2 import Environment
 from redis.asyncio import Redis
 
 from bot.channels.base import ChannelAdapter
+from bot.channels.web.session import SessionSigner
 from bot.gateway.inbound import InboundStream
-from bot.infra.live import LiveHub
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import Router
+from bot.infra.live import LiveHub
 from core.settings import Settings
-from bot.channels.web.session import SessionSigner
 
 
 @dataclass

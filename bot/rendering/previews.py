@@ -21,13 +21,13 @@ import re
 from collections.abc import Callable
 from html.parser import HTMLParser
 
-from bot.channels.sms import adapter as sms_channel
-from bot.channels.telegram import adapter as telegram_channel
-from bot.rendering.web import markdown_to_html
 from bot.channels.slack.render import BLOCKS_PER_MESSAGE, SECTION_LIMIT
 from bot.channels.slack.render import render as slack_render
+from bot.channels.sms import render as sms_channel
 from bot.channels.sms.render import GSM7_BASIC, GSM7_EXTENSION, sms_info
+from bot.channels.telegram import render as telegram_channel
 from bot.channels.telegram.render import MAX_MESSAGE_CHARS, utf16_len
+from bot.rendering.web import markdown_to_html
 from core.models import TranscriptEntry
 
 Preview = dict

@@ -14,8 +14,8 @@ import pytest
 from playwright.async_api import expect
 
 from core.staff import StaffStore
+from tests.bot.gateway.test_stack import Chat
 from tests.e2e.chromium import chromium
-from tests.integration.test_stack import Chat
 from tests.staff import signed_in_client
 
 pytestmark = [pytest.mark.stack, pytest.mark.e2e]

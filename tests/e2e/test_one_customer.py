@@ -10,13 +10,13 @@ import uuid
 import pytest
 
 from bot.customers.identity import IdentityStore
-from bot.gateway.router import EMAIL_LINKED_TEXT, PHONE_LINKED_TEXT
 from bot.customers.verified import VerifiedAttributes
+from bot.gateway.router import EMAIL_LINKED_TEXT, PHONE_LINKED_TEXT
 from core.keys import KEYS
 from core.models import VerifiedAttribute
 from sandbox.slack import user_ids
-from tests.channels.test_conversations import Customer
-from tests.integration.test_stack import Chat
+from tests.bot.channels.test_conversations import Customer
+from tests.bot.gateway.test_stack import Chat
 from tests.staff import make_staff, signed_in_client
 
 pytestmark = pytest.mark.stack

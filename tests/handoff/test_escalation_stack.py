@@ -10,7 +10,7 @@ import pytest
 
 from handoff.service import HandoffService
 from handoff.teams import is_open
-from tests.integration.test_stack import Chat
+from tests.bot.gateway.test_stack import Chat
 from tests.staff import make_staff, signed_in_client
 
 pytestmark = pytest.mark.stack

@@ -6,7 +6,7 @@ Slack's mrkdwn has exactly three control characters, `&`, `<` and `>`, and
 they are escaped as entities in every piece of text we produce, so no text
 (an article, an agent's reply quoting a customer) can form a link, a mention
 or `<!channel>`. Links are built by us, only for http(s) and mailto. The
-formatting characters `* _ ~ \\`` have no escape in mrkdwn at all; a stray one
+formatting characters `* _ ~ \`` have no escape in mrkdwn at all; a stray one
 can only change emphasis, never meaning.
 
 Limits (Block Kit reference): a text object holds at most 3,000 characters, a
@@ -17,6 +17,7 @@ UTF-16 code units, never fewer than the characters Slack counts.
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 
@@ -25,6 +26,9 @@ from markdown_it.tree import SyntaxTreeNode
 
 from bot.rendering.markdown import is_safe_link, safe_markdown
 from core.models import Button, TranscriptEntry
+
+log = logging.getLogger(__name__)
+
 
 SECTION_LIMIT = 3000
 BLOCKS_PER_MESSAGE = 50

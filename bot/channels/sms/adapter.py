@@ -1,10 +1,5 @@
-"""SMS through Twilio: a signed form webhook in, the Messages REST API out.
-
-The webhook is verified (X-Twilio-Signature over our public URL and the form
-params, and the AccountSid) before anything in it is read, answered at once
-with empty TwiML, and the message goes to the inbound stream; replies go out
-from the outbox through the REST client, never in TwiML. STOP / START / HELP
-are answered here, as carriers require, and never reach the assistant.
+"""The SMS adapter: sends through Twilio's Messages REST API (twilio's async
+client), honours opt-outs, and verifies X-Twilio-Signature over our public URL.
 """
 
 from __future__ import annotations
@@ -12,16 +7,13 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Literal
 from urllib.parse import parse_qsl
 
 import aiohttp
-from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import Response
+from fastapi import HTTPException, Request
 from redis.asyncio import Redis
 from starlette.datastructures import MultiDict
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
@@ -29,112 +21,35 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
-from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import BadInput
-from bot.infra import metrics
 from bot.channels.base import ChannelSendError, Recipient
-from bot.gateway.services import Services, services
-from bot.gateway.inbound import clean_text
-from bot.channels.sms.render import markdown_to_sms, numbered_options, plain, split_message
-from core.settings import Settings
+from bot.channels.sms.parse import (
+    ERROR_UNSUBSCRIBED,
+    HANDLED_TTL_S,
+    HELP_TEXT,
+    INBOUND_PATH,
+    MAX_WEBHOOK_BYTES,
+    OPT_IN_TEXT,
+    OPT_OUT_TEXT,
+    OPTIONS_TTL_S,
+    SEND_TIMEOUT_S,
+    SENT_PARTS_TTL_S,
+    Keyword,
+    keyword,
+    to_inbound,
+)
+from bot.channels.sms.render import _mask, plain, render
+from bot.infra import metrics
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
-router = APIRouter()
-
-INBOUND_PATH = "/channels/sms/inbound"
-EMPTY_TWIML = str(MessagingResponse())  # '<?xml ...?><Response />'
-MAX_WEBHOOK_BYTES = 64 * 1024  # a Twilio SMS webhook is a few hundred bytes
-OPTIONS_TTL_S = 24 * 3600
-HANDLED_TTL_S = 24 * 3600
-SENT_PARTS_TTL_S = 7 * 24 * 3600  # as long as the outbox remembers a delivered id
-SEND_TIMEOUT_S = 10.0
-ERROR_UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
-
-# Carrier keywords (CTIA; Twilio's defaults), matched against the whole trimmed message.
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-START_WORDS = frozenset({"START", "UNSTOP"})
-YES = "YES"  # opts back in only while opted out; otherwise it is an answer to the bot
-HELP_WORDS = frozenset({"HELP", "INFO"})
-
-OPT_OUT_TEXT = ("You have been unsubscribed from Brightside messages. "
-                "Reply START to resubscribe.")
-OPT_IN_TEXT = ("You have been resubscribed to Brightside messages. "
-               "Reply HELP for help or STOP to unsubscribe.")
-HELP_TEXT = ("Brightside help: text us your question and we'll answer. To talk to a person "
-             "call 0800 555 0142 or email help@brightside.example. Reply STOP to unsubscribe.")
-MEDIA_ONLY_TEXT = "Sorry, we can only read text messages. Please type your question."
-
-Keyword = Literal["stop", "start", "help"]
 
 
-# -- pure: inbound ---------------------------------------------------------------
+# -- the Twilio REST client ----------------------------------------
 
-def keyword(body: str, opted_out: bool) -> Keyword | None:
-    word = body.strip().upper()
-    if word in STOP_WORDS:
-        return "stop"
-    if word in START_WORDS or (word == YES and opted_out):
-        return "start"
-    if word in HELP_WORDS:
-        return "help"
-    return None
-
-
-def to_inbound(params: Mapping[str, str], options: Sequence[Button] = (),
-               max_chars: int = 2000) -> InboundMessage:
-    """A verified Twilio webhook as an InboundMessage. A bare number that
-    matches one of the options last offered to this phone is that button.
-    Raises BadInput for what cannot go to the assistant."""
-    sid, phone = params.get("MessageSid", ""), params.get("From", "")
-    if not sid or not phone:
-        raise BadInput("malformed", "MessageSid and From are required.")
-    body = params.get("Body", "")
-    if not body.strip() and _num_media(params) > 0:
-        raise BadInput("unsupported", MEDIA_ONLY_TEXT)  # a picture without words
-    choice = _chosen(body, options)
-    if choice is not None:
-        return InboundMessage(channel="sms", channel_user_id=phone, external_id=sid,
-                              text=clean_text(choice.title, max_chars),
-                              button_payload=choice.payload)
-    return InboundMessage(channel="sms", channel_user_id=phone, external_id=sid,
-                          text=clean_text(body, max_chars))
-
-
-def _chosen(body: str, options: Sequence[Button]) -> Button | None:
-    choice = body.strip()
-    if re.fullmatch(r"[1-9][0-9]?", choice) and int(choice) <= len(options):
-        return options[int(choice) - 1]
-    return None
-
-
-def _num_media(params: Mapping[str, str]) -> int:
-    try:
-        return int(params.get("NumMedia", "0") or 0)
-    except ValueError:
-        return 0
-
-
-# -- pure: outbound --------------------------------------------------------------
-
-def render(entry: TranscriptEntry) -> list[str]:
-    """The SMS bodies for one entry, in order: plain text, buttons as numbered
-    options at the end, split so that no body exceeds ten segments."""
-    text = markdown_to_sms(entry.text)
-    if entry.buttons:
-        options = numbered_options([b.title for b in entry.buttons])
-        text = f"{text}\n\n{options}" if text else options
-    return split_message(text)
-
-
-def _mask(phone: str) -> str:
-    """Phone numbers are personal data: logs get the last digits only."""
-    return "…" + phone[-4:]
-
-
-# -- the Twilio REST client ------------------------------------------------------
 
 class _RateLimited(Exception):
     def __init__(self, retry_after: float | None) -> None:
@@ -169,7 +84,8 @@ def _retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, seconds)
 
 
-# -- the adapter -----------------------------------------------------------------
+# -- the adapter ----------------------------------------
+
 
 class SmsChannel:
     name = "sms"
@@ -348,21 +264,3 @@ class SmsChannel:
         if self._client is not None:
             await self._client.http_client.close()
             self._client = None
-
-
-# -- the webhook route -------------------------------------------------------------
-
-@router.post(INBOUND_PATH, include_in_schema=False)
-async def sms_inbound(request: Request, svc: Services = Depends(services)) -> Response:
-    channel = svc.channels.get("sms")
-    if not isinstance(channel, SmsChannel):
-        raise HTTPException(404, "SMS is not enabled")
-    params = await channel.verified_params(request)
-    try:
-        message = await channel.receive(params, svc.settings.max_message_chars)
-    except BadInput as exc:
-        raise HTTPException(400, exc.message) from exc
-    if message is not None:
-        await svc.inbound.append(message)
-    # Replies go out through the REST API from the outbox, so the TwiML is empty.
-    return Response(EMPTY_TWIML, media_type="text/xml")

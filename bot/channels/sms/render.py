@@ -12,6 +12,7 @@ is never split across two segments.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,11 @@ from typing import Literal
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+
+from core.models import TranscriptEntry
+
+log = logging.getLogger(__name__)
+
 
 Encoding = Literal["GSM-7", "UCS-2"]
 
@@ -262,3 +268,21 @@ def numbered_options(titles: Sequence[str]) -> str:
     if len(parts) == 1:
         return f"Reply {parts[0]}."
     return f"Reply {', '.join(parts[:-1])} or {parts[-1]}."
+
+
+# -- pure: outbound ----------------------------------------
+
+
+def render(entry: TranscriptEntry) -> list[str]:
+    """The SMS bodies for one entry, in order: plain text, buttons as numbered
+    options at the end, split so that no body exceeds ten segments."""
+    text = markdown_to_sms(entry.text)
+    if entry.buttons:
+        options = numbered_options([b.title for b in entry.buttons])
+        text = f"{text}\n\n{options}" if text else options
+    return split_message(text)
+
+
+def _mask(phone: str) -> str:
+    """Phone numbers are personal data: logs get the last digits only."""
+    return "…" + phone[-4:]

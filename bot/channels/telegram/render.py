@@ -20,14 +20,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+)
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
 from bot.rendering.markdown import is_safe_link, safe_markdown
+from core.models import TranscriptEntry
+
+log = logging.getLogger(__name__)
+
 
 MAX_MESSAGE_CHARS = 4096
 MAX_CALLBACK_BYTES = 64
@@ -320,3 +329,46 @@ def parse_callback_data(data: str) -> tuple[str, str]:
     if data.startswith("p:"):
         return "payload", data[2:]
     return "payload", data
+
+
+CHOOSE_PROMPT = "Please choose an option:"  # Telegram needs text under a keyboard
+
+
+# -- outbound: pure ----------------------------------------
+
+
+
+@dataclass(frozen=True)
+class TelegramPart:
+    text: str  # Telegram HTML
+    reply_markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    parts: tuple[TelegramPart, ...]
+    # callback token -> payload too long for callback_data, to keep in Redis
+    stash: dict[str, str] = field(default_factory=dict)
+
+
+def render(entry: TranscriptEntry) -> Rendered:
+    """An entry as sendMessage calls: Markdown as Telegram HTML split to fit,
+    buttons as an inline keyboard (one button a row) on the last part."""
+    texts = render_parts(entry.text)
+    if not entry.buttons:
+        return Rendered(tuple(TelegramPart(t) for t in texts))
+    rows, stash = [], {}
+    for button in entry.buttons:
+        data, token = callback_data(button.payload)
+        if token is not None:
+            stash[token] = button.payload
+        label = button.title.strip() or button.payload
+        rows.append([InlineKeyboardButton(text=label, callback_data=data)])
+    texts = texts or [html.escape(CHOOSE_PROMPT)]  # Telegram needs text under a keyboard
+    keyboard = InlineKeyboardMarkup(inline_keyboard=rows)
+    parts = [TelegramPart(t) for t in texts[:-1]] + [TelegramPart(texts[-1], keyboard)]
+    return Rendered(tuple(parts), stash)
+
+
+def _plain(telegram_html: str) -> str:
+    return html.unescape(re.sub(r"<[^>]*>", "", telegram_html))

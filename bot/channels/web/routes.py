@@ -15,11 +15,11 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocketState
 
 from bot import BadInput, SessionInvalid
-from bot.infra import metrics
-from bot.gateway.services import Services, services, services_ws
-from bot.gateway.inbound import clean_text
-from bot.rendering.web import entry_view
 from bot.channels.web.frames import ButtonFrame, MessageFrame, PingFrame, parse_client_frame
+from bot.gateway.inbound import clean_text
+from bot.gateway.services import Services, services, services_ws
+from bot.infra import metrics
+from bot.rendering.web import entry_view
 from core.models import InboundMessage
 
 log = logging.getLogger(__name__)

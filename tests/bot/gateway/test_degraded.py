@@ -11,8 +11,8 @@ import pytest
 from bot.app import create_app
 from bot.gateway.router import DELAY_TEXT
 from core.settings import Settings
+from tests.bot.gateway.test_stack import Chat
 from tests.conftest import free_port, serve
-from tests.integration.test_stack import Chat
 
 pytestmark = pytest.mark.stack
 

@@ -20,37 +20,34 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from bot.channels.base import ChannelSendError, Recipient
-from bot.channels.telegram.adapter import (
+from bot.channels.telegram.adapter import TelegramChannel, make_bot
+from bot.channels.telegram.parse import (
     NON_TEXT_REPLY,
     SECRET_HEADER,
     WEBHOOK_PATH,
     DirectReply,
-    TelegramChannel,
-    make_bot,
     parse_update,
-    poll_forever,
-    render,
-    router,
-    set_webhook,
     to_inbound,
 )
-from bot.gateway.services import Services
-from bot.gateway.inbound import InboundStream
 from bot.channels.telegram.render import (
     MAX_MESSAGE_CHARS,
     callback_data,
     markdown_to_telegram_html,
+    render,
     render_parts,
     utf16_len,
 )
-from core.settings import Settings, with_sandboxes
+from bot.channels.telegram.routes import poll_forever, router, set_webhook
+from bot.gateway.inbound import InboundStream
+from bot.gateway.services import Services
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.settings import Settings, with_sandboxes
 from sandbox import telegram as tg_sandbox
 from sandbox.telegram import parse_html
 from tests.conftest import free_port, serve
 
-PAYLOADS = Path(__file__).parent / "payloads" / "telegram"
+PAYLOADS = Path(__file__).parent / "payloads"
 LONG_PAYLOAD = '/request_human{"reason":"' + "x" * 80 + '"}'
 
 

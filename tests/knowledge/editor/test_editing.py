@@ -8,8 +8,6 @@ from pydantic import ValidationError
 from knowledge import ArticleInvalid
 from knowledge.articles_io import load_folder
 from knowledge.editor.editing import ArticleInput, content_of, diff_articles, search, slugify
-from knowledge.models import Article
-from knowledge.settings import KnowledgeSettings
 from knowledge.editor.transfer import (
     ImportInvalid,
     export_csv,
@@ -18,6 +16,8 @@ from knowledge.editor.transfer import (
     parse_upload,
     parse_zip,
 )
+from knowledge.models import Article
+from knowledge.settings import KnowledgeSettings
 from knowledge.unanswered import Entry, group_queries
 
 TRICKY = ArticleInput(

@@ -3,9 +3,9 @@ import json
 import pytest
 
 from bot import BadInput, SessionInvalid
-from bot.gateway.inbound import clean_text
 from bot.channels.web.frames import ButtonFrame, MessageFrame, parse_client_frame
 from bot.channels.web.session import SessionSigner
+from bot.gateway.inbound import clean_text
 
 
 def test_message_and_button_frames_parse():

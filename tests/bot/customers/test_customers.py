@@ -9,7 +9,7 @@ import pytest
 
 from bot.channels.memory import InMemoryChannel
 from bot.customers.merge import Customers, MergeRefused, reply_target
-from bot.infra.live import LiveHub
+from bot.customers.verified import VerifiedAttributes, e164
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import (
     EMAIL_LINKED_TEXT,
@@ -19,12 +19,12 @@ from bot.gateway.router import (
     TICKET_NOT_HERE_TEXT,
     Router,
 )
-from bot.customers.verified import VerifiedAttributes, e164
+from bot.infra.live import LiveHub
 from core.keys import KEYS
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
+from tests.bot.customers.test_linking import Sender
+from tests.bot.gateway.test_router import FakeRasa
 from tests.conftest import gateway_without_rasa
-from tests.integration.test_linking import Sender
-from tests.integration.test_router import FakeRasa
 from tests.staff import make_staff, signed_in_client
 
 CHANNELS = ("telegram", "sms", "web", "slack")

@@ -12,20 +12,20 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.channels.memory import InMemoryChannel
-from bot.gateway.inbound import InboundStream
-from bot.infra.live import LiveHub
 from bot.customers.privacy import Privacy
+from bot.gateway.inbound import InboundStream
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import Router
+from bot.infra.live import LiveHub
 from core.keys import KEYS
 from core.models import InboundMessage, VerifiedAttribute
 from knowledge.store import ArticleStore
-from tests.integration.test_customers import gateway  # noqa: F401 - fixture
-from tests.integration.test_linking import CODE_IN_TEXT
-from tests.integration.test_router import FakeRasa
+from tests.bot.customers.test_customers import gateway  # noqa: F401 - fixture
+from tests.bot.customers.test_linking import CODE_IN_TEXT
+from tests.bot.gateway.test_router import FakeRasa
 from tests.staff import make_staff, signed_in_client
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TG, PHONE, VISITOR, SLACK = "7700123001", "+15550201", "v_privacy1", "U0PRIVACY"
 SECRETS = ["my sofa arrived broken", "call me on this number", "slack words about my bed",
            "priv@example.com", "Ada Lovelace"]

@@ -24,16 +24,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
-from bot.channels.slack.adapter import (
-    EVENTS_PATH,
-    SlackChannel,
-    reply_target,
-    router,
-    slack_to_text,
-    to_inbound,
-)
-from bot.gateway.services import Services
-from bot.gateway.inbound import InboundStream
+from bot.channels.slack.adapter import SlackChannel
+from bot.channels.slack.parse import EVENTS_PATH, reply_target, slack_to_text, to_inbound
 from bot.channels.slack.render import (
     BUTTON_TEXT_LIMIT,
     SECTION_LIMIT,
@@ -42,13 +34,16 @@ from bot.channels.slack.render import (
     render,
     split_mrkdwn,
 )
-from core.settings import Settings, with_sandboxes
+from bot.channels.slack.routes import router
+from bot.gateway.inbound import InboundStream
+from bot.gateway.services import Services
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.settings import Settings, with_sandboxes
 from sandbox import slack as slack_sandbox
 from tests.conftest import free_port, serve
 
-PAYLOADS = Path(__file__).parent / "payloads" / "slack"
+PAYLOADS = Path(__file__).parent / "payloads"
 ALICE, ALICE_DM = slack_sandbox.user_ids("alice")
 
 

@@ -14,8 +14,8 @@ from knowledge.answers.head import (
     load,
 )
 from knowledge.answers.index import VariantIndex
-from knowledge.models import Article
 from knowledge.answers.policy import Thresholds, decide
+from knowledge.models import Article
 
 TARGETS = CalibrationTargets(blends=(0.5,), regularisation=10.0, margin=0.05, max_options=3,
                              wrong_rate=0.02, unknown_answered_rate=0.10,

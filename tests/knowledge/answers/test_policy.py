@@ -1,5 +1,5 @@
-from knowledge.models import Match
 from knowledge.answers.policy import Thresholds, decide
+from knowledge.models import Match
 
 T = Thresholds(answer=0.6, clarify=0.45, margin=0.03, max_options=3)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from actions.name_actions import parse_name
-from bot.channels.slack.adapter import verified_email_of
-from bot.channels.telegram.adapter import (
+from bot.channels.slack.parse import verified_email_of
+from bot.channels.telegram.parse import (
     NOT_YOUR_CONTACT_TEXT,
     SHARE_PHONE_BUTTON,
     DirectReply,
@@ -18,7 +18,7 @@ from bot.channels.telegram.adapter import (
 from bot.gateway.router import ticket_refs
 from core.models import VerifiedAttribute
 
-PAYLOADS = Path(__file__).parents[1] / "channels" / "payloads" / "telegram"
+PAYLOADS = Path(__file__).parents[1] / "channels" / "telegram" / "payloads"
 
 
 def update(name: str):

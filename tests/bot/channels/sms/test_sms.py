@@ -21,36 +21,36 @@ from twilio.request_validator import RequestValidator
 
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
-from bot.channels.sms.adapter import (
+from bot.channels.sms.adapter import SmsChannel
+from bot.channels.sms.parse import (
     EMPTY_TWIML,
     HELP_TEXT,
     INBOUND_PATH,
     MEDIA_ONLY_TEXT,
     OPT_IN_TEXT,
     OPT_OUT_TEXT,
-    SmsChannel,
     keyword,
-    render,
-    router,
     to_inbound,
 )
-from bot.gateway.services import Services
-from bot.gateway.inbound import InboundStream
-from bot.gateway.outbox import Outbox, OutboxSender
 from bot.channels.sms.render import (
     markdown_to_sms,
     numbered_options,
+    render,
     segment_count,
     sms_info,
     split_message,
 )
-from core.settings import Settings, with_sandboxes
+from bot.channels.sms.routes import router
+from bot.gateway.inbound import InboundStream
+from bot.gateway.outbox import Outbox, OutboxSender
+from bot.gateway.services import Services
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.settings import Settings, with_sandboxes
 from sandbox import twilio as twilio_sandbox
 from tests.conftest import free_port, serve
 
-PAYLOADS = Path(__file__).parent / "payloads" / "sms"
+PAYLOADS = Path(__file__).parent / "payloads"
 PHONE = "+15551234567"
 BUTTONS = (Button(title="Return policy", payload='/choose_article{"article_id":"return-policy"}'),
            Button(title="Start a return", payload='/choose_article{"article_id":"start-return"}'),

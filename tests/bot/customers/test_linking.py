@@ -10,7 +10,6 @@ import pytest
 
 from bot.channels.memory import InMemoryChannel
 from bot.customers.linking import CODE_ALPHABET, LinkCodes, looks_like_code, new_code
-from bot.infra.live import LiveHub
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import (
     LINK_ALREADY_TEXT,
@@ -20,9 +19,10 @@ from bot.gateway.router import (
     Router,
     link_command,
 )
+from bot.infra.live import LiveHub
 from core.keys import KEYS
 from core.models import InboundMessage
-from tests.integration.test_router import FakeRasa
+from tests.bot.gateway.test_router import FakeRasa
 
 CODE_IN_TEXT = re.compile(r"Your code is ([A-Z0-9]{6})\.")
 

@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from bot.channels.memory import InMemoryChannel
-from bot.infra.live import LiveHub
 from bot.gateway.outbox import OutboxSender
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import DELAY_TEXT, Router
+from bot.infra.live import LiveHub
 from core.keys import KEYS
 from core.models import InboundMessage
 

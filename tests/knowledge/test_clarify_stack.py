@@ -5,7 +5,7 @@ left unpicked stays."""
 import pytest
 from redis.asyncio import Redis
 
-from tests.integration.test_stack import Chat
+from tests.bot.gateway.test_stack import Chat
 
 pytestmark = pytest.mark.stack
 

@@ -1,7 +1,7 @@
 """The console's fast transcript read gives exactly what the web renderer gives."""
 
-from bot.rendering.web import entry_view
 from bot.customers.transcript import TranscriptStore
+from bot.rendering.web import entry_view
 from core.models import ArticleRef, Button, TranscriptEntry
 
 
