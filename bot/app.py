@@ -19,15 +19,18 @@ from bot.channels.web import routes as webchat_routes
 from bot.channels.web.adapter import WebChatChannel
 from bot.channels.web.session import SessionSigner
 from bot.customers import api as customers_api
+from bot.customers.identity import IdentityStore
+from bot.customers.transcript import TranscriptStore
 from bot.gateway.handoff_bridge import HandoffBridge
 from bot.gateway.inbound import InboundStream
-from bot.gateway.outbox import OutboxSender
+from bot.gateway.outbox import Outbox, OutboxSender
 from bot.gateway.rasa_client import RasaClient
+from bot.gateway.replies import ReplySender
 from bot.gateway.router import Router
-from bot.gateway.services import Services
+from bot.gateway.services import Services, services
 from bot.infra import metrics
 from bot.infra.live import LiveHub
-from bot.infra.streams import StreamWorker
+from bot.infra.streams import KeepAlive, StreamWorker
 from bot.rendering.previews import PREVIEWS
 from core import webauth
 from core.keys import KEYS
@@ -81,82 +84,84 @@ def webhook_stream_worker(redis: Redis, http: httpx.AsyncClient, handoff: Handof
                         reclaim_idle_ms=settings.reclaim_idle_ms, dead_letter=KEYS.webhook_dead)
 
 
+@contextlib.asynccontextmanager
+async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
+    """Build every object of one gateway process, whole, in dependency order, and
+    start its background work. Whatever was started is stopped again, in reverse
+    order, when the block ends or when a later step fails to start."""
+    async with contextlib.AsyncExitStack() as running:
+        redis = Redis.from_url(settings.effective_redis_url, max_connections=512)
+        running.push_async_callback(redis.aclose)
+        http = httpx.AsyncClient(
+            timeout=settings.rasa_timeout_s,
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+        )
+        running.push_async_callback(http.aclose)
+        hub = LiveHub(redis)
+        await hub.start()
+        running.push_async_callback(hub.stop)
+        channels = build_channels(settings, hub, redis)
+        for channel in channels.values():
+            running.push_async_callback(channel.close)
+        rasa = RasaClient(http, settings.rasa_url, settings.actions_url,
+                          settings.rasa_token.get_secret_value())
+        transcripts = TranscriptStore(redis)
+        replies = ReplySender(transcripts, Outbox(redis), hub)
+        handoff = HandoffService(redis)
+        bridge = HandoffBridge(redis, replies, transcripts, hub, rasa, handoff)
+        router = Router(redis, rasa, channels, hub, transcripts, replies, bridge,
+                        backoff_s=settings.retry_backoff_s,
+                        backoff_max_s=settings.retry_backoff_max_s)
+
+        async def route(entry_id: str, fields: dict, keep_alive: KeepAlive) -> None:
+            await router.handle(entry_id, InboundMessage.model_validate_json(fields["m"]),
+                                keep_alive)
+
+        workers = [
+            StreamWorker(redis, KEYS.inbound_stream, "router", route,
+                         key_of=lambda f: (f["channel"], f["channel_user_id"]),
+                         concurrency=settings.worker_concurrency,
+                         reclaim_idle_ms=settings.reclaim_idle_ms,
+                         dead_letter=KEYS.inbound_dead),
+            OutboxSender(redis, channels, concurrency=settings.worker_concurrency,
+                         reclaim_idle_ms=settings.reclaim_idle_ms,
+                         max_attempts=settings.outbox_max_attempts,
+                         backoff_s=settings.retry_backoff_s,
+                         backoff_max_s=settings.retry_backoff_max_s).worker,
+            webhook_stream_worker(redis, http, handoff, settings),
+        ]
+        for worker in workers:
+            if worker is not None:
+                await worker.start()
+                running.push_async_callback(worker.stop)
+        await bridge.start()
+        running.push_async_callback(bridge.stop)
+        yield Services(
+            settings=settings, redis=redis, http=http, rasa=rasa, hub=hub,
+            inbound=InboundStream(redis), channels=channels,
+            identities=IdentityStore(redis), transcripts=transcripts, router=router,
+            sessions=SessionSigner(settings.session_secret.get_secret_value(),
+                                   settings.session_max_age_days * 86400),
+            templates=Environment(loader=FileSystemLoader(TEMPLATES),
+                                  autoescape=select_autoescape(["html"])),
+            handoff=handoff, gateway=bridge,
+            staff=webauth.StaffAuth(redis, settings.staff_secret.get_secret_value(),
+                                    secure_cookies=settings.base_url.startswith("https://")),
+            # The knowledge editor: its own KnowledgeService (made on first use) follows
+            # the store's revision; the channel previews come from the bot's renderers.
+            kb_editor=EditorBackend(redis, KnowledgeSettings(), PREVIEWS),
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = Redis.from_url(settings.effective_redis_url, max_connections=512)
-        http = httpx.AsyncClient(
-            timeout=settings.rasa_timeout_s,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-        )
-        hub = LiveHub(redis)
-        await hub.start()
-        channels = build_channels(settings, hub, redis)
-        rasa = RasaClient(http, settings.rasa_url, settings.actions_url,
-                          settings.rasa_token.get_secret_value())
-        router = Router(redis, rasa, channels, hub, backoff_s=settings.retry_backoff_s,
-                        backoff_max_s=settings.retry_backoff_max_s)
-
-        async def route(entry_id: str, fields: dict) -> None:
-            await router.handle(entry_id, InboundMessage.model_validate_json(fields["m"]))
-
-        inbound_worker = StreamWorker(
-            redis, KEYS.inbound_stream, "router", route,
-            key_of=lambda f: (f["channel"], f["channel_user_id"]),
-            concurrency=settings.worker_concurrency,
-            reclaim_idle_ms=settings.reclaim_idle_ms,
-            dead_letter=KEYS.inbound_dead,
-        )
-        router.keep_alive = inbound_worker.keep_alive
-        sender = OutboxSender(
-            redis, channels, concurrency=settings.worker_concurrency,
-            reclaim_idle_ms=settings.reclaim_idle_ms, max_attempts=settings.outbox_max_attempts,
-            backoff_s=settings.retry_backoff_s, backoff_max_s=settings.retry_backoff_max_s,
-        )
-        app.state.services = Services(
-            settings=settings, redis=redis, http=http, rasa=rasa, hub=hub, router=router,
-            inbound=InboundStream(redis),
-            channels=channels,
-            sessions=SessionSigner(settings.session_secret.get_secret_value(),
-                                   settings.session_max_age_days * 86400),
-            templates=Environment(loader=FileSystemLoader(TEMPLATES),
-                                  autoescape=select_autoescape(["html"])),
-        )
-        handoff_service = HandoffService(redis)
-        bridge = HandoffBridge(redis, router, hub, rasa, handoff_service)
-        router.handoff = bridge
-        app.state.handoff = handoff_service
-        app.state.gateway = bridge
-        app.state.staff = webauth.StaffAuth(
-            redis, settings.staff_secret.get_secret_value(),
-            secure_cookies=settings.base_url.startswith("https://"))
-        # The knowledge editor: its own KnowledgeService (made on first use) follows
-        # the store's revision, and the channel previews come from the bot's renderers.
-        app.state.kb_editor = EditorBackend(redis, KnowledgeSettings(), PREVIEWS)
-        await inbound_worker.start()
-        await sender.worker.start()
-        await bridge.start()
-        webhook_worker = webhook_stream_worker(redis, http, handoff_service, settings)
-        if webhook_worker is not None:
-            await webhook_worker.start()
-        log.info("front door gateway ready on %s", settings.base_url)
-        try:
+        async with gateway_services(settings) as built:
+            app.state.services = built
+            log.info("front door gateway ready on %s", settings.base_url)
             yield
-        finally:
-            await bridge.stop()
-            if webhook_worker is not None:
-                await webhook_worker.stop()
-            await inbound_worker.stop()
-            await sender.worker.stop()
-            for channel in channels.values():
-                close = getattr(channel, "close", None)
-                if close is not None:
-                    await close()
-            await hub.stop()
-            await http.aclose()
-            await redis.aclose()
 
     app = FastAPI(
         title="Front Door",
@@ -182,7 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz(request: Request) -> JSONResponse:
         """Redis is required; Rasa or the action server being down is 'degraded'
         (messages wait and are answered when they are back)."""
-        svc: Services = request.app.state.services
+        svc = services(request)
         try:
             redis_ok = bool(await svc.redis.ping())
         except (RedisError, OSError):
@@ -198,7 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"], include_in_schema=True)
     async def prometheus_metrics(request: Request) -> Response:
-        handoff: HandoffService = request.app.state.handoff
+        handoff = services(request).handoff
         waiting = {team: len(await handoff.queue.waiting(team)) for team in handoff.teams.teams}
         metrics.set_handoff_gauges(
             await report(handoff.redis, days=metrics.REPORT_WINDOW_DAYS), waiting)

@@ -8,7 +8,7 @@ editor and the admin API all use these dependencies.
   `X-Requested-With: frontdoor`, which a cross-site form cannot send.
 - Repeated wrong passwords for one username are slowed down (a fixed window).
 
-The app's lifespan puts a `StaffAuth` at `app.state.staff`.
+The app's services carry one `StaffAuth` (see `StaffServices`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, WebSocket
@@ -24,6 +25,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
+from starlette.requests import HTTPConnection
 
 from core.keys import KEYS, Keys
 from core.staff import BadStaffInput, StaffStore, StaffUser, UnknownUser, UserExists
@@ -107,8 +109,15 @@ class StaffAuth:
                               maxlen=100_000, approximate=True)
 
 
-def staff_auth(request: Request) -> StaffAuth:
-    return request.app.state.staff
+class StaffServices(Protocol):
+    """What staff sign-in needs of the app's services (the gateway's satisfy it)."""
+
+    staff: StaffAuth
+
+
+def staff_auth(request: HTTPConnection) -> StaffAuth:
+    services: StaffServices = request.app.state.services
+    return services.staff
 
 
 def require_staff(role: str):
@@ -146,7 +155,7 @@ def require_staff_page(role: str):
 
 
 async def staff_for_websocket(websocket: WebSocket, role: str) -> StaffUser | None:
-    auth: StaffAuth = websocket.app.state.staff
+    auth = staff_auth(websocket)
     user = await auth.user_for_cookie(websocket.cookies.get(COOKIE))
     return user if user is not None and user.has(role) else None
 

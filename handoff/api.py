@@ -13,10 +13,12 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
+from starlette.requests import HTTPConnection
 
 from core.staff import StaffUser
 from core.webauth import (
@@ -42,12 +44,24 @@ agent_only = require_staff("agent")
 MAX_REPLY_CHARS = 4000
 
 
+class HandoffServices(Protocol):
+    """What the console's routes need of the app's services: the handoff service
+    and the gateway behind the `Gateway` port (the gateway's services satisfy it)."""
+
+    handoff: HandoffService
+    gateway: Gateway
+
+
+def _services(connection: HTTPConnection) -> HandoffServices:
+    return connection.app.state.services
+
+
 def handoff(request: Request) -> HandoffService:
-    return request.app.state.handoff
+    return _services(request).handoff
 
 
 def gateway(request: Request) -> Gateway:
-    return request.app.state.gateway
+    return _services(request).gateway
 
 
 class ReplyBody(BaseModel):
@@ -309,8 +323,7 @@ async def console_socket(websocket: WebSocket) -> None:
         await websocket.accept()
         await websocket.close(code=4401, reason="sign in first")
         return
-    service: HandoffService = websocket.app.state.handoff
-    gw: Gateway = websocket.app.state.gateway
+    service, gw = _services(websocket).handoff, _services(websocket).gateway
     await websocket.accept()
     outgoing: asyncio.Queue = asyncio.Queue(maxsize=1000)
     watcher: asyncio.Task | None = None

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import httpx
 from redis.asyncio import Redis
@@ -29,6 +30,10 @@ from core.keys import KEYS, Keys
 
 log = logging.getLogger(__name__)
 SIGNATURE_TOLERANCE_S = 300
+
+
+async def _no_keep_alive() -> None:
+    return None
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -63,15 +68,18 @@ class WebhookSender:
         self._backoff_max_s = backoff_max_s
         self._keys = keys
 
-    async def deliver(self, entry_id: str, fields: dict) -> None:
+    async def deliver(self, entry_id: str, fields: dict,
+                      keep_alive: Callable[[], Awaitable[None]] = _no_keep_alive) -> None:
         """Handle one stream entry: POST it to every URL, retrying each until it
-        is accepted (2xx) or attempts run out (then dead-lettered)."""
+        is accepted (2xx) or attempts run out (then dead-lettered). Between
+        attempts the entry is kept alive, so no other replica re-claims it and
+        the receiver gets each delivery once."""
         event, body = fields["event"], fields["body"].encode()
-        await asyncio.gather(*(self._deliver_to(url, i, entry_id, event, body)
+        await asyncio.gather(*(self._deliver_to(url, i, entry_id, event, body, keep_alive)
                                for i, url in enumerate(self._urls)))
 
     async def _deliver_to(self, url: str, index: int, entry_id: str, event: str,
-                          body: bytes) -> None:
+                          body: bytes, keep_alive: Callable[[], Awaitable[None]]) -> None:
         delivery_id = f"{entry_id}-{index}"
         done_key = f"{self._keys.webhook_stream}:done:{delivery_id}"
         if await self._redis.exists(done_key):
@@ -93,6 +101,7 @@ class WebhookSender:
                 log.warning("webhook %s to %s failed: %r (attempt %s)", delivery_id, url, exc,
                             attempt)
             if attempt < self._max_attempts:
+                await keep_alive()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._backoff_max_s)
         await self._redis.xadd(self._keys.webhook_dead, {

@@ -26,6 +26,9 @@ class ChannelAdapter(Protocol):
     async def notice(self, recipient: Recipient, level: str, text: str) -> None:
         """A transient status (e.g. 'there is a delay'); 'clear' removes it."""
 
+    async def close(self) -> None:
+        """Release the platform client (HTTP sessions); called once at shutdown."""
+
 
 class ChannelSendError(Exception):
     """The platform did not take the message; the outbox retries it later."""

@@ -28,3 +28,6 @@ class InMemoryChannel:
 
     async def notice(self, recipient: Recipient, level: str, text: str) -> None:
         self.notices.append((recipient, level, text))
+
+    async def close(self) -> None:
+        return None  # nothing to release

@@ -53,7 +53,7 @@ async def _existing(svc: Services, customer_id: str) -> Customers:
 
 
 async def _audit(request: Request, actor: StaffUser, action: str, **details: str) -> None:
-    await request.app.state.staff.audit(actor.username, action, **details)
+    await services(request).staff.audit(actor.username, action, **details)
 
 
 @router.get("/api/customers")
@@ -82,7 +82,7 @@ async def customer_transcript(customer_id: str, limit: int = Query(500, ge=1, le
     """The unified timeline across channels, oldest first: every entry with its
     channel, author and time (and, for an entry merged in, the customer it came from)."""
     await _existing(svc, customer_id)
-    entries = await svc.router.transcripts.timeline(customer_id, limit)
+    entries = await svc.transcripts.timeline(customer_id, limit)
     return {"customer_id": customer_id,
             "entries": [e.model_dump(mode="json") for e in entries]}
 

@@ -23,8 +23,9 @@ from redis.asyncio import Redis
 
 from bot.channels.base import Recipient
 from bot.customers.merge import Customers, NoReplyTarget
+from bot.customers.transcript import TranscriptStore
 from bot.gateway.rasa_client import RasaClient
-from bot.gateway.router import Router
+from bot.gateway.replies import ReplySender
 from bot.infra.live import LiveHub
 from bot.rendering.web import entry_view
 from core.keys import KEYS, Keys
@@ -64,10 +65,12 @@ return 0
 
 
 class HandoffBridge:
-    def __init__(self, redis: Redis, router: Router, hub: LiveHub, rasa: RasaClient,
-                 handoff: HandoffService, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, replies: ReplySender, transcripts: TranscriptStore,
+                 hub: LiveHub, rasa: RasaClient, handoff: HandoffService,
+                 keys: Keys = KEYS) -> None:
         self._redis = redis
-        self._router = router
+        self._replies = replies
+        self._transcripts = transcripts
         self._hub = hub
         self._rasa = rasa
         self.handoff = handoff
@@ -99,7 +102,7 @@ class HandoffBridge:
     # -- the console's view of the gateway (handoff.ports.Gateway) ----------------------
     async def timeline(self, customer_id: str, limit: int = 2000) -> list[dict]:
         customer_id = await self._customers.live(customer_id)
-        return await self._router.transcripts.views(customer_id, limit)
+        return await self._transcripts.views(customer_id, limit)
 
     async def profile(self, customer_id: str) -> dict:
         """Profile, verified attributes, linked channels and reply channel of the
@@ -121,7 +124,7 @@ class HandoffBridge:
         if channel is None or channel_user_id is None:
             channel, channel_user_id = await self.reply_target(customer_id, channel)
         recipient = Recipient(customer_id, channel_user_id)
-        entry = await self._router.send(channel, recipient, OutboundMessage(
+        entry = await self._replies.send(channel, recipient, OutboundMessage(
             text=text, author=author, buttons=buttons))
         return entry_view(entry)
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from bot.channels.base import ChannelAdapter, ChannelSendError, Recipient
 from bot.infra import metrics
-from bot.infra.streams import StreamWorker
+from bot.infra.streams import KeepAlive, StreamWorker
 from core.keys import KEYS, Keys
 from core.models import TranscriptEntry
 
@@ -73,7 +73,7 @@ class OutboxSender:
             dead_letter=keys.outbox_dead,
         )
 
-    async def _deliver(self, entry_id: str, fields: dict) -> None:
+    async def _deliver(self, entry_id: str, fields: dict, keep_alive: KeepAlive) -> None:
         outbox_id = fields["outbox_id"]
         done_key = self._keys.outbox_done(outbox_id)
         if await self._redis.exists(done_key):
@@ -95,7 +95,7 @@ class OutboxSender:
                 wait = exc.retry_after if exc.retry_after is not None else delay
                 log.warning("send %s on %s failed (%s); retry %s in %.1fs",
                             outbox_id, fields["channel"], exc, attempt, wait)
-                await self.worker.keep_alive(entry_id)
+                await keep_alive()
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self._backoff_max_s)
         await self._redis.set(done_key, "1", ex=7 * 24 * 3600)

@@ -19,8 +19,8 @@ from bot.customers.linking import CODE_ALPHABET, LinkCodes, TooManyCodes, looks_
 from bot.customers.merge import Customers
 from bot.customers.transcript import TranscriptStore
 from bot.customers.verified import VerifiedAttributes, e164
-from bot.gateway.outbox import Outbox
 from bot.gateway.rasa_client import RasaClient
+from bot.gateway.replies import ReplySender
 from bot.infra import metrics
 from bot.infra.live import LiveHub
 from core.keys import KEYS, Keys
@@ -67,11 +67,22 @@ class HandoffHooks(Protocol):
 
 
 class NoHandoff:
-    async def person_owned(self, customer_id, owner, message, recipient) -> None:
+    """For a router without a handoff side (tests, trying the bot alone)."""
+
+    async def person_owned(self, customer_id: str, owner: str, message: InboundMessage,
+                           recipient: Recipient) -> None:
         return None
 
-    async def before_bot(self, customer_id, message, recipient) -> bool:
+    async def before_bot(self, customer_id: str, message: InboundMessage,
+                         recipient: Recipient) -> bool:
         return False
+
+
+KeepAlive = Callable[[], Awaitable[None]]
+
+
+async def _no_keep_alive() -> None:
+    return None
 
 
 class Router:
@@ -81,7 +92,11 @@ class Router:
         rasa: RasaClient,
         channels: dict[str, ChannelAdapter],
         hub: LiveHub,
+        transcripts: TranscriptStore,
+        replies: ReplySender,
+        handoff: HandoffHooks,
         *,
+        links: LinkCodes | None = None,
         backoff_s: float = 1.0,
         backoff_max_s: float = 15.0,
         keys: Keys = KEYS,
@@ -91,18 +106,20 @@ class Router:
         self._rasa = rasa
         self._channels = channels
         self._hub = hub
+        self._transcripts = transcripts
+        self._replies = replies
+        self._handoff = handoff
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
-        self.identities = IdentityStore(redis, keys)
-        self.transcripts = TranscriptStore(redis, keys)
-        self.outbox = Outbox(redis, keys)
-        self.links = LinkCodes(redis, keys)
-        self.customers = Customers(redis, keys)
-        self.verified = VerifiedAttributes(redis, keys)
-        self.keep_alive = _no_keep_alive  # set by the worker that owns the stream entry
-        self.handoff: HandoffHooks = NoHandoff()  # set by the app: escalation, CSAT, queue
+        self._identities = IdentityStore(redis, keys)
+        self._links = links or LinkCodes(redis, keys)
+        self._customers = Customers(redis, keys)
+        self._verified = VerifiedAttributes(redis, keys)
 
-    async def handle(self, stream_id: str, message: InboundMessage) -> None:
+    async def handle(self, stream_id: str, message: InboundMessage,
+                     keep_alive: KeepAlive = _no_keep_alive) -> None:
+        """Handle one inbound stream entry; `keep_alive` keeps the entry ours
+        while the assistant is retried."""
         if not await self._first_delivery(stream_id, message):
             metrics.DUPLICATES.labels(channel=message.channel).inc()
             return
@@ -114,7 +131,7 @@ class Router:
         if message.shared_contact:
             await self._gateway_turn(stream_id, message, lambda: self._contact_reply(message))
             return
-        customer_id = await self.identities.resolve(
+        customer_id = await self._identities.resolve(
             message.channel, message.channel_user_id, message.display_name
         )
         progress = self._keys.inbound_progress(stream_id)
@@ -134,8 +151,8 @@ class Router:
             first_time, _, owner, answered = await pipe.execute()
         if first_time:
             await self._count_conversation(customer_id, message)
-            await self.identities.touch(customer_id, message.channel, message.channel_user_id)
-            entry = await self.transcripts.append(customer_id, _customer_entry(message))
+            await self._identities.touch(customer_id, message.channel, message.channel_user_id)
+            entry = await self._transcripts.append(customer_id, _customer_entry(message))
             await self._hub.publish_entry(customer_id, entry)
             await self._hub.publish_log(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
@@ -153,30 +170,19 @@ class Router:
             # A person owns the conversation: the bot stays silent. The agent sees
             # the message live; a waiting customer may hear their queue position.
             if first_time:
-                await self.handoff.person_owned(customer_id, owner, message, recipient)
+                await self._handoff.person_owned(customer_id, owner, message, recipient)
             return
-        if await self.handoff.before_bot(customer_id, message, recipient):
+        if await self._handoff.before_bot(customer_id, message, recipient):
             await self._redis.hset(progress, "answered", "1")
             return  # a CSAT answer, or a returning customer handed to their agent
-        replies = await self._bot_turn(stream_id, message, recipient)
+        replies = await self._bot_turn(stream_id, message, recipient, keep_alive)
         for reply in replies:
             await self.send(message.channel, recipient, reply)
         await self._redis.hset(progress, "answered", "1")
 
     async def send(self, channel: str, recipient: Recipient, message: OutboundMessage
                    ) -> TranscriptEntry:
-        """Log a reply to the transcript and hand it to the outbox."""
-        entry = await self.transcripts.append(
-            recipient.customer_id,
-            TranscriptEntry(channel=channel, author=message.author, text=message.text,
-                            buttons=message.buttons, article=message.article,
-                            decision=message.decision),
-        )
-        await self.outbox.enqueue(channel, recipient, entry)
-        await self._hub.publish_log(recipient.customer_id, entry)
-        if message.decision:
-            metrics.KNOWLEDGE_DECISIONS.labels(decision=message.decision).inc()
-        return entry
+        return await self._replies.send(channel, recipient, message)
 
     async def _gateway_turn(self, stream_id: str, message: InboundMessage,
                             make_reply: Callable[[], Awaitable[str]]) -> None:
@@ -196,7 +202,7 @@ class Router:
         reply = reply.decode() if isinstance(reply, bytes) else reply
 
         # Resolved after the redeem: a newly linked identity speaks as the code's customer.
-        customer_id = await self.identities.resolve(
+        customer_id = await self._identities.resolve(
             message.channel, message.channel_user_id, message.display_name
         )
         recipient = Recipient(customer_id, message.channel_user_id)
@@ -205,8 +211,8 @@ class Router:
             pipe.hget(progress, "answered")
             first_time, answered = await pipe.execute()
         if first_time:
-            await self.identities.touch(customer_id, message.channel, message.channel_user_id)
-            entry = await self.transcripts.append(customer_id, _customer_entry(message))
+            await self._identities.touch(customer_id, message.channel, message.channel_user_id)
+            entry = await self._transcripts.append(customer_id, _customer_entry(message))
             await self._hub.publish_entry(customer_id, entry)
             await self._hub.publish_log(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
@@ -217,19 +223,19 @@ class Router:
 
     async def _link_reply(self, message: InboundMessage, kind: str, code: str | None) -> str:
         if kind == "issue":
-            customer_id = await self.identities.resolve(
+            customer_id = await self._identities.resolve(
                 message.channel, message.channel_user_id, message.display_name
             )
             try:
-                code = await self.links.issue(customer_id, message.channel,
+                code = await self._links.issue(customer_id, message.channel,
                                               message.channel_user_id)
             except TooManyCodes:
                 return LINK_TOO_MANY_CODES_TEXT
-            minutes = max(1, round(self.links.code_ttl_s / 60))
+            minutes = max(1, round(self._links.code_ttl_s / 60))
             text = LINK_ISSUED_TEXT.format(
                 code=code, minutes=f"{minutes} minute{'s' if minutes != 1 else ''}")
             return text + (LINK_SHARE_PHONE_HINT if message.channel == "telegram" else "")
-        result = await self.links.redeem(code or "", message.channel, message.channel_user_id)
+        result = await self._links.redeem(code or "", message.channel, message.channel_user_id)
         log.info("link code redemption on %s: %s", message.channel, result.status)
         if result.status == "linked":
             return LINK_DONE_TEXT.format(channel=CHANNEL_LABELS.get(result.from_channel or "",
@@ -250,12 +256,12 @@ class Router:
                                       f"conversations:{message.channel}", 1)
 
     async def _contact_reply(self, message: InboundMessage) -> str:
-        customer_id = await self.identities.resolve(
+        customer_id = await self._identities.resolve(
             message.channel, message.channel_user_id, message.display_name)
         customer_id, linked = await self._link_by_verified(customer_id, message)
         phone = e164(message.verified[0].value) if message.verified else None
         if not linked and phone is not None:  # shared again after an earlier link
-            linked = await self.customers.find("sms", phone) == customer_id
+            linked = await self._customers.find("sms", phone) == customer_id
         return PHONE_LINKED_TEXT if linked else PHONE_VERIFIED_TEXT
 
     async def _link_by_verified(self, customer_id: str, message: InboundMessage
@@ -265,16 +271,16 @@ class Router:
         number), this customer joins that one. Returns (customer id now, linked?)."""
         linked = False
         for attribute in message.verified:
-            recorded = await self.verified.record(customer_id, attribute, message.channel)
+            recorded = await self._verified.record(customer_id, attribute, message.channel)
             if recorded is None:
                 continue
             owner = recorded.owner
             if owner == customer_id and attribute.kind == "phone":
-                owner = await self.customers.find("sms", recorded.attribute.value) or owner
-            owner = await self.customers.live(owner)
-            if owner == customer_id or await self.customers.kept_apart(customer_id, owner):
+                owner = await self._customers.find("sms", recorded.attribute.value) or owner
+            owner = await self._customers.live(owner)
+            if owner == customer_id or await self._customers.kept_apart(customer_id, owner):
                 continue
-            await self.customers.merge(customer_id, owner, how=f"verified_{attribute.kind}")
+            await self._customers.merge(customer_id, owner, how=f"verified_{attribute.kind}")
             log.info("%s identity linked by a verified %s", message.channel, attribute.kind)
             customer_id, linked = owner, True
         return customer_id, linked
@@ -282,7 +288,7 @@ class Router:
     async def _quotes_someone_elses_ticket(self, customer_id: str, text: str) -> bool:
         for ref in ticket_refs(text):
             owner = await self._redis.hget(self._keys.ticket(ref), "customer_id")
-            if owner is not None and await self.customers.live(owner.decode()) != customer_id:
+            if owner is not None and await self._customers.live(owner.decode()) != customer_id:
                 return True
         return False
 
@@ -296,7 +302,8 @@ class Router:
         return owner is not None and owner.decode() == stream_id
 
     async def _bot_turn(
-        self, stream_id: str, message: InboundMessage, recipient: Recipient
+        self, stream_id: str, message: InboundMessage, recipient: Recipient,
+        keep_alive: KeepAlive,
     ) -> list[OutboundMessage]:
         channel = self._channels[message.channel]
         text = message.button_payload or _plain_text(message.text)
@@ -318,7 +325,7 @@ class Router:
                     if not delayed:
                         delayed = True
                         await self._tell_delay_once(message.channel, recipient)
-                    await self.keep_alive(stream_id)
+                    await keep_alive()
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._backoff_max_s)
         finally:
@@ -385,6 +392,3 @@ def _plain_text(text: str) -> str:
     """Rasa reads a leading '/' as an intent name; customers' text must not be."""
     return text.lstrip("/").strip() or text
 
-
-async def _no_keep_alive(stream_id: str) -> None:
-    return None

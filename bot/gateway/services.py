@@ -1,5 +1,10 @@
-"""The clients and services of one gateway process, made in the app lifespan and
-handed to routes as dependencies."""
+"""Everything one gateway process is made of, built whole in the app factory
+(`bot/app.py`) and handed to routes as typed dependencies.
+
+Routes of the gateway's own parts depend on `services`; the handoff, knowledge
+and staff routes declare the narrower protocol of what they need (e.g.
+`handoff.api.HandoffServices`), which this object satisfies, so those packages
+never import the gateway."""
 
 from __future__ import annotations
 
@@ -12,25 +17,37 @@ from redis.asyncio import Redis
 
 from bot.channels.base import ChannelAdapter
 from bot.channels.web.session import SessionSigner
+from bot.customers.identity import IdentityStore
+from bot.customers.transcript import TranscriptStore
+from bot.gateway.handoff_bridge import HandoffBridge
 from bot.gateway.inbound import InboundStream
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import Router
 from bot.infra.live import LiveHub
 from core.settings import Settings
+from core.webauth import StaffAuth
+from handoff.service import HandoffService
+from knowledge.editor.backend import EditorBackend
 
 
-@dataclass
+@dataclass(frozen=True)
 class Services:
     settings: Settings
     redis: Redis
     http: httpx.AsyncClient
     rasa: RasaClient
     hub: LiveHub
-    router: Router
     inbound: InboundStream
     channels: dict[str, ChannelAdapter]
+    identities: IdentityStore
+    transcripts: TranscriptStore
+    router: Router
     sessions: SessionSigner
     templates: Environment
+    handoff: HandoffService
+    gateway: HandoffBridge  # what the agent console needs of the gateway (handoff.ports)
+    staff: StaffAuth
+    kb_editor: EditorBackend
 
 
 def services(request: Request) -> Services:

@@ -21,7 +21,11 @@ from bot.infra.keyed import KeyedSerializer
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[str, dict], Awaitable[None]]
+KeepAlive = Callable[[], Awaitable[None]]
+# A handler gets the entry id, its fields, and a keep-alive for that entry: call
+# it during long work (retries with backoff) so that no other replica re-claims
+# the entry while it is still being handled.
+Handler = Callable[[str, dict, KeepAlive], Awaitable[None]]
 KeyOf = Callable[[dict], Hashable]
 
 
@@ -120,7 +124,7 @@ class StreamWorker:
 
     async def _handle(self, entry_id: str, fields: dict) -> None:
         try:
-            await self._handler(entry_id, fields)
+            await self._handler(entry_id, fields, lambda: self.keep_alive(entry_id))
         except asyncio.CancelledError:
             raise
         except (RedisConnectionError, RedisTimeoutError):

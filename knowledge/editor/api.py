@@ -10,13 +10,17 @@ version that is in the store now, so the page can say who saved it and when.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from core.staff import StaffUser
-from core.webauth import require_staff
+from core.webauth import require_staff, staff_auth
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
+from knowledge.answers.replies import decision_reply
+from knowledge.editor.backend import EditorBackend
 from knowledge.editor.editing import (
     CHANNELS,
     ArticleInput,
@@ -25,16 +29,21 @@ from knowledge.editor.editing import (
     same_content,
     search,
 )
-from knowledge.editor.backend import EditorBackend
 from knowledge.models import Article
-from knowledge.answers.replies import decision_reply
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge editor"])
 editor = require_staff("editor")
 
 
+class EditorServices(Protocol):
+    """What the editor's routes need of the app's services (the gateway's satisfy it)."""
+
+    kb_editor: EditorBackend
+
+
 def backend(request: Request) -> EditorBackend:
-    return request.app.state.kb_editor
+    services: EditorServices = request.app.state.services
+    return services.kb_editor
 
 
 class NewArticle(ArticleInput):
@@ -109,7 +118,7 @@ async def _save(be: EditorBackend, request: Request, user: StaffUser, article: A
     if resolves:
         await be.unanswered.resolve(resolves, f"{'new' if expected is None else 'variant'}:"
                                               f"{saved.id}")
-    await request.app.state.staff.audit(user.username, action, article=saved.id,
+    await staff_auth(request).audit(user.username, action, article=saved.id,
                                         version=str(saved.version), status=saved.status)
     return saved
 

@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from core.staff import StaffUser
-from core.webauth import require_staff
+from core.webauth import require_staff, staff_auth
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
-from knowledge.editor.editing import ArticleInput, error_text
 from knowledge.editor.api import article_json, backend, conflict_response
 from knowledge.editor.backend import EditorBackend
+from knowledge.editor.editing import ArticleInput, error_text
 from knowledge.editor.transfer import (
     MAX_IMPORT_BYTES,
     ImportInvalid,
@@ -88,7 +88,7 @@ async def add_variants(body: AddVariants, request: Request,
     except VersionConflict:
         return await conflict_response(be, body.article_id, body.expected_version)
     resolved = await be.unanswered.resolve(body.entry_ids, f"variant:{saved.id}")
-    await request.app.state.staff.audit(user.username, "kb.add-variants", article=saved.id,
+    await staff_auth(request).audit(user.username, "kb.add-variants", article=saved.id,
                                         version=str(saved.version), queries=str(resolved))
     return {**article_json(saved), "resolved": resolved}
 
@@ -98,7 +98,7 @@ async def dismiss(body: Dismiss, request: Request, be: EditorBackend = Depends(b
                   user: StaffUser = Depends(editor)) -> dict:
     """Not a knowledge question (spam, chit-chat, a one-off): off the list."""
     resolved = await be.unanswered.resolve(body.entry_ids, "dismissed")
-    await request.app.state.staff.audit(user.username, "kb.dismiss-unanswered",
+    await staff_auth(request).audit(user.username, "kb.dismiss-unanswered",
                                         entries=str(resolved))
     return {"resolved": resolved}
 
@@ -142,7 +142,7 @@ async def import_upload(request: Request, file: UploadFile = File(...), dry_run:
         return JSONResponse(status_code=409, content={
             "detail": f"Nothing was imported: articles changed meanwhile ({exc}). Try again."})
     if not dry_run:
-        await request.app.state.staff.audit(
+        await staff_auth(request).audit(
             user.username, "kb.import", file=(file.filename or "")[:200],
             created=str(len(report.created)), updated=str(len(report.updated)))
     return {**report.as_dict(), "dry_run": dry_run}

@@ -17,7 +17,8 @@ class Told:
 
 def bridge_for(redis, service: HandoffService, told: Told, channels: dict[str, str]
                ) -> HandoffBridge:
-    bridge = HandoffBridge(redis, router=None, hub=None, rasa=None, handoff=service)
+    bridge = HandoffBridge(redis, replies=None, transcripts=None, hub=None, rasa=None,
+                           handoff=service)
 
     async def tell(customer_id, text, **_):
         told.messages.append((customer_id, text))

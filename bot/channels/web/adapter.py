@@ -24,3 +24,6 @@ class WebChatChannel:
     async def notice(self, recipient: Recipient, level: str, text: str) -> None:
         await self._hub.publish(recipient.customer_id,
                                 {"type": "notice", "level": level, "text": text})
+
+    async def close(self) -> None:
+        return None  # nothing to release

@@ -87,7 +87,7 @@ async def chat_socket(websocket: WebSocket, token: str = "",
     except SessionInvalid as exc:
         await websocket.close(code=CLOSE_UNKNOWN_SESSION, reason=str(exc)[:100])
         return
-    current = _Current(await svc.router.identities.resolve("web", visitor, None))
+    current = _Current(await svc.identities.resolve("web", visitor, None))
     metrics.WEBCHAT_CONNECTIONS.inc()
     try:
         pusher = asyncio.create_task(_push(websocket, svc, visitor, current))
@@ -122,7 +122,7 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
     socket follows them there with that customer's history."""
     while True:
         async with svc.hub.subscribe(current.customer_id) as frames:
-            history = await svc.router.transcripts.history(current.customer_id,
+            history = await svc.transcripts.history(current.customer_id,
                                                            svc.settings.history_limit)
             await websocket.send_json({"type": "history",
                                        "entries": [entry_view(e) for e in history]})
@@ -132,7 +132,7 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
                 if websocket.application_state != WebSocketState.CONNECTED:
                     return
                 if frame.get("type") == "moved":
-                    now = await svc.router.identities.resolve("web", visitor, None)
+                    now = await svc.identities.resolve("web", visitor, None)
                     if now != current.customer_id:
                         current.customer_id = now
                         break
@@ -175,7 +175,7 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, current: _
 async def _check_button_offered(svc: Services, customer_id: str, payload: str) -> None:
     """A button payload goes to Rasa as an intent, so only payloads the assistant
     actually offered this customer are accepted, never a forged one."""
-    recent = await svc.router.transcripts.history(customer_id, 30)
+    recent = await svc.transcripts.history(customer_id, 30)
     if not any(b.payload == payload for e in recent if e.author != "customer" for b in e.buttons):
         raise BadInput("stale_button", "That option is no longer available; "
                                        "please type your question.")

@@ -19,12 +19,12 @@ from bot.gateway.router import (
     TICKET_NOT_HERE_TEXT,
     Router,
 )
-from bot.infra.live import LiveHub
 from core.keys import KEYS
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
 from tests.bot.customers.test_linking import Sender
 from tests.bot.gateway.test_router import FakeRasa
 from tests.conftest import gateway_without_rasa
+from tests.routers import wired_router
 from tests.staff import make_staff, signed_in_client
 
 CHANNELS = ("telegram", "sms", "web", "slack")
@@ -35,8 +35,8 @@ async def setup(redis):
     fake = FakeRasa()
     async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
         channels = {name: InMemoryChannel(name) for name in CHANNELS}
-        router = Router(redis, RasaClient(http, "http://rasa", "http://actions"), channels,
-                        LiveHub(redis), backoff_s=0.01, backoff_max_s=0.05)
+        router = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
+                              channels)
         yield router, fake
 
 
@@ -239,13 +239,13 @@ async def gateway(redis_server):
 
 async def seed(app, who: list[tuple[str, str, str]]) -> list[str]:
     """Customers who wrote one message each (what the router logs for a message)."""
-    router: Router = app.state.services.router
+    svc = app.state.services
     ids = []
     for channel, user, text in who:
-        customer = await router.identities.resolve(channel, user, None)
-        await router.identities.touch(customer, channel, user)
+        customer = await svc.identities.resolve(channel, user, None)
+        await svc.identities.touch(customer, channel, user)
         for author, said in (("customer", text), ("bot", f"echo: {text}")):
-            await router.transcripts.append(customer, TranscriptEntry(
+            await svc.transcripts.append(customer, TranscriptEntry(
                 channel=channel, author=author, text=said))
         ids.append(customer)
     return ids

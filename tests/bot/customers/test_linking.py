@@ -19,10 +19,10 @@ from bot.gateway.router import (
     Router,
     link_command,
 )
-from bot.infra.live import LiveHub
 from core.keys import KEYS
 from core.models import InboundMessage
 from tests.bot.gateway.test_router import FakeRasa
+from tests.routers import wired_router
 
 CODE_IN_TEXT = re.compile(r"Your code is ([A-Z0-9]{6})\.")
 
@@ -32,8 +32,8 @@ async def setup(redis):
     fake = FakeRasa()
     async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
         channels = {name: InMemoryChannel(name) for name in ("telegram", "sms", "web")}
-        router = Router(redis, RasaClient(http, "http://rasa", "http://actions"), channels,
-                        LiveHub(redis), backoff_s=0.01, backoff_max_s=0.05)
+        router = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
+                              channels)
         yield router, fake
 
 
@@ -178,7 +178,8 @@ async def test_a_used_code_cannot_be_used_again(setup):
 
 async def test_guessing_is_blocked_even_for_the_right_code_until_the_window_passes(setup):
     router, fake = setup
-    router.links = LinkCodes(router._redis, attempt_window_s=1)
+    router = wired_router(router.router._redis, router.router._rasa, router.router._channels,
+                          links=LinkCodes(router.router._redis, attempt_window_s=1))
     tg, sms = Sender(router, "telegram", "t1"), Sender(router, "sms", "+15550006")
     code = await tg.get_code()
     replies = []

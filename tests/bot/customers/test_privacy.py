@@ -12,17 +12,18 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.channels.memory import InMemoryChannel
+from bot.customers.merge import Customers
 from bot.customers.privacy import Privacy
 from bot.gateway.inbound import InboundStream
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import Router
-from bot.infra.live import LiveHub
 from core.keys import KEYS
 from core.models import InboundMessage, VerifiedAttribute
 from knowledge.store import ArticleStore
 from tests.bot.customers.test_customers import gateway  # noqa: F401 - fixture
 from tests.bot.customers.test_linking import CODE_IN_TEXT
 from tests.bot.gateway.test_router import FakeRasa
+from tests.routers import wired_router
 from tests.staff import make_staff, signed_in_client
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -51,8 +52,8 @@ async def person(redis):
     fake = FakeRasa()
     async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
         channels = {name: InMemoryChannel(name) for name in ("telegram", "sms", "web", "slack")}
-        router = Router(redis, RasaClient(http, "http://rasa", "http://actions"), channels,
-                        LiveHub(redis), backoff_s=0.01, backoff_max_s=0.05)
+        router = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
+                              channels)
         yield Person(router, redis), router
 
 
@@ -151,9 +152,9 @@ async def test_admins_export_and_erase_through_the_api_agents_cannot(gateway):  
     base, redis, app = gateway
     await make_staff(redis, "root", "admin")
     await make_staff(redis, "ada", "agent")
-    router: Router = app.state.services.router
-    customer = await router.identities.resolve("sms", PHONE, None)
-    await router.transcripts.append(customer, _entry(SECRETS[1]))
+    svc = app.state.services
+    customer = await svc.identities.resolve("sms", PHONE, None)
+    await svc.transcripts.append(customer, _entry(SECRETS[1]))
     admin, agent = await signed_in_client(base, "root"), await signed_in_client(base, "ada")
     try:
         url = f"/api/admin/customers/{customer}"
@@ -165,7 +166,7 @@ async def test_admins_export_and_erase_through_the_api_agents_cannot(gateway):  
         assert (await admin.delete(url)).status_code == 204
         assert (await admin.get(url + "/export")).status_code == 404
         assert (await admin.delete(url)).status_code == 404
-        assert await router.customers.find("sms", PHONE) is None
+        assert await Customers(redis).find("sms", PHONE) is None
         actions = [(f[b"action"], f[b"actor"]) for _, f in await redis.xrange(KEYS.audit)]
         assert actions == [(b"customer.export", b"root"), (b"customer.erase", b"root")]
     finally:

@@ -10,10 +10,10 @@ import pytest
 from bot.channels.memory import InMemoryChannel
 from bot.gateway.outbox import OutboxSender
 from bot.gateway.rasa_client import RasaClient
-from bot.gateway.router import DELAY_TEXT, Router
-from bot.infra.live import LiveHub
+from bot.gateway.router import DELAY_TEXT
 from core.keys import KEYS
 from core.models import InboundMessage
+from tests.routers import wired_router
 
 
 class FakeRasa:
@@ -46,8 +46,8 @@ async def make_router(redis):
         http = httpx.AsyncClient(transport=httpx.MockTransport(fake))
         clients.append(http)
         channel = channel or InMemoryChannel("web")
-        router = Router(redis, RasaClient(http, "http://rasa", "http://actions"),
-                        {"web": channel}, LiveHub(redis), backoff_s=0.01, backoff_max_s=0.05)
+        router = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
+                              {"web": channel})
         return router, channel
 
     yield build
@@ -128,8 +128,8 @@ async def test_rasa_answering_nothing_because_the_action_server_is_down_is_a_del
         return httpx.Response(200, json=[{"recipient_id": "x", "text": "the answer"}])
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        router = Router(redis, RasaClient(http, "http://rasa", "http://actions"),
-                        {"web": InMemoryChannel()}, LiveHub(redis), backoff_s=0.01)
+        router = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
+                              {"web": InMemoryChannel()})
         await router.handle("1-1", inbound("refund?", "m1"))
         customer = await router.identities.resolve("web", "v_1", None)
         assert (await router.transcripts.history(customer))[-1].text == "the answer"

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import httpx
@@ -346,9 +347,9 @@ async def env(redis_server):
                                        sandbox_port=free_port(), session_secret="x"))
     redis = Redis.from_url(settings.effective_redis_url)
     channel = SlackChannel(settings, redis)
-    services = Services(settings=settings, redis=redis, http=None, rasa=None, hub=None,
-                        router=None, inbound=InboundStream(redis), channels={"slack": channel},
-                        sessions=None, templates=None)
+    # The events route uses only these of the gateway's services.
+    services = SimpleNamespace(settings=settings, redis=redis, inbound=InboundStream(redis),
+                               channels={"slack": channel})
     gateway = FastAPI()
     gateway.include_router(router)
     gateway.state.services = services

@@ -11,6 +11,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -39,7 +40,6 @@ from bot.channels.telegram.render import (
 )
 from bot.channels.telegram.routes import poll_forever, router, set_webhook
 from bot.gateway.inbound import InboundStream
-from bot.gateway.services import Services
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from core.settings import Settings, with_sandboxes
@@ -290,9 +290,9 @@ def sandbox_app(settings: Settings) -> FastAPI:
 
 def gateway_app(settings: Settings, redis: Redis, channels: dict) -> FastAPI:
     app = FastAPI()
-    app.state.services = Services(
-        settings=settings, redis=redis, http=None, rasa=None, hub=None, router=None,
-        inbound=InboundStream(redis), channels=channels, sessions=None, templates=None)
+    # The webhook routes use only these of the gateway's services.
+    app.state.services = SimpleNamespace(settings=settings, redis=redis,
+                                         inbound=InboundStream(redis), channels=channels)
     app.include_router(router)
     return app
 

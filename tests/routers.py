@@ -1,0 +1,47 @@
+"""A router built the way the app factory builds it (without the handoff side),
+together with the stores it shares, so tests can look behind it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from bot.channels.base import ChannelAdapter
+from bot.customers.identity import IdentityStore
+from bot.customers.linking import LinkCodes
+from bot.customers.merge import Customers
+from bot.customers.transcript import TranscriptStore
+from bot.customers.verified import VerifiedAttributes
+from bot.gateway.outbox import Outbox
+from bot.gateway.rasa_client import RasaClient
+from bot.gateway.replies import ReplySender
+from bot.gateway.router import NoHandoff, Router
+from bot.infra.live import LiveHub
+from core.models import InboundMessage
+
+
+@dataclass
+class WiredRouter:
+    router: Router
+    identities: IdentityStore
+    transcripts: TranscriptStore
+    customers: Customers
+    verified: VerifiedAttributes
+    links: LinkCodes
+
+    async def handle(self, stream_id: str, message: InboundMessage) -> None:
+        await self.router.handle(stream_id, message)
+
+
+def wired_router(redis: Redis, rasa: RasaClient, channels: dict[str, ChannelAdapter], *,
+                 links: LinkCodes | None = None, backoff_s: float = 0.01,
+                 backoff_max_s: float = 0.05) -> WiredRouter:
+    hub = LiveHub(redis)
+    transcripts = TranscriptStore(redis)
+    links = links or LinkCodes(redis)
+    router = Router(redis, rasa, channels, hub, transcripts,
+                    ReplySender(transcripts, Outbox(redis), hub), NoHandoff(), links=links,
+                    backoff_s=backoff_s, backoff_max_s=backoff_max_s)
+    return WiredRouter(router, IdentityStore(redis), transcripts, Customers(redis),
+                       VerifiedAttributes(redis), links)
