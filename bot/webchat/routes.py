@@ -19,6 +19,7 @@ from bot.deps import Services, services, services_ws
 from bot.inbound import clean_text
 from bot.render import entry_view
 from bot.webchat.frames import ButtonFrame, MessageFrame, PingFrame, parse_client_frame
+from core import web_assets
 from core.models import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,15 @@ async def favicon() -> Response:
 
 
 @router.get("/webchat/{name}", include_in_schema=False)
-async def widget_asset(name: str) -> FileResponse:
+async def widget_asset(name: str) -> Response:
     if name not in ("widget.js", "widget.css", "page.css"):
         raise HTTPException(404)
     media = "text/javascript" if name.endswith(".js") else "text/css"
-    return FileResponse(STATIC / name, media_type=media,
-                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
-                                 "Access-Control-Allow-Origin": "*"})
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+               "Access-Control-Allow-Origin": "*"}
+    if name == "widget.js":  # with the shared scripts in front: one <script> tag embeds it
+        return Response(web_assets.bundle(STATIC / name), media_type=media, headers=headers)
+    return FileResponse(STATIC / name, media_type=media, headers=headers)
 
 
 @router.post("/webchat/session", response_model=SessionResponse, tags=["web chat"])
