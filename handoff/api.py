@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
+from core import web_assets
 from core.staff import StaffUser
 from core.webauth import (
     require_staff,
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["agent console"])
 HERE = Path(__file__).parent
 templates = staff_templates(HERE / "templates")
-STATIC_FILES = ("agent.js", "agent.css", "reports.css")
+STATIC_FILES = ("agent.js", "agent.css", "reports.css", *web_assets.NAMES)
 agent_only = require_staff("agent")
 MAX_REPLY_CHARS = 4000
 
@@ -135,7 +136,7 @@ async def console_page(user: StaffUser = Depends(require_staff_page("agent"))) -
 async def console_static(name: str) -> FileResponse:
     if name not in STATIC_FILES:
         raise HTTPException(404)
-    return FileResponse(HERE / "static" / name)
+    return FileResponse(web_assets.path(name, HERE / "static"))
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)

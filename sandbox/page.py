@@ -10,11 +10,13 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 
+from core import web_assets
+
 router = APIRouter()
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 # A fixed allow-list: `name` never reaches the filesystem unchecked.
-ASSETS = {"sandbox.js": "text/javascript", "sandbox.css": "text/css"}
+ASSETS = {"sandbox.js": "text/javascript", "sandbox.css": "text/css", **web_assets.MEDIA}
 # Everything same-origin, no inline code: the bot texts rendered here are
 # untrusted, so the CSP is a second line behind the DOM-only renderers.
 PAGE_CSP = ("default-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; "
@@ -34,7 +36,8 @@ async def sandbox_page(request: Request) -> HTMLResponse:
         gateway_url=gateway if gateway.startswith(("http://", "https://")) else None,
         # The control APIs live beside the page, under the app's mount point.
         api_base=request.scope.get("root_path", "").rstrip("/"),
-        js_url=request.url_for("sandbox_asset", name="sandbox.js").path,
+        script_urls=[request.url_for("sandbox_asset", name=name).path
+                     for name in (*web_assets.NAMES, "sandbox.js")],
         css_url=request.url_for("sandbox_asset", name="sandbox.css").path,
         icon_url=request.url_for("sandbox_asset", name="favicon.svg").path,
     )
@@ -52,5 +55,5 @@ async def sandbox_asset(name: str) -> Response:
     media = ASSETS.get(name)
     if media is None:
         raise HTTPException(404)
-    return FileResponse(STATIC / name, media_type=media,
+    return FileResponse(web_assets.path(name, STATIC), media_type=media,
                         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})

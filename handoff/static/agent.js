@@ -6,35 +6,39 @@
  * ticket event the queue is fetched again; entries of the customer on screen
  * arrive live ("watch"). Customer text is untrusted: the DOM is built with
  * textContent only; the one thing parsed as HTML is the server-sanitised
- * `html` of bot and agent entries, filtered again through an allow-list.
+ * `html` of bot and agent entries, filtered again through the shared
+ * allow-list (core/static/safe-html.js).
  */
 (() => {
-  "use strict";
+  'use strict';
 
-  const CSRF = { "X-Requested-With": "frontdoor" };
+  const { el } = globalThis.FrontDoorDom;
+  const { sanitize } = globalThis.FrontDoorSafeHtml;
+
+  const CSRF = { 'X-Requested-With': 'frontdoor' };
   const PING_EVERY_MS = 30000;
   const BACKOFF_MAX_MS = 10000;
   const CHANNELS = {
-    web: { icon: "\u25CE", label: "Web chat" },
-    telegram: { icon: "\u2708", label: "Telegram" },
-    slack: { icon: "#", label: "Slack" },
-    sms: { icon: "\u2709", label: "SMS" },
+    web: { icon: '\u25CE', label: 'Web chat' },
+    telegram: { icon: '\u2708', label: 'Telegram' },
+    slack: { icon: '#', label: 'Slack' },
+    sms: { icon: '\u2709', label: 'SMS' },
   };
-  const AUTHORS = { customer: "Customer", bot: "Bot", agent: "Agent", system: "System" };
+  const AUTHORS = { customer: 'Customer', bot: 'Bot', agent: 'Agent', system: 'System' };
   const REASONS = {
-    asked_for_human: "asked for a person",
-    fallback: "the bot could not answer",
-    human_only: "human-only topic",
-    returning: "returning customer",
-    sentiment: "negative sentiment",
+    asked_for_human: 'asked for a person',
+    fallback: 'the bot could not answer',
+    human_only: 'human-only topic',
+    returning: 'returning customer',
+    sentiment: 'negative sentiment',
   };
 
   const $ = (id) => document.getElementById(id);
-  const root = $("console");
+  const root = $('console');
   if (!root) return;
 
   const state = {
-    me: { username: root.dataset.me || "" },
+    me: { username: root.dataset.me || '' },
     queue: { queued: [], mine: [], others: [], presence: {}, teams: {} },
     skew: 0, // browser clock minus server clock, seconds
     current: null, // the open ticket's detail from the API
@@ -42,7 +46,7 @@
     noteKeys: new Set(),
     watching: null,
     replyChannel: null, // the customer's current channel
-    presence: "online",
+    presence: 'online',
     socket: null,
     backoff: 1000,
     pinger: null,
@@ -50,39 +54,21 @@
     detailTimer: null,
   };
 
-  // -- DOM helpers ------------------------------------------------------------------------
-
-  function el(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = String(value);
-      else if (key === "testid") node.dataset.testid = value;
-      else if (key === "data") Object.assign(node.dataset, value);
-      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-      else node.setAttribute(key, value === true ? "" : String(value));
-    }
-    for (const child of children.flat()) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
+  // -- helpers ---------------------------------------------------------------------------
 
   function channelBadge(channel) {
-    const info = CHANNELS[channel] || { icon: "?", label: channel || "unknown" };
-    return el("span", { class: `channel ch-${channel}`, title: info.label, data: { channel } },
-      el("span", { class: "icon", "aria-hidden": "true", text: info.icon }), info.label);
+    const info = CHANNELS[channel] || { icon: '?', label: channel || 'unknown' };
+    return el('span', { class: `channel ch-${channel}`, title: info.label, data: { channel } },
+      el('span', { class: 'icon', 'aria-hidden': 'true', text: info.icon }), info.label);
   }
 
   function priorityBadge(ticket) {
-    return el("span", { class: `priority p${ticket.priority}`, testid: "priority",
+    return el('span', { class: `priority p${ticket.priority}`, testid: 'priority',
       text: ticket.priority_name || String(ticket.priority) });
   }
 
   function reasonText(reason) {
-    return REASONS[reason] || String(reason || "").replace(/_/g, " ");
+    return REASONS[reason] || String(reason || '').replace(/_/g, ' ');
   }
 
   function teamName(team) {
@@ -101,70 +87,41 @@
     const s = Math.max(0, Math.floor(seconds));
     if (s < 60) return `${s}s`;
     const m = Math.floor(s / 60);
-    if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+    if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
     const h = Math.floor(m / 60);
-    return h < 48 ? `${h}h ${String(m % 60).padStart(2, "0")}m` : `${Math.floor(h / 24)} days`;
+    return h < 48 ? `${h}h ${String(m % 60).padStart(2, '0')}m` : `${Math.floor(h / 24)} days`;
   }
 
   function clock(ts) {
     const date = new Date((Number(ts) + state.skew) * 1000);
     const today = new Date().toDateString() === date.toDateString();
-    const time = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const time = date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
     return today ? time : `${date.toLocaleDateString()} ${time}`;
   }
 
   function since(ts, label) {
-    return el("span", { class: "since", data: { since: String(ts), label: label || "" },
-      text: (label || "") + duration(serverNow() - ts) });
+    return el('span', { class: 'since', data: { since: String(ts), label: label || '' },
+      text: (label || '') + duration(serverNow() - ts) });
   }
 
   function tick() {
-    for (const node of document.querySelectorAll("[data-since]")) {
+    for (const node of document.querySelectorAll('[data-since]')) {
       node.textContent = node.dataset.label + duration(serverNow() - Number(node.dataset.since));
     }
-    for (const node of document.querySelectorAll("[data-due]")) {
+    for (const node of document.querySelectorAll('[data-due]')) {
       const left = Number(node.dataset.due) - serverNow();
       node.textContent = left >= 0 ? `SLA ${duration(left)} left` : `SLA overdue by ${duration(-left)}`;
-      node.classList.toggle("overdue", left < 0);
+      node.classList.toggle('overdue', left < 0);
     }
   }
 
   let flashTimer = null;
   function flash(text, kind) {
-    const node = $("flash");
+    const node = $('flash');
     node.textContent = text;
-    node.className = `flash ${kind || "info"}`;
+    node.className = `flash ${kind || 'info'}`;
     clearTimeout(flashTimer);
-    flashTimer = setTimeout(() => { node.textContent = ""; node.className = "flash"; }, 8000);
-  }
-
-  // Server-sanitised HTML, filtered again: only these tags, only safe links.
-  const ALLOWED = new Set(["p", "br", "strong", "em", "b", "i", "code", "pre", "ul", "ol", "li",
-    "a", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "del", "s", "span"]);
-
-  function safeFragment(html) {
-    const template = document.createElement("template");
-    template.innerHTML = html; // inert: nothing in a template loads or runs
-    const clean = (parent) => {
-      for (const child of [...parent.childNodes]) {
-        if (child.nodeType === Node.TEXT_NODE) continue;
-        if (child.nodeType !== Node.ELEMENT_NODE) { child.remove(); continue; }
-        const tag = child.nodeName.toLowerCase();
-        if (!ALLOWED.has(tag)) {
-          child.replaceWith(document.createTextNode(child.textContent || ""));
-          continue;
-        }
-        for (const attr of [...child.attributes]) {
-          const keep = tag === "a" && attr.name === "href" &&
-            /^(https?:|mailto:|tel:)/i.test(attr.value.trim());
-          if (!keep) child.removeAttribute(attr.name);
-        }
-        if (tag === "a") { child.setAttribute("target", "_blank"); child.setAttribute("rel", "noopener noreferrer"); }
-        clean(child);
-      }
-    };
-    clean(template.content);
-    return document.importNode(template.content, true);
+    flashTimer = setTimeout(() => { node.textContent = ''; node.className = 'flash'; }, 8000);
   }
 
   // -- API --------------------------------------------------------------------------------
@@ -174,32 +131,32 @@
   }
 
   function toLogin() {
-    location.href = "/login?next=" + encodeURIComponent("/agent" + location.hash);
+    location.href = '/login?next=' + encodeURIComponent('/agent' + location.hash);
   }
 
   async function api(method, path, body) {
-    const init = { method, headers: { ...CSRF }, credentials: "same-origin" };
+    const init = { method, headers: { ...CSRF }, credentials: 'same-origin' };
     if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
+      init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
     const response = await fetch(path, init);
     if (response.status === 401) {
       toLogin();
-      throw new ApiError(401, "Your session ended: sign in again.");
+      throw new ApiError(401, 'Your session ended: sign in again.');
     }
     let data = null;
     try { data = await response.json(); } catch (_) { /* no body */ }
     if (!response.ok) {
       let detail = data && data.detail;
-      if (Array.isArray(detail)) detail = detail.map((d) => d.msg).join("; ");
+      if (Array.isArray(detail)) detail = detail.map((d) => d.msg).join('; ');
       throw new ApiError(response.status, detail || response.statusText);
     }
     return data;
   }
 
   const ticketPath = (ref, action) =>
-    `/api/agent/tickets/${encodeURIComponent(ref)}${action ? "/" + action : ""}`;
+    `/api/agent/tickets/${encodeURIComponent(ref)}${action ? '/' + action : ''}`;
 
   // -- the queue ----------------------------------------------------------------------------
 
@@ -210,14 +167,14 @@
 
   async function refreshQueue() {
     try {
-      renderQueue(await api("GET", "/api/agent/queue"));
+      renderQueue(await api('GET', '/api/agent/queue'));
     } catch (error) {
-      if (error.status !== 401) flash(`Could not load the queue: ${error.message}`, "error");
+      if (error.status !== 401) flash(`Could not load the queue: ${error.message}`, 'error');
     }
   }
 
   function learnSkew(queue) {
-    const sample = [...queue.queued, ...queue.mine].find((t) => typeof t.waiting_s === "number");
+    const sample = [...queue.queued, ...queue.mine].find((t) => typeof t.waiting_s === 'number');
     if (sample) state.skew = Date.now() / 1000 - (sample.created_at + sample.waiting_s);
   }
 
@@ -225,26 +182,26 @@
     state.queue = queue;
     learnSkew(queue);
     renderTeamFilter();
-    const team = $("team-filter").value;
+    const team = $('team-filter').value;
     const queued = queue.queued.filter((t) => !team || t.team === team);
-    fillList("queue", "queue-empty", queued, (t) => ticketItem(t, "queue-item", true));
-    fillList("mine", "mine-empty", queue.mine, (t) => ticketItem(t, "mine-item", false));
-    fillList("others", "others-empty", queue.others, (t) => ticketItem(t, "others-item", false));
-    $("queue-count").textContent = String(queued.length);
-    $("mine-count").textContent = String(queue.mine.length);
+    fillList('queue', 'queue-empty', queued, (t) => ticketItem(t, 'queue-item', true));
+    fillList('mine', 'mine-empty', queue.mine, (t) => ticketItem(t, 'mine-item', false));
+    fillList('others', 'others-empty', queue.others, (t) => ticketItem(t, 'others-item', false));
+    $('queue-count').textContent = String(queued.length);
+    $('mine-count').textContent = String(queue.mine.length);
     renderTransferOptions();
-    document.title = `${queued.length ? `(${queued.length}) ` : ""}Agent console · Front Door`;
+    document.title = `${queued.length ? `(${queued.length}) ` : ''}Agent console · Front Door`;
   }
 
   function renderTeamFilter() {
-    const select = $("team-filter");
+    const select = $('team-filter');
     const chosen = select.value;
-    const options = [el("option", { value: "", text: "All teams" })];
+    const options = [el('option', { value: '', text: 'All teams' })];
     for (const [id, name] of Object.entries(state.queue.teams || {})) {
-      options.push(el("option", { value: id, text: name }));
+      options.push(el('option', { value: id, text: name }));
     }
     select.replaceChildren(...options);
-    select.value = chosen in (state.queue.teams || {}) ? chosen : "";
+    select.value = chosen in (state.queue.teams || {}) ? chosen : '';
   }
 
   function fillList(listId, emptyId, tickets, render) {
@@ -254,37 +211,37 @@
 
   function ticketItem(ticket, testid, claimable) {
     const open = state.current && state.current.ticket.ref === ticket.ref;
-    const summary = el("button", { type: "button", class: "open", title: `Open ${ticket.ref}`,
+    const summary = el('button', { type: 'button', class: 'open', title: `Open ${ticket.ref}`,
       onclick: () => openTicket(ticket.ref, ticket.customer_id) },
-      el("span", { class: "line" }, channelBadge(ticket.channel),
-        el("strong", { class: "name", text: customerName(ticket) }),
-        el("span", { class: "ref", text: ticket.ref })),
-      el("span", { class: "line small" }, priorityBadge(ticket),
-        el("span", { class: "reason", text: reasonText(ticket.reason) }),
-        el("span", { class: "team", text: teamName(ticket.team) })),
-      el("span", { class: "line small" },
-        ticket.status === "claimed" && testid === "others-item"
-          ? el("span", { text: `with ${ticket.agent}` })
-          : since(ticket.created_at, ticket.status === "queued" ? "waiting " : "open for "),
-        ticket.position ? el("span", { class: "position", text: `#${ticket.position}` }) : null));
-    const item = el("li", { class: `ticket${open ? " active" : ""}`, testid,
+      el('span', { class: 'line' }, channelBadge(ticket.channel),
+        el('strong', { class: 'name', text: customerName(ticket) }),
+        el('span', { class: 'ref', text: ticket.ref })),
+      el('span', { class: 'line small' }, priorityBadge(ticket),
+        el('span', { class: 'reason', text: reasonText(ticket.reason) }),
+        el('span', { class: 'team', text: teamName(ticket.team) })),
+      el('span', { class: 'line small' },
+        ticket.status === 'claimed' && testid === 'others-item'
+          ? el('span', { text: `with ${ticket.agent}` })
+          : since(ticket.created_at, ticket.status === 'queued' ? 'waiting ' : 'open for '),
+        ticket.position ? el('span', { class: 'position', text: `#${ticket.position}` }) : null));
+    const item = el('li', { class: `ticket${open ? ' active' : ''}`, testid,
       data: { ref: ticket.ref, channel: ticket.channel, customer: ticket.customer_id } }, summary);
     if (claimable) {
-      item.append(el("button", { type: "button", class: "claim primary", testid: "claim",
-        text: "Claim", onclick: () => claim(ticket.ref) }));
+      item.append(el('button', { type: 'button', class: 'claim primary', testid: 'claim',
+        text: 'Claim', onclick: () => claim(ticket.ref) }));
     }
     return item;
   }
 
   async function claim(ref) {
     try {
-      await api("POST", ticketPath(ref, "claim"));
-      flash(`You have ${ref}.`, "ok");
+      await api('POST', ticketPath(ref, 'claim'));
+      flash(`You have ${ref}.`, 'ok');
       scheduleQueueRefresh();
       await openTicket(ref);
     } catch (error) {
-      if (error.status === 409) flash(`${ref}: ${error.message}`, "error");
-      else flash(`Claim failed: ${error.message}`, "error");
+      if (error.status === 409) flash(`${ref}: ${error.message}`, 'error');
+      else flash(`Claim failed: ${error.message}`, 'error');
       scheduleQueueRefresh();
       if (state.current && state.current.ticket.ref === ref) scheduleDetailRefresh();
     }
@@ -294,7 +251,7 @@
 
   function watch(customerId) {
     state.watching = customerId;
-    send({ type: "watch", customer_id: customerId });
+    send({ type: 'watch', customer_id: customerId });
   }
 
   async function openTicket(ref, customerId) {
@@ -302,17 +259,17 @@
     if (customerId && state.watching !== customerId) watch(customerId);
     let detail;
     try {
-      detail = await api("GET", ticketPath(ref));
+      detail = await api('GET', ticketPath(ref));
     } catch (error) {
-      flash(`Could not open ${ref}: ${error.message}`, "error");
+      flash(`Could not open ${ref}: ${error.message}`, 'error');
       return;
     }
     const firstWatch = state.watching !== detail.ticket.customer_id;
     if (firstWatch) watch(detail.ticket.customer_id);
-    if (location.hash !== `#${ref}`) history.replaceState(null, "", `#${ref}`);
+    if (location.hash !== `#${ref}`) history.replaceState(null, '', `#${ref}`);
     showDetail(detail, switching);
-    for (const item of document.querySelectorAll(".ticket")) {
-      item.classList.toggle("active", item.dataset.ref === ref);
+    for (const item of document.querySelectorAll('.ticket')) {
+      item.classList.toggle('active', item.dataset.ref === ref);
     }
     if (firstWatch) scheduleDetailRefresh(400); // entries written before the watch began
   }
@@ -326,22 +283,22 @@
     if (!state.current) return;
     const ref = state.current.ticket.ref;
     try {
-      const detail = await api("GET", ticketPath(ref));
+      const detail = await api('GET', ticketPath(ref));
       if (state.current && state.current.ticket.ref === ref) showDetail(detail, false);
     } catch (error) {
-      if (error.status !== 401) flash(`Could not refresh ${ref}: ${error.message}`, "error");
+      if (error.status !== 401) flash(`Could not refresh ${ref}: ${error.message}`, 'error');
     }
   }
 
   function showDetail(detail, fresh) {
     state.current = detail;
-    $("placeholder").hidden = true;
-    $("conversation").hidden = false;
+    $('placeholder').hidden = true;
+    $('conversation').hidden = false;
     if (fresh) {
-      $("transcript").replaceChildren();
+      $('transcript').replaceChildren();
       state.entryIds = new Set();
       state.noteKeys = new Set();
-      $("reply-text").value = "";
+      $('reply-text').value = '';
       state.replyChannel = null;
     }
     state.replyChannel = detail.customer.last_channel || state.replyChannel || detail.ticket.channel;
@@ -355,55 +312,55 @@
   }
 
   function heldByMe(ticket) {
-    return ticket.status === "claimed" &&
-      (ticket.agent === state.me.username || (state.me.roles || []).includes("admin"));
+    return ticket.status === 'claimed' &&
+      (ticket.agent === state.me.username || (state.me.roles || []).includes('admin'));
   }
 
   function renderHeader(detail) {
     const { ticket, standing } = detail;
-    $("conv-name").textContent = customerName(ticket);
-    $("conv-ref").textContent = ticket.ref;
-    const status = ticket.status === "claimed"
-      ? (ticket.agent === state.me.username ? "with you" : `with ${ticket.agent}`)
+    $('conv-name').textContent = customerName(ticket);
+    $('conv-ref').textContent = ticket.ref;
+    const status = ticket.status === 'claimed'
+      ? (ticket.agent === state.me.username ? 'with you' : `with ${ticket.agent}`)
       : ticket.status;
-    const statusNode = $("conv-status");
+    const statusNode = $('conv-status');
     statusNode.textContent = status;
     statusNode.className = `status st-${ticket.status}`;
     const facts = [
-      channelBadge(ticket.channel), " ", priorityBadge(ticket), " ",
-      el("span", { text: `${reasonText(ticket.reason)} · ${teamName(ticket.team)} · opened ${clock(ticket.created_at)}` }),
+      channelBadge(ticket.channel), ' ', priorityBadge(ticket), ' ',
+      el('span', { text: `${reasonText(ticket.reason)} · ${teamName(ticket.team)} · opened ${clock(ticket.created_at)}` }),
     ];
-    if (ticket.status === "queued") {
-      facts.push(" · ", since(ticket.created_at, "waiting "));
+    if (ticket.status === 'queued') {
+      facts.push(' · ', since(ticket.created_at, 'waiting '));
       if (standing && standing.position) {
-        const wait = standing.expected_wait_s ? `, expected wait ${duration(standing.expected_wait_s)}` : "";
-        facts.push(el("span", { text: ` · #${standing.position} in the queue${wait}, ${standing.agents_online} agent(s) online${standing.team_open ? "" : ", team closed"}` }));
+        const wait = standing.expected_wait_s ? `, expected wait ${duration(standing.expected_wait_s)}` : '';
+        facts.push(el('span', { text: ` · #${standing.position} in the queue${wait}, ${standing.agents_online} agent(s) online${standing.team_open ? '' : ', team closed'}` }));
       }
     }
-    if (ticket.status !== "resolved" && !ticket.first_reply_at) {
-      facts.push(" · ", el("span", { class: "sla", data: { due: String(ticket.sla_due_at) } }));
+    if (ticket.status !== 'resolved' && !ticket.first_reply_at) {
+      facts.push(' · ', el('span', { class: 'sla', data: { due: String(ticket.sla_due_at) } }));
     }
-    if (ticket.status === "resolved") {
-      facts.push(el("span", { text: ` · resolved by ${ticket.resolved_by || "?"} ${clock(ticket.resolved_at)}` }));
-      if (ticket.csat) facts.push(el("span", { class: "csat", text: ` · rated ${ticket.csat}/5` }));
+    if (ticket.status === 'resolved') {
+      facts.push(el('span', { text: ` · resolved by ${ticket.resolved_by || '?'} ${clock(ticket.resolved_at)}` }));
+      if (ticket.csat) facts.push(el('span', { class: 'csat', text: ` · rated ${ticket.csat}/5` }));
     }
-    $("conv-facts").replaceChildren(...facts);
+    $('conv-facts').replaceChildren(...facts);
     tick();
   }
 
   function renderControls() {
     const ticket = state.current.ticket;
     const mine = heldByMe(ticket);
-    $("claim").hidden = ticket.status !== "queued";
-    $("release").hidden = !mine;
-    $("transfer-group").hidden = ticket.status === "resolved" || (ticket.status === "claimed" && !mine);
-    $("resolve-group").hidden = ticket.status === "resolved" || (ticket.status === "claimed" && !mine);
+    $('claim').hidden = ticket.status !== 'queued';
+    $('release').hidden = !mine;
+    $('transfer-group').hidden = ticket.status === 'resolved' || (ticket.status === 'claimed' && !mine);
+    $('resolve-group').hidden = ticket.status === 'resolved' || (ticket.status === 'claimed' && !mine);
     const canReply = mine;
-    for (const id of ["reply-text", "reply-send", "reply-channel"]) $(id).disabled = !canReply;
-    $("reply-form").classList.toggle("disabled", !canReply);
-    $("reply-hint").textContent = canReply ? "" :
-      ticket.status === "queued" ? "Claim the conversation to reply."
-        : ticket.status === "resolved" ? "Resolved: the assistant has the conversation again."
+    for (const id of ['reply-text', 'reply-send', 'reply-channel']) $(id).disabled = !canReply;
+    $('reply-form').classList.toggle('disabled', !canReply);
+    $('reply-hint').textContent = canReply ? '' :
+      ticket.status === 'queued' ? 'Claim the conversation to reply.'
+        : ticket.status === 'resolved' ? 'Resolved: the assistant has the conversation again.'
           : `${ticket.agent} holds this conversation.`;
   }
 
@@ -435,7 +392,7 @@
   }
 
   function place(node, ts) {
-    const list = $("transcript");
+    const list = $('transcript');
     const stick = atBottom(list);
     node.dataset.ts = String(ts);
     let before = null;
@@ -451,22 +408,22 @@
     const key = entryKey(entry);
     if (state.entryIds.has(key)) return;
     state.entryIds.add(key);
-    const meta = el("div", { class: "meta" }, channelBadge(entry.channel),
-      el("span", { class: "author", testid: "entry-author", text: AUTHORS[entry.author] || entry.author }),
-      el("time", { text: clock(entry.ts) }));
+    const meta = el('div', { class: 'meta' }, channelBadge(entry.channel),
+      el('span', { class: 'author', testid: 'entry-author', text: AUTHORS[entry.author] || entry.author }),
+      el('time', { text: clock(entry.ts) }));
     if (entry.article) {
-      meta.append(el("span", { class: "article", testid: "entry-article",
-        title: entry.article.title || "", text: `KB ${entry.article.id} v${entry.article.version}` }));
+      meta.append(el('span', { class: 'article', testid: 'entry-article',
+        title: entry.article.title || '', text: `KB ${entry.article.id} v${entry.article.version}` }));
     }
-    if (entry.decision) meta.append(el("span", { class: "decision", text: entry.decision }));
-    const body = el("div", { class: "text", testid: "entry-text" });
-    if (entry.html && (entry.author === "bot" || entry.author === "agent")) body.append(safeFragment(entry.html));
+    if (entry.decision) meta.append(el('span', { class: 'decision', text: entry.decision }));
+    const body = el('div', { class: 'text', testid: 'entry-text' });
+    if (entry.html && (entry.author === 'bot' || entry.author === 'agent')) body.append(sanitize(entry.html));
     else body.textContent = entry.text;
-    const node = el("li", { class: `entry a-${entry.author}`, testid: "entry",
-      data: { author: entry.author, channel: entry.channel, id: entry.id || "" } }, meta, body);
+    const node = el('li', { class: `entry a-${entry.author}`, testid: 'entry',
+      data: { author: entry.author, channel: entry.channel, id: entry.id || '' } }, meta, body);
     if (entry.buttons && entry.buttons.length) {
-      node.append(el("div", { class: "offered" }, "Offered: ",
-        entry.buttons.map((b) => el("span", { class: "offer", text: b.title }))));
+      node.append(el('div', { class: 'offered' }, 'Offered: ',
+        entry.buttons.map((b) => el('span', { class: 'offer', text: b.title }))));
     }
     place(node, Number(entry.ts));
   }
@@ -475,87 +432,87 @@
     const key = noteKey(note);
     if (state.noteKeys.has(key)) return;
     state.noteKeys.add(key);
-    place(el("li", { class: "note", testid: "note" },
-      el("div", { class: "meta" }, el("span", { class: "note-label", text: "Internal note" }),
-        el("span", { class: "author", text: note.author }), el("time", { text: clock(note.ts) }),
-        el("span", { class: "hint", text: "never sent to the customer" })),
-      el("div", { class: "text", text: note.text })), Number(note.ts));
+    place(el('li', { class: 'note', testid: 'note' },
+      el('div', { class: 'meta' }, el('span', { class: 'note-label', text: 'Internal note' }),
+        el('span', { class: 'author', text: note.author }), el('time', { text: clock(note.ts) }),
+        el('span', { class: 'hint', text: 'never sent to the customer' })),
+      el('div', { class: 'text', text: note.text })), Number(note.ts));
   }
 
   function renderProfile(customer) {
     const rows = [
-      ["Name", customer.display_name || "(unknown)"],
-      ["Customer id", customer.customer_id],
-      ["First contact", customer.created_at ? clock(customer.created_at) : "?"],
-      ["Last seen", customer.last_seen ? clock(customer.last_seen) : "?"],
+      ['Name', customer.display_name || '(unknown)'],
+      ['Customer id', customer.customer_id],
+      ['First contact', customer.created_at ? clock(customer.created_at) : '?'],
+      ['Last seen', customer.last_seen ? clock(customer.last_seen) : '?'],
     ];
-    $("profile").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
-    $("identities").replaceChildren(...(customer.identities || []).map((identity) =>
-      el("li", { testid: "identity", data: { channel: identity.channel } }, channelBadge(identity.channel),
-        el("span", { class: "uid", text: identity.channel_user_id }),
-        identity.channel === customer.last_channel ? el("span", { class: "current", text: "current" }) : null,
-        identity.how ? el("span", { class: "hint", text: ` ${String(identity.how).replace(/_/g, " ")}` }) : null)));
+    $('profile').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
+    $('identities').replaceChildren(...(customer.identities || []).map((identity) =>
+      el('li', { testid: 'identity', data: { channel: identity.channel } }, channelBadge(identity.channel),
+        el('span', { class: 'uid', text: identity.channel_user_id }),
+        identity.channel === customer.last_channel ? el('span', { class: 'current', text: 'current' }) : null,
+        identity.how ? el('span', { class: 'hint', text: ` ${String(identity.how).replace(/_/g, ' ')}` }) : null)));
   }
 
   function renderSummary(summary) {
     const parts = [];
     if (summary.last_customer_text) {
-      parts.push(el("p", {}, el("strong", { text: "Last question: " }), summary.last_customer_text));
+      parts.push(el('p', {}, el('strong', { text: 'Last question: ' }), summary.last_customer_text));
     }
     const intents = summary.intents || [];
-    parts.push(el("p", { testid: "summary-intents" }, el("strong", { text: "Intents: " }),
-      intents.length ? intents.map((i) => el("span", { class: "chip", text: i })) : "none"));
+    parts.push(el('p', { testid: 'summary-intents' }, el('strong', { text: 'Intents: ' }),
+      intents.length ? intents.map((i) => el('span', { class: 'chip', text: i })) : 'none'));
     const slots = Object.entries(summary.slots || {});
     if (slots.length) {
-      parts.push(el("p", {}, el("strong", { text: "Slots: " }),
-        slots.map(([k, v]) => el("span", { class: "chip", text: `${k} = ${typeof v === "string" ? v : JSON.stringify(v)}` }))));
+      parts.push(el('p', {}, el('strong', { text: 'Slots: ' }),
+        slots.map(([k, v]) => el('span', { class: 'chip', text: `${k} = ${typeof v === 'string' ? v : JSON.stringify(v)}` }))));
     }
     const articles = summary.articles_tried || [];
-    parts.push(el("div", { testid: "summary-articles" }, el("strong", { text: "Articles tried: " }),
-      articles.length ? el("ul", {}, articles.map((a) => el("li", {
-        text: `${a.id}${a.version ? ` v${a.version}` : ""}${a.title ? ` \u2014 ${a.title}` : ""}${a.decision ? ` (${a.decision})` : ""}` })))
-        : "none"));
-    $("summary").replaceChildren(...parts);
+    parts.push(el('div', { testid: 'summary-articles' }, el('strong', { text: 'Articles tried: ' }),
+      articles.length ? el('ul', {}, articles.map((a) => el('li', {
+        text: `${a.id}${a.version ? ` v${a.version}` : ''}${a.title ? ` \u2014 ${a.title}` : ''}${a.decision ? ` (${a.decision})` : ''}` })))
+        : 'none'));
+    $('summary').replaceChildren(...parts);
   }
 
   function renderPrevious(tickets) {
-    $("previous").replaceChildren(...(tickets.length ? tickets.map((t) =>
-      el("li", { testid: "previous-ticket" },
-        el("button", { type: "button", class: "link", text: t.ref, onclick: () => openTicket(t.ref, t.customer_id) }),
-        ` ${t.status} · ${reasonText(t.reason)} · ${clock(t.created_at)}${t.agent ? ` · ${t.agent}` : ""}${t.csat ? ` · rated ${t.csat}/5` : ""}`))
-      : [el("li", { class: "empty", text: "None." })]));
+    $('previous').replaceChildren(...(tickets.length ? tickets.map((t) =>
+      el('li', { testid: 'previous-ticket' },
+        el('button', { type: 'button', class: 'link', text: t.ref, onclick: () => openTicket(t.ref, t.customer_id) }),
+        ` ${t.status} · ${reasonText(t.reason)} · ${clock(t.created_at)}${t.agent ? ` · ${t.agent}` : ''}${t.csat ? ` · rated ${t.csat}/5` : ''}`))
+      : [el('li', { class: 'empty', text: 'None.' })]));
   }
 
   function renderReplyChannels(customer) {
-    const select = $("reply-channel");
+    const select = $('reply-channel');
     const chosen = select.value;
     const current = state.replyChannel;
-    const info = CHANNELS[current] || { label: current || "?" };
-    const options = [el("option", { value: "", text: `${info.label} (current channel)` })];
+    const info = CHANNELS[current] || { label: current || '?' };
+    const options = [el('option', { value: '', text: `${info.label} (current channel)` })];
     const seen = new Set();
     for (const identity of customer.identities || []) {
       if (seen.has(identity.channel)) continue;
       seen.add(identity.channel);
       const label = (CHANNELS[identity.channel] || { label: identity.channel }).label;
-      options.push(el("option", { value: identity.channel, text: `${label} · ${identity.channel_user_id}` }));
+      options.push(el('option', { value: identity.channel, text: `${label} · ${identity.channel_user_id}` }));
     }
     select.replaceChildren(...options);
-    select.value = seen.has(chosen) ? chosen : "";
+    select.value = seen.has(chosen) ? chosen : '';
   }
 
   function renderTransferOptions() {
-    const select = $("transfer-to");
+    const select = $('transfer-to');
     const chosen = select.value;
     const agents = Object.entries(state.queue.presence || {})
       .filter(([agent]) => agent !== state.me.username).sort();
     const teams = Object.entries(state.queue.teams || {});
     select.replaceChildren(
-      el("option", { value: "", text: "Transfer to…" }),
-      el("optgroup", { label: "Agents" }, agents.map(([agent, status]) =>
-        el("option", { value: `agent:${agent}`, text: `${agent} (${status})` }))),
-      el("optgroup", { label: "Teams" }, teams.map(([id, name]) =>
-        el("option", { value: `team:${id}`, text: name }))));
-    select.value = [...select.options].some((o) => o.value === chosen) ? chosen : "";
+      el('option', { value: '', text: 'Transfer to…' }),
+      el('optgroup', { label: 'Agents' }, agents.map(([agent, status]) =>
+        el('option', { value: `agent:${agent}`, text: `${agent} (${status})` }))),
+      el('optgroup', { label: 'Teams' }, teams.map(([id, name]) =>
+        el('option', { value: `team:${id}`, text: name }))));
+    select.value = [...select.options].some((o) => o.value === chosen) ? chosen : '';
   }
 
   // -- actions on the open conversation -------------------------------------------------------
@@ -563,68 +520,68 @@
   async function act(action, body, done) {
     const ref = state.current.ticket.ref;
     try {
-      const result = await api("POST", ticketPath(ref, action), body);
+      const result = await api('POST', ticketPath(ref, action), body);
       if (done) done(result);
     } catch (error) {
-      flash(`${ref}: ${error.message}`, "error");
+      flash(`${ref}: ${error.message}`, 'error');
     }
     scheduleQueueRefresh();
     scheduleDetailRefresh();
   }
 
-  $("claim").addEventListener("click", () => claim(state.current.ticket.ref));
-  $("release").addEventListener("click", () =>
-    act("release", undefined, () => flash(`${state.current.ticket.ref} is back in the queue.`, "ok")));
-  $("resolve").addEventListener("click", () =>
-    act("resolve", { csat: $("ask-rating").checked },
-      () => flash(`${state.current.ticket.ref} resolved: the assistant has the conversation again.`, "ok")));
-  $("transfer").addEventListener("click", () => {
-    const target = $("transfer-to").value;
-    if (!target) { flash("Choose an agent or a team to transfer to.", "error"); return; }
-    const [kind, name] = [target.slice(0, target.indexOf(":")), target.slice(target.indexOf(":") + 1)];
-    act("transfer", { [kind]: name }, () => flash(`${state.current.ticket.ref} transferred to ${name}.`, "ok"));
+  $('claim').addEventListener('click', () => claim(state.current.ticket.ref));
+  $('release').addEventListener('click', () =>
+    act('release', undefined, () => flash(`${state.current.ticket.ref} is back in the queue.`, 'ok')));
+  $('resolve').addEventListener('click', () =>
+    act('resolve', { csat: $('ask-rating').checked },
+      () => flash(`${state.current.ticket.ref} resolved: the assistant has the conversation again.`, 'ok')));
+  $('transfer').addEventListener('click', () => {
+    const target = $('transfer-to').value;
+    if (!target) { flash('Choose an agent or a team to transfer to.', 'error'); return; }
+    const [kind, name] = [target.slice(0, target.indexOf(':')), target.slice(target.indexOf(':') + 1)];
+    act('transfer', { [kind]: name }, () => flash(`${state.current.ticket.ref} transferred to ${name}.`, 'ok'));
   });
 
-  $("reply-form").addEventListener("submit", async (event) => {
+  $('reply-form').addEventListener('submit', async (event) => {
     event.preventDefault();
-    const text = $("reply-text").value.trim();
+    const text = $('reply-text').value.trim();
     if (!text || !state.current) return;
     const ref = state.current.ticket.ref;
     const body = { text };
-    if ($("reply-channel").value) body.channel = $("reply-channel").value;
-    $("reply-send").disabled = true;
+    if ($('reply-channel').value) body.channel = $('reply-channel').value;
+    $('reply-send').disabled = true;
     try {
-      const entry = await api("POST", ticketPath(ref, "reply"), body);
-      $("reply-text").value = "";
+      const entry = await api('POST', ticketPath(ref, 'reply'), body);
+      $('reply-text').value = '';
       if (state.current && state.current.ticket.ref === ref) {
         insertEntry(entry);
         if (!state.current.ticket.first_reply_at) scheduleDetailRefresh();
       }
     } catch (error) {
-      flash(`Not sent: ${error.message}`, "error");
+      flash(`Not sent: ${error.message}`, 'error');
     } finally {
       renderControls();
     }
   });
 
-  $("reply-text").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+  $('reply-text').addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
-      $("reply-form").requestSubmit();
+      $('reply-form').requestSubmit();
     }
   });
 
-  $("note-form").addEventListener("submit", async (event) => {
+  $('note-form').addEventListener('submit', async (event) => {
     event.preventDefault();
-    const text = $("note-text").value.trim();
+    const text = $('note-text').value.trim();
     if (!text || !state.current) return;
     const ref = state.current.ticket.ref;
     try {
-      const note = await api("POST", ticketPath(ref, "notes"), { text });
-      $("note-text").value = "";
+      const note = await api('POST', ticketPath(ref, 'notes'), { text });
+      $('note-text').value = '';
       if (state.current && state.current.ticket.ref === ref) insertNote(note);
     } catch (error) {
-      flash(`Note not saved: ${error.message}`, "error");
+      flash(`Note not saved: ${error.message}`, 'error');
     }
   });
 
@@ -632,41 +589,41 @@
   let cannedSeq = 0;
   async function searchCanned() {
     const seq = ++cannedSeq;
-    const q = $("canned-q").value.trim();
+    const q = $('canned-q').value.trim();
     try {
-      const answers = await api("GET", `/api/agent/canned?q=${encodeURIComponent(q)}`);
+      const answers = await api('GET', `/api/agent/canned?q=${encodeURIComponent(q)}`);
       if (seq !== cannedSeq) return; // a newer search is on its way
-      $("canned").replaceChildren(...(answers.length ? answers.map((a) =>
-        el("li", { testid: "canned-item", data: { id: a.id } },
-          el("div", { class: "canned-head" }, el("strong", { text: a.title }),
-            el("button", { type: "button", testid: "canned-use", text: "Use",
+      $('canned').replaceChildren(...(answers.length ? answers.map((a) =>
+        el('li', { testid: 'canned-item', data: { id: a.id } },
+          el('div', { class: 'canned-head' }, el('strong', { text: a.title }),
+            el('button', { type: 'button', testid: 'canned-use', text: 'Use',
               onclick: () => useAnswer(a.answer) })),
-          el("div", { class: "snippet", text: a.answer.length > 160 ? `${a.answer.slice(0, 160)}…` : a.answer })))
-        : [el("li", { class: "empty", text: "No answer matches." })]));
+          el('div', { class: 'snippet', text: a.answer.length > 160 ? `${a.answer.slice(0, 160)}…` : a.answer })))
+        : [el('li', { class: 'empty', text: 'No answer matches.' })]));
     } catch (error) {
-      if (error.status !== 401) flash(`Search failed: ${error.message}`, "error");
+      if (error.status !== 401) flash(`Search failed: ${error.message}`, 'error');
     }
   }
 
   function useAnswer(answer) {
-    const box = $("reply-text");
+    const box = $('reply-text');
     box.value = box.value.trim() ? `${box.value.trimEnd()}\n\n${answer}` : answer;
     box.focus();
   }
 
-  $("canned-q").addEventListener("input", () => {
+  $('canned-q').addEventListener('input', () => {
     clearTimeout(cannedTimer);
     cannedTimer = setTimeout(searchCanned, 200);
   });
 
-  $("team-filter").addEventListener("change", () => renderQueue(state.queue));
+  $('team-filter').addEventListener('change', () => renderQueue(state.queue));
 
-  $("presence").addEventListener("change", () => {
-    const status = $("presence").value;
-    if (status !== "online" && status !== "away") return;
+  $('presence').addEventListener('change', () => {
+    const status = $('presence').value;
+    if (status !== 'online' && status !== 'away') return;
     state.presence = status;
-    send({ type: "presence", status });
-    flash(status === "away" ? "You are away: no returning customers are routed to you." : "You are online.", "info");
+    send({ type: 'presence', status });
+    flash(status === 'away' ? 'You are away: no returning customers are routed to you.' : 'You are online.', 'info');
   });
 
   // -- the socket -------------------------------------------------------------------------------
@@ -680,25 +637,25 @@
   }
 
   function setConnected(connected) {
-    const node = $("connection");
-    node.textContent = connected ? "live" : "offline";
-    node.className = `conn ${connected ? "conn-live" : "conn-offline"}`;
-    const select = $("presence");
+    const node = $('connection');
+    node.textContent = connected ? 'live' : 'offline';
+    node.className = `conn ${connected ? 'conn-live' : 'conn-offline'}`;
+    const select = $('presence');
     select.disabled = !connected;
-    select.value = connected ? state.presence : "offline";
-    root.classList.toggle("offline", !connected);
+    select.value = connected ? state.presence : 'offline';
+    root.classList.toggle('offline', !connected);
   }
 
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const socket = new WebSocket(`${scheme}//${location.host}/agent/ws`);
     state.socket = socket;
-    socket.addEventListener("message", (event) => {
+    socket.addEventListener('message', (event) => {
       let frame;
       try { frame = JSON.parse(event.data); } catch (_) { return; }
       onFrame(frame);
     });
-    socket.addEventListener("close", (event) => {
+    socket.addEventListener('close', (event) => {
       if (state.socket !== socket) return;
       state.socket = null;
       clearInterval(state.pinger);
@@ -711,13 +668,13 @@
 
   function onFrame(frame) {
     switch (frame.type) {
-      case "hello":
+      case 'hello':
         state.backoff = 1000;
         state.me = frame.me;
         setConnected(true);
-        if (state.presence !== "online") send({ type: "presence", status: state.presence });
+        if (state.presence !== 'online') send({ type: 'presence', status: state.presence });
         clearInterval(state.pinger);
-        state.pinger = setInterval(() => send({ type: "ping" }), PING_EVERY_MS);
+        state.pinger = setInterval(() => send({ type: 'ping' }), PING_EVERY_MS);
         renderQueue(frame.queue);
         if (state.current) { // after a reconnect: watch again and catch up
           watch(state.current.ticket.customer_id);
@@ -726,10 +683,10 @@
           openTicket(decodeURIComponent(location.hash.slice(1)));
         }
         break;
-      case "entry":
+      case 'entry':
         if (state.current && frame.customer_id === state.current.ticket.customer_id) {
           insertEntry(frame.entry);
-          if (frame.entry.author === "customer" && frame.entry.channel !== state.replyChannel) {
+          if (frame.entry.author === 'customer' && frame.entry.channel !== state.replyChannel) {
             state.replyChannel = frame.entry.channel; // replies follow the customer
             state.current.customer.last_channel = frame.entry.channel;
             renderReplyChannels(state.current.customer);
@@ -737,17 +694,17 @@
           }
         }
         break;
-      case "presence":
+      case 'presence':
         if (state.queue.presence) state.queue.presence[frame.agent] = frame.status;
         renderTransferOptions();
         break;
-      case "ticket.note":
+      case 'ticket.note':
         if (state.current && frame.ticket && frame.ticket.ref === state.current.ticket.ref && frame.note) {
           insertNote(frame.note);
         }
         break;
       default:
-        if (String(frame.type).startsWith("ticket.")) {
+        if (String(frame.type).startsWith('ticket.')) {
           scheduleQueueRefresh();
           if (state.current && frame.ticket && frame.ticket.ref === state.current.ticket.ref) {
             scheduleDetailRefresh();

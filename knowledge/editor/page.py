@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from core import webauth
+from core import web_assets, webauth
 from core.staff import StaffUser
 
 HERE = Path(__file__).parent.parent  # knowledge/: templates/ and static/
 STATIC = HERE / "static"
-STATIC_FILES = {"kb.js": "text/javascript", "kb.css": "text/css"}
+STATIC_FILES = {"kb.js": "text/javascript", "kb.css": "text/css", **web_assets.MEDIA}
 # The page extends the staff pages' base.html from core/templates.
 templates = Environment(
     loader=ChoiceLoader([FileSystemLoader(HERE / "templates"),
@@ -36,5 +36,5 @@ async def editor_page(user: StaffUser = Depends(webauth.require_staff_page("edit
 async def editor_static(name: str) -> FileResponse:
     if name not in STATIC_FILES:
         raise HTTPException(404)
-    return FileResponse(STATIC / name, media_type=STATIC_FILES[name],
+    return FileResponse(web_assets.path(name, STATIC), media_type=STATIC_FILES[name],
                         headers={"X-Content-Type-Options": "nosniff"})

@@ -4,38 +4,29 @@
  * (/{platform}/_sandbox/send | press | transcript) on this same server.
  *
  * Everything shown comes from the network and is untrusted. Customer text is
- * set with textContent; bot text is parsed by hand (Slack mrkdwn) or through
- * an inert <template> (Telegram HTML) and rebuilt node by node from an
- * allow-list. Nothing is ever assigned to innerHTML of a live element.
+ * set with textContent; bot text is parsed by hand (Slack mrkdwn) or, for
+ * Telegram HTML, through the shared allow-list (core/static/safe-html.js).
+ * Nothing is ever assigned to innerHTML of a live element.
  */
-(function () {
+(() => {
   'use strict';
 
-  var POLL_MS = 700;
-  var POLL_HIDDEN_MS = 3000; // background tab: keep up, but gently
-  var POLL_ERROR_MS = 2000; // sandbox down or router missing: back off
-  var USER_DEBOUNCE_MS = 400;
-  var NEAR_BOTTOM_PX = 48;
-  var SAFE_SCHEMES = ['http:', 'https:', 'mailto:', 'tel:'];
-  var API_BASE = document.body.getAttribute('data-api-base') || '';
+  const { el } = globalThis.FrontDoorDom;
+  const { sanitize } = globalThis.FrontDoorSafeHtml;
+  const POLL_MS = 700;
+  const POLL_HIDDEN_MS = 3000; // background tab: keep up, but gently
+  const POLL_ERROR_MS = 2000; // sandbox down or router missing: back off
+  const USER_DEBOUNCE_MS = 400;
+  const NEAR_BOTTOM_PX = 48;
+  const SAFE_SCHEMES = ['http:', 'https:', 'mailto:', 'tel:'];
+  const API_BASE = document.body.getAttribute('data-api-base') || '';
 
   // -------------------------------------------------------------------
   // Small helpers
   // -------------------------------------------------------------------
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) {
-      node.className = className;
-    }
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    return node;
-  }
-
   function safeHref(raw) {
-    var url;
+    let url;
     try {
       url = new URL(String(raw).trim()); // absolute URLs only
     } catch (e) {
@@ -45,20 +36,15 @@
   }
 
   function link(href, children) {
-    var a = el('a');
-    a.href = href;
-    a.target = '_blank';
-    a.rel = 'noopener noreferrer';
-    children.forEach(function (c) { a.appendChild(c); });
-    return a;
+    return el('a', { href, target: '_blank', rel: 'noopener noreferrer' }, children);
   }
 
   function clock(ts) {
-    var n = Number(ts);
+    const n = Number(ts);
     if (!isFinite(n) || n <= 0) {
       return '';
     }
-    var d = new Date(n * 1000);
+    const d = new Date(n * 1000);
     return String(d.getHours()).padStart(2, '0') + ':' + String(d.getMinutes()).padStart(2, '0');
   }
 
@@ -67,78 +53,37 @@
   }
 
   // -------------------------------------------------------------------
-  // Telegram: HTML in the Bot API's subset, rebuilt from an allow-list
+  // Telegram: HTML in the Bot API's subset
   // -------------------------------------------------------------------
 
-  // Telegram's tag names and their documented aliases.
-  var TG_TAGS = {
-    b: 'b', strong: 'b', i: 'i', em: 'i', u: 'u', ins: 'u',
-    s: 's', strike: 's', del: 's', code: 'code', pre: 'pre', blockquote: 'blockquote'
-  };
+  // Telegram's tags (with their documented aliases). The shared sanitiser
+  // keeps them; any other element (Telegram would reject the message) is
+  // shown as its markup, as text, so a rendering bug is visible, not executed.
+  const TELEGRAM_TAGS = ['b', 'strong', 'i', 'em', 'u', 'ins', 's', 'strike', 'del', 'code', 'pre',
+    'blockquote', 'a', 'tg-spoiler', 'span'];
 
   function telegramNodes(html) {
-    // A <template>'s content lives in an inert document: nothing in it loads
-    // or runs, so parsing untrusted markup here is harmless.
-    var tpl = document.createElement('template');
-    tpl.innerHTML = asString(html);
-    var out = document.createDocumentFragment();
-    rebuildTelegram(tpl.content, out);
-    return out;
-  }
-
-  function rebuildTelegram(source, target) {
-    Array.prototype.forEach.call(source.childNodes, function (node) {
-      if (node.nodeType === Node.TEXT_NODE) {
-        target.appendChild(document.createTextNode(node.nodeValue));
-        return;
-      }
-      if (node.nodeType !== Node.ELEMENT_NODE) {
-        return; // comments and the like
-      }
-      var name = node.localName;
-      if (name === 'a') {
-        var href = safeHref(node.getAttribute('href') || '');
-        var inner = document.createDocumentFragment();
-        rebuildTelegram(node, inner);
-        target.appendChild(href ? link(href, [inner]) : inner);
-        return;
-      }
-      if (name === 'tg-spoiler' || (name === 'span' && node.classList.contains('tg-spoiler'))) {
-        var spoiler = el('span', 'tg-spoiler');
-        rebuildTelegram(node, spoiler);
-        target.appendChild(spoiler);
-        return;
-      }
-      if (Object.prototype.hasOwnProperty.call(TG_TAGS, name)) {
-        var copy = el(TG_TAGS[name]);
-        rebuildTelegram(node, copy);
-        target.appendChild(copy);
-        return;
-      }
-      // Not Telegram markup (Telegram would reject the message): show the
-      // markup itself, as text, so a rendering bug is visible, not executed.
-      target.appendChild(document.createTextNode(node.outerHTML));
-    });
+    return sanitize(asString(html), { only: TELEGRAM_TAGS });
   }
 
   // -------------------------------------------------------------------
   // Slack: mrkdwn, parsed by hand
   // -------------------------------------------------------------------
 
-  var SLACK_ENTITIES = { '&amp;': '&', '&lt;': '<', '&gt;': '>' };
-  var MARK_TAGS = { '*': 'b', '_': 'i', '~': 's' };
-  var PLACEHOLDER = 0xE000; // private-use code points stand in for parsed tokens
+  const SLACK_ENTITIES = { '&amp;': '&', '&lt;': '<', '&gt;': '>' };
+  const MARK_TAGS = { '*': 'b', '_': 'i', '~': 's' };
+  const PLACEHOLDER = 0xE000; // private-use code points stand in for parsed tokens
   // An emphasis run: the marker after start/space/punctuation, no space just
   // inside it, and the closing marker before end/space/punctuation.
-  var EMPHASIS = /(^|[\s([{"'\u2018\u201c])([*_~])(?=\S)([^\n]*?[^\s])\2(?=$|[\s.,;:!?)\]}"'\u2019\u201d])/;
+  const EMPHASIS = /(^|[\s([{"'\u2018\u201c])([*_~])(?=\S)([^\n]*?[^\s])\2(?=$|[\s.,;:!?)\]}"'\u2019\u201d])/;
 
   function slackDecode(text) {
-    return text.replace(/&(amp|lt|gt);/g, function (m) { return SLACK_ENTITIES[m]; });
+    return text.replace(/&(amp|lt|gt);/g, (m) => { return SLACK_ENTITIES[m]; });
   }
 
   function slackNodes(mrkdwn) {
-    var tokens = [];
-    var text = asString(mrkdwn).replace(/[\uE000-\uF8FF]/g, '\uFFFD');
+    const tokens = [];
+    let text = asString(mrkdwn).replace(/[\uE000-\uF8FF]/g, '\uFFFD');
 
     function hold(node) {
       tokens.push(node);
@@ -147,33 +92,33 @@
 
     // 1. Code blocks and inline code: their content is literal.
     // (A code block is a block: the line breaks around its fences are not text.)
-    text = text.replace(/\n?```([\s\S]*?)```\n?/g, function (m, code) {
-      return hold(el('pre', null, slackDecode(code.replace(/^\n|\n$/g, ''))));
+    text = text.replace(/\n?```([\s\S]*?)```\n?/g, (m, code) => {
+      return hold(el('pre', { text: slackDecode(code.replace(/^\n|\n$/g, '')) }));
     });
-    text = text.replace(/`([^`\n]+)`/g, function (m, code) {
-      return hold(el('code', null, slackDecode(code)));
+    text = text.replace(/`([^`\n]+)`/g, (m, code) => {
+      return hold(el('code', { text: slackDecode(code) }));
     });
     // 2. Links, mentions and special commands: <url|label>, <@U1>, <#C1|name>, <!here>.
-    text = text.replace(/<([^<>\n]+)>/g, function (m, inner) {
-      var bar = inner.indexOf('|');
-      var target = bar >= 0 ? inner.slice(0, bar) : inner;
-      var label = bar >= 0 ? inner.slice(bar + 1) : '';
-      var first = target.charAt(0);
+    text = text.replace(/<([^<>\n]+)>/g, (m, inner) => {
+      const bar = inner.indexOf('|');
+      const target = bar >= 0 ? inner.slice(0, bar) : inner;
+      const label = bar >= 0 ? inner.slice(bar + 1) : '';
+      const first = target.charAt(0);
       if (first === '@' || first === '#' || first === '!') {
-        var shown = label || target.slice(1);
-        var sigil = first === '!' ? '@' : first;
-        return hold(el('span', 'sl-mention', sigil + slackDecode(shown)));
+        const shown = label || target.slice(1);
+        const sigil = first === '!' ? '@' : first;
+        return hold(el('span', { class: 'sl-mention', text: sigil + slackDecode(shown) }));
       }
-      var href = safeHref(slackDecode(target));
+      const href = safeHref(slackDecode(target));
       return hold(href ? link(href, slackInline(label || target, tokens))
-        : el('span', null, slackDecode(label || target)));
+        : el('span', { text: slackDecode(label || target) }));
     });
     // 3. Block quotes, line by line; emphasis inside each line.
-    var out = document.createDocumentFragment();
-    var lines = text.split('\n');
-    var quote = null;
-    lines.forEach(function (line, i) {
-      var m = /^> ?(.*)$/.exec(line); // a literal '>' (an escaped one is &gt;)
+    const out = document.createDocumentFragment();
+    const lines = text.split('\n');
+    let quote = null;
+    lines.forEach((line, i) => {
+      const m = /^> ?(.*)$/.exec(line); // a literal '>' (an escaped one is &gt;)
       if (m) {
         if (!quote) {
           quote = el('blockquote');
@@ -181,11 +126,11 @@
         } else {
           quote.appendChild(document.createTextNode('\n'));
         }
-        slackInline(m[1], tokens).forEach(function (n) { quote.appendChild(n); });
+        slackInline(m[1], tokens).forEach((n) => { quote.appendChild(n); });
         return;
       }
       quote = null;
-      slackInline(line, tokens).forEach(function (n) { out.appendChild(n); });
+      slackInline(line, tokens).forEach((n) => { out.appendChild(n); });
       if (i < lines.length - 1 && lines[i + 1].charAt(0) !== '>') { // a quote is a block already
         out.appendChild(document.createTextNode('\n'));
       }
@@ -195,24 +140,24 @@
 
   // Emphasis over one line; placeholders become the tokens parsed earlier.
   function slackInline(text, tokens) {
-    var nodes = [];
-    var m = EMPHASIS.exec(text);
+    let nodes = [];
+    const m = EMPHASIS.exec(text);
     if (!m) {
       return plainWithTokens(text, tokens);
     }
-    var before = text.slice(0, m.index) + m[1];
-    var after = text.slice(m.index + m[0].length);
-    var wrap = el(MARK_TAGS[m[2]]);
-    slackInline(m[3], tokens).forEach(function (n) { wrap.appendChild(n); });
+    const before = text.slice(0, m.index) + m[1];
+    const after = text.slice(m.index + m[0].length);
+    const wrap = el(MARK_TAGS[m[2]]);
+    slackInline(m[3], tokens).forEach((n) => { wrap.appendChild(n); });
     nodes = nodes.concat(plainWithTokens(before, tokens), [wrap], slackInline(after, tokens));
     return nodes;
   }
 
   function plainWithTokens(text, tokens) {
-    var nodes = [];
-    var buf = '';
-    for (var i = 0; i < text.length; i++) {
-      var idx = text.charCodeAt(i) - PLACEHOLDER;
+    const nodes = [];
+    let buf = '';
+    for (let i = 0; i < text.length; i++) {
+      const idx = text.charCodeAt(i) - PLACEHOLDER;
       if (idx >= 0 && idx < tokens.length) {
         if (buf) {
           nodes.push(document.createTextNode(slackDecode(buf)));
@@ -233,17 +178,17 @@
   // SMS: GSM-7 / UCS-2 segments (when the sandbox does not say)
   // -------------------------------------------------------------------
 
-  var GSM_BASIC = '@\u00a3$\u00a5\u00e8\u00e9\u00f9\u00ec\u00f2\u00c7\n\u00d8\u00f8\r\u00c5\u00e5' +
+  const GSM_BASIC = '@\u00a3$\u00a5\u00e8\u00e9\u00f9\u00ec\u00f2\u00c7\n\u00d8\u00f8\r\u00c5\u00e5' +
     '\u0394_\u03a6\u0393\u039b\u03a9\u03a0\u03a8\u03a3\u0398\u039e\u00c6\u00e6\u00df\u00c9' +
     ' !"#\u00a4%&\'()*+,-./0123456789:;<=>?\u00a1ABCDEFGHIJKLMNOPQRSTUVWXYZ\u00c4\u00d6\u00d1' +
     '\u00dc\u00a7\u00bfabcdefghijklmnopqrstuvwxyz\u00e4\u00f6\u00f1\u00fc\u00e0';
-  var GSM_EXTENDED = '\f^{}\\[~]|\u20ac'; // each costs an escape plus the character
+  const GSM_EXTENDED = '\f^{}\\[~]|\u20ac'; // each costs an escape plus the character
 
   function smsSegments(text) {
-    var units = [];
-    var gsm = true;
-    for (var i = 0; i < text.length; i++) {
-      var ch = text.charAt(i);
+    let units = [];
+    let gsm = true;
+    for (let i = 0; i < text.length; i++) {
+      const ch = text.charAt(i);
       if (GSM_BASIC.indexOf(ch) >= 0) {
         units.push(1);
       } else if (GSM_EXTENDED.indexOf(ch) >= 0) {
@@ -256,8 +201,8 @@
     if (!gsm) {
       // UCS-2 counts UTF-16 code units; a surrogate pair is never split.
       units = [];
-      for (var j = 0; j < text.length; j++) {
-        var c = text.charCodeAt(j);
+      for (let j = 0; j < text.length; j++) {
+        const c = text.charCodeAt(j);
         if (c >= 0xD800 && c <= 0xDBFF && j + 1 < text.length) {
           units.push(2);
           j++;
@@ -266,13 +211,13 @@
         }
       }
     }
-    var single = gsm ? 160 : 70;
-    var part = gsm ? 153 : 67;
-    var total = units.reduce(function (a, b) { return a + b; }, 0);
-    var segments = 1;
+    const single = gsm ? 160 : 70;
+    const part = gsm ? 153 : 67;
+    const total = units.reduce((a, b) => { return a + b; }, 0);
+    let segments = 1;
     if (total > single) {
-      var used = 0;
-      units.forEach(function (u) {
+      let used = 0;
+      units.forEach((u) => {
         if (used + u > part) {
           segments++;
           used = 0;
@@ -285,7 +230,7 @@
   }
 
   function encodingLabel(raw) {
-    var s = asString(raw);
+    const s = asString(raw);
     if (/gsm/i.test(s)) {
       return 'GSM-7';
     }
@@ -296,10 +241,10 @@
   }
 
   function segmentHint(msg) {
-    var guess = smsSegments(asString(msg.text));
-    var n = Number(msg.segments);
-    var segments = isFinite(n) && n > 0 ? n : guess.segments;
-    var encoding = msg.encoding ? encodingLabel(msg.encoding) : guess.encoding;
+    const guess = smsSegments(asString(msg.text));
+    const n = Number(msg.segments);
+    const segments = isFinite(n) && n > 0 ? n : guess.segments;
+    const encoding = msg.encoding ? encodingLabel(msg.encoding) : guess.encoding;
     return segments + (segments === 1 ? ' segment' : ' segments') + ', ' + encoding;
   }
 
@@ -307,46 +252,46 @@
   // Rendering one message per platform
   // -------------------------------------------------------------------
 
-  var PLATFORMS = {
+  const PLATFORMS = {
     telegram: {
       name: 'Telegram',
-      body: function (msg) {
+      body(msg) {
         return msg.from === 'bot' ? telegramNodes(msg.text) : document.createTextNode(asString(msg.text));
       }
     },
     slack: {
       name: 'Slack',
-      body: function (msg) {
+      body(msg) {
         return msg.from === 'bot' ? slackNodes(msg.text) : document.createTextNode(asString(msg.text));
       }
     },
     sms: {
       name: 'SMS',
-      body: function (msg) {
+      body(msg) {
         return document.createTextNode(asString(msg.text));
       }
     }
   };
 
   function renderMessage(pane, msg) {
-    var from = msg.from === 'bot' ? 'bot' : 'user';
-    var row = el('div', 'msg msg--' + from);
+    const from = msg.from === 'bot' ? 'bot' : 'user';
+    const row = el('div', { class: 'msg msg--' + from });
     row.setAttribute('data-testid', 'msg');
     row.setAttribute('data-from', from);
     row.setAttribute('data-id', asString(msg.id));
 
     if (pane.platform === 'slack') {
       // Slack: avatar, name and time above the text, no bubbles.
-      row.appendChild(el('div', 'msg-avatar', from === 'bot' ? 'B' : (pane.user.charAt(0) || '?')));
-      var main = el('div', 'msg-main');
-      var meta = el('div', 'msg-meta');
-      meta.appendChild(el('span', 'msg-name', from === 'bot' ? 'Brightside' : pane.user));
+      row.appendChild(el('div', { class: 'msg-avatar', text: from === 'bot' ? 'B' : (pane.user.charAt(0) || '?') }));
+      const main = el('div', { class: 'msg-main' });
+      const meta = el('div', { class: 'msg-meta' });
+      meta.appendChild(el('span', { class: 'msg-name', text: from === 'bot' ? 'Brightside' : pane.user }));
       if (from === 'bot') {
-        meta.appendChild(el('span', 'pane-badge', 'APP'));
+        meta.appendChild(el('span', { class: 'pane-badge', text: 'APP' }));
       }
-      meta.appendChild(el('span', 'msg-time', clock(msg.ts)));
+      meta.appendChild(el('span', { class: 'msg-time', text: clock(msg.ts) }));
       main.appendChild(meta);
-      var sText = el('div', 'msg-text');
+      const sText = el('div', { class: 'msg-text' });
       sText.appendChild(PLATFORMS.slack.body(msg));
       main.appendChild(sText);
       addButtons(pane, main, msg);
@@ -354,16 +299,16 @@
       return row;
     }
 
-    var bubble = el('div', 'msg-bubble');
-    var text = el('div', 'msg-text');
+    const bubble = el('div', { class: 'msg-bubble' });
+    const text = el('div', { class: 'msg-text' });
     text.appendChild(PLATFORMS[pane.platform].body(msg));
     bubble.appendChild(text);
     if (pane.platform === 'telegram') {
-      bubble.appendChild(el('span', 'msg-time', clock(msg.ts)));
+      bubble.appendChild(el('span', { class: 'msg-time', text: clock(msg.ts) }));
     }
     row.appendChild(bubble);
     if (pane.platform === 'sms') {
-      row.appendChild(el('div', 'msg-hint', segmentHint(msg)));
+      row.appendChild(el('div', { class: 'msg-hint', text: segmentHint(msg) }));
     } else {
       addButtons(pane, row, msg);
       addReplyKeyboard(pane, row, msg);
@@ -374,22 +319,22 @@
   // A Telegram reply keyboard: a button sends its text, or (request_contact)
   // the user's own contact, as the Telegram app does after asking for consent.
   function addReplyKeyboard(pane, parent, msg) {
-    var keys = Array.isArray(msg.keyboard) ? msg.keyboard : [];
+    const keys = Array.isArray(msg.keyboard) ? msg.keyboard : [];
     if (msg.from !== 'bot' || keys.length === 0) {
       return;
     }
-    var box = el('div', 'msg-buttons');
-    keys.forEach(function (key) {
-      var b = el('button', 'msg-button', asString(key.text));
+    const box = el('div', { class: 'msg-buttons' });
+    keys.forEach((key) => {
+      const b = el('button', { class: 'msg-button', text: asString(key.text) });
       b.type = 'button';
       b.setAttribute('data-testid', key.request_contact ? 'share-contact' : 'keyboard-button');
-      b.addEventListener('click', function () {
+      b.addEventListener('click', () => {
         if (!pane.user) {
           showError(pane, 'send', 'Enter a user first.');
           return;
         }
         if (key.request_contact) {
-          var phone = window.prompt('Share your phone number with the bot (as Telegram would):',
+          const phone = window.prompt('Share your phone number with the bot (as Telegram would):',
                                     '+15551230000');
           if (phone && phone.trim()) {
             enqueue(pane, { user: pane.user, kind: 'contact', phone: phone.trim(),
@@ -405,16 +350,16 @@
   }
 
   function addButtons(pane, parent, msg) {
-    var titles = Array.isArray(msg.buttons) ? msg.buttons : [];
+    const titles = Array.isArray(msg.buttons) ? msg.buttons : [];
     if (!pane.hasButtons || msg.from !== 'bot' || titles.length === 0) {
       return;
     }
-    var box = el('div', 'msg-buttons');
-    titles.forEach(function (title, index) {
-      var b = el('button', 'msg-button', asString(title));
+    const box = el('div', { class: 'msg-buttons' });
+    titles.forEach((title, index) => {
+      const b = el('button', { class: 'msg-button', text: asString(title) });
       b.type = 'button';
       b.setAttribute('data-testid', 'button');
-      b.addEventListener('click', function () { press(pane, msg.id, index, b); });
+      b.addEventListener('click', () => { press(pane, msg.id, index, b); });
       box.appendChild(b);
     });
     parent.appendChild(box);
@@ -443,7 +388,7 @@
   }
 
   function describeFailure(response, body) {
-    var detail = body && body.detail !== undefined ? body.detail : body;
+    let detail = body && body.detail !== undefined ? body.detail : body;
     if (detail && typeof detail !== 'string') {
       detail = JSON.stringify(detail);
     }
@@ -457,9 +402,9 @@
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
       body: JSON.stringify(payload),
       cache: 'no-store'
-    }).then(function (response) {
-      return response.text().then(function (raw) {
-        var body = null;
+    }).then((response) => {
+      return response.text().then((raw) => {
+        let body = null;
         try {
           body = raw ? JSON.parse(raw) : null;
         } catch (e) {
@@ -475,15 +420,14 @@
   }
 
   function render(pane, messages) {
-    var box = pane.messages;
-    var stick = pane.stuck || messages.length > pane.count;
-    var keep = box.scrollTop;
-    var frag = document.createDocumentFragment();
+    const box = pane.messages;
+    const stick = pane.stuck || messages.length > pane.count;
+    const keep = box.scrollTop;
+    const frag = document.createDocumentFragment();
     if (messages.length === 0) {
-      frag.appendChild(el('p', 'pane-empty',
-        pane.user ? 'No messages yet. Say hello as ' + pane.user + '.' : 'Choose a user above.'));
+      frag.appendChild(el('p', { class: 'pane-empty', text: pane.user ? 'No messages yet. Say hello as ' + pane.user + '.' : 'Choose a user above.' }));
     }
-    messages.forEach(function (msg) {
+    messages.forEach((msg) => {
       if (msg && typeof msg === 'object') {
         frag.appendChild(renderMessage(pane, msg));
       }
@@ -496,7 +440,7 @@
 
   function schedule(pane, ms) {
     clearTimeout(pane.timer);
-    pane.timer = setTimeout(function () { poll(pane); }, ms);
+    pane.timer = setTimeout(() => { poll(pane); }, ms);
   }
 
   function poll(pane) {
@@ -505,17 +449,17 @@
       render(pane, []);
       return; // resumes when a user is entered
     }
-    var generation = pane.generation;
-    var seq = ++pane.seq;
-    var url = api(pane, 'transcript') + '?user=' + encodeURIComponent(pane.user);
+    const generation = pane.generation;
+    const seq = ++pane.seq;
+    const url = api(pane, 'transcript') + '?user=' + encodeURIComponent(pane.user);
     fetch(url, { headers: { Accept: 'application/json' }, cache: 'no-store' })
-      .then(function (response) {
-        return response.text().then(function (raw) {
+      .then((response) => {
+        return response.text().then((raw) => {
           if (generation !== pane.generation) {
             return; // the user changed meanwhile: this answer is about someone else
           }
           if (!response.ok) {
-            var failure = new Error('the ' + PLATFORMS[pane.platform].name +
+            const failure = new Error('the ' + PLATFORMS[pane.platform].name +
                                     ' sandbox answered HTTP ' + response.status);
             failure.shown = true;
             throw failure;
@@ -526,21 +470,21 @@
           }
           pane.applied = seq;
           if (raw !== pane.lastRaw) { // re-render only on change
-            var messages = JSON.parse(raw);
+            const messages = JSON.parse(raw);
             render(pane, Array.isArray(messages) ? messages : []);
             pane.lastRaw = raw;
           }
         });
       })
-      .then(function () {
+      .then(() => {
         if (generation === pane.generation) {
           schedule(pane, document.hidden ? POLL_HIDDEN_MS : POLL_MS);
         }
-      }, function (err) {
+      }, (err) => {
         if (generation !== pane.generation) {
           return;
         }
-        var why = err && err.shown ? err.message
+        const why = err && err.shown ? err.message
           : 'the ' + PLATFORMS[pane.platform].name + ' sandbox is unreachable';
         showError(pane, 'poll', 'Cannot load the chat: ' + why + '.');
         schedule(pane, POLL_ERROR_MS);
@@ -548,7 +492,7 @@
   }
 
   function setUser(pane, value) {
-    var user = value.trim();
+    const user = value.trim();
     if (user === pane.user) {
       return;
     }
@@ -563,7 +507,7 @@
   // Sends go out one at a time, in the order typed: the input is free again
   // at once, and a quick second message is queued, never dropped.
   function send(pane) {
-    var text = pane.input.value;
+    const text = pane.input.value;
     if (!text.trim()) {
       return;
     }
@@ -584,13 +528,13 @@
   }
 
   function sendNext(pane) {
-    var item = pane.queue.shift();
+    const item = pane.queue.shift();
     if (!item) {
       pane.sending = false;
       return;
     }
     pane.sending = true;
-    var failed = function (message) {
+    const failed = (message) => {
       showError(pane, 'send', message);
       if (!pane.input.value) {
         pane.input.value = item.text; // give the text back to retry
@@ -598,22 +542,22 @@
       }
     };
     postJson(api(pane, 'send'), item)
-      .then(function (r) {
+      .then((r) => {
         if (!r.response.ok) {
           failed('Send failed: the sandbox answered ' + describeFailure(r.response, r.body) + '.');
           return;
         }
-        var status = r.body && typeof r.body.status === 'number' ? r.body.status : 0;
+        const status = r.body && typeof r.body.status === 'number' ? r.body.status : 0;
         if (status >= 200 && status < 300) {
           clearError(pane);
         } else {
           showError(pane, 'send', 'The gateway answered HTTP ' + (status || '?') +
                     ' to the webhook delivery.');
         }
-      }, function () {
+      }, () => {
         failed('Send failed: the sandbox server is unreachable.');
       })
-      .then(function () {
+      .then(() => {
         poll(pane);
         sendNext(pane);
       });
@@ -622,22 +566,22 @@
   function press(pane, messageId, index, button) {
     button.disabled = true;
     postJson(api(pane, 'press'), { user: pane.user, message_id: asString(messageId), index: index })
-      .then(function (r) {
+      .then((r) => {
         if (!r.response.ok) {
           showError(pane, 'press', 'Button not pressed: the sandbox answered ' +
                     describeFailure(r.response, r.body) + '.');
           return;
         }
-        var status = r.body && typeof r.body.status === 'number' ? r.body.status : 200;
+        const status = r.body && typeof r.body.status === 'number' ? r.body.status : 200;
         if (status >= 200 && status < 300) {
           clearError(pane);
         } else {
           showError(pane, 'press', 'The gateway answered HTTP ' + status + ' to the button press.');
         }
-      }, function () {
+      }, () => {
         showError(pane, 'press', 'Button not pressed: the sandbox server is unreachable.');
       })
-      .then(function () {
+      .then(() => {
         button.disabled = false;
         poll(pane);
       });
@@ -647,20 +591,20 @@
     if (!pane.draftHint) {
       return;
     }
-    var text = pane.input.value;
+    const text = pane.input.value;
     if (!text) {
       pane.draftHint.textContent = '';
       return;
     }
-    var s = smsSegments(text);
-    var room = s.segments === 1 ? s.single : s.segments * s.part;
+    const s = smsSegments(text);
+    const room = s.segments === 1 ? s.single : s.segments * s.part;
     pane.draftHint.textContent = s.units + '/' + room + ' \u00b7 ' + s.segments +
       (s.segments === 1 ? ' segment, ' : ' segments, ') + s.encoding;
   }
 
   function setupPane(section) {
-    var q = function (id) { return section.querySelector('[data-testid="' + id + '"]'); };
-    var pane = {
+    const q = (id) => section.querySelector('[data-testid="' + id + '"]');
+    const pane = {
       platform: section.getAttribute('data-platform'),
       api: section.getAttribute('data-api'),
       hasButtons: section.getAttribute('data-buttons') === 'true',
@@ -682,25 +626,25 @@
       errorKind: null,
       stuck: true
     };
-    var debounce = null;
-    pane.userInput.addEventListener('input', function () {
+    let debounce = null;
+    pane.userInput.addEventListener('input', () => {
       clearTimeout(debounce);
-      debounce = setTimeout(function () { setUser(pane, pane.userInput.value); }, USER_DEBOUNCE_MS);
+      debounce = setTimeout(() => { setUser(pane, pane.userInput.value); }, USER_DEBOUNCE_MS);
     });
-    pane.userInput.addEventListener('change', function () {
+    pane.userInput.addEventListener('change', () => {
       clearTimeout(debounce);
       setUser(pane, pane.userInput.value);
     });
-    section.querySelector('form').addEventListener('submit', function (event) {
+    section.querySelector('form').addEventListener('submit', (event) => {
       event.preventDefault();
       send(pane);
     });
-    pane.input.addEventListener('input', function () { updateDraftHint(pane); });
+    pane.input.addEventListener('input', () => { updateDraftHint(pane); });
     // Follow the newest message while the reader is at the bottom, also when
     // the pane changes size; leave them alone once they scroll up to read.
-    pane.messages.addEventListener('scroll', function () { pane.stuck = nearBottom(pane.messages); });
+    pane.messages.addEventListener('scroll', () => { pane.stuck = nearBottom(pane.messages); });
     if (window.ResizeObserver) {
-      new ResizeObserver(function () {
+      new ResizeObserver(() => {
         if (pane.stuck) {
           pane.messages.scrollTop = pane.messages.scrollHeight;
         }
@@ -710,12 +654,12 @@
     return pane;
   }
 
-  var panes = Array.prototype.map.call(document.querySelectorAll('[data-platform]'), setupPane);
+  const panes = Array.prototype.map.call(document.querySelectorAll('[data-platform]'), setupPane);
 
   // Coming back to the tab: catch up at once rather than at the slow pace.
-  document.addEventListener('visibilitychange', function () {
+  document.addEventListener('visibilitychange', () => {
     if (!document.hidden) {
-      panes.forEach(function (pane) {
+      panes.forEach((pane) => {
         if (pane.user) {
           poll(pane);
         }

@@ -20,6 +20,7 @@ from bot.gateway.inbound import clean_text
 from bot.gateway.services import Services, services, services_ws
 from bot.infra import metrics
 from bot.rendering.web import entry_view
+from core import web_assets
 from core.models import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,15 @@ async def favicon() -> Response:
 
 
 @router.get("/webchat/{name}", include_in_schema=False)
-async def widget_asset(name: str) -> FileResponse:
+async def widget_asset(name: str) -> Response:
     if name not in ("widget.js", "widget.css", "page.css"):
         raise HTTPException(404)
     media = "text/javascript" if name.endswith(".js") else "text/css"
-    return FileResponse(STATIC / name, media_type=media,
-                        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
-                                 "Access-Control-Allow-Origin": "*"})
+    headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+               "Access-Control-Allow-Origin": "*"}
+    if name == "widget.js":  # with the shared scripts in front: one <script> tag embeds it
+        return Response(web_assets.bundle(STATIC / name), media_type=media, headers=headers)
+    return FileResponse(STATIC / name, media_type=media, headers=headers)
 
 
 @router.post("/webchat/session", response_model=SessionResponse, tags=["web chat"])

@@ -6,58 +6,63 @@
  *           data-frontdoor-url="https://frontdoor.example"
  *           data-open="true" defer></script>
  *
- * Plain JavaScript, no dependencies, no build step. Every value that comes
+ * Plain JavaScript, no build step. The server sends this file with the shared
+ * scripts in front of it, in one private scope (core/web_assets.py): DOMPurify,
+ * core/static/dom.js and core/static/safe-html.js. Every value that comes
  * from the server or the customer is rendered with textContent; the only
  * thing ever parsed as HTML is the server-sanitised `html` of bot/agent
- * entries, which is additionally filtered through an allow-list here.
+ * entries, which is additionally filtered through the shared allow-list.
  */
-(function () {
+(() => {
   'use strict';
 
   if (window.FrontDoor && window.FrontDoor.__frontdoor) {
     return; // already embedded on this page
   }
 
+  const { el } = globalThis.FrontDoorDom;
+  const { sanitize } = globalThis.FrontDoorSafeHtml;
+
   // ---------------------------------------------------------------------
   // Configuration
   // ---------------------------------------------------------------------
 
-  var TOKEN_KEY = 'frontdoor.token';
-  var MAX_LEN = 2000;
-  var COUNTER_FROM = 1800;
-  var BACKOFF_BASE_MS = 1000;
-  var BACKOFF_MAX_MS = 15000;
-  var HISTORY_WAIT_MS = 2000; // flush the outbox anyway if no history arrives
-  var TYPING_TIMEOUT_MS = 45000; // safety net if "typing off" is never sent
-  var ERROR_TIMEOUT_MS = 12000;
-  var PING_EVERY_MS = 25000; // keeps idle proxies from dropping the socket
-  var PONG_WAIT_MS = 10000; // no frame at all by then: the socket is dead
-  var TITLE = 'Brightside \u2014 Chat with us';
-  var CHANNEL_NAMES = { telegram: 'Telegram', slack: 'Slack', sms: 'SMS' };
-  var AUTHOR_LABELS = {
+  const TOKEN_KEY = 'frontdoor.token';
+  const MAX_LEN = 2000;
+  const COUNTER_FROM = 1800;
+  const BACKOFF_BASE_MS = 1000;
+  const BACKOFF_MAX_MS = 15000;
+  const HISTORY_WAIT_MS = 2000; // flush the outbox anyway if no history arrives
+  const TYPING_TIMEOUT_MS = 45000; // safety net if "typing off" is never sent
+  const ERROR_TIMEOUT_MS = 12000;
+  const PING_EVERY_MS = 25000; // keeps idle proxies from dropping the socket
+  const PONG_WAIT_MS = 10000; // no frame at all by then: the socket is dead
+  const TITLE = 'Brightside \u2014 Chat with us';
+  const CHANNEL_NAMES = { telegram: 'Telegram', slack: 'Slack', sms: 'SMS' };
+  const AUTHOR_LABELS = {
     customer: 'You',
     bot: 'Brightside assistant',
     agent: 'Support agent',
     system: 'Notice'
   };
 
-  var script = findOwnScript();
-  var base = resolveBase(script);
-  var wsBase = toWsBase(base);
-  var startOpen = !!script && /^(true|1|yes|open)$/i.test(script.getAttribute('data-open') || '');
+  const script = findOwnScript();
+  const base = resolveBase(script);
+  const wsBase = toWsBase(base);
+  const startOpen = !!script && /^(true|1|yes|open)$/i.test(script.getAttribute('data-open') || '');
 
   // ---------------------------------------------------------------------
   // Small helpers
   // ---------------------------------------------------------------------
 
   function findOwnScript() {
-    var s = document.currentScript;
+    const s = document.currentScript;
     if (s && s.tagName === 'SCRIPT') {
       return s;
     }
-    var all = document.getElementsByTagName('script');
-    for (var i = all.length - 1; i >= 0; i--) {
-      var src = all[i].getAttribute('src') || '';
+    const all = document.getElementsByTagName('script');
+    for (let i = all.length - 1; i >= 0; i--) {
+      const src = all[i].getAttribute('src') || '';
       if (/widget\.js$/.test(src.split(/[?#]/)[0])) {
         return all[i];
       }
@@ -66,7 +71,7 @@
   }
 
   function resolveBase(s) {
-    var raw = s ? (s.getAttribute('data-frontdoor-url') || '').trim() : '';
+    const raw = s ? (s.getAttribute('data-frontdoor-url') || '').trim() : '';
     try {
       if (raw) {
         return new URL(raw, window.location.href).href.replace(/\/+$/, '');
@@ -81,12 +86,12 @@
   }
 
   function toWsBase(httpBase) {
-    var u = new URL(httpBase);
+    const u = new URL(httpBase);
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     return u.href.replace(/\/+$/, '');
   }
 
-  var memoryToken = null;
+  let memoryToken = null;
 
   function loadToken() {
     try {
@@ -110,7 +115,7 @@
   }
 
   function newClientId() {
-    var c = window.crypto;
+    const c = window.crypto;
     if (c && typeof c.randomUUID === 'function') {
       try {
         return c.randomUUID();
@@ -118,18 +123,18 @@
         /* not a secure context */
       }
     }
-    var bytes = new Uint8Array(16);
+    const bytes = new Uint8Array(16);
     if (c && typeof c.getRandomValues === 'function') {
       c.getRandomValues(bytes);
     } else {
-      for (var i = 0; i < 16; i++) {
+      for (let i = 0; i < 16; i++) {
         bytes[i] = Math.floor(Math.random() * 256);
       }
     }
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    var hex = '';
-    for (var j = 0; j < 16; j++) {
+    let hex = '';
+    for (let j = 0; j < 16; j++) {
       hex += (bytes[j] + 0x100).toString(16).slice(1);
       if (j === 3 || j === 5 || j === 7 || j === 9) {
         hex += '-';
@@ -140,11 +145,11 @@
 
   /** Length in Unicode code points (what the server's len() counts). */
   function charCount(s) {
-    var n = 0;
-    for (var i = 0; i < s.length; i++) {
-      var code = s.charCodeAt(i);
+    let n = 0;
+    for (let i = 0; i < s.length; i++) {
+      const code = s.charCodeAt(i);
       if (code >= 0xd800 && code <= 0xdbff && i + 1 < s.length) {
-        var next = s.charCodeAt(i + 1);
+        const next = s.charCodeAt(i + 1);
         if (next >= 0xdc00 && next <= 0xdfff) {
           i++;
         }
@@ -154,30 +159,11 @@
     return n;
   }
 
-  /** Create an element. Attributes are set one by one, text via textContent. */
-  function h(tag, className, attrs, text) {
-    var node = document.createElement(tag);
-    if (className) {
-      node.className = className;
-    }
-    if (attrs) {
-      for (var k in attrs) {
-        if (Object.prototype.hasOwnProperty.call(attrs, k) && attrs[k] !== null && attrs[k] !== undefined) {
-          node.setAttribute(k, String(attrs[k]));
-        }
-      }
-    }
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    return node;
-  }
-
-  var SVG_NS = 'http://www.w3.org/2000/svg';
+  const SVG_NS = 'http://www.w3.org/2000/svg';
 
   /** A small stroked icon built from path data (constant strings only). */
   function icon(className, paths) {
-    var svg = document.createElementNS(SVG_NS, 'svg');
+    const svg = document.createElementNS(SVG_NS, 'svg');
     svg.setAttribute('class', className);
     svg.setAttribute('viewBox', '0 0 24 24');
     svg.setAttribute('width', '24');
@@ -189,30 +175,30 @@
     svg.setAttribute('stroke-linejoin', 'round');
     svg.setAttribute('aria-hidden', 'true');
     svg.setAttribute('focusable', 'false');
-    for (var i = 0; i < paths.length; i++) {
-      var p = document.createElementNS(SVG_NS, 'path');
+    for (let i = 0; i < paths.length; i++) {
+      const p = document.createElementNS(SVG_NS, 'path');
       p.setAttribute('d', paths[i]);
       svg.appendChild(p);
     }
     return svg;
   }
 
-  var ICON_CHAT = ['M21 11.5a8.38 8.38 0 0 1-.9 3.8 8.5 8.5 0 0 1-7.6 4.7 8.38 8.38 0 0 1-3.8-.9L3 21l1.9-5.7a8.38 8.38 0 0 1-.9-3.8 8.5 8.5 0 0 1 4.7-7.6 8.38 8.38 0 0 1 3.8-.9h.5a8.48 8.48 0 0 1 8 8v.5z'];
-  var ICON_CLOSE = ['M18 6 6 18', 'M6 6l12 12'];
-  var ICON_DOWN = ['M6 9l6 6 6-6'];
-  var ICON_SEND = ['M22 2 11 13', 'M22 2 15 22 11 13 2 9 22 2z'];
+  const ICON_CHAT = ['M21 11.5a8.38 8.38 0 0 1-.9 3.8 8.5 8.5 0 0 1-7.6 4.7 8.38 8.38 0 0 1-3.8-.9L3 21l1.9-5.7a8.38 8.38 0 0 1-.9-3.8 8.5 8.5 0 0 1 4.7-7.6 8.38 8.38 0 0 1 3.8-.9h.5a8.48 8.48 0 0 1 8 8v.5z'];
+  const ICON_CLOSE = ['M18 6 6 18', 'M6 6l12 12'];
+  const ICON_DOWN = ['M6 9l6 6 6-6'];
+  const ICON_SEND = ['M22 2 11 13', 'M22 2 15 22 11 13 2 9 22 2z'];
 
   function formatTime(ts) {
-    var d = new Date(ts * 1000);
+    let d = new Date(ts * 1000);
     if (isNaN(d.getTime())) {
       d = new Date();
     }
-    var now = new Date();
-    var time = d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+    const now = new Date();
+    const time = d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
     if (d.toDateString() === now.toDateString()) {
       return time;
     }
-    var opts = { day: 'numeric', month: 'short' };
+    const opts = { day: 'numeric', month: 'short' };
     if (d.getFullYear() !== now.getFullYear()) {
       opts.year = 'numeric';
     }
@@ -220,11 +206,11 @@
   }
 
   function timeEl(ts) {
-    var d = new Date(ts * 1000);
+    let d = new Date(ts * 1000);
     if (isNaN(d.getTime())) {
       d = new Date();
     }
-    return h('time', 'fd-time', { datetime: d.toISOString(), title: d.toLocaleString() }, formatTime(ts));
+    return el('time', { class: 'fd-time', datetime: d.toISOString(), title: d.toLocaleString(), text: formatTime(ts) });
   }
 
   function isHttpUrl(s) {
@@ -232,7 +218,7 @@
       return false;
     }
     try {
-      var u = new URL(s, window.location.href);
+      const u = new URL(s, window.location.href);
       return u.protocol === 'http:' || u.protocol === 'https:';
     } catch (e) {
       return false;
@@ -240,221 +226,125 @@
   }
 
   // ---------------------------------------------------------------------
-  // HTML allow-list filter (defence in depth on top of the server's
-  // sanitiser). Parsed in an inert <template>, so nothing loads or runs.
-  // ---------------------------------------------------------------------
-
-  var DROP_TAGS = {
-    script: 1, style: 1, iframe: 1, frame: 1, frameset: 1, object: 1, embed: 1, applet: 1,
-    link: 1, meta: 1, base: 1, form: 1, input: 1, button: 1, textarea: 1, select: 1,
-    option: 1, svg: 1, math: 1, noscript: 1, template: 1, audio: 1, video: 1, source: 1,
-    track: 1, canvas: 1, title: 1, head: 1, dialog: 1, portal: 1
-  };
-  var ALLOWED_ATTRS = {
-    a: { href: 1, title: 1 },
-    img: { src: 1, alt: 1, title: 1, width: 1, height: 1 },
-    p: {}, br: {}, hr: {}, strong: {}, b: {}, em: {}, i: {}, u: {}, s: {}, del: {}, ins: {},
-    mark: {}, small: {}, sub: {}, sup: {}, code: {}, pre: {}, kbd: {}, blockquote: {},
-    ul: {}, ol: { start: 1 }, li: {}, h1: {}, h2: {}, h3: {}, h4: {}, h5: {}, h6: {},
-    span: {}, div: {}, table: {}, thead: {}, tbody: {}, tfoot: {}, tr: {},
-    th: { colspan: 1, rowspan: 1, scope: 1 }, td: { colspan: 1, rowspan: 1 },
-    dl: {}, dt: {}, dd: {}, abbr: { title: 1 }
-  };
-
-  function safeHref(raw) {
-    var v = (raw || '').replace(/[\u0000-\u0020\u007f-\u009f]/g, '');
-    if (!v) {
-      return null;
-    }
-    var m = /^([a-z][a-z0-9+.\-]*):/i.exec(v);
-    if (m) {
-      var scheme = m[1].toLowerCase();
-      return scheme === 'http' || scheme === 'https' || scheme === 'mailto' || scheme === 'tel' ? raw.trim() : null;
-    }
-    return raw.trim(); // relative link or fragment
-  }
-
-  function cleanTree(parent) {
-    var child = parent.firstChild;
-    while (child) {
-      var next = child.nextSibling;
-      if (child.nodeType === 1) {
-        var tag = child.nodeName.toLowerCase();
-        if (DROP_TAGS[tag]) {
-          parent.removeChild(child);
-        } else if (!ALLOWED_ATTRS[tag]) {
-          // Unknown element: keep its (cleaned) content, drop the element.
-          cleanTree(child);
-          while (child.firstChild) {
-            parent.insertBefore(child.firstChild, child);
-          }
-          next = child.nextSibling;
-          parent.removeChild(child);
-        } else {
-          var allowed = ALLOWED_ATTRS[tag];
-          for (var i = child.attributes.length - 1; i >= 0; i--) {
-            var name = child.attributes[i].name.toLowerCase();
-            if (!allowed[name]) {
-              child.removeAttribute(child.attributes[i].name);
-            }
-          }
-          if (tag === 'a') {
-            var href = safeHref(child.getAttribute('href'));
-            if (href === null) {
-              child.removeAttribute('href');
-            } else {
-              child.setAttribute('href', href);
-              child.setAttribute('target', '_blank');
-              child.setAttribute('rel', 'noopener noreferrer');
-            }
-          } else if (tag === 'img') {
-            var src = child.getAttribute('src');
-            if (!src || !/^https?:/i.test(src.trim())) {
-              parent.removeChild(child);
-              child = next;
-              continue;
-            }
-            child.setAttribute('loading', 'lazy');
-            child.setAttribute('referrerpolicy', 'no-referrer');
-          }
-          cleanTree(child);
-        }
-      } else if (child.nodeType !== 3) {
-        parent.removeChild(child); // comments, processing instructions
-      }
-      child = next;
-    }
-  }
-
-  /**
-   * Parse server-sanitised HTML into a cleaned fragment of this document.
-   * A <template> is inert: nothing in it loads or runs while it is filtered.
-   * (Should the server ever let an inline handler through, Chromium reports
-   * the attribute as a CSP violation at parse time; it never runs.)
-   */
-  function htmlFragment(html) {
-    var tpl = document.createElement('template');
-    tpl.innerHTML = html;
-    cleanTree(tpl.content);
-    return document.importNode(tpl.content, true);
-  }
-
-  // ---------------------------------------------------------------------
   // State
   // ---------------------------------------------------------------------
 
-  var ui = null;
-  var isOpen = false;
-  var unread = 0;
-  var entryEls = Object.create(null); // entry id -> element
-  var pending = Object.create(null); // client_id -> record
-  var pendingOrder = []; // client_ids in send order
-  var ws = null;
-  var wsReady = false; // history received (or waited long enough)
-  var attempt = 0;
-  var retryTimer = null;
-  var readyTimer = null;
-  var typingTimer = null;
-  var errorTimer = null;
-  var connecting = false;
-  var authFailures = 0;
-  var hasConnected = false;
-  var pingTimer = null;
-  var pongTimer = null;
+  let ui = null;
+  let isOpen = false;
+  let unread = 0;
+  const entryEls = Object.create(null); // entry id -> element
+  const pending = Object.create(null); // client_id -> record
+  const pendingOrder = []; // client_ids in send order
+  let ws = null;
+  let wsReady = false; // history received (or waited long enough)
+  let attempt = 0;
+  let retryTimer = null;
+  let readyTimer = null;
+  let typingTimer = null;
+  let errorTimer = null;
+  let connecting = false;
+  let authFailures = 0;
+  let hasConnected = false;
+  let pingTimer = null;
+  let pongTimer = null;
 
   // ---------------------------------------------------------------------
   // UI construction
   // ---------------------------------------------------------------------
 
   function buildUi() {
-    var uid = 'fd-' + Math.random().toString(36).slice(2, 8);
-    var root = h('div', 'fd-root', { 'data-frontdoor': '' });
+    const uid = 'fd-' + Math.random().toString(36).slice(2, 8);
+    const root = el('div', { class: 'fd-root', 'data-frontdoor': '' });
     root.hidden = true; // revealed once the stylesheet has loaded
 
-    var launcher = h('button', 'fd-launcher', {
+    const launcher = el('button', {
+      class: 'fd-launcher',
       type: 'button',
-      'data-testid': 'fd-launcher',
+      testid: 'fd-launcher',
       'aria-controls': uid + '-panel',
       'aria-expanded': 'false',
       'aria-label': 'Open chat'
     });
     launcher.appendChild(icon('fd-icon fd-icon--chat', ICON_CHAT));
     launcher.appendChild(icon('fd-icon fd-icon--down', ICON_DOWN));
-    var badge = h('span', 'fd-unread', { 'aria-hidden': 'true' });
+    const badge = el('span', { class: 'fd-unread', 'aria-hidden': 'true' });
     badge.hidden = true;
     launcher.appendChild(badge);
 
-    var panel = h('section', 'fd-panel', {
+    const panel = el('section', {
+      class: 'fd-panel',
       id: uid + '-panel',
-      'data-testid': 'fd-panel',
+      testid: 'fd-panel',
       role: 'dialog',
       'aria-labelledby': uid + '-title'
     });
     panel.hidden = true;
 
-    var header = h('header', 'fd-header');
-    var headMain = h('div', 'fd-header-main');
-    var avatar = h('span', 'fd-avatar', { 'aria-hidden': 'true' }, 'B');
-    var titles = h('div', 'fd-titles');
-    var title = h('h2', 'fd-title', { id: uid + '-title' }, TITLE);
-    var status = h('div', 'fd-status', { 'data-testid': 'fd-status', 'data-state': 'connecting', role: 'status' });
-    var statusDot = h('span', 'fd-status-dot', { 'aria-hidden': 'true' });
-    var statusText = h('span', 'fd-status-text', null, 'Connecting\u2026');
+    const header = el('header', { class: 'fd-header' });
+    const headMain = el('div', { class: 'fd-header-main' });
+    const avatar = el('span', { class: 'fd-avatar', 'aria-hidden': 'true', text: 'B' });
+    const titles = el('div', { class: 'fd-titles' });
+    const title = el('h2', { class: 'fd-title', id: uid + '-title', text: TITLE });
+    const status = el('div', { class: 'fd-status', testid: 'fd-status', 'data-state': 'connecting', role: 'status' });
+    const statusDot = el('span', { class: 'fd-status-dot', 'aria-hidden': 'true' });
+    const statusText = el('span', { class: 'fd-status-text', text: 'Connecting\u2026' });
     status.appendChild(statusDot);
     status.appendChild(statusText);
     titles.appendChild(title);
     titles.appendChild(status);
     headMain.appendChild(avatar);
     headMain.appendChild(titles);
-    var closeBtn = h('button', 'fd-close', { type: 'button', 'aria-label': 'Close chat', title: 'Close' });
+    const closeBtn = el('button', { class: 'fd-close', type: 'button', 'aria-label': 'Close chat', title: 'Close' });
     closeBtn.appendChild(icon('fd-icon', ICON_CLOSE));
     header.appendChild(headMain);
     header.appendChild(closeBtn);
 
-    var notice = h('div', 'fd-notice', { 'data-testid': 'fd-notice', role: 'status' });
+    const notice = el('div', { class: 'fd-notice', testid: 'fd-notice', role: 'status' });
     notice.hidden = true;
-    var noticeText = h('p', 'fd-notice-text');
-    var noticeClose = h('button', 'fd-notice-close', { type: 'button', 'aria-label': 'Dismiss notice' });
+    const noticeText = el('p', { class: 'fd-notice-text' });
+    const noticeClose = el('button', { class: 'fd-notice-close', type: 'button', 'aria-label': 'Dismiss notice' });
     noticeClose.appendChild(icon('fd-icon', ICON_CLOSE));
     notice.appendChild(noticeText);
     notice.appendChild(noticeClose);
 
-    var messages = h('div', 'fd-messages', {
-      'data-testid': 'fd-messages',
+    const messages = el('div', {
+      class: 'fd-messages',
+      testid: 'fd-messages',
       role: 'log',
       'aria-live': 'polite',
       'aria-relevant': 'additions',
       'aria-label': 'Conversation',
       tabindex: '0'
     });
-    var typing = h('div', 'fd-typing', { 'data-testid': 'fd-typing', 'aria-label': 'Brightside is typing', role: 'img' });
+    const typing = el('div', { class: 'fd-typing', testid: 'fd-typing', 'aria-label': 'Brightside is typing', role: 'img' });
     typing.hidden = true;
-    for (var i = 0; i < 3; i++) {
-      typing.appendChild(h('span', 'fd-typing-dot', { 'aria-hidden': 'true' }));
+    for (let i = 0; i < 3; i++) {
+      typing.appendChild(el('span', { class: 'fd-typing-dot', 'aria-hidden': 'true' }));
     }
     messages.appendChild(typing);
 
-    var form = h('form', 'fd-composer', { novalidate: '' });
-    var error = h('p', 'fd-error', { 'data-testid': 'fd-error', role: 'alert' });
+    const form = el('form', { class: 'fd-composer', novalidate: '' });
+    const error = el('p', { class: 'fd-error', testid: 'fd-error', role: 'alert' });
     error.hidden = true;
-    var row = h('div', 'fd-input-row');
-    var label = h('label', 'fd-sr-only', { for: uid + '-input' }, 'Your message');
-    var input = h('textarea', 'fd-input', {
+    const row = el('div', { class: 'fd-input-row' });
+    const label = el('label', { class: 'fd-sr-only', for: uid + '-input', text: 'Your message' });
+    const input = el('textarea', {
+      class: 'fd-input',
       id: uid + '-input',
-      'data-testid': 'fd-input',
+      testid: 'fd-input',
       rows: '1',
       placeholder: 'Type your message\u2026',
       autocomplete: 'off',
       'aria-describedby': uid + '-hint ' + uid + '-counter'
     });
-    var send = h('button', 'fd-send', { type: 'submit', 'data-testid': 'fd-send', 'aria-label': 'Send message', title: 'Send' });
+    const send = el('button', { class: 'fd-send', type: 'submit', testid: 'fd-send', 'aria-label': 'Send message', title: 'Send' });
     send.appendChild(icon('fd-icon', ICON_SEND));
     row.appendChild(label);
     row.appendChild(input);
     row.appendChild(send);
-    var foot = h('div', 'fd-composer-foot');
-    var hint = h('span', 'fd-hint', { id: uid + '-hint' }, 'Enter to send \u00b7 Shift+Enter for a new line');
-    var counter = h('span', 'fd-counter', { id: uid + '-counter', 'aria-live': 'polite' });
+    const foot = el('div', { class: 'fd-composer-foot' });
+    const hint = el('span', { class: 'fd-hint', id: uid + '-hint', text: 'Enter to send \u00b7 Shift+Enter for a new line' });
+    const counter = el('span', { class: 'fd-counter', id: uid + '-counter', 'aria-live': 'polite' });
     counter.hidden = true;
     foot.appendChild(hint);
     foot.appendChild(counter);
@@ -491,20 +381,20 @@
   }
 
   function injectStylesheet(onDone) {
-    var href = base + '/webchat/widget.css';
-    var done = false;
+    const href = base + '/webchat/widget.css';
+    let done = false;
     function finish() {
       if (!done) {
         done = true;
         onDone();
       }
     }
-    var existing = document.querySelector('link[data-frontdoor-css]');
+    const existing = document.querySelector('link[data-frontdoor-css]');
     if (existing) {
       finish();
       return;
     }
-    var link = h('link', null, { rel: 'stylesheet', href: href, 'data-frontdoor-css': '' });
+    const link = el('link', { rel: 'stylesheet', href: href, 'data-frontdoor-css': '' });
     link.addEventListener('load', finish);
     link.addEventListener('error', finish);
     (document.head || document.documentElement).appendChild(link);
@@ -539,7 +429,7 @@
   function updateBadge() {
     ui.badge.hidden = isOpen || unread === 0;
     ui.badge.textContent = unread > 9 ? '9+' : String(unread);
-    var label = isOpen ? 'Close chat' : 'Open chat';
+    let label = isOpen ? 'Close chat' : 'Open chat';
     if (!isOpen && unread > 0) {
       label += ' (' + unread + (unread === 1 ? ' new message)' : ' new messages)');
     }
@@ -551,7 +441,7 @@
   // ---------------------------------------------------------------------
 
   function setStatus(state) {
-    var text = { online: 'Online', connecting: 'Connecting\u2026', reconnecting: 'Reconnecting\u2026' }[state];
+    const text = { online: 'Online', connecting: 'Connecting\u2026', reconnecting: 'Reconnecting\u2026' }[state];
     ui.status.setAttribute('data-state', state);
     if (ui.statusText.textContent !== text) {
       ui.statusText.textContent = text;
@@ -572,10 +462,10 @@
 
   function setTyping(on) {
     window.clearTimeout(typingTimer);
-    var wasAtBottom = isNearBottom();
+    const wasAtBottom = isNearBottom();
     ui.typing.hidden = !on;
     if (on) {
-      typingTimer = window.setTimeout(function () {
+      typingTimer = window.setTimeout(() => {
         ui.typing.hidden = true;
       }, TYPING_TIMEOUT_MS);
       if (wasAtBottom) {
@@ -595,7 +485,7 @@
     ui.error.textContent = text;
     ui.error.hidden = false;
     if (!sticky) {
-      errorTimer = window.setTimeout(function () {
+      errorTimer = window.setTimeout(() => {
         setError(null);
       }, ERROR_TIMEOUT_MS);
     }
@@ -606,13 +496,13 @@
   // ---------------------------------------------------------------------
 
   function isNearBottom() {
-    var m = ui.messages;
+    const m = ui.messages;
     return m.scrollHeight - m.scrollTop - m.clientHeight < 80;
   }
 
   function scrollToBottom(force) {
     if (force || isNearBottom()) {
-      var m = ui.messages;
+      const m = ui.messages;
       m.scrollTop = m.scrollHeight;
     }
   }
@@ -629,11 +519,11 @@
     if (!article || typeof article !== 'object') {
       return null;
     }
-    var title = typeof article.title === 'string' ? article.title : '';
-    var url = typeof article.url === 'string' && isHttpUrl(article.url) ? article.url : null;
-    var summary = '';
-    var keys = ['summary', 'snippet', 'excerpt', 'description'];
-    for (var i = 0; i < keys.length; i++) {
+    const title = typeof article.title === 'string' ? article.title : '';
+    const url = typeof article.url === 'string' && isHttpUrl(article.url) ? article.url : null;
+    let summary = '';
+    const keys = ['summary', 'snippet', 'excerpt', 'description'];
+    for (let i = 0; i < keys.length; i++) {
       if (typeof article[keys[i]] === 'string' && article[keys[i]]) {
         summary = article[keys[i]];
         break;
@@ -642,17 +532,17 @@
     if (!title && !url) {
       return null;
     }
-    var card = h('div', 'fd-article');
-    card.appendChild(h('span', 'fd-article-kicker', null, 'Help article'));
-    var titleNode;
+    const card = el('div', { class: 'fd-article' });
+    card.appendChild(el('span', { class: 'fd-article-kicker', text: 'Help article' }));
+    let titleNode;
     if (url) {
-      titleNode = h('a', 'fd-article-title', { href: url, target: '_blank', rel: 'noopener noreferrer' }, title || url);
+      titleNode = el('a', { class: 'fd-article-title', href: url, target: '_blank', rel: 'noopener noreferrer', text: title || url });
     } else {
-      titleNode = h('span', 'fd-article-title', null, title);
+      titleNode = el('span', { class: 'fd-article-title', text: title });
     }
     card.appendChild(titleNode);
     if (summary) {
-      card.appendChild(h('p', 'fd-article-summary', null, summary.length > 280 ? summary.slice(0, 277) + '\u2026' : summary));
+      card.appendChild(el('p', { class: 'fd-article-summary', text: summary.length > 280 ? summary.slice(0, 277) + '\u2026' : summary }));
     }
     return card;
   }
@@ -661,15 +551,15 @@
     if (!Array.isArray(buttons) || !buttons.length) {
       return null;
     }
-    var group = h('div', 'fd-buttons', { role: 'group', 'aria-label': 'Suggested replies' });
-    buttons.forEach(function (b) {
+    const group = el('div', { class: 'fd-buttons', role: 'group', 'aria-label': 'Suggested replies' });
+    buttons.forEach((b) => {
       if (!b || typeof b.title !== 'string' || !b.title.trim()) {
         return;
       }
-      var title = b.title;
-      var payload = typeof b.payload === 'string' ? b.payload : title;
-      var btn = h('button', 'fd-button', { type: 'button', 'data-testid': 'fd-button' }, title);
-      btn.addEventListener('click', function () {
+      const title = b.title;
+      const payload = typeof b.payload === 'string' ? b.payload : title;
+      const btn = el('button', { class: 'fd-button', type: 'button', testid: 'fd-button', text: title });
+      btn.addEventListener('click', () => {
         if (btn.disabled) {
           return;
         }
@@ -682,21 +572,21 @@
   }
 
   function buildMessage(author, opts) {
-    var msg = h('div', 'fd-msg fd-msg--' + author, { 'data-testid': 'fd-msg', 'data-author': author });
-    msg.appendChild(h('span', 'fd-sr-only', null, AUTHOR_LABELS[author] + ': '));
+    const msg = el('div', { class: 'fd-msg fd-msg--' + author, testid: 'fd-msg', 'data-author': author });
+    msg.appendChild(el('span', { class: 'fd-sr-only', text: AUTHOR_LABELS[author] + ': ' }));
     if (author === 'agent') {
-      msg.appendChild(h('span', 'fd-msg-author', { 'aria-hidden': 'true' }, AUTHOR_LABELS.agent));
+      msg.appendChild(el('span', { class: 'fd-msg-author', 'aria-hidden': 'true', text: AUTHOR_LABELS.agent }));
     }
-    var bubble = h('div', 'fd-bubble');
+    const bubble = el('div', { class: 'fd-bubble' });
     if (opts.html) {
-      var body = h('div', 'fd-html');
-      body.appendChild(htmlFragment(opts.html));
+      let body = el('div', { class: 'fd-html' });
+      body.appendChild(sanitize(opts.html));
       if (!body.textContent.trim() && !body.querySelector('img')) {
-        body = h('div', 'fd-text', null, opts.text);
+        body = el('div', { class: 'fd-text', text: opts.text });
       }
       bubble.appendChild(body);
     } else {
-      bubble.appendChild(h('div', 'fd-text', null, opts.text));
+      bubble.appendChild(el('div', { class: 'fd-text', text: opts.text }));
     }
     if (opts.article) {
       bubble.appendChild(opts.article);
@@ -705,10 +595,10 @@
     if (opts.buttons) {
       msg.appendChild(opts.buttons);
     }
-    var meta = h('div', 'fd-meta');
+    const meta = el('div', { class: 'fd-meta' });
     if (opts.channel && opts.channel !== 'web') {
-      var name = CHANNEL_NAMES[opts.channel] || String(opts.channel);
-      meta.appendChild(h('span', 'fd-badge', { 'data-channel': opts.channel }, 'via ' + name));
+      const name = CHANNEL_NAMES[opts.channel] || String(opts.channel);
+      meta.appendChild(el('span', { class: 'fd-badge', 'data-channel': opts.channel, text: 'via ' + name }));
     }
     meta.appendChild(timeEl(opts.ts));
     msg.appendChild(meta);
@@ -716,12 +606,12 @@
   }
 
   function buildEntryEl(e) {
-    var author = normAuthor(e.author);
-    var text = typeof e.text === 'string' ? e.text : '';
-    var html = (author === 'bot' || author === 'agent') && typeof e.html === 'string' && e.html.trim() ? e.html : null;
-    var ts = typeof e.ts === 'number' && isFinite(e.ts) ? e.ts : Date.now() / 1000;
-    var channel = typeof e.channel === 'string' ? e.channel : 'web';
-    var msg = buildMessage(author, {
+    const author = normAuthor(e.author);
+    const text = typeof e.text === 'string' ? e.text : '';
+    const html = (author === 'bot' || author === 'agent') && typeof e.html === 'string' && e.html.trim() ? e.html : null;
+    const ts = typeof e.ts === 'number' && isFinite(e.ts) ? e.ts : Date.now() / 1000;
+    const channel = typeof e.channel === 'string' ? e.channel : 'web';
+    const msg = buildMessage(author, {
       text: text,
       html: html,
       ts: ts,
@@ -737,8 +627,8 @@
 
   /** First element after the confirmed entries: a pending message or the typing row. */
   function tailAnchor() {
-    var m = ui.messages;
-    for (var n = m.firstElementChild; n; n = n.nextElementSibling) {
+    const m = ui.messages;
+    for (let n = m.firstElementChild; n; n = n.nextElementSibling) {
       if (n === ui.typing || n.getAttribute('data-pending') === 'true') {
         return n;
       }
@@ -748,8 +638,8 @@
 
   /** Insert a confirmed entry in timestamp order, before pending messages. */
   function insertConfirmed(node, ts) {
-    var ref = tailAnchor();
-    var prev = ref.previousElementSibling;
+    let ref = tailAnchor();
+    let prev = ref.previousElementSibling;
     while (prev && Number(prev.getAttribute('data-ts')) > ts) {
       ref = prev;
       prev = prev.previousElementSibling;
@@ -759,14 +649,14 @@
 
   /** Disable suggestion buttons of entries older than `ts` (all if ts is Infinity). */
   function retireButtons(ts) {
-    var groups = ui.messages.querySelectorAll('.fd-buttons:not(.fd-buttons--spent)');
-    for (var i = 0; i < groups.length; i++) {
-      var msg = groups[i].parentNode;
-      var mts = Number(msg.getAttribute('data-ts'));
+    const groups = ui.messages.querySelectorAll('.fd-buttons:not(.fd-buttons--spent)');
+    for (let i = 0; i < groups.length; i++) {
+      const msg = groups[i].parentNode;
+      const mts = Number(msg.getAttribute('data-ts'));
       if (ts === Infinity || mts < ts) {
         groups[i].classList.add('fd-buttons--spent');
-        var btns = groups[i].querySelectorAll('button');
-        for (var j = 0; j < btns.length; j++) {
+        const btns = groups[i].querySelectorAll('button');
+        for (let j = 0; j < btns.length; j++) {
           btns[j].disabled = true;
         }
       }
@@ -774,12 +664,12 @@
   }
 
   function removePending(clientId) {
-    var rec = pending[clientId];
+    const rec = pending[clientId];
     if (!rec) {
       return null;
     }
     delete pending[clientId];
-    var idx = pendingOrder.indexOf(clientId);
+    const idx = pendingOrder.indexOf(clientId);
     if (idx >= 0) {
       pendingOrder.splice(idx, 1);
     }
@@ -794,15 +684,15 @@
     if (!e || typeof e !== 'object' || e.id === undefined || e.id === null) {
       return false;
     }
-    var id = String(e.id);
-    var author = normAuthor(e.author);
-    var clientId = typeof e.client_id === 'string' ? e.client_id : null;
-    var replaced = clientId && author === 'customer' ? removePending(clientId) : null;
+    const id = String(e.id);
+    const author = normAuthor(e.author);
+    const clientId = typeof e.client_id === 'string' ? e.client_id : null;
+    const replaced = clientId && author === 'customer' ? removePending(clientId) : null;
     if (entryEls[id]) {
       return false; // duplicate (reconnect replay or repeated frame)
     }
-    var wasAtBottom = isNearBottom();
-    var node = buildEntryEl(e);
+    const wasAtBottom = isNearBottom();
+    const node = buildEntryEl(e);
     insertConfirmed(node, Number(node.getAttribute('data-ts')));
     entryEls[id] = node;
     if (author === 'customer') {
@@ -823,9 +713,9 @@
     if (!Array.isArray(entries)) {
       entries = [];
     }
-    var seen = Object.create(null);
-    var matched = Object.create(null);
-    entries.forEach(function (e) {
+    const seen = Object.create(null);
+    const matched = Object.create(null);
+    entries.forEach((e) => {
       if (e && e.id !== undefined && e.id !== null) {
         seen[String(e.id)] = true;
         if (typeof e.client_id === 'string') {
@@ -835,22 +725,22 @@
     });
     // The history is a full replay: drop entries the server no longer has
     // (e.g. a new session after the old one expired).
-    Object.keys(entryEls).forEach(function (id) {
+    Object.keys(entryEls).forEach((id) => {
       if (!seen[id]) {
-        var n = entryEls[id];
+        const n = entryEls[id];
         if (n.parentNode) {
           n.parentNode.removeChild(n);
         }
         delete entryEls[id];
       }
     });
-    entries.forEach(function (e) {
+    entries.forEach((e) => {
       renderEntry(e, false);
     });
     // A message the server acked is part of the replayed history even if
     // its entry does not carry the client_id: drop the pending copy.
-    pendingOrder.slice().forEach(function (cid) {
-      var rec = pending[cid];
+    pendingOrder.slice().forEach((cid) => {
+      const rec = pending[cid];
       if (rec && (rec.state === 'acked' || matched[cid])) {
         removePending(cid);
       }
@@ -862,7 +752,7 @@
   // Outgoing messages
   // ---------------------------------------------------------------------
 
-  var STATE_LABELS = {
+  const STATE_LABELS = {
     queued: 'Waiting for connection\u2026',
     sent: 'Sending\u2026',
     acked: 'Sent',
@@ -881,18 +771,18 @@
   }
 
   function buildPendingEl(rec, displayText) {
-    var msg = buildMessage('customer', { text: displayText, ts: Date.now() / 1000, channel: 'web' });
+    const msg = buildMessage('customer', { text: displayText, ts: Date.now() / 1000, channel: 'web' });
     msg.classList.add('fd-msg--pending');
     msg.setAttribute('data-pending', 'true');
     msg.setAttribute('data-client-id', rec.clientId);
-    var meta = msg.querySelector('.fd-meta');
-    var stateEl = h('span', 'fd-state');
-    var retry = h('button', 'fd-retry', { type: 'button' }, 'Retry');
+    const meta = msg.querySelector('.fd-meta');
+    const stateEl = el('span', { class: 'fd-state' });
+    const retry = el('button', { class: 'fd-retry', type: 'button', text: 'Retry' });
     retry.hidden = true;
-    retry.addEventListener('click', function () {
+    retry.addEventListener('click', () => {
       removePending(rec.clientId);
-      var frame = {};
-      for (var k in rec.frame) {
+      const frame = {};
+      for (const k in rec.frame) {
         if (k !== 'client_id') {
           frame[k] = rec.frame[k];
         }
@@ -908,9 +798,9 @@
 
   /** Show a customer message as pending and send it (or queue it). */
   function submitOutgoing(frame, displayText) {
-    var clientId = newClientId();
+    const clientId = newClientId();
     frame.client_id = clientId;
-    var rec = { clientId: clientId, frame: frame, state: 'queued', el: null, stateEl: null, retryEl: null };
+    const rec = { clientId: clientId, frame: frame, state: 'queued', el: null, stateEl: null, retryEl: null };
     rec.el = buildPendingEl(rec, displayText);
     retireButtons(Infinity);
     pending[clientId] = rec;
@@ -937,8 +827,8 @@
   }
 
   function flushOutbox() {
-    pendingOrder.slice().forEach(function (cid) {
-      var rec = pending[cid];
+    pendingOrder.slice().forEach((cid) => {
+      const rec = pending[cid];
       // Un-acked messages are re-sent with the same client_id, so the
       // server can recognise a message it already has.
       if (rec && (rec.state === 'queued' || rec.state === 'sent')) {
@@ -948,7 +838,7 @@
   }
 
   function markFailed(clientId) {
-    var rec = pending[clientId];
+    const rec = pending[clientId];
     if (rec) {
       setPendingState(rec, 'failed');
     }
@@ -958,7 +848,7 @@
     if (ev) {
       ev.preventDefault();
     }
-    var text = ui.input.value.trim();
+    const text = ui.input.value.trim();
     if (!text) {
       ui.input.value = '';
       updateComposer();
@@ -975,15 +865,15 @@
     ui.input.focus();
   }
 
-  var tooLongShown = false;
+  let tooLongShown = false;
 
   function updateComposer() {
-    var input = ui.input;
+    const input = ui.input;
     // Grow with the content up to the CSS max-height (CSSOM, CSP-safe).
     input.style.height = 'auto';
     input.style.height = Math.min(input.scrollHeight + 2, 160) + 'px';
-    var n = charCount(input.value.trim());
-    var over = n > MAX_LEN;
+    const n = charCount(input.value.trim());
+    const over = n > MAX_LEN;
     ui.counter.hidden = n < COUNTER_FROM;
     ui.counter.textContent = n + ' / ' + MAX_LEN;
     ui.counter.classList.toggle('fd-counter--over', over);
@@ -1012,13 +902,13 @@
         credentials: 'omit',
         cache: 'no-store'
       })
-      .then(function (res) {
+      .then((res) => {
         if (!res.ok) {
           throw new Error('session ' + res.status);
         }
         return res.json();
       })
-      .then(function (data) {
+      .then((data) => {
         if (!data || typeof data.token !== 'string' || !data.token) {
           throw new Error('session: no token');
         }
@@ -1035,11 +925,11 @@
     }
     connecting = true;
     createSession().then(
-      function (token) {
+      (token) => {
         connecting = false;
         openSocket(token);
       },
-      function () {
+      () => {
         connecting = false;
         scheduleReconnect();
       }
@@ -1051,9 +941,9 @@
     if (retryTimer) {
       return;
     }
-    var delay = Math.min(BACKOFF_BASE_MS * Math.pow(2, attempt), BACKOFF_MAX_MS);
+    const delay = Math.min(BACKOFF_BASE_MS * Math.pow(2, attempt), BACKOFF_MAX_MS);
     attempt++;
-    retryTimer = window.setTimeout(function () {
+    retryTimer = window.setTimeout(() => {
       retryTimer = null;
       connect();
     }, delay);
@@ -1076,7 +966,7 @@
 
   function startHeartbeat(sock) {
     stopHeartbeat();
-    pingTimer = window.setInterval(function () {
+    pingTimer = window.setInterval(() => {
       if (sock !== ws || sock.readyState !== 1) {
         return;
       }
@@ -1086,7 +976,7 @@
         return;
       }
       window.clearTimeout(pongTimer);
-      pongTimer = window.setTimeout(function () {
+      pongTimer = window.setTimeout(() => {
         if (sock === ws) {
           dropSocket(sock); // silent for too long: treat as lost
         }
@@ -1109,8 +999,8 @@
     } catch (e) {
       /* already closing */
     }
-    pendingOrder.forEach(function (cid) {
-      var rec = pending[cid];
+    pendingOrder.forEach((cid) => {
+      const rec = pending[cid];
       if (rec && rec.state === 'sent') {
         setPendingState(rec, 'queued'); // re-sent with the same client_id
       }
@@ -1130,7 +1020,7 @@
   }
 
   function openSocket(token) {
-    var sock;
+    let sock;
     try {
       sock = new WebSocket(wsBase + '/webchat/ws?token=' + encodeURIComponent(token));
     } catch (e) {
@@ -1140,7 +1030,7 @@
     ws = sock;
     wsReady = false;
 
-    sock.addEventListener('open', function () {
+    sock.addEventListener('open', () => {
       if (sock !== ws) {
         return;
       }
@@ -1153,12 +1043,12 @@
       readyTimer = window.setTimeout(markReady, HISTORY_WAIT_MS);
     });
 
-    sock.addEventListener('message', function (ev) {
+    sock.addEventListener('message', (ev) => {
       if (sock !== ws) {
         return;
       }
       window.clearTimeout(pongTimer); // any frame proves the socket alive
-      var frame;
+      let frame;
       try {
         frame = JSON.parse(ev.data);
       } catch (e) {
@@ -1169,7 +1059,7 @@
       }
     });
 
-    sock.addEventListener('close', function (ev) {
+    sock.addEventListener('close', (ev) => {
       dropSocket(sock, ev.code);
     });
   }
@@ -1218,23 +1108,23 @@
     ui = buildUi();
     document.body.appendChild(ui.root);
 
-    ui.launcher.addEventListener('click', function () {
+    ui.launcher.addEventListener('click', () => {
       setOpen(!isOpen, { focus: true });
     });
-    ui.closeBtn.addEventListener('click', function () {
+    ui.closeBtn.addEventListener('click', () => {
       setOpen(false, { focus: true });
     });
-    ui.noticeClose.addEventListener('click', function () {
+    ui.noticeClose.addEventListener('click', () => {
       showNotice('clear');
     });
-    ui.panel.addEventListener('keydown', function (ev) {
+    ui.panel.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') {
         ev.stopPropagation();
         setOpen(false, { focus: true });
       }
     });
     ui.form.addEventListener('submit', onSubmit);
-    ui.input.addEventListener('keydown', function (ev) {
+    ui.input.addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
         ev.preventDefault();
         onSubmit(null);
@@ -1242,7 +1132,7 @@
     });
     ui.input.addEventListener('input', updateComposer);
 
-    window.addEventListener('online', function () {
+    window.addEventListener('online', () => {
       if (!ws && !connecting) {
         attempt = 0;
         connect();
@@ -1251,7 +1141,7 @@
 
     updateComposer();
     setOpen(startOpen, { focus: false });
-    injectStylesheet(function () {
+    injectStylesheet(() => {
       ui.root.hidden = false;
       updateComposer();
       scrollToBottom(true);
@@ -1261,16 +1151,18 @@
 
   window.FrontDoor = {
     __frontdoor: true,
-    open: function () {
+    open() {
       if (ui) {
         setOpen(true, { focus: true });
       }
     },
-    close: function () {
+    close() {
       if (ui) {
         setOpen(false, { focus: false });
       }
-    }
+    },
+    // sanitize(html) -> DocumentFragment: the shared allow-list the widget renders with.
+    sanitize
   };
 
   if (document.readyState === 'loading') {
