@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from core.settings import get_settings
 from handoff.service import HandoffService
-from knowledge.settings import KnowledgeSettings
 
 _service: HandoffService | None = None
 
@@ -13,5 +13,6 @@ _service: HandoffService | None = None
 def handoff_service() -> HandoffService:
     global _service
     if _service is None:
-        _service = HandoffService(Redis.from_url(KnowledgeSettings().redis_url))
+        settings = get_settings()
+        _service = HandoffService(Redis.from_url(settings.effective_redis_url), settings.handoff)
     return _service

@@ -13,10 +13,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.handoff_actions import escalate
 from actions.handoff_service import handoff_service
 from actions.knowledge_service import knowledge_service, load_embedder
+from core.settings import get_settings
 from handoff.sentiment import is_negative
 from knowledge import ArticleNotFound
 from knowledge.answers.replies import FALLBACK_TEXT, Reply, article_reply, decision_reply
-from knowledge.settings import KnowledgeSettings
 
 UNANSWERED = ("fallback", "clarify")
 
@@ -44,7 +44,7 @@ def human_only_topic(tags: tuple[str, ...] | list[str], topics: list[str]) -> st
 
 class ActionAnswerFromKnowledge(Action):
     def __init__(self) -> None:
-        load_embedder(KnowledgeSettings())
+        load_embedder(get_settings().knowledge)
 
     def name(self) -> str:
         return "action_answer_from_knowledge"

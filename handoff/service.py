@@ -19,10 +19,10 @@ from redis.asyncio import Redis
 
 from core.keys import KEYS, Keys
 from core.models import OWNER_BOT, OWNER_QUEUE
+from core.settings import HandoffSettings
 from handoff import AtCapacity, TicketNotFound, TicketStateError
 from handoff.models import QueueStanding, Summary, Ticket
 from handoff.queue import TicketQueue
-from handoff.settings import HandoffSettings
 from handoff.teams import TeamsConfig, is_open, load_teams, next_opening
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,10 @@ def day_key(ts: float) -> str:
 
 
 class HandoffService:
-    def __init__(self, redis: Redis, settings: HandoffSettings | None = None,
+    def __init__(self, redis: Redis, settings: HandoffSettings,
                  teams: TeamsConfig | None = None, keys: Keys = KEYS) -> None:
         self.redis = redis
-        self.settings = settings or HandoffSettings()
+        self.settings = settings
         self.teams = teams or load_teams(self.settings.teams_file)
         self.keys = keys
         self.queue = TicketQueue(redis, keys)

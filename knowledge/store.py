@@ -3,6 +3,7 @@ counter that every process watches to know when to rebuild its index."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -14,25 +15,43 @@ from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
 from knowledge.articles_io import load_folder
 from knowledge.models import Article
 
+log = logging.getLogger(__name__)
+
 # How long a customer may take to press one of the clarification buttons.
 CLARIFY_PICK_WINDOW_S = 24 * 3600
 
 
 class ArticleStore:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    """With a `seed_folder`, the store loads that folder's articles on its first
+    use against an empty knowledge base: the one place where the knowledge base
+    is seeded, whichever process (gateway, action server, CLI) comes first."""
+
+    def __init__(self, redis: Redis, keys: Keys = KEYS, *,
+                 seed_folder: Path | None = None) -> None:
         self._redis = redis
         self._keys = keys
+        self._seed_folder = seed_folder
 
     async def revision(self) -> int:
+        await self._ensure_seeded()
         return int(await self._redis.get(self._keys.kb_revision) or 0)
 
+    async def _ensure_seeded(self) -> None:
+        if self._seed_folder is not None and not await self._redis.get(self._keys.kb_revision):
+            count = await self.seed_from_folder(self._seed_folder)
+            if count:
+                log.info("knowledge base seeded with %s articles from %s", count,
+                         self._seed_folder)
+
     async def get(self, article_id: str) -> Article:
+        await self._ensure_seeded()
         raw = await self._redis.get(self._keys.article(article_id))
         if raw is None:
             raise ArticleNotFound(article_id)
         return Article.model_validate_json(raw)
 
     async def all(self) -> list[Article]:
+        await self._ensure_seeded()
         ids = sorted(await self._redis.smembers(self._keys.article_ids))
         if not ids:
             return []
@@ -42,6 +61,11 @@ class ArticleStore:
     async def save(self, article: Article, *, expected_version: int | None, author: str) -> Article:
         """Store a new version. `expected_version` is the version the editor started
         from (None for a new article); if someone saved in between, VersionConflict."""
+        await self._ensure_seeded()
+        return await self._save(article, expected_version=expected_version, author=author)
+
+    async def _save(self, article: Article, *, expected_version: int | None, author: str
+                    ) -> Article:
         key = self._keys.article(article.id)
         async with self._redis.pipeline(transaction=True) as pipe:
             try:
@@ -77,6 +101,7 @@ class ArticleStore:
         """Store new versions of several articles all at once or not at all (an
         import): each (article, expected_version) is checked like `save`, and
         one revision bump publishes them together."""
+        await self._ensure_seeded()
         if not changes:
             return []
         ids = [article.id for article, _ in changes]
@@ -136,7 +161,7 @@ class ArticleStore:
             return 0
         articles = load_folder(folder)
         for article in articles:
-            await self.save(article, expected_version=None, author="seed")
+            await self._save(article, expected_version=None, author="seed")
         return len(articles)
 
     async def record_unanswered(self, query: str, outcome: str, channel: str, *,

@@ -320,7 +320,7 @@ def _authorized(request: Request, args: dict) -> str | None:
     token = header[7:] if header.lower().startswith("bearer ") else args.get("token")
     if not token:
         return "not_authed"
-    expected = _settings(request).slack_bot_token
+    expected = _settings(request).channels.slack_bot_token
     if expected is None or not hmac.compare_digest(str(token).encode(),
                                                    expected.get_secret_value().encode()):
         return "invalid_auth"
@@ -451,10 +451,10 @@ _METHODS = {
 async def _deliver(request: Request, body: bytes, content_type: str,
                    timestamp: int | None = None, headers: dict | None = None) -> int:
     settings = _settings(request)
-    if settings.slack_signing_secret is None:
+    if settings.channels.slack_signing_secret is None:
         raise HTTPException(503, "no Slack signing secret configured")
     ts = str(timestamp or int(time.time()))
-    signature = SignatureVerifier(settings.slack_signing_secret.get_secret_value()) \
+    signature = SignatureVerifier(settings.channels.slack_signing_secret.get_secret_value()) \
         .generate_signature(timestamp=ts, body=body)
     response = await request.app.state.http.post(
         settings.base_url + EVENTS_PATH, content=body,

@@ -223,7 +223,7 @@ class Chat:
 
 class TelegramSandbox:
     def __init__(self, settings: Settings) -> None:
-        secret = settings.telegram_webhook_secret
+        secret = settings.channels.telegram_webhook_secret
         self.settings = settings
         self.chats: dict[str, Chat] = {}
         self.next_update_id = random.randint(100_000_000, 800_000_000)
@@ -241,7 +241,7 @@ class TelegramSandbox:
 
     @property
     def bot_user(self) -> dict:
-        token = self.settings.telegram_bot_token
+        token = self.settings.channels.telegram_bot_token
         bot_id = int(token.get_secret_value().split(":", 1)[0]) if token else 1
         return {"id": bot_id, "is_bot": True, "first_name": "Front Door",
                 "username": "frontdoor_sandbox_bot", "can_join_groups": False,
@@ -493,7 +493,7 @@ def _error(code: int, description: str, parameters: dict | None = None) -> JSONR
 @router.api_route("/bot{token}/{method}", methods=["GET", "POST"])
 async def bot_api(token: str, method: str, request: Request) -> JSONResponse:
     sandbox = _state(request)
-    expected = sandbox.settings.telegram_bot_token
+    expected = sandbox.settings.channels.telegram_bot_token
     if expected is None or not hmac.compare_digest(token.encode(),
                                                    expected.get_secret_value().encode()):
         return _error(401, "Unauthorized")

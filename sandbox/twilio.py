@@ -87,7 +87,7 @@ def _add(state: _State, user: str, entry: dict) -> None:
 @router.post(f"/{API_VERSION}/Accounts/{{account_sid}}/Messages.json")
 async def create_message(account_sid: str, request: Request) -> JSONResponse:
     settings, state = _settings(request), _state(request)
-    if not _authenticated(request, settings) or account_sid != settings.twilio_account_sid:
+    if not _authenticated(request, settings) or account_sid != settings.channels.twilio_account_sid:
         return _error(401, 20003, "Authenticate",
                       headers={"WWW-Authenticate": 'Basic realm="Twilio API"'})
     failure = state.failure
@@ -114,7 +114,7 @@ async def create_message(account_sid: str, request: Request) -> JSONResponse:
         return _error(400, 21602, "Message body is required.")
     if not E164.fullmatch(to):
         return _error(400, 21211, f"Invalid 'To' Phone Number: {to}")
-    if sender != settings.twilio_from_number:
+    if sender != settings.channels.twilio_from_number:
         return _error(400, 21606, f"The From phone number {sender} is not a valid, "
                                   "SMS-capable inbound phone number or short code for your account.")
     if len(body) > MAX_BODY_CHARS:
@@ -143,14 +143,14 @@ async def create_message(account_sid: str, request: Request) -> JSONResponse:
 
 def _authenticated(request: Request, settings: Settings) -> bool:
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic" or settings.twilio_auth_token is None:
+    if scheme.lower() != "basic" or settings.channels.twilio_auth_token is None:
         return False
     try:
         user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return False
-    expected = settings.twilio_auth_token.get_secret_value()
-    return (hmac.compare_digest(user.encode(), (settings.twilio_account_sid or "").encode())
+    expected = settings.channels.twilio_auth_token.get_secret_value()
+    return (hmac.compare_digest(user.encode(), (settings.channels.twilio_account_sid or "").encode())
             and hmac.compare_digest(password.encode(), expected.encode()))
 
 
@@ -182,9 +182,9 @@ async def sandbox_send(body: SendRequest, request: Request) -> dict:
     params = {
         "ToCountry": "US", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
         "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
-        "FromCity": "", "Body": body.text, "FromCountry": "", "To": settings.twilio_from_number,
+        "FromCity": "", "Body": body.text, "FromCountry": "", "To": settings.channels.twilio_from_number,
         "ToZip": "", "NumSegments": str(sms_info(body.text).segments), "MessageSid": sid,
-        "AccountSid": settings.twilio_account_sid, "From": body.user, "ApiVersion": API_VERSION,
+        "AccountSid": settings.channels.twilio_account_sid, "From": body.user, "ApiVersion": API_VERSION,
     }
     if body.media_url:
         params.update({"NumMedia": "1", "MediaUrl0": body.media_url,
@@ -209,7 +209,7 @@ async def sandbox_redeliver(body: UserRequest, request: Request) -> dict:
 async def _deliver(request: Request, params: dict[str, str]) -> int:
     settings = _settings(request)
     url = settings.base_url + INBOUND_PATH
-    token = settings.twilio_auth_token.get_secret_value()  # type: ignore[union-attr]
+    token = settings.channels.twilio_auth_token.get_secret_value()  # type: ignore[union-attr]
     signature = RequestValidator(token).compute_signature(url, params)
     response = await request.app.state.http.post(
         url, data=params, headers={"X-Twilio-Signature": signature,

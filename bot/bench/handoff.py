@@ -111,7 +111,7 @@ async def _bench(settings: Settings, samples: int, transcript: int, console: Con
     base = settings.base_url
     redis = Redis.from_url(settings.effective_redis_url)
     await StaffStore(redis).create("bench-agent", "bench-agent-password", ["agent"])
-    handoff = HandoffService(redis)
+    handoff = HandoffService(redis, settings.handoff)
     await handoff.set_profile("bench-agent", capacity=samples + 10)
     visitor_of = URLSafeTimedSerializer(settings.session_secret.get_secret_value(),
                                         salt="frontdoor.webchat.session")

@@ -113,7 +113,8 @@ async def run_seed(redis_url: str, embedder, settings, bench: BenchSet, shots: i
     redis = Redis.from_url(redis_url)
     try:
         await redis.flushdb()
-        service = KnowledgeService(redis, embedder, settings)
+        # only the benchmark's articles: no seed articles
+        service = KnowledgeService(redis, embedder, settings.model_copy(update={"articles_dir": None}))
         articles = sample_articles(bench, shots, seed)
         for article in articles:
             await service.store.save(article, expected_version=None, author="bench")
@@ -244,11 +245,11 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
              redis_url: str | None = None, embedder=None, settings=None,
              plot: Path | None = None) -> dict:
     """Run the set; return the summary (means over seeds) with per-seed figures."""
+    from core.settings import get_settings
     from knowledge.answers.embedder import Embedder
-    from knowledge.settings import KnowledgeSettings
 
     started = time.perf_counter()
-    settings = settings or KnowledgeSettings()
+    settings = settings or get_settings().knowledge
     bench = load_set(directory)
     seeds = seeds or [0]
     if shots is None:

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from bot.cli.redis_job import run_with_redis
+from core.settings import get_settings
 from knowledge import KnowledgeError
 from knowledge.editor.transfer import (
     ImportInvalid,
@@ -25,7 +26,6 @@ from knowledge.editor.transfer import (
     parse_path,
     write_folder,
 )
-from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 
 app = typer.Typer(help="The knowledge base: import and export articles.", no_args_is_help=True)
@@ -33,14 +33,11 @@ console = Console()
 
 
 def _run(work) -> None:
-    """Run `work(ArticleStore)` (seeded as the services seed it on first start);
+    """Run `work(ArticleStore)` (seeded on first use, as in the services);
     an invalid import lists every problem and changes nothing."""
 
     async def with_store(redis: Redis) -> None:
-        store = ArticleStore(redis)
-        if await store.revision() == 0:  # as the services do on their first start
-            await store.seed_from_folder(KnowledgeSettings().articles_dir)
-        await work(store)
+        await work(ArticleStore(redis, seed_folder=get_settings().knowledge.articles_dir))
 
     try:
         run_with_redis(with_store, console)

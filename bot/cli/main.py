@@ -82,8 +82,8 @@ def up(sandboxes: bool = typer.Option(
 
 
 def enabled_channels(settings: Settings) -> list[str]:
-    flags = {"telegram": settings.telegram_enabled, "slack": settings.slack_enabled,
-             "sms": settings.sms_enabled}
+    flags = {"telegram": settings.channels.telegram_enabled, "slack": settings.channels.slack_enabled,
+             "sms": settings.channels.sms_enabled}
     return ["web", *(name for name, on in flags.items() if on)]
 
 
@@ -96,7 +96,7 @@ def telegram_set_webhook(url: str = typer.Argument(
     from bot.channels.telegram.routes import set_webhook
 
     settings = get_settings()
-    if not settings.telegram_enabled:
+    if not settings.channels.telegram_enabled:
         console.print("[red]Set FRONTDOOR_TELEGRAM_BOT_TOKEN and "
                       "FRONTDOOR_TELEGRAM_WEBHOOK_SECRET first.[/red]")
         raise typer.Exit(2)
@@ -116,7 +116,7 @@ def telegram_poll() -> None:
     from bot.gateway.inbound import InboundStream
 
     settings = get_settings()
-    if not settings.telegram_enabled:
+    if not settings.channels.telegram_enabled:
         console.print("[red]Set FRONTDOOR_TELEGRAM_BOT_TOKEN and "
                       "FRONTDOOR_TELEGRAM_WEBHOOK_SECRET first.[/red]")
         raise typer.Exit(2)
@@ -140,11 +140,10 @@ def train(force: bool = typer.Option(False, "--force", help="Retrain even if not
     """Prepare the embedding model and train the Rasa model (skipped when config.yml,
     domain.yml, data/ and the Rasa lock are unchanged)."""
     from knowledge.answers.embedder import Embedder
-    from knowledge.settings import KnowledgeSettings
 
     # Exports the embedding model to ONNX once (var/cache), so no process does it
     # while starting.
-    Embedder(KnowledgeSettings().model_path())
+    Embedder(get_settings().knowledge.model_path())
     try:
         code = rasa_train(get_settings(), force=force, echo=console.print)
     except LaunchError as exc:

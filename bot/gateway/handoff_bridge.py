@@ -67,10 +67,11 @@ return 0
 class HandoffBridge:
     def __init__(self, redis: Redis, replies: ReplySender, transcripts: TranscriptStore,
                  hub: LiveHub, rasa: RasaClient, handoff: HandoffService,
-                 keys: Keys = KEYS) -> None:
+                 articles: ArticleStore, keys: Keys = KEYS) -> None:
         self._redis = redis
         self._replies = replies
         self._transcripts = transcripts
+        self._articles = articles
         self._hub = hub
         self._rasa = rasa
         self.handoff = handoff
@@ -160,7 +161,7 @@ class HandoffBridge:
     async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
         words = query.lower().split()
         found = []
-        for article in await ArticleStore(self._redis, self._keys).all():
+        for article in await self._articles.all():
             if article.status != "published":
                 continue
             title = article.title.lower()

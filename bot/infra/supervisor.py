@@ -6,7 +6,6 @@ the way the product runs is the way it is tested."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 import shutil
@@ -22,9 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import yaml
-from pydantic import SecretStr
 
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, Settings, environment
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 
@@ -118,16 +116,7 @@ def current_model(settings: Settings) -> Path:
 def child_env(settings: Settings) -> dict[str, str]:
     """The parent's environment plus every setting, so each child process builds
     the same Settings the launcher has."""
-    env = dict(os.environ)
-    for name in type(settings).model_fields:
-        if name == "session_secret":
-            continue
-        value = getattr(settings, name)
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if value is not None:
-            env[f"FRONTDOOR_{name.upper()}"] = (
-                json.dumps(value) if isinstance(value, (list, dict)) else str(value))
+    env = {**os.environ, **environment(settings)}
     env.update(
         FRONTDOOR_REDIS_URL=settings.effective_redis_url,
         FRONTDOOR_SESSION_SECRET=session_secret(settings),
@@ -201,8 +190,6 @@ class Stack:
                 for child in wave:
                     self._wait_healthy(child)
                     self._echo(f"  {child.name:<8} ready")
-                if wave[0].name == "redis":
-                    self._seed_knowledge()
         except BaseException:
             self.stop()
             raise
@@ -243,26 +230,6 @@ class Stack:
             return httpx.get(child.health_url, timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
-
-    def _seed_knowledge(self) -> None:
-        """Load knowledge/articles/ into an empty store on the very first start."""
-        import asyncio
-
-        from redis.asyncio import Redis
-
-        from knowledge.settings import KnowledgeSettings
-        from knowledge.store import ArticleStore
-
-        async def seed() -> int:
-            redis = Redis.from_url(self.settings.effective_redis_url)
-            try:
-                return await ArticleStore(redis).seed_from_folder(KnowledgeSettings().articles_dir)
-            finally:
-                await redis.aclose()
-
-        count = asyncio.run(seed())
-        if count:
-            self._echo(f"  knowledge: seeded {count} articles")
 
     def dead_child(self) -> Child | None:
         return next((c for c in self.children if c.proc and c.proc.poll() is not None), None)

@@ -17,6 +17,7 @@ import numpy as np
 from redis.asyncio import Redis
 
 from core.keys import KEYS, Keys
+from core.settings import KnowledgeSettings
 from knowledge import ArticleNotFound
 from knowledge.answers.embedder import Embedder
 from knowledge.answers.head import (
@@ -30,7 +31,6 @@ from knowledge.answers.head import (
 from knowledge.answers.index import VariantIndex
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.models import Article, Decision
-from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class KnowledgeService:
     def __init__(
         self, redis: Redis, embedder: Embedder, settings: KnowledgeSettings, keys: Keys = KEYS
     ) -> None:
-        self.store = ArticleStore(redis, keys)
+        self.store = ArticleStore(redis, keys, seed_folder=settings.articles_dir)
         self._redis = redis
         self._keys = keys
         self._embedder = embedder
@@ -87,8 +87,6 @@ class KnowledgeService:
     async def ensure_fresh(self) -> VariantIndex:
         """Rebuild the index if an article was published since it was built."""
         revision = await self.store.revision()
-        if revision == 0 and await self.store.seed_from_folder(self._settings.articles_dir):
-            revision = await self.store.revision()
         if revision != self._index_revision:
             async with self._rebuild_lock:
                 if revision != self._index_revision:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from core.settings import KnowledgeSettings
 from knowledge.answers.embedder import Embedder
 from knowledge.answers.service import KnowledgeService
-from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 from knowledge.unanswered import UnansweredQuestions
 
@@ -43,7 +43,7 @@ class EditorBackend:
                  previews: dict[str, Previewer]) -> None:
         self.redis = redis
         self.settings = settings
-        self.store = ArticleStore(redis)
+        self.store = ArticleStore(redis, seed_folder=settings.articles_dir)
         self.unanswered = UnansweredQuestions(redis)
         self.previews = previews
         self.embedder: Embedder | None = None
@@ -75,7 +75,3 @@ class EditorBackend:
         self.embedder = await asyncio.to_thread(shared_embedder, self.settings.model_path())
         self._service = KnowledgeService(self.redis, self.embedder, self.settings)
 
-    async def ensure_seeded(self) -> None:
-        """An editor may open the page before any customer asked anything."""
-        if await self.store.revision() == 0:
-            await self.store.seed_from_folder(self.settings.articles_dir)

@@ -6,9 +6,9 @@ import re
 import pytest
 from playwright.async_api import expect
 
+from core.settings import KnowledgeSettings
 from knowledge.editor.backend import shared_embedder
 from knowledge.models import Article
-from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 from tests.conftest import gateway_without_rasa
 from tests.e2e.chromium import chromium

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from bot.customers.identity import IdentityStore
 from core.keys import KEYS
+from core.settings import HandoffSettings
 from handoff.service import HandoffService
 from knowledge.models import Article
 from knowledge.store import ArticleStore
@@ -30,7 +31,7 @@ async def waiting_customer(redis: Redis, visitor: str = "w-1") -> str:
     identities = IdentityStore(redis)
     customer_id = await identities.resolve("web", visitor, "Dana")
     await identities.touch(customer_id, "web", visitor)
-    ticket, _ = await HandoffService(redis).escalate(customer_id, "web", "asked_for_human",
+    ticket, _ = await HandoffService(redis, HandoffSettings()).escalate(customer_id, "web", "asked_for_human",
                                                      display_name="Dana")
     return ticket.ref
 

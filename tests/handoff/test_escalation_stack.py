@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.settings import HandoffSettings
 from handoff.service import HandoffService
 from handoff.teams import is_open
 from tests.bot.gateway.test_stack import Chat
@@ -117,7 +118,7 @@ async def test_two_unanswered_questions_in_a_row_escalate(stack, agent):
 
 
 async def test_human_only_topics_go_to_their_team(stack, agent, stack_redis):
-    service = HandoffService(stack_redis)
+    service = HandoffService(stack_redis, HandoffSettings())
     chat = await Chat.open(stack)
     try:
         await chat.say("I want to cancel my Brightside Plus membership")

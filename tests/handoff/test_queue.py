@@ -7,9 +7,9 @@ from datetime import time as dt_time
 
 import pytest
 
+from core.settings import HandoffSettings
 from handoff import AtCapacity, TicketStateError
 from handoff.service import HandoffService
-from handoff.settings import HandoffSettings
 
 
 @pytest.fixture

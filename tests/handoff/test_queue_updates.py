@@ -6,8 +6,8 @@ import asyncio
 import pytest
 
 from bot.gateway.handoff_bridge import HandoffBridge
+from core.settings import HandoffSettings
 from handoff.service import HandoffService
-from handoff.settings import HandoffSettings
 
 
 class Told:
@@ -18,7 +18,7 @@ class Told:
 def bridge_for(redis, service: HandoffService, told: Told, channels: dict[str, str]
                ) -> HandoffBridge:
     bridge = HandoffBridge(redis, replies=None, transcripts=None, hub=None, rasa=None,
-                           handoff=service)
+                           handoff=service, articles=None)
 
     async def tell(customer_id, text, **_):
         told.messages.append((customer_id, text))

@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app import create_app
-from core.settings import Settings
+from core.settings import HandoffSettings, Settings
 from handoff.reports import report
 from handoff.service import HandoffService, day_key
 from tests.conftest import free_port, serve
@@ -17,7 +17,7 @@ from tests.conftest import free_port, serve
 async def four_web_conversations_one_escalated(redis: Redis) -> None:
     await redis.hincrby(f"fd:stats:{day_key(time.time())}", "conversations:web", 4)
     await redis.hincrby(f"fd:stats:{day_key(time.time())}", "conversations:sms", 1)
-    service = HandoffService(redis)
+    service = HandoffService(redis, HandoffSettings())
     ticket, _ = await service.escalate("c_r", "web", "asked_for_human")
     await service.claim(ticket.ref, "ann")
     await service.agent_replied(ticket.ref)

@@ -11,9 +11,8 @@ from fastapi import FastAPI, Request, Response
 from redis.asyncio import Redis
 
 from bot.app import create_app
-from core.settings import Settings
+from core.settings import HandoffSettings, Settings
 from handoff.service import HandoffService
-from handoff.settings import HandoffSettings
 from handoff.webhooks import sign, verify_signature
 from tests.conftest import free_port, serve
 

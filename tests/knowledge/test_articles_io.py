@@ -1,8 +1,8 @@
 import pytest
 
+from core.settings import KnowledgeSettings
 from knowledge import ArticleInvalid
 from knowledge.articles_io import load_folder, parse_article, render_article
-from knowledge.settings import KnowledgeSettings
 
 GOOD = """---
 id: gift-cards

@@ -62,15 +62,15 @@ class SlackChannel:
     name = "slack"
 
     def __init__(self, settings: Settings, redis: Redis, keys: Keys = KEYS) -> None:
-        if settings.slack_bot_token is None or settings.slack_signing_secret is None:
+        if settings.channels.slack_bot_token is None or settings.channels.slack_signing_secret is None:
             raise ValueError("the Slack channel needs slack_bot_token and slack_signing_secret")
         self._settings = settings
         self._redis = redis
         self._keys = keys
         self._tasks: set[asyncio.Task] = set()
-        token = settings.slack_bot_token.get_secret_value()
-        secret = settings.slack_signing_secret.get_secret_value()
-        base_url = settings.slack_api_base.rstrip("/") + "/"
+        token = settings.channels.slack_bot_token.get_secret_value()
+        secret = settings.channels.slack_signing_secret.get_secret_value()
+        base_url = settings.channels.slack_api_base.rstrip("/") + "/"
         self._verifier = SignatureVerifier(secret)
         # Our own calls; retries are the outbox's job, so the SDK makes none.
         self._web = AsyncWebClient(token=token, base_url=base_url, timeout=int(API_TIMEOUT_S),

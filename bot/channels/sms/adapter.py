@@ -91,14 +91,14 @@ class SmsChannel:
     name = "sms"
 
     def __init__(self, settings: Settings, redis: Redis) -> None:
-        if not settings.sms_enabled:
+        if not settings.channels.sms_enabled:
             raise ValueError("SMS needs twilio_account_sid, twilio_auth_token and "
                              "twilio_from_number")
         self._settings = settings
         self._redis = redis
-        self._account_sid: str = settings.twilio_account_sid  # type: ignore[assignment]
-        self._from: str = settings.twilio_from_number  # type: ignore[assignment]
-        token = settings.twilio_auth_token.get_secret_value()  # type: ignore[union-attr]
+        self._account_sid: str = settings.channels.twilio_account_sid  # type: ignore[assignment]
+        self._from: str = settings.channels.twilio_from_number  # type: ignore[assignment]
+        token = settings.channels.twilio_auth_token.get_secret_value()  # type: ignore[union-attr]
         self._validator = RequestValidator(token)
         self._client: Client | None = None
 
@@ -245,12 +245,12 @@ class SmsChannel:
 
     def _rest(self) -> Client:
         if self._client is None:  # made on first use, inside the event loop aiohttp needs
-            token = self._settings.twilio_auth_token.get_secret_value()  # type: ignore[union-attr]
+            token = self._settings.channels.twilio_auth_token.get_secret_value()  # type: ignore[union-attr]
             client = Client(self._account_sid, token,
                             http_client=_TwilioHttp(timeout=SEND_TIMEOUT_S))
             # The API domain's base URL is the library's own knob for its address:
             # the real api.twilio.com in production, the sandbox in the demo and tests.
-            client.api.base_url = self._settings.twilio_api_base.rstrip("/")
+            client.api.base_url = self._settings.channels.twilio_api_base.rstrip("/")
             self._client = client
         return self._client
 

@@ -56,11 +56,11 @@ log = logging.getLogger(__name__)
 
 
 def make_bot(settings: Settings) -> Bot:
-    if settings.telegram_bot_token is None:
+    if settings.channels.telegram_bot_token is None:
         raise ValueError("Telegram is not configured (FRONTDOOR_TELEGRAM_BOT_TOKEN)")
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base),
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.channels.telegram_api_base),
                              timeout=API_TIMEOUT_S)
-    return Bot(settings.telegram_bot_token.get_secret_value(), session=session,
+    return Bot(settings.channels.telegram_bot_token.get_secret_value(), session=session,
                default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -68,11 +68,11 @@ class TelegramChannel:
     name = "telegram"
 
     def __init__(self, settings: Settings, redis: Redis) -> None:
-        if settings.telegram_webhook_secret is None:
+        if settings.channels.telegram_webhook_secret is None:
             raise ValueError("Telegram is not configured (FRONTDOOR_TELEGRAM_WEBHOOK_SECRET)")
         self.bot = make_bot(settings)
-        self._secret = settings.telegram_webhook_secret.get_secret_value().encode()
-        self._token = settings.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
+        self._secret = settings.channels.telegram_webhook_secret.get_secret_value().encode()
+        self._token = settings.channels.telegram_bot_token.get_secret_value()  # type: ignore[union-attr]
         self._max_chars = settings.max_message_chars
         self._redis = redis
         self._typing: dict[int, asyncio.Task] = {}

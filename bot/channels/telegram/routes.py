@@ -64,11 +64,11 @@ async def telegram_webhook(request: Request, svc: Services = Depends(services)) 
 
 async def set_webhook(settings: Settings, url: str) -> None:
     """Point Telegram at our webhook (`frontdoor telegram set-webhook URL`)."""
-    if settings.telegram_webhook_secret is None:
+    if settings.channels.telegram_webhook_secret is None:
         raise ValueError("Telegram is not configured (FRONTDOOR_TELEGRAM_WEBHOOK_SECRET)")
     bot = make_bot(settings)
     try:
-        await bot.set_webhook(url, secret_token=settings.telegram_webhook_secret.get_secret_value(),
+        await bot.set_webhook(url, secret_token=settings.channels.telegram_webhook_secret.get_secret_value(),
                               allowed_updates=ALLOWED_UPDATES)
     finally:
         await bot.session.close()

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from bot.bench.kb import evaluate, load_set, metrics, run, sample_articles
+from core.settings import KnowledgeSettings
 from knowledge.answers.embedder import Embedder
 from knowledge.answers.policy import Thresholds
-from knowledge.settings import KnowledgeSettings
 
 ARTICLES = [
     {"id": "Payment_Methods", "title": "Payment methods",

@@ -9,8 +9,8 @@ import uuid
 import httpx
 import pytest
 
+from core.settings import KnowledgeSettings
 from knowledge.articles_io import load_folder
-from knowledge.settings import KnowledgeSettings
 
 pytestmark = pytest.mark.stack
 

@@ -8,6 +8,7 @@ import redis as redis_sync
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from core.settings import get_settings
 
 runner = CliRunner()
 
@@ -16,11 +17,13 @@ runner = CliRunner()
 def kb_db(redis_server, monkeypatch):
     url = f"{redis_server}/7"
     monkeypatch.setenv("FRONTDOOR_REDIS_URL", url)
+    get_settings.cache_clear()  # a process reads its settings once; each test is a new "process"
     client = redis_sync.Redis.from_url(url)
     client.flushdb()
     yield client
     client.flushdb()
     client.close()
+    get_settings.cache_clear()
 
 
 def articles(client) -> dict[str, bytes]:

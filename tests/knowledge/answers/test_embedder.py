@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.settings import packaged_model_path
 from knowledge.answers import embedder as embedder_module
 from knowledge.answers.embedder import Embedder, TorchEncoder
-from knowledge.settings import packaged_model_path
 
 TEXTS = [
     "hi",

@@ -2,11 +2,11 @@
 
 import pytest
 
+from core.settings import KnowledgeSettings
 from knowledge import VersionConflict
 from knowledge.answers.embedder import Embedder
 from knowledge.answers.replies import decision_reply
 from knowledge.answers.service import KnowledgeService
-from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from core.settings import KnowledgeSettings
 from knowledge import ArticleInvalid
 from knowledge.articles_io import load_folder
 from knowledge.editor.editing import ArticleInput, content_of, diff_articles, search, slugify
@@ -17,7 +18,6 @@ from knowledge.editor.transfer import (
     parse_zip,
 )
 from knowledge.models import Article
-from knowledge.settings import KnowledgeSettings
 from knowledge.unanswered import Entry, group_queries
 
 TRICKY = ArticleInput(

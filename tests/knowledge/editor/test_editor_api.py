@@ -9,8 +9,8 @@ import zipfile
 import httpx
 import pytest
 
+from core.settings import KnowledgeSettings
 from knowledge.editor.backend import shared_embedder
-from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 from tests.conftest import gateway_without_rasa
 from tests.staff import make_staff, signed_in_client

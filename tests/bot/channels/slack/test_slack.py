@@ -40,7 +40,7 @@ from bot.gateway.inbound import InboundStream
 from bot.gateway.services import Services
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
-from core.settings import Settings, with_sandboxes
+from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import slack as slack_sandbox
 from tests.conftest import free_port, serve
 
@@ -316,7 +316,7 @@ class Env:
                content_type: str = "application/json", **extra: str) -> dict:
         """Headers as Slack sends them, signed independently of slack_sdk."""
         ts = str(timestamp if timestamp is not None else int(time.time()))
-        secret = self.settings.slack_signing_secret.get_secret_value().encode()
+        secret = self.settings.channels.slack_signing_secret.get_secret_value().encode()
         digest = hmac.new(secret, b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
         return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
                 "X-Slack-Signature": f"v0={digest}", **extra}
@@ -414,8 +414,8 @@ async def test_a_press_in_a_mention_thread_keeps_the_answers_in_that_thread(slac
 
 
 async def test_the_sandbox_speaks_the_web_api_wire_format(slack):
-    client = AsyncWebClient(token=slack.settings.slack_bot_token.get_secret_value(),
-                            base_url=slack.settings.slack_api_base)
+    client = AsyncWebClient(token=slack.settings.channels.slack_bot_token.get_secret_value(),
+                            base_url=slack.settings.channels.slack_api_base)
     assert (await client.auth_test())["user_id"] == slack_sandbox.BOT_USER_ID
     await slack.control("send", user="alice", text="hi")
     with pytest.raises(SlackApiError) as info:
@@ -424,7 +424,7 @@ async def test_the_sandbox_speaks_the_web_api_wire_format(slack):
     assert info.value.response["error"] == "invalid_blocks"
     assert "[json-pointer:/blocks/0/text/text]" in info.value.response["errors"][0]
     with pytest.raises(SlackApiError) as info:
-        await AsyncWebClient(token="xoxb-forged", base_url=slack.settings.slack_api_base) \
+        await AsyncWebClient(token="xoxb-forged", base_url=slack.settings.channels.slack_api_base) \
             .users_info(user=ALICE)
     assert info.value.response["error"] == "invalid_auth"
     user = (await client.users_info(user=ALICE))["user"]
@@ -616,8 +616,8 @@ async def test_a_server_error_is_a_send_error_without_retry_after(slack):
 
 
 async def test_slack_unreachable_is_a_send_error(slack):
-    settings = slack.settings.model_copy(
-        update={"slack_api_base": f"http://127.0.0.1:{free_port()}/api/"})
+    settings = with_channels(slack.settings,
+                             slack_api_base=f"http://127.0.0.1:{free_port()}/api/")
     offline = SlackChannel(settings, slack.redis)
     try:
         with pytest.raises(ChannelSendError):
@@ -633,7 +633,7 @@ async def test_a_gone_channel_or_a_bad_token_is_dropped_not_retried(slack, caplo
         await slack.channel.send(Recipient("c_x", ALICE), bot_entry("hello"))
     assert "channel_not_found" in caplog.text
 
-    settings = slack.settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-wrong")})
+    settings = with_channels(slack.settings, slack_bot_token=SecretStr("xoxb-wrong"))
     wrong = SlackChannel(settings, slack.redis)
     try:
         await wrong.send(Recipient("c_x", ALICE), bot_entry("hello"))  # logged, not raised

@@ -46,7 +46,7 @@ from bot.gateway.inbound import InboundStream
 from bot.gateway.outbox import Outbox, OutboxSender
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
-from core.settings import Settings, with_sandboxes
+from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import twilio as twilio_sandbox
 from tests.conftest import free_port, serve
 
@@ -268,7 +268,7 @@ class Env:
         return self.settings.base_url + INBOUND_PATH
 
     def sign(self, params: dict, url: str | None = None, token: str | None = None) -> str:
-        token = token or self.settings.twilio_auth_token.get_secret_value()
+        token = token or self.settings.channels.twilio_auth_token.get_secret_value()
         return RequestValidator(token).compute_signature(url or self.webhook_url, params)
 
     async def post_webhook(self, params: dict, signature: str | None = "sign") -> httpx.Response:
@@ -301,7 +301,7 @@ class Env:
 
     def account(self, params: dict) -> dict:
         """A recorded payload as if it came for our (sandbox) account."""
-        return dict(params, AccountSid=self.settings.twilio_account_sid)
+        return dict(params, AccountSid=self.settings.channels.twilio_account_sid)
 
 
 def gateway_app(settings: Settings, redis: Redis, channels: dict) -> FastAPI:
@@ -324,7 +324,7 @@ def sandbox_app(settings: Settings, http: httpx.AsyncClient) -> FastAPI:
 async def env(redis_server):
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
                                        sandbox_port=free_port(), session_secret="x"))
-    redis = Redis.from_url(settings.redis_url)
+    redis = Redis.from_url(settings.effective_redis_url)
     channel = SmsChannel(settings, redis)
     async with (httpx.AsyncClient(timeout=10) as http,
                 serve(sandbox_app(settings, http), settings.sandbox_port),
@@ -406,8 +406,8 @@ async def test_the_signature_covers_the_public_url(redis):
                                        sandbox_port=free_port(), session_secret="x"))
     channel = SmsChannel(settings, redis)
     app = gateway_app(settings, redis, {"sms": channel})
-    params = dict(payload("text"), AccountSid=settings.twilio_account_sid)
-    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+    params = dict(payload("text"), AccountSid=settings.channels.twilio_account_sid)
+    validator = RequestValidator(settings.channels.twilio_auth_token.get_secret_value())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://10.0.0.5:8000") as client:
         local = await client.post(INBOUND_PATH, data=params, headers={
@@ -431,7 +431,7 @@ async def test_the_route_is_404_when_sms_is_not_enabled(redis):
 
 
 async def test_a_signed_but_malformed_webhook_is_a_400_and_changes_nothing(sms):
-    params = {"AccountSid": sms.settings.twilio_account_sid, "Body": "hi"}
+    params = {"AccountSid": sms.settings.channels.twilio_account_sid, "Body": "hi"}
     response = await sms.post_webhook(params)
     assert response.status_code == 400 and await sms.inbound() == []
 
@@ -595,15 +595,15 @@ async def test_other_4xx_are_logged_and_dropped(sms, caplog):
     with caplog.at_level(logging.ERROR, logger="bot.channels.sms.adapter"):
         await sms.channel.send(Recipient("c_1", "not-a-number"), bot_entry("hello"))
     assert "error 21211" in caplog.text
-    wrong = SmsChannel(sms.settings.model_copy(update={
-        "twilio_auth_token": SecretStr("f" * 32)}), sms.redis)
+    wrong = SmsChannel(with_channels(sms.settings, twilio_auth_token=SecretStr("f" * 32)),
+                       sms.redis)
     try:
         with caplog.at_level(logging.ERROR, logger="bot.channels.sms.adapter"):
             await wrong.send(Recipient("c_1", PHONE), bot_entry("hello"))
     finally:
         await wrong.close()
     assert "HTTP 401, error 20003" in caplog.text
-    assert "f" * 32 not in caplog.text and sms.settings.twilio_auth_token.get_secret_value() \
+    assert "f" * 32 not in caplog.text and sms.settings.channels.twilio_auth_token.get_secret_value() \
         not in caplog.text
 
 
@@ -612,10 +612,10 @@ async def test_other_4xx_are_logged_and_dropped(sms, caplog):
 # =====================================================================================
 
 async def test_sandbox_messages_api(sms):
-    sid = sms.settings.twilio_account_sid
+    sid = sms.settings.channels.twilio_account_sid
     url = f"{sms.sandbox}/2010-04-01/Accounts/{sid}/Messages.json"
-    auth = (sid, sms.settings.twilio_auth_token.get_secret_value())
-    form = {"To": PHONE, "From": sms.settings.twilio_from_number, "Body": "a" * 161}
+    auth = (sid, sms.settings.channels.twilio_auth_token.get_secret_value())
+    form = {"To": PHONE, "From": sms.settings.channels.twilio_from_number, "Body": "a" * 161}
 
     unauthenticated = await sms.http.post(url, data=form)
     assert unauthenticated.status_code == 401

@@ -42,7 +42,7 @@ from bot.channels.telegram.routes import poll_forever, router, set_webhook
 from bot.gateway.inbound import InboundStream
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
-from core.settings import Settings, with_sandboxes
+from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import telegram as tg_sandbox
 from sandbox.telegram import parse_html
 from tests.conftest import free_port, serve
@@ -338,7 +338,7 @@ async def test_a_redelivered_update_is_enqueued_with_the_same_external_id(tg: En
 
 async def test_forged_requests_are_refused_before_the_body_is_parsed(tg: Env):
     good = (PAYLOADS / "text.json").read_bytes()
-    secret = tg.settings.telegram_webhook_secret.get_secret_value()
+    secret = tg.settings.channels.telegram_webhook_secret.get_secret_value()
     for headers in ({}, {SECRET_HEADER: ""}, {SECRET_HEADER: secret + "x"},
                     {SECRET_HEADER: secret[:-1]}):
         for body in (good, b"{garbage"):  # 403 even for a malformed body: never parsed
@@ -348,7 +348,7 @@ async def test_forged_requests_are_refused_before_the_body_is_parsed(tg: Env):
 
 
 async def test_malformed_updates_get_a_clear_400_and_change_nothing(tg: Env):
-    headers = {SECRET_HEADER: tg.settings.telegram_webhook_secret.get_secret_value()}
+    headers = {SECRET_HEADER: tg.settings.channels.telegram_webhook_secret.get_secret_value()}
     for body in (b"{garbage", (PAYLOADS / "malformed_update.json").read_bytes(), b"[]"):
         response = await tg.gateway.post(WEBHOOK_PATH, content=body, headers=headers)
         assert response.status_code == 400 and response.json()["detail"]
@@ -365,7 +365,7 @@ async def test_the_route_is_404_while_telegram_is_not_enabled(tg: Env):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app),
                                  base_url="http://gw") as client:
         response = await client.post(WEBHOOK_PATH, content=b"{}", headers={
-            SECRET_HEADER: tg.settings.telegram_webhook_secret.get_secret_value()})
+            SECRET_HEADER: tg.settings.channels.telegram_webhook_secret.get_secret_value()})
     assert response.status_code == 404
 
 
@@ -445,13 +445,13 @@ async def test_429_becomes_a_retry_after_and_5xx_a_retryable_error(tg: Env):
 
 
 async def test_an_unreachable_telegram_is_a_retryable_error(tg: Env):
-    settings = tg.settings.model_copy(update={
-        "telegram_api_base": f"http://127.0.0.1:{free_port()}/telegram"})
+    settings = with_channels(tg.settings,
+                             telegram_api_base=f"http://127.0.0.1:{free_port()}/telegram")
     channel = TelegramChannel(settings, tg.redis)
     try:
         with pytest.raises(ChannelSendError) as caught:
             await channel.send(Recipient("c_1", "700000001"), entry("hello"))
-        assert tg.settings.telegram_bot_token.get_secret_value() not in str(caught.value)
+        assert tg.settings.channels.telegram_bot_token.get_secret_value() not in str(caught.value)
     finally:
         await channel.close()
 
@@ -489,7 +489,7 @@ async def test_typing_sends_a_chat_action_and_never_raises(tg: Env):
 
 
 async def test_the_sandbox_checks_the_token_and_parses_html_like_telegram(tg: Env):
-    wrong = tg.settings.model_copy(update={"telegram_bot_token": SecretStr("1:wrong")})
+    wrong = with_channels(tg.settings, telegram_bot_token=SecretStr("1:wrong"))
     bot = make_bot(wrong)
     try:
         with pytest.raises(TelegramUnauthorizedError):
@@ -497,7 +497,7 @@ async def test_the_sandbox_checks_the_token_and_parses_html_like_telegram(tg: En
     finally:
         await bot.session.close()
     chat = await tg.chat_id("ana")
-    token = tg.settings.telegram_bot_token.get_secret_value()
+    token = tg.settings.channels.telegram_bot_token.get_secret_value()
     url = f"/telegram/bot{token}/sendMessage"
     bad = await tg.sandbox.post(url, json={"chat_id": chat, "text": "<b>x", "parse_mode": "HTML"})
     assert bad.status_code == 400 and "can't parse entities" in bad.json()["description"]
@@ -529,7 +529,7 @@ async def test_long_polling_feeds_the_same_path_once_per_update(tg: Env):
     try:
         for _ in range(100):  # the poller deletes the webhook first
             info = (await tg.sandbox.get(
-                f"/telegram/bot{tg.settings.telegram_bot_token.get_secret_value()}"
+                f"/telegram/bot{tg.settings.channels.telegram_bot_token.get_secret_value()}"
                 "/getWebhookInfo")).json()["result"]
             if info["url"] == "":
                 break
