@@ -14,7 +14,7 @@ class HandoffSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_HANDOFF_", extra="ignore")
 
     teams_file: Path = HERE / "teams.yml"  # teams, business hours, holidays, SLAs
-    # Escalation triggers (DESIGN §3)
+    # Escalation triggers (docs/handoff.md)
     fallbacks_before_escalation: int = Field(2, ge=1)  # unanswered knowledge turns in a row
     human_only_topics: list[str] = ["complaint", "cancellation"]  # article tags
     sentiment_escalation: bool = False

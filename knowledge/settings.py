@@ -24,7 +24,7 @@ class KnowledgeSettings(BaseSettings):
     embedding_model_path: Path | None = None  # None: the packaged all-MiniLM-L6-v2
     articles_dir: Path = PROJECT_ROOT / "knowledge" / "articles"
 
-    # Answer policy (DESIGN §3): top score >= answer -> answer; >= clarify -> offer
+    # Answer policy (docs/knowledge.md): top score >= answer -> answer; >= clarify -> offer
     # buttons; below -> honest fallback. A runner-up within `clarify_margin` of
     # the top match also turns an answer into a clarification.
     answer_threshold: float = Field(default=0.62, ge=0, le=1)
