@@ -1,4 +1,4 @@
-"""action_remember_name: keep the customer's name in a slot (issue 5).
+"""action_remember_name: keep the customer's name in a slot.
 
 Rasa's sender id is the customer id, so the slot follows the customer to every
 channel they link. The name is parsed here with a pattern rather than by NLU

@@ -3,7 +3,7 @@
 `python -m rasa_sdk` forks Sanic workers with the 'spawn' start method, which
 clashes with torch (already initialised by the embedding model) and would load
 the model once per process. One process per server instance is the unit we
-scale (run N behind a load balancer, DESIGN §10)."""
+scale (run N behind a load balancer: docs/architecture.md#processes)."""
 
 from __future__ import annotations
 

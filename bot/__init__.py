@@ -1,5 +1,9 @@
-"""The front door gateway: channel adapters, the router, identity, transcripts,
-the outbox and the web chat.
+"""The gateway process: its app factory (bot/app.py) and sub-packages, one per
+responsibility: gateway/ (inbound stream, router, Rasa client, outbox, handoff
+bridge), customers/ (identity, transcript, linking, merge, privacy),
+channels/ (the adapter protocol; telegram/, slack/, sms/, web/), rendering/,
+infra/ (stream workers, live fan-out, metrics, supervisor), cli/ and bench/.
+docs/architecture.md#parts says what each holds.
 
 Exceptions::
 

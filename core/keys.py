@@ -1,7 +1,8 @@
 """Every Redis key name the project uses, in one place.
 
 Per-customer keys carry the customer id as a hash tag (`{c_...}`) so that, on
-Redis Cluster, all of one customer's data lives in one slot (DESIGN §10).
+Redis Cluster, all of one customer's data lives in one slot; queue keys share
+`{handoff}`. The schema and its rules: docs/architecture.md#keys.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class Keys:
         """Code redemption attempts by any identity of one customer (fixed window)."""
         return f"{self.prefix}:{{{customer_id}}}:link-attempts"
 
-    # -- linking by one-time code (issue 5) ----------------------------------------
+    # -- linking by one-time code ----------------------------------------------------
     def link_code(self, code: str) -> str:
         """A live one-time code -> JSON {customer_id, channel, channel_user_id, issued_at}."""
         return f"{self.prefix}:link:code:{code}"
@@ -130,7 +131,7 @@ class Keys:
         """Stream of who did what: staff changes, merges and unmerges, erasures."""
         return f"{self.prefix}:audit"
 
-    # -- tickets and the agent queue (issue 6) ----------------------------------------
+    # -- tickets and the agent queue ----------------------------------------------------
     # Queue keys share the {handoff} hash tag so the claim/resolve scripts touch
     # one Cluster slot; per-customer keys keep the customer's tag.
     def ticket(self, ref: str) -> str:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Channel = Literal["web", "telegram", "slack", "sms"]
 Author = Literal["customer", "bot", "agent", "system"]
 
-# Conversation owners (DESIGN §3). While the owner is not BOT, Rasa never sees
+# Conversation owners (docs/architecture.md#owner). While the owner is not BOT, Rasa never sees
 # the customer's messages.
 OWNER_BOT = "bot"
 OWNER_QUEUE = "queue"
@@ -87,5 +87,5 @@ class TranscriptEntry(Frozen):
     decision: str | None = None  # knowledge policy outcome: answer / clarify / fallback
     client_id: str | None = None  # web chat: the widget's id for the message it sent
     # Read from the transcript stream, never stored in the body: the customer
-    # this entry was copied from when their transcript was merged in (issue 5).
+    # this entry was copied from when their transcript was merged in.
     merged_from: str | None = None

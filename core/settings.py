@@ -67,7 +67,7 @@ class HandoffSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_HANDOFF_", extra="ignore")
 
     teams_file: Path = PROJECT_ROOT / "handoff" / "teams.yml"  # teams, business hours, holidays, SLAs
-    # Escalation triggers (DESIGN §3)
+    # Escalation triggers (docs/handoff.md)
     fallbacks_before_escalation: int = Field(2, ge=1)  # unanswered knowledge turns in a row
     human_only_topics: list[str] = ["complaint", "cancellation"]  # article tags
     sentiment_escalation: bool = False
@@ -96,7 +96,7 @@ class KnowledgeSettings(BaseSettings):
     # Seed articles, loaded into an empty knowledge base on first use; None: start empty
     articles_dir: Path | None = PROJECT_ROOT / "knowledge" / "articles"
 
-    # Answer policy (DESIGN §3): top score >= answer -> answer; >= clarify -> offer
+    # Answer policy (docs/knowledge.md): top score >= answer -> answer; >= clarify -> offer
     # buttons; below -> honest fallback. A runner-up within `clarify_margin` of
     # the top match also turns an answer into a clarification.
     answer_threshold: float = Field(default=0.62, ge=0, le=1)

@@ -1,5 +1,5 @@
 """Staff accounts: the agents, editors and admins who sign in to the agent
-console, the knowledge editor and the admin API (DESIGN §5).
+console, the knowledge editor and the admin API (docs/architecture.md#security).
 
 Passwords are hashed with Argon2id; an admin holds every role. Framework-free:
 the web side (sessions, sign-in page, role checks) is core/webauth.py.

@@ -14,7 +14,7 @@ RESOLVED_TEXT = "{agent} has handed you back to the assistant. If anything else 
 TRANSFERRED_TEXT = "We've passed your conversation to our {team} team. {standing}"
 CSAT_TEXT = "How did we do? Please rate your conversation with our team."
 CSAT_THANKS_TEXT = "Thank you for your rating!"
-# Before a wait is the moment to offer continuing on another app (issue 5).
+# Before a wait is the moment to offer continuing on another app.
 LINK_HINT = "To continue on another app, type link."
 RETURNING_TEXT = "You're back with {agent}, who helped you earlier. They'll reply here."
 

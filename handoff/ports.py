@@ -1,6 +1,6 @@
 """What the handoff API needs from the gateway, as a protocol: the gateway's
 app factory plugs in its implementation (bot/gateway/handoff_bridge.py), so handoff/
-never imports the gateway's internals (DESIGN §2)."""
+never imports the gateway's internals (docs/architecture.md#parts)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 waiting customer is told. Used by the action server (escalation) and the
 gateway (agent console, queue sweeper); all state is in Redis.
 
-The conversation owner (DESIGN §3) moves with the ticket: `queue` while it
+The conversation owner (docs/architecture.md#owner) moves with the ticket: `queue` while it
 waits, `agent:<name>` while an agent holds it, `bot` after resolve. The router
 reads it before every bot turn, so the bot is silent while a person owns it.
 """

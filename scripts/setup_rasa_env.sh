@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create/refresh the separate Rasa virtualenv (.venv-rasa) from the committed
-# lock requirements-rasa.lock (see DESIGN.md section 9). Run from the repo root.
+# lock requirements-rasa.lock (why: docs/architecture.md#environments). Run from the repo root.
 #
 # Idempotent: if .venv-rasa/.lock-sha256 equals the sha256 of the lock, nothing
 # is done. The stamp is written only after a successful install + check.

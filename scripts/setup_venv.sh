@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create or refresh the main virtual environment (.venv).
 # torch is installed first and pinned: an unpinned torch pulls GBs of CUDA wheels
-# (DESIGN §9). Idempotent: skipped while pyproject.toml is unchanged.
+# (docs/architecture.md#environments). Idempotent: skipped while pyproject.toml is unchanged.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

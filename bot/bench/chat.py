@@ -1,13 +1,14 @@
 """`frontdoor bench chat`: the same utterances (a) straight to Rasa's REST webhook
 and (b) through the front door's web chat WebSocket, interleaved in one run, at
-1 and at 50 concurrent customers. Starts its own stack on free ports."""
+1 and at 50 concurrent customers. Starts its own stack on free ports.
+
+p50/p95 are nearest-rank percentiles (bot/bench/stats.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import socket
-import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import websockets
 from rich.console import Console
 from rich.table import Table
 
+from bot.bench.stats import finish_axes, latency_summary, plot_ecdf, pyplot, save_figure
 from bot.gateway.rasa_client import parse_rasa_messages
 from bot.infra.supervisor import Stack
 from core.settings import Settings
@@ -39,10 +41,7 @@ class Phase:
     count: int = 0
 
     def summary(self) -> dict:
-        ordered = sorted(self.latencies_ms) or [float("nan")]
-        return {
-            "p50_ms": round(statistics.median(ordered), 2),
-            "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+        return latency_summary(self.latencies_ms, 2) | {
             "rps": round(self.count / self.wall_s, 2) if self.wall_s else 0.0,
         }
 
@@ -230,26 +229,14 @@ def _print_table(report: dict, console: Console) -> None:
 
 
 def _plot(latencies: dict[str, list[float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = pyplot().subplots(1, 2, figsize=(10, 4))
     for ax, c in zip(axes, ("c1", "c50"), strict=True):
         for p, style in (("direct", "-"), ("frontdoor", "--")):
-            values = sorted(latencies[f"{p}/{c}"])
-            if values:
-                ax.plot(values, [i / len(values) for i in range(1, len(values) + 1)], style,
-                        label={"direct": "a: Rasa direct", "frontdoor": "b: front door"}[p])
-        ax.set_title(f"{c[1:]} concurrent customer(s)")
-        ax.set_xlabel("latency per utterance (ms)")
-        ax.set_ylabel("share of utterances")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+            plot_ecdf(ax, latencies[f"{p}/{c}"],
+                      {"direct": "a: Rasa direct", "frontdoor": "b: front door"}[p], style)
+        finish_axes(ax, "latency per utterance (ms)", "share of utterances",
+                    title=f"{c[1:]} concurrent customer(s)")
+    save_figure(fig, path)
 
 
 def run(json_output: bool, messages: int, console: Console) -> int:

@@ -12,6 +12,7 @@ sample is one web chat customer whose transcript already holds 1,000 messages:
 
 Customers run one after another (latency, not load); `lost` counts tickets
 that never reached the console or replies that never reached the customer.
+p50/p95 are nearest-rank percentiles (bot/bench/stats.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.bench.chat import _free_port
+from bot.bench.stats import finish_axes, latency_summary, plot_ecdf, pyplot, save_figure
 from bot.customers.transcript import TranscriptStore
 from bot.infra.supervisor import Stack
 from core.keys import KEYS
@@ -43,12 +44,6 @@ from handoff.service import HandoffService
 
 WAIT_S = 15.0
 TARGET_P95_MS = 200.0
-
-
-def _summary(values: list[float]) -> dict:
-    ordered = sorted(values) or [float("nan")]
-    return {"p50_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 1)}
 
 
 async def _prefill(redis: Redis, customer_id: str, n: int) -> None:
@@ -178,9 +173,9 @@ async def _bench(settings: Settings, samples: int, transcript: int, console: Con
         await agent_console.close()
         await agent.aclose()
     await redis.aclose()
-    return {"escalation_to_console": _summary(to_console),
-            "escalation_to_console_with_transcript": _summary(to_console_full),
-            "reply_to_customer": _summary(to_customer),
+    return {"escalation_to_console": latency_summary(to_console, 1),
+            "escalation_to_console_with_transcript": latency_summary(to_console_full, 1),
+            "reply_to_customer": latency_summary(to_customer, 1),
             "lost": lost, "samples": len(to_customer), "transcript_messages": transcript,
             "_raw": {"escalation → console": to_console,
                      "… with 1,000-message transcript loaded": to_console_full,
@@ -204,24 +199,12 @@ def _print(report: dict, console: Console) -> None:
 
 
 def _plot(raw: dict[str, list[float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = pyplot().subplots(figsize=(7, 4))
     for label, values in raw.items():
-        values = sorted(values)
-        if values:
-            ax.plot(values, [i / len(values) for i in range(1, len(values) + 1)], label=label)
+        plot_ecdf(ax, values, label)
     ax.axvline(TARGET_P95_MS, color="grey", linestyle=":", label="p95 target")
-    ax.set_xlabel("milliseconds")
-    ax.set_ylabel("share of samples")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    finish_axes(ax, "milliseconds", "share of samples")
+    save_figure(fig, path)
 
 
 def run(json_output: bool, samples: int, transcript: int, console: Console) -> int:

@@ -7,7 +7,8 @@ seed) are published into a throwaway Redis; the run waits until the learned head
 fitted after that publish is in use (its fitting time is reported), then every
 query goes through `decide` exactly as a customer message would, and is timed. The answer
 threshold sweep for the plot re-applies the same policy function to the ranked
-matches each query got.
+matches each query got. p50/p95 of the per-query time are nearest-rank
+percentiles (bot/bench/stats.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.bench.stats import finish_axes, p50, p95, pyplot, save_figure
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.models import Article
 
@@ -182,8 +184,8 @@ def metrics(results: list[QueryResult], t: Thresholds | None = None) -> dict:
         "escalated": counts["esc"] / n_in,
         "answered_wrong": counts["aw"] / (len(results) or 1),
         "oos_not_answered": counts["oos_ok"] / len(oos) if oos else None,
-        "p50_ms": float(np.percentile(ms, 50)) if ms else None,
-        "p95_ms": float(np.percentile(ms, 95)) if ms else None,
+        "p50_ms": p50(ms) if ms else None,
+        "p95_ms": p95(ms) if ms else None,
         "answered_wrong_in_scope": counts["aw_in"] / n_in,
     }
 
@@ -302,13 +304,7 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
 
 
 def write_plot(curve: list[dict], summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = pyplot().subplots(figsize=(7, 5))
     xs = [p["answered_wrong"] for p in curve]
     ys = [p["resolved"] for p in curve]
     ax.plot(xs, ys, marker=".", label="answer threshold 0.30 … 0.95")
@@ -320,14 +316,10 @@ def write_plot(curve: list[dict], summary: dict, path: Path) -> None:
                color="red", zorder=3,
                label=f"default policy (answer ≥ {summary['thresholds']['answer']:.2f})")
     shots = f", {summary['shots']} variants/article" if summary["shots"] else ", all variants"
-    ax.set_title(f"{summary['set']}{shots}")
-    ax.set_xlabel("answered wrongly (share of all queries)")
-    ax.set_ylabel("resolved: answered + clarified correctly (share of in-scope)")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    finish_axes(ax, "answered wrongly (share of all queries)",
+                "resolved: answered + clarified correctly (share of in-scope)",
+                title=f"{summary['set']}{shots}", legend_loc="best")
+    save_figure(fig, path)
 
 
 def default_plot_path(directory: Path, shots: int | None) -> Path:

@@ -1,5 +1,5 @@
 """An in-memory channel that collects what would be sent: for tests and for
-trying the router without any platform (DESIGN §8.7)."""
+trying the router without any platform."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The customer API for agents and admins (issue 5): a customer's profile,
+"""The customer API for agents and admins: a customer's profile,
 linked channels and unified transcript; merge, unmerge and the reply channel;
 export and erasure for admins. JSON only: customer text stays data.
 

@@ -1,5 +1,5 @@
 """Who is this? Maps a channel identity to the customer id that Rasa, the
-transcript and (later) the agent console know the customer by."""
+transcript and the agent console know the customer by."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Linking a customer's channel identities by a one-time code (issue 5).
+"""Linking a customer's channel identities by a one-time code.
 
 On one channel the customer types "link" and gets a short code; sending that
 code (or "link CODE") on another channel merges that channel identity's

@@ -1,4 +1,4 @@
-"""Customers as a whole (issue 5): merging two customers into one and undoing
+"""Customers as a whole: merging two customers into one and undoing
 it, where replies go, and a customer's profile for the agent console.
 
 One merge serves every way of linking: a one-time code (bot/customers/linking.py), a

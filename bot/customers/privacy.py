@@ -1,4 +1,4 @@
-"""Export and erasure of everything Front Door keeps about one customer (issue 5):
+"""Export and erasure of everything Front Door keeps about one customer:
 `frontdoor customer export|erase ID` and the admin API.
 
 "The customer" is the person: the live customer an id resolves to (following
@@ -14,7 +14,7 @@ for an unmerge. Erasure removes, for each of them:
   Telegram sent-part counters; the deduplication and progress keys of their
   messages);
 - the Rasa tracker (`rasa:tracker:<id>`) and lock;
-- their tickets (issue 6: `KEYS.ticket(ref)` via their ticket list) and any
+- their tickets (found through their ticket list) and any
   queue membership of those tickets or of the customer id (sets, sorted sets
   and lists under the project prefix);
 - their entries in the inbound and outbox streams (and dead letters), and
@@ -192,8 +192,8 @@ class Privacy:
                 await self._redis.delete(key)
 
     async def _sweep_members(self, values: set[str]) -> None:
-        """Queue membership (issue 6 keeps its queues as sets, sorted sets or
-        lists of ticket references or customer ids): removed wherever it is."""
+        """Queue membership (the handoff queues are sets, sorted sets or lists
+        of ticket references or customer ids): removed wherever it is."""
         pattern = f"{self._keys.prefix}:*"
         for kind in ("zset", "set", "list"):
             async for key in self._redis.scan_iter(match=pattern, count=_BATCH, _type=kind):

@@ -36,7 +36,7 @@ class TranscriptStore:
         return sorted(await self.history(customer_id, limit), key=lambda e: e.ts)
 
     async def views(self, customer_id: str, limit: int = 2000) -> list[dict]:
-        """The timeline as the web shows it (bot/render.entry_view's shape), read
+        """The timeline as the web shows it (the shape of bot.rendering.web.entry_view), read
         straight from the stored JSON: the fast path for long transcripts."""
         rows = await self._redis.xrevrange(self._keys.transcript(customer_id), count=limit)
         views = []

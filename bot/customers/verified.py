@@ -1,5 +1,5 @@
 """Verified attributes: a phone number or an email address that a platform
-proved belongs to a customer (issue 5), and linking by them.
+proved belongs to a customer, and linking by them.
 
 Only the channel adapters create them, from what the platform vouches for:
 

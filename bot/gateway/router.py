@@ -1,5 +1,6 @@
-"""The router of DESIGN §3: deduplicate, resolve identity, log to the
-transcript, and, while the bot owns the conversation, take a bot turn."""
+"""The router: deduplicate, resolve identity, log to the transcript, and,
+while the bot owns the conversation, take a bot turn (docs/architecture.md,
+"The flow of a message" and "The owner rule")."""
 
 from __future__ import annotations
 
@@ -344,7 +345,7 @@ class Router:
 
 _LINK_ISSUE_RE = re.compile(r"/?link", re.IGNORECASE)
 LINK_PAYLOAD = "link"  # utter_link_channels' button (domain.yml)
-# Ticket references (issue 6): "FD-" and 4 characters of the code alphabet.
+# Ticket references: "FD-" and 4 characters of the code alphabet.
 _TICKET_RE = re.compile(r"\bFD-([A-Za-z0-9]{4})\b", re.IGNORECASE)
 
 

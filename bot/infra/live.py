@@ -1,7 +1,8 @@
-"""Live frames for connected web chat sockets (and, later, agent consoles).
+"""Live frames over Redis pub/sub: for connected web chat sockets, and for
+agent consoles (every transcript entry of a customer, queue and ticket events).
 
 One pattern subscription per gateway process; frames published by any replica
-reach whichever replica holds the customer's socket (DESIGN §10)."""
+reach whichever replica holds the socket (docs/architecture.md#processes)."""
 
 from __future__ import annotations
 

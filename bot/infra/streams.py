@@ -1,6 +1,6 @@
 """A consumer-group worker over a Redis stream: read, hand each entry to a
 handler (ordered per key), acknowledge on success, and take over entries left
-pending by a worker that died (DESIGN §5)."""
+pending by a worker that died (docs/architecture.md#streams)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Start, watch and stop the four processes of DESIGN §1.
+"""Start, watch and stop Front Door's processes: Redis, Rasa, the action server,
+the gateway and, for the demo, the platform sandboxes (docs/architecture.md#processes).
 
 The CLI (`frontdoor up`), the test session and the benchmarks all use this, so
 the way the product runs is the way it is tested."""

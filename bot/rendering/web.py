@@ -1,4 +1,4 @@
-"""Markdown to safe HTML for the web (widget and, later, the consoles).
+"""Markdown to safe HTML for the web (the widget and the agent console).
 
 Raw HTML in the source is escaped, never passed through, and link schemes are
 limited to http(s)/mailto/tel: article authors and customers both count as

@@ -1,4 +1,4 @@
-"""The answer policy (DESIGN §3), a pure function of the ranked matches."""
+"""The answer policy (docs/knowledge.md), a pure function of the ranked matches."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One customer across channels, end to end (issue 5): the platform sandboxes
+"""One customer across channels, end to end: the platform sandboxes
 deliver the customer's messages, the real Rasa server answers, and what the
 assistant remembers follows the customer from Telegram to SMS to web chat."""
 

@@ -6,8 +6,8 @@ Slack's mrkdwn has exactly three control characters, `&`, `<` and `>`, and
 they are escaped as entities in every piece of text we produce, so no text
 (an article, an agent's reply quoting a customer) can form a link, a mention
 or `<!channel>`. Links are built by us, only for http(s) and mailto. The
-formatting characters `* _ ~ \`` have no escape in mrkdwn at all; a stray one
-can only change emphasis, never meaning.
+formatting characters `*`, `_`, `~` and the backtick have no escape in mrkdwn
+at all; a stray one can only change emphasis, never meaning.
 
 Limits (Block Kit reference): a text object holds at most 3,000 characters, a
 message at most 50 blocks, an actions block at most 25 elements; a button's

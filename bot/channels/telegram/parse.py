@@ -44,7 +44,7 @@ TYPING_MAX_S = 60.0
 NON_TEXT_REPLY = "I can only read text messages for now."
 # Commands the Telegram client offers, as text the assistant understands.
 COMMANDS = {"/start": "hello", "/help": "what can you do"}
-# Linking by phone number (issue 5): only Telegram can prove a number is the
+# Linking by phone number: only Telegram can prove a number is the
 # user's own, through a request_contact button the user presses themselves.
 SHARE_PHONE_COMMAND = "/share_phone"
 SHARE_PHONE_BUTTON = "Share my phone number"

@@ -1,6 +1,7 @@
 """Markdown to Telegram HTML, split into messages Telegram accepts.
 
-Pure functions, no aiogram: the Telegram adapter and its tests use them.
+Pure functions (no Bot client, no network; only aiogram's inline keyboard types):
+the Telegram adapter, the editor's previews and the tests use them.
 
 Telegram's HTML is a small tag set with nesting rules (Bot API, "Formatting
 options"): bold/italic/strikethrough may nest in anything except code and pre;

@@ -1,4 +1,4 @@
-"""One customer across channels (issue 5): merge and unmerge, verified phone and
+"""One customer across channels: merge and unmerge, verified phone and
 email, ticket references, the reply channel and the customer API; real Redis,
 Rasa is the FakeRasa of test_router."""
 

@@ -1,4 +1,4 @@
-"""Pure parts of issue 5: what the adapters accept as a verified attribute, and
+"""Pure parts of one customer across channels: what the adapters accept as a verified attribute, and
 the name the assistant remembers."""
 
 import json

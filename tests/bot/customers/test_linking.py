@@ -1,4 +1,4 @@
-"""Linking channel identities by a one-time code (issue 5), handled by the
+"""Linking channel identities by a one-time code, handled by the
 router before Rasa; real Redis, Rasa is the FakeRasa of test_router."""
 
 import asyncio

@@ -1,4 +1,4 @@
-"""Export and erasure of one customer (issue 5): after an erasure nothing of the
+"""Export and erasure of one customer: after an erasure nothing of the
 person is left anywhere in Redis, and nobody else lost anything."""
 
 import asyncio
