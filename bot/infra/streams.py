@@ -82,7 +82,10 @@ class StreamWorker:
     async def _run(self) -> None:
         last_reclaim = 0.0
         loop = asyncio.get_running_loop()
-        while True:
+        # Checked as well as cancelled: redis-py can swallow a cancellation that
+        # lands while a fresh connection is being set up (seen with a stop right
+        # after start), and the loop would then read on forever.
+        while not self._stopping:
             try:
                 if loop.time() - last_reclaim > self._reclaim_idle_ms / 3000:
                     await self._reclaim()
