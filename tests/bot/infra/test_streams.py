@@ -28,7 +28,7 @@ async def test_a_handler_keeps_its_entry_alive_so_no_replica_reclaims_it(redis):
 
     async def slow(entry_id: str, fields: dict, keep_alive) -> None:
         seen.append(entry_id)
-        for _ in range(6):  # longer than the reclaim idle time, kept alive throughout
+        for _ in range(25):  # well past the idle time and the replica's next re-claim
             await keep_alive()
             await asyncio.sleep(0.1)
         release.set()
