@@ -49,7 +49,7 @@ async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> s
     channel = ((tracker.latest_message or {}).get("metadata") or {}).get("channel", "web")
     # The channel's name for them, else the name they told the assistant.
     name = await service.redis.hget(KEYS.customer(customer_id), "display_name")
-    display_name = (name.decode() if name else "") or tracker.get_slot("customer_name") or ""
+    display_name = name or tracker.get_slot("customer_name") or ""
     ticket, standing = await service.escalate(
         customer_id, channel, reason, summary=summary_of(tracker), topic=topic,
         display_name=str(display_name)[:80])
@@ -61,7 +61,7 @@ async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> s
 
 async def _display_name(service, username: str) -> str:
     raw = await service.redis.hget(KEYS.staff_user(username), "display_name")
-    return raw.decode() if raw else username
+    return raw or username
 
 
 class ActionEscalateToHuman(Action):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
+from core.redis import text_client
 from handoff.service import HandoffService
 from knowledge.settings import KnowledgeSettings
 
@@ -13,5 +12,5 @@ _service: HandoffService | None = None
 def handoff_service() -> HandoffService:
     global _service
     if _service is None:
-        _service = HandoffService(Redis.from_url(KnowledgeSettings().redis_url))
+        _service = HandoffService(text_client(KnowledgeSettings().redis_url))
     return _service

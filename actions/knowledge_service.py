@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
-
+from core.redis import text_client
 from knowledge.answers.embedder import Embedder
 from knowledge.answers.service import KnowledgeService
 from knowledge.settings import KnowledgeSettings
@@ -29,6 +28,6 @@ async def knowledge_service() -> KnowledgeService:
     async with _lock:
         if _service is None:
             settings = KnowledgeSettings()
-            redis = Redis.from_url(settings.redis_url)
+            redis = text_client(settings.redis_url)
             _service = KnowledgeService(redis, load_embedder(settings), settings)
     return _service

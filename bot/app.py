@@ -32,6 +32,7 @@ from bot.rendering.previews import PREVIEWS
 from core import webauth
 from core.keys import KEYS
 from core.models import InboundMessage
+from core.redis import text_client
 from core.settings import Settings, get_settings
 from handoff import api as handoff_api
 from handoff.reports import report
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        redis = Redis.from_url(settings.effective_redis_url, max_connections=512)
+        redis = text_client(settings.effective_redis_url, max_connections=512)
         http = httpx.AsyncClient(
             timeout=settings.rasa_timeout_s,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),

@@ -107,7 +107,7 @@ class StaffStore:
         return _user(fields)
 
     async def all(self) -> list[StaffUser]:
-        names = sorted(n.decode() for n in await self._redis.smembers(self._keys.staff_users))
+        names = sorted(await self._redis.smembers(self._keys.staff_users))
         return [await self.get(n) for n in names]
 
     async def count(self) -> int:
@@ -145,9 +145,9 @@ class StaffStore:
 
     async def _fields(self, username: str) -> dict[str, str]:
         raw = await self._redis.hgetall(self._keys.staff_user(username))
-        if not raw or b"password_hash" not in raw:
+        if not raw or "password_hash" not in raw:
             raise UnknownUser(username)
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return raw
 
 
 def _user(fields: dict[str, str]) -> StaffUser:

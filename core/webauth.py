@@ -88,7 +88,7 @@ class StaffAuth:
         if username is None:
             return None
         try:
-            return await self.users.get(username.decode())
+            return await self.users.get(username)
         except UnknownUser:
             return None
 

@@ -160,8 +160,7 @@ async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
         "standing": (await service.standing(ticket)).model_dump(),
         "customer": await gw.profile(ticket.customer_id),
         "transcript": await gw.timeline(ticket.customer_id),
-        "notes": [{k.decode(): v.decode() for k, v in fields.items()}
-                  for _, fields in notes],
+        "notes": [fields for _, fields in notes],
         "previous_tickets": previous,
     }
 
@@ -267,7 +266,7 @@ async def _tell(gw: Gateway, customer_id: str, text: str) -> None:
 
 async def _known_agent(service: HandoffService, username: str) -> None:
     raw = await service.redis.hget(service.keys.staff_user(username), "roles")
-    if raw is None or not ({"agent", "admin"} & set(raw.decode().split(","))):
+    if raw is None or not ({"agent", "admin"} & set(raw.split(","))):
         raise HTTPException(422, f"no agent {username!r}")
 
 

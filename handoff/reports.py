@@ -26,7 +26,7 @@ async def report(redis: Redis, days: int = 7, keys: Keys = KEYS,
     for offset in range(days):
         raw = await redis.hgetall(keys.stats_day(day_key(now - offset * 86400)))
         for field, value in raw.items():
-            totals[field.decode()] += float(value)
+            totals[field] += float(value)
     per_channel = {}
     for channel in CHANNELS:
         conversations = totals[f"conversations:{channel}"]

@@ -70,12 +70,12 @@ class HandoffService:
         await self._set_owner(customer_id, OWNER_QUEUE)
         await self._count(now, f"escalations:{channel}", f"reason:{reason}")
         sticky = await self.redis.get(self.keys.last_agent(customer_id))
-        if sticky and await self.is_online(sticky.decode()):
+        if sticky and await self.is_online(sticky):
             try:
-                ticket = await self.assign(ticket.ref, sticky.decode(), event="ticket.returned")
+                ticket = await self.assign(ticket.ref, sticky, event="ticket.returned")
             except (AtCapacity, TicketNotFound, TicketStateError):  # the queue takes it
                 log.info("sticky agent %s cannot take %s; it waits in the queue",
-                         sticky.decode(), ticket.ref)
+                         sticky, ticket.ref)
         standing = await self._told_standing(ticket)
         await self.emit("ticket.created", ticket)
         return ticket, standing
@@ -178,7 +178,7 @@ class HandoffService:
         ref = await self.redis.getdel(self.keys.csat_pending(customer_id))
         if ref is None or not 1 <= score <= 5:
             return None
-        ticket = await self.queue.get(ref.decode())
+        ticket = await self.queue.get(ref)
         await self.queue.set_field(ticket.ref, "csat", str(score))
         await self._count(time.time(), f"csat_sum:{ticket.channel}", by=score)
         await self._count(time.time(), f"csat_n:{ticket.channel}")
@@ -211,7 +211,7 @@ class HandoffService:
 
     async def agent_teams(self, agent: str) -> list[str]:
         raw = await self.redis.hget(self.keys.agent_profile(agent), "teams")
-        return raw.decode().split(",") if raw else list(self.teams.teams)
+        return raw.split(",") if raw else list(self.teams.teams)
 
     async def set_profile(self, agent: str, *, teams: list[str] | None = None,
                           capacity: int | None = None) -> None:
@@ -236,7 +236,7 @@ class HandoffService:
         for agent, value in raw.items():
             data = json.loads(value)
             stale = now - data["ts"] > self.settings.presence_ttl_s
-            out[agent.decode()] = "offline" if stale else data["status"]
+            out[agent] = "offline" if stale else data["status"]
         return out
 
     async def is_online(self, agent: str) -> bool:

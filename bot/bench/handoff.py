@@ -37,6 +37,7 @@ from bot.customers.transcript import TranscriptStore
 from bot.infra.supervisor import Stack
 from core.keys import KEYS
 from core.models import TranscriptEntry
+from core.redis import text_client
 from core.settings import Settings
 from core.staff import StaffStore
 from handoff.service import HandoffService
@@ -109,7 +110,7 @@ async def _entry(socket, author: str, timeout: float = WAIT_S) -> dict:
 
 async def _bench(settings: Settings, samples: int, transcript: int, console: Console) -> dict:
     base = settings.base_url
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     await StaffStore(redis).create("bench-agent", "bench-agent-password", ["agent"])
     handoff = HandoffService(redis)
     await handoff.set_profile("bench-agent", capacity=samples + 10)
@@ -132,7 +133,7 @@ async def _bench(settings: Settings, samples: int, transcript: int, console: Con
                                               "client_id": "h"}))
                 await _entry(socket, "bot", 60)
                 visitor = visitor_of.loads(token)["v"]
-                customer_id = (await redis.get(KEYS.identity("web", visitor))).decode()
+                customer_id = await redis.get(KEYS.identity("web", visitor))
                 await _prefill(redis, customer_id, transcript)
                 agent_console.arrived.clear()
                 await socket.send(json.dumps({"type": "message", "client_id": "p",

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.redis import text_client
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.models import Article
 
@@ -106,11 +107,10 @@ def sample_articles(bench: BenchSet, shots: int | None, seed: int | None) -> lis
 
 async def run_seed(redis_url: str, embedder, settings, bench: BenchSet, shots: int | None,
                    seed: int | None) -> SeedRun:
-    from redis.asyncio import Redis
 
     from knowledge.answers.service import KnowledgeService
 
-    redis = Redis.from_url(redis_url)
+    redis = text_client(redis_url)
     try:
         await redis.flushdb()
         service = KnowledgeService(redis, embedder, settings)

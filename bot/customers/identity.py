@@ -33,7 +33,7 @@ class IdentityStore:
         key = self._keys.identity(channel, channel_user_id)
         existing = await self._redis.get(key)
         if existing is not None:
-            return existing.decode()
+            return existing
         if channel == "sms":
             # A number someone proved on another channel (a Telegram contact of
             # their own): the first SMS from it joins that customer.
@@ -62,7 +62,7 @@ class IdentityStore:
                 await self._verified.record(
                     candidate, VerifiedAttribute(kind="phone", value=channel_user_id), "sms")
             return candidate
-        return (await self._redis.get(key)).decode()
+        return await self._redis.get(key)
 
     async def touch(self, customer_id: str, channel: str, channel_user_id: str) -> None:
         """Remember the channel the customer used last: replies go there."""

@@ -113,7 +113,7 @@ class LinkCodes:
         """Link (channel, channel_user_id) to the customer who was issued `code`."""
         code = code.strip().upper()
         identity_key = self._keys.identity(channel, channel_user_id)
-        current = _text(await self._redis.get(identity_key))
+        current = await self._redis.get(identity_key)
 
         # Every attempt counts, right or wrong: once over the limit even a correct
         # code is refused until the window passes (otherwise guessing pays off).
@@ -143,7 +143,7 @@ class LinkCodes:
             return LinkResult("invalid", customer_id=current)
         info = json.loads(raw)
         target = await self._customers.live(info["customer_id"])
-        previous = _text(await self._redis.get(identity_key))
+        previous = await self._redis.get(identity_key)
         if previous is None:  # this identity's first message: it just joins the customer
             previous = await self._customers.attach(target, channel, channel_user_id, "code")
             if previous == target:
@@ -171,6 +171,3 @@ class LinkCodes:
             count, _ = await pipe.execute()
         return int(count)
 
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value

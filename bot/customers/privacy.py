@@ -56,7 +56,7 @@ class Privacy:
             if current in found:
                 continue
             found.append(current)
-            todo += [_text(s) for s in
+            todo += [s for s in
                      await self._redis.smembers(self._keys.customer_merged_from(current))]
         return found
 
@@ -71,20 +71,20 @@ class Privacy:
         identities = await self._customers.identities(customer_id)
         tickets = []
         for ref in await self._redis.lrange(keys.customer_tickets(customer_id), 0, -1):
-            fields = await self._redis.hgetall(keys.ticket(_text(ref)))
-            tickets.append({"ref": _text(ref), **{_text(k): _text(v) for k, v in fields.items()}})
+            fields = await self._redis.hgetall(keys.ticket(ref))
+            tickets.append({"ref": ref, **{k: v for k, v in fields.items()}})
         tracker = await self._redis.get(keys.rasa_tracker(customer_id))
         opted_out = [i["channel_user_id"] for i in identities if i["channel"] == "sms"
                      and await self._redis.exists(keys.sms_opted_out(i["channel_user_id"]))]
         return {
             "customer_id": customer_id,
-            "profile": {_text(k): _text(v) for k, v in
+            "profile": {k: v for k, v in
                         (await self._redis.hgetall(keys.customer(customer_id))).items()},
             "identities": identities,
             "verified_attributes": [json.loads(v) for v in (await self._redis.hgetall(
                 keys.customer_attributes(customer_id))).values()],
             "merges": await self._customers.merges(customer_id),
-            "owner": _text(await self._redis.get(keys.owner(customer_id))),
+            "owner": await self._redis.get(keys.owner(customer_id)),
             "transcript": [e.model_dump(mode="json") for e in
                            await self._transcripts.history(customer_id, limit=1_000_000)],
             "tickets": tickets,
@@ -106,11 +106,11 @@ class Privacy:
             for merge in await self._customers.merges(person):  # identities moved in
                 identities += [(i["channel"], i["channel_user_id"])
                                for i in merge["identities"].values()]
-            attributes += [_text(a) for a in
+            attributes += [a for a in
                            await self._redis.hkeys(self._keys.customer_attributes(person))]
             texts |= {e.text for e in await self._transcripts.history(person, 1_000_000)
                       if e.author == "customer"}
-            refs += [_text(r) for r in
+            refs += [r for r in
                      await self._redis.lrange(self._keys.customer_tickets(person), 0, -1)]
         identities = list(dict.fromkeys(identities))
         owned = set(people)
@@ -122,7 +122,7 @@ class Privacy:
             await self._delete_if_points_to(self._keys.verified_attribute(kind, value), owned)
         for ref in refs:
             owner = await self._redis.hget(self._keys.ticket(ref), "customer_id")
-            if owner is None or _text(owner) in owned:
+            if owner is None or owner in owned:
                 await self._redis.delete(self._keys.ticket(ref), self._keys.ticket_notes(ref))
         for stream in (self._keys.webhook_stream, self._keys.webhook_dead):
             await self._xdel_where(stream, lambda f: _field(f, "ref") in set(refs))
@@ -174,15 +174,15 @@ class Privacy:
                 await self._redis.delete(
                     self._keys.inbound_seen(message.get("channel", ""),
                                             message.get("external_id", "")),
-                    self._keys.inbound_progress(_text(stream_id)))
+                    self._keys.inbound_progress(stream_id))
                 await self._redis.xdel(stream, stream_id)
             if len(rows) < _BATCH:
                 return
-            start = "(" + _text(rows[-1][0])
+            start = "(" + rows[-1][0]
 
     async def _delete_if_points_to(self, key: str, owned: set[str]) -> None:
         value = await self._redis.get(key)
-        if value is not None and _text(value) in owned:
+        if value is not None and value in owned:
             await self._redis.delete(key)
 
     async def _erase_link_codes(self, owned: set[str]) -> None:
@@ -214,7 +214,7 @@ class Privacy:
                 await self._redis.xdel(stream, *doomed)
             if len(rows) < _BATCH:
                 return
-            start = "(" + _text(rows[-1][0])
+            start = "(" + rows[-1][0]
 
     async def _delete_matching(self, pattern: str) -> None:
         batch = []
@@ -233,9 +233,4 @@ def _glob(value: str) -> str:
 
 
 def _field(fields: dict, name: str) -> str | None:
-    value = fields.get(name.encode(), fields.get(name))
-    return _text(value) if value is not None else None
-
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value
+    return fields.get(name)

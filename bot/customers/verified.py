@@ -67,8 +67,7 @@ class VerifiedAttributes:
         clean = normalise(kind, value)
         if clean is None:
             return None
-        raw = await self._redis.get(self._keys.verified_attribute(kind, clean))
-        return raw.decode() if isinstance(raw, bytes) else raw
+        return await self._redis.get(self._keys.verified_attribute(kind, clean))
 
     async def record(self, customer_id: str, attribute: VerifiedAttribute,
                      source: str) -> Recorded | None:
@@ -81,7 +80,7 @@ class VerifiedAttributes:
         attribute = VerifiedAttribute(kind=attribute.kind, value=clean)
         index = self._keys.verified_attribute(attribute.kind, clean)
         claimed = await self._redis.set(index, customer_id, nx=True)
-        owner = customer_id if claimed else (await self._redis.get(index)).decode()
+        owner = customer_id if claimed else await self._redis.get(index)
         field = f"{attribute.kind}:{clean}"
         new = await self._redis.hsetnx(
             self._keys.customer_attributes(customer_id), field,

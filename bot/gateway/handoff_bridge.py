@@ -152,7 +152,7 @@ class HandoffBridge:
 
     async def agent_name(self, username: str) -> str:
         raw = await self._redis.hget(self._keys.staff_user(username), "display_name")
-        return raw.decode() if raw else username
+        return raw or username
 
     async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
         words = query.lower().split()

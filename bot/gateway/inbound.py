@@ -41,4 +41,4 @@ class InboundStream:
             maxlen=100_000,
             approximate=True,
         )
-        return stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+        return stream_id

@@ -140,7 +140,7 @@ class Router:
             await self._hub.publish_log(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
 
-        owner = owner.decode() if owner else OWNER_BOT
+        owner = owner or OWNER_BOT
         if answered:
             return
         if await self._quotes_someone_elses_ticket(customer_id, message.text):
@@ -193,7 +193,6 @@ class Router:
                 pipe.hget(progress, "link_reply")
                 pipe.expire(progress, SEEN_TTL_S)
                 _, reply, _ = await pipe.execute()
-        reply = reply.decode() if isinstance(reply, bytes) else reply
 
         # Resolved after the redeem: a newly linked identity speaks as the code's customer.
         customer_id = await self.identities.resolve(
@@ -282,7 +281,7 @@ class Router:
     async def _quotes_someone_elses_ticket(self, customer_id: str, text: str) -> bool:
         for ref in ticket_refs(text):
             owner = await self._redis.hget(self._keys.ticket(ref), "customer_id")
-            if owner is not None and await self.customers.live(owner.decode()) != customer_id:
+            if owner is not None and await self.customers.live(owner) != customer_id:
                 return True
         return False
 
@@ -293,7 +292,7 @@ class Router:
         if await self._redis.set(key, stream_id, nx=True, ex=SEEN_TTL_S):
             return True
         owner = await self._redis.get(key)
-        return owner is not None and owner.decode() == stream_id
+        return owner == stream_id
 
     async def _bot_turn(
         self, stream_id: str, message: InboundMessage, recipient: Recipient

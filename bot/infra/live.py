@@ -92,7 +92,6 @@ class LiveHub:
 
     def _dispatch(self, message: dict) -> None:
         channel = message["channel"]
-        channel = channel.decode() if isinstance(channel, bytes) else channel
         data = message["data"]
         frame = json.loads(data)
         for queue in self._queues.get(channel, ()):

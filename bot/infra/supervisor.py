@@ -24,6 +24,7 @@ import httpx
 import yaml
 from pydantic import SecretStr
 
+from core.redis import text_client
 from core.settings import PROJECT_ROOT, Settings
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -248,13 +249,11 @@ class Stack:
         """Load knowledge/articles/ into an empty store on the very first start."""
         import asyncio
 
-        from redis.asyncio import Redis
-
         from knowledge.settings import KnowledgeSettings
         from knowledge.store import ArticleStore
 
         async def seed() -> int:
-            redis = Redis.from_url(self.settings.effective_redis_url)
+            redis = text_client(self.settings.effective_redis_url)
             try:
                 return await ArticleStore(redis).seed_from_folder(KnowledgeSettings().articles_dir)
             finally:

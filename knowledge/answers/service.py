@@ -17,12 +17,20 @@ import numpy as np
 from redis.asyncio import Redis
 
 from core.keys import KEYS, Keys
+from core.redis import binary_of
 from knowledge import ArticleNotFound
 from knowledge.answers.embedder import Embedder
-from knowledge.answers.head import ArticleHead, CalibrationTargets, dump, fit_head, fit_thresholds, load
+from knowledge.answers.head import (
+    ArticleHead,
+    CalibrationTargets,
+    dump,
+    fit_head,
+    fit_thresholds,
+    load,
+)
 from knowledge.answers.index import VariantIndex
-from knowledge.models import Article, Decision
 from knowledge.answers.policy import Thresholds, decide
+from knowledge.models import Article, Decision
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 
@@ -47,6 +55,7 @@ class KnowledgeService:
     ) -> None:
         self.store = ArticleStore(redis, keys)
         self._redis = redis
+        self._binary = binary_of(redis)  # embeddings and the pickled head are bytes
         self._keys = keys
         self._embedder = embedder
         self._settings = settings
@@ -114,10 +123,10 @@ class KnowledgeService:
         targets = self._targets()
         key = self._keys.kb_head(self._embedder.name, _content_sha(index, targets))
         try:
-            raw = await self._redis.get(key)
+            raw = await self._binary.get(key)
             if raw is None:
                 head, thresholds = await asyncio.to_thread(_fit, index, targets)
-                await self._redis.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
+                await self._binary.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
             else:
                 head, thresholds = load(raw)
         except Exception:  # the cosine index keeps answering; the next publish retries
@@ -147,12 +156,12 @@ class KnowledgeService:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         keys = [self._keys.embedding(self._embedder.name, _sha(t)) for t in texts]
-        cached = await self._redis.mget(keys)
+        cached = await self._binary.mget(keys)
         missing = [i for i, raw in enumerate(cached) if raw is None]
         if missing:
             fresh = await asyncio.to_thread(self._embedder.encode_variants,
                                             [texts[i] for i in missing])
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with self._binary.pipeline(transaction=False) as pipe:
                 for row, i in enumerate(missing):
                     pipe.set(keys[i], fresh[row].tobytes())
                     cached[i] = fresh[row].tobytes()

@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 from core.staff import StaffUser
 from core.webauth import require_staff
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
+from knowledge.answers.replies import decision_reply
+from knowledge.editor.backend import EditorBackend
 from knowledge.editor.editing import (
     CHANNELS,
     ArticleInput,
@@ -25,9 +27,7 @@ from knowledge.editor.editing import (
     same_content,
     search,
 )
-from knowledge.editor.backend import EditorBackend
 from knowledge.models import Article
-from knowledge.answers.replies import decision_reply
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge editor"])
 editor = require_staff("editor")

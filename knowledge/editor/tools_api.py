@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field, ValidationError
 from core.staff import StaffUser
 from core.webauth import require_staff
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
-from knowledge.editor.editing import ArticleInput, error_text
 from knowledge.editor.api import article_json, backend, conflict_response
 from knowledge.editor.backend import EditorBackend
+from knowledge.editor.editing import ArticleInput, error_text
 from knowledge.editor.transfer import (
     MAX_IMPORT_BYTES,
     ImportInvalid,

@@ -133,7 +133,7 @@ async def test_a_slack_user_with_a_verified_email_joins_that_customer(stack, red
         assert first["text"] == EMAIL_LINKED_TEXT
         greeting = await slack._next_bot_message(1)  # then the assistant answers as usual
         assert "Brightside" in greeting["text"]
-        assert await redis.get(KEYS.identity("slack", user_ids(slack.user)[0])) == owner.encode()
+        assert await redis.get(KEYS.identity("slack", user_ids(slack.user)[0])) == owner
     finally:
         await slack.http.aclose()
 

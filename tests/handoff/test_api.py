@@ -59,7 +59,7 @@ async def test_two_agents_claiming_at_once_get_exactly_one_winner(two_agents):
         detail = (await ada.get(f"/api/agent/tickets/{ref}")).json()
         assert detail["ticket"]["status"] == "claimed" and detail["ticket"]["agent"] == winner
         owner = await redis.get(KEYS.owner(detail["ticket"]["customer_id"]))
-        assert owner.decode() == f"agent:{winner}"
+        assert owner == f"agent:{winner}"
         mine = (await (ada if winner == "ada" else bob).get("/api/agent/queue")).json()["mine"]
         assert ref in [t["ref"] for t in mine]
         resolved = await (ada if winner == "ada" else bob).post(

@@ -88,7 +88,7 @@ class TelegramChannel:
         token = callback_token(update)
         if token is not None and (
                 payload := await self._redis.get(KEYS.telegram_callback(token))) is not None:
-            stash[token] = payload.decode()
+            stash[token] = payload
         result = to_inbound(update, max_chars=self._max_chars, stash=stash)
         if isinstance(result, InboundMessage):
             await inbound.append(result)

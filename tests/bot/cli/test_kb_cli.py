@@ -4,10 +4,10 @@ import json
 import re
 
 import pytest
-import redis as redis_sync
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from core.redis import sync_text_client
 
 runner = CliRunner()
 
@@ -16,16 +16,16 @@ runner = CliRunner()
 def kb_db(redis_server, monkeypatch):
     url = f"{redis_server}/7"
     monkeypatch.setenv("FRONTDOOR_REDIS_URL", url)
-    client = redis_sync.Redis.from_url(url)
+    client = sync_text_client(url)
     client.flushdb()
     yield client
     client.flushdb()
     client.close()
 
 
-def articles(client) -> dict[str, bytes]:
-    return {k.decode(): client.get(k) for k in client.scan_iter("fd:kb:article:*")
-            if not k.endswith(b":versions")}
+def articles(client) -> dict[str, str]:
+    return {k: client.get(k) for k in client.scan_iter("fd:kb:article:*")
+            if not k.endswith(":versions")}
 
 
 @pytest.mark.parametrize("fmt, name", [("md", "folder"), ("csv", "kb.csv")])

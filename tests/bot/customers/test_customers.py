@@ -296,9 +296,8 @@ async def test_agents_merge_and_unmerge_through_the_api_and_it_is_audited(gatewa
         timeline = (await agent.get(f"/api/customers/{a}/transcript")).json()["entries"]
         assert all(e["channel"] == "telegram" for e in timeline)
 
-        audit = [(f[b"action"].decode(), f[b"actor"].decode(), f[b"target"].decode(),
-                  f[b"source"].decode()) for _, f in await redis.xrange(KEYS.audit)
-                 if f[b"action"].startswith(b"customer.")]
+        audit = [(f["action"], f["actor"], f["target"], f["source"])
+                 for _, f in await redis.xrange(KEYS.audit) if f["action"].startswith("customer.")]
         assert audit == [("customer.merge", "ada", a, b), ("customer.unmerge", "ada", a, b)]
     finally:
         await agent.aclose()

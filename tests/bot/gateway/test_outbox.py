@@ -48,7 +48,7 @@ async def test_a_message_that_never_goes_through_is_kept_as_dead_letter(redis):
     finally:
         await sender.worker.stop()
     dead = await redis.xrange(KEYS.outbox_dead)
-    assert len(dead) == 1 and b"lost?" in dead[0][1][b"entry"]
+    assert len(dead) == 1 and "lost?" in dead[0][1]["entry"]
 
 
 async def test_an_entry_delivered_before_a_crash_is_not_sent_again(redis):

@@ -39,6 +39,7 @@ from bot.gateway.inbound import InboundStream
 from bot.gateway.services import Services
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.redis import text_client
 from core.settings import Settings, with_sandboxes
 from sandbox import slack as slack_sandbox
 from tests.conftest import free_port, serve
@@ -309,7 +310,7 @@ class Env:
 
     async def inbound(self) -> list[InboundMessage]:
         entries = await self.redis.xrange(KEYS.inbound_stream)
-        return [InboundMessage.model_validate_json(fields[b"m"]) for _, fields in entries]
+        return [InboundMessage.model_validate_json(fields["m"]) for _, fields in entries]
 
     def signed(self, body: bytes, timestamp: int | None = None,
                content_type: str = "application/json", **extra: str) -> dict:
@@ -344,7 +345,7 @@ async def _lifespan_sandbox(app: FastAPI):
 async def env(redis_server):
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/2", port=free_port(),
                                        sandbox_port=free_port(), session_secret="x"))
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     channel = SlackChannel(settings, redis)
     services = Services(settings=settings, redis=redis, http=None, rasa=None, hub=None,
                         router=None, inbound=InboundStream(redis), channels={"slack": channel},

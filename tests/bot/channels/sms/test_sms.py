@@ -46,6 +46,7 @@ from bot.gateway.outbox import Outbox, OutboxSender
 from bot.gateway.services import Services
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.redis import text_client
 from core.settings import Settings, with_sandboxes
 from sandbox import twilio as twilio_sandbox
 from tests.conftest import free_port, serve
@@ -296,7 +297,7 @@ class Env:
             "status": status, "times": times, "retry_after": retry_after, "after": after})
 
     async def inbound(self) -> list[InboundMessage]:
-        return [InboundMessage.model_validate_json(fields[b"m"])
+        return [InboundMessage.model_validate_json(fields["m"])
                 for _, fields in await self.redis.xrange(KEYS.inbound_stream)]
 
     def account(self, params: dict) -> dict:
@@ -324,7 +325,7 @@ def sandbox_app(settings: Settings, http: httpx.AsyncClient) -> FastAPI:
 async def env(redis_server):
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
                                        sandbox_port=free_port(), session_secret="x"))
-    redis = Redis.from_url(settings.redis_url)
+    redis = text_client(settings.redis_url)
     channel = SmsChannel(settings, redis)
     async with (httpx.AsyncClient(timeout=10) as http,
                 serve(sandbox_app(settings, http), settings.sandbox_port),

@@ -42,6 +42,7 @@ from bot.gateway.inbound import InboundStream
 from bot.gateway.services import Services
 from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.redis import text_client
 from core.settings import Settings, with_sandboxes
 from sandbox import telegram as tg_sandbox
 from sandbox.telegram import parse_html
@@ -267,7 +268,7 @@ class Env:
 
     async def inbound(self) -> list[InboundMessage]:
         entries = await self.redis.xrange(KEYS.inbound_stream)
-        return [InboundMessage.model_validate_json(fields[b"m"]) for _, fields in entries]
+        return [InboundMessage.model_validate_json(fields["m"]) for _, fields in entries]
 
     async def chat_id(self, user: str) -> str:
         """The user opens the chat (as on Telegram, the user writes first)."""
@@ -301,7 +302,7 @@ def gateway_app(settings: Settings, redis: Redis, channels: dict) -> FastAPI:
 async def env(redis_server) -> AsyncIterator[Env]:
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
                                        sandbox_port=free_port(), session_secret="x"))
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     channel = TelegramChannel(settings, redis)
     async with (serve(sandbox_app(settings), settings.sandbox_port),
                 serve(gateway_app(settings, redis, {"telegram": channel}), settings.port),
