@@ -21,6 +21,7 @@ from bot.channels.web.session import SessionSigner
 from bot.customers import api as customers_api
 from bot.gateway.handoff_bridge import HandoffBridge
 from bot.gateway.inbound import InboundStream
+from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import OutboxSender
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import Router
@@ -30,11 +31,11 @@ from bot.infra.live import LiveHub
 from bot.infra.streams import StreamWorker
 from bot.rendering.previews import PREVIEWS
 from core import webauth
-from core.keys import KEYS
 from core.models import InboundMessage
 from core.redis import text_client
 from core.settings import Settings, get_settings
 from handoff import api as handoff_api
+from handoff.keys import HANDOFF_KEYS
 from handoff.reports import report
 from handoff.service import HandoffService
 from handoff.webhooks import WebhookSender
@@ -77,9 +78,9 @@ def webhook_stream_worker(redis: Redis, http: httpx.AsyncClient, handoff: Handof
                            max_attempts=hs.webhook_max_attempts,
                            backoff_s=settings.retry_backoff_s,
                            backoff_max_s=settings.retry_backoff_max_s)
-    return StreamWorker(redis, KEYS.webhook_stream, "webhooks", sender.deliver,
+    return StreamWorker(redis, HANDOFF_KEYS.webhook_stream, "webhooks", sender.deliver,
                         key_of=lambda f: f.get("ref", ""), concurrency=16,
-                        reclaim_idle_ms=settings.reclaim_idle_ms, dead_letter=KEYS.webhook_dead)
+                        reclaim_idle_ms=settings.reclaim_idle_ms, dead_letter=HANDOFF_KEYS.webhook_dead)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -104,11 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await router.handle(entry_id, InboundMessage.model_validate_json(fields["m"]))
 
         inbound_worker = StreamWorker(
-            redis, KEYS.inbound_stream, "router", route,
+            redis, GATEWAY_KEYS.inbound_stream, "router", route,
             key_of=lambda f: (f["channel"], f["channel_user_id"]),
             concurrency=settings.worker_concurrency,
             reclaim_idle_ms=settings.reclaim_idle_ms,
-            dead_letter=KEYS.inbound_dead,
+            dead_letter=GATEWAY_KEYS.inbound_dead,
         )
         router.keep_alive = inbound_worker.keep_alive
         sender = OutboxSender(

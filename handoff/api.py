@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSo
 from fastapi.responses import FileResponse, HTMLResponse
 from pydantic import BaseModel, Field
 
-from core.staff import StaffUser
+from core.staff import StaffStore, StaffUser, UnknownUser
 from core.webauth import (
     require_staff,
     require_staff_page,
@@ -265,8 +265,11 @@ async def _tell(gw: Gateway, customer_id: str, text: str) -> None:
 
 
 async def _known_agent(service: HandoffService, username: str) -> None:
-    raw = await service.redis.hget(service.keys.staff_user(username), "roles")
-    if raw is None or not ({"agent", "admin"} & set(raw.split(","))):
+    try:
+        user = await StaffStore(service.redis).get(username)
+    except UnknownUser:
+        raise HTTPException(422, f"no agent {username!r}") from None
+    if not user.has("agent"):
         raise HTTPException(422, f"no agent {username!r}")
 
 

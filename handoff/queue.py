@@ -13,8 +13,8 @@ import time
 
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
 from handoff import AtCapacity, TicketNotFound, TicketStateError
+from handoff.keys import HANDOFF_KEYS, HandoffKeys
 from handoff.models import Ticket
 
 REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -98,7 +98,7 @@ return 'ok'
 
 
 class TicketQueue:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: HandoffKeys = HANDOFF_KEYS) -> None:
         self._redis = redis
         self._keys = keys
         self._claim = redis.register_script(_CLAIM)

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
 from core.models import OWNER_BOT, OWNER_QUEUE
 from handoff import AtCapacity, TicketNotFound, TicketStateError
+from handoff.keys import HANDOFF_KEYS, HandoffKeys
+from handoff.lookup import HandoffLookup
 from handoff.models import QueueStanding, Summary, Ticket
 from handoff.queue import TicketQueue
 from handoff.settings import HandoffSettings
@@ -28,6 +29,22 @@ from handoff.teams import TeamsConfig, is_open, load_teams, next_opening
 log = logging.getLogger(__name__)
 WAIT_SAMPLES = 20
 PRESENCE_STATUSES = ("online", "away", "offline")
+
+# Tell a waiting customer their new position only if it improved (or they are
+# next) and the last update is old enough; atomic so N gateways send it once.
+_SHOULD_TELL = """
+local told = tonumber(redis.call('HGET', KEYS[1], 'position') or '1000000')
+local at = tonumber(redis.call('HGET', KEYS[1], 'ts') or '0')
+local position, now, interval = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local improved = position < told and (now - at >= interval or position == 1)
+local reminder = ARGV[4] == '1' and now - at >= interval
+if improved or reminder then
+  redis.call('HSET', KEYS[1], 'position', position, 'ts', now)
+  redis.call('EXPIRE', KEYS[1], 86400)
+  return 1
+end
+return 0
+"""
 
 
 def agent_owner(agent: str) -> str:
@@ -40,12 +57,13 @@ def day_key(ts: float) -> str:
 
 class HandoffService:
     def __init__(self, redis: Redis, settings: HandoffSettings | None = None,
-                 teams: TeamsConfig | None = None, keys: Keys = KEYS) -> None:
+                 teams: TeamsConfig | None = None, keys: HandoffKeys = HANDOFF_KEYS) -> None:
         self.redis = redis
         self.settings = settings or HandoffSettings()
         self.teams = teams or load_teams(self.settings.teams_file)
         self.keys = keys
         self.queue = TicketQueue(redis, keys)
+        self._should_tell = redis.register_script(_SHOULD_TELL)
 
     # -- escalation -------------------------------------------------------------------
     async def escalate(self, customer_id: str, channel: str, reason: str, *,
@@ -173,6 +191,22 @@ class HandoffService:
         await self._count(now, f"handling_s_sum:{ticket.channel}", by=now - ticket.created_at)
         await self.emit("ticket.resolved", ticket, by=by)
         return ticket, True
+
+    async def ticket_owner(self, ref: str) -> str | None:
+        """The customer a ticket belongs to; None for no such ticket."""
+        return await HandoffLookup(self.redis, self.keys).ticket_owner(ref)
+
+    async def should_tell_standing(self, customer_id: str, position: int, interval_s: float,
+                                   *, reminder: bool = False) -> bool:
+        """Whether to tell a waiting customer their position now (records that it
+        was told); see _SHOULD_TELL."""
+        return bool(await self._should_tell(keys=[self.keys.queue_notice(customer_id)],
+                                            args=[position, time.time(), interval_s,
+                                                  "1" if reminder else "0"]))
+
+    async def expect_csat(self, customer_id: str, ref: str) -> None:
+        """The customer was asked to rate `ref`: their next rating answers it."""
+        await self.redis.set(self.keys.csat_pending(customer_id), ref, ex=86400)
 
     async def record_csat(self, customer_id: str, score: int) -> Ticket | None:
         ref = await self.redis.getdel(self.keys.csat_pending(customer_id))

@@ -9,9 +9,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from core.keys import KEYS, Keys
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
 from knowledge.articles_io import load_folder
+from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
 from knowledge.models import Article
 
 # How long a customer may take to press one of the clarification buttons.
@@ -19,7 +19,7 @@ CLARIFY_PICK_WINDOW_S = 24 * 3600
 
 
 class ArticleStore:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: KnowledgeKeys = KNOWLEDGE_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 

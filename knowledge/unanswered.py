@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
 from core.redis import binary_of
 from knowledge.answers.embedder import Embedder
+from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
 
 STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 # Cosine similarity above which two queries count as the same question. With
@@ -101,7 +101,7 @@ def group_queries(entries: list[Entry], vectors: dict[str, np.ndarray],
 
 
 class UnansweredQuestions:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: KnowledgeKeys = KNOWLEDGE_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 

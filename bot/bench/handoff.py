@@ -33,9 +33,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.bench.chat import _free_port
+from bot.customers.merge import Customers
 from bot.customers.transcript import TranscriptStore
 from bot.infra.supervisor import Stack
-from core.keys import KEYS
 from core.models import TranscriptEntry
 from core.redis import text_client
 from core.settings import Settings
@@ -133,7 +133,7 @@ async def _bench(settings: Settings, samples: int, transcript: int, console: Con
                                               "client_id": "h"}))
                 await _entry(socket, "bot", 60)
                 visitor = visitor_of.loads(token)["v"]
-                customer_id = await redis.get(KEYS.identity("web", visitor))
+                customer_id = await Customers(redis).find("web", visitor)
                 await _prefill(redis, customer_id, transcript)
                 agent_console.arrived.clear()
                 await socket.send(json.dumps({"type": "message", "client_id": "p",

@@ -9,9 +9,9 @@ import time
 
 from redis.asyncio import Redis
 
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.customers.merge import Customers
 from bot.customers.verified import VerifiedAttributes
-from core.keys import KEYS, Keys
 from core.models import VerifiedAttribute
 
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids get read aloud
@@ -22,7 +22,7 @@ def new_customer_id() -> str:
 
 
 class IdentityStore:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
         self._keys = keys
         self._customers = Customers(redis, keys)

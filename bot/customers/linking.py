@@ -23,8 +23,8 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.customers.merge import Customers, MergeRefused
-from core.keys import KEYS, Keys
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I/L/1, O/0: read aloud, typed on phones
 CODE_LENGTH = 6
@@ -74,7 +74,7 @@ class LinkCodes:
     def __init__(
         self,
         redis: Redis,
-        keys: Keys = KEYS,
+        keys: CustomerKeys = CUSTOMER_KEYS,
         *,
         code_ttl_s: float = 600,
         issues_per_hour: int = 5,

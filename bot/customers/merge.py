@@ -42,8 +42,10 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.customers.transcript import TranscriptStore
-from core.keys import KEYS, Keys
+from bot.infra.live import publish_moved
+from handoff.lookup import HandoffLookup
 
 CUSTOMER_ID_RE = re.compile(r"c_[a-z2-9]{16}")
 LOCK_TTL_MS = 30_000
@@ -79,7 +81,7 @@ class MergeResult:
 
 
 class Customers:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
         self._keys = keys
         self._transcripts = TranscriptStore(redis, keys)
@@ -105,6 +107,15 @@ class Customers:
                 break
             customer_id = nxt
         return customer_id
+
+    async def last_seen(self, customer_id: str) -> float | None:
+        """When the customer last wrote (None before their first message)."""
+        raw = await self._redis.hget(self._keys.customer(customer_id), "last_seen")
+        return float(raw) if raw is not None else None
+
+    async def display_name(self, customer_id: str) -> str:
+        """The channel's name for the customer ("" when none)."""
+        return await self._redis.hget(self._keys.customer(customer_id), "display_name") or ""
 
     async def kept_apart(self, one: str, other: str) -> bool:
         """Was `one` unmerged from `other`? Then only a code or an agent links them."""
@@ -281,7 +292,7 @@ class Customers:
         merges = await self.merges(customer_id)
         tickets = []
         for owner in [customer_id, *(m["source"] for m in merges)]:
-            tickets += await self._redis.lrange(self._keys.customer_tickets(owner), 0, -1)
+            tickets += await HandoffLookup(self._redis).tickets_of(owner)
         return {
             "customer_id": customer_id,
             "display_name": fields.get("display_name", ""),
@@ -330,7 +341,7 @@ class Customers:
     async def _moved(self, customer_id: str) -> None:
         """Tell open web chats of this customer to look up their customer again
         (bot/channels/web/routes.py follows a visitor whose identity moved)."""
-        await self._redis.publish(self._keys.live(customer_id), json.dumps({"type": "moved"}))
+        await publish_moved(self._redis, customer_id)
 
     @contextlib.asynccontextmanager
     async def _locked(self, *customer_ids: str) -> AsyncIterator[None]:

@@ -6,13 +6,13 @@ import json
 
 from redis.asyncio import Redis
 
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.rendering.web import markdown_to_html
-from core.keys import KEYS, Keys
 from core.models import TranscriptEntry
 
 
 class TranscriptStore:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from core.models import VerifiedAttribute
 
 _NOT_DIGITS = re.compile(r"[\s().\-/]")
@@ -58,7 +58,7 @@ class Recorded:
 
 
 class VerifiedAttributes:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 

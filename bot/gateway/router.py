@@ -19,12 +19,14 @@ from bot.customers.linking import CODE_ALPHABET, LinkCodes, TooManyCodes, looks_
 from bot.customers.merge import Customers
 from bot.customers.transcript import TranscriptStore
 from bot.customers.verified import VerifiedAttributes, e164
+from bot.gateway.keys import GATEWAY_KEYS, GatewayKeys
 from bot.gateway.outbox import Outbox
 from bot.gateway.rasa_client import RasaClient
 from bot.infra import metrics
 from bot.infra.live import LiveHub
-from core.keys import KEYS, Keys
 from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
+from handoff.lookup import HandoffLookup
+from handoff.reports import count_conversation
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +86,7 @@ class Router:
         *,
         backoff_s: float = 1.0,
         backoff_max_s: float = 15.0,
-        keys: Keys = KEYS,
+        keys: GatewayKeys = GATEWAY_KEYS,
     ) -> None:
         self._redis = redis
         self._keys = keys
@@ -93,12 +95,13 @@ class Router:
         self._hub = hub
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
-        self.identities = IdentityStore(redis, keys)
-        self.transcripts = TranscriptStore(redis, keys)
+        self.identities = IdentityStore(redis)
+        self.transcripts = TranscriptStore(redis)
         self.outbox = Outbox(redis, keys)
-        self.links = LinkCodes(redis, keys)
-        self.customers = Customers(redis, keys)
-        self.verified = VerifiedAttributes(redis, keys)
+        self.links = LinkCodes(redis)
+        self.customers = Customers(redis)
+        self.verified = VerifiedAttributes(redis)
+        self.conversations = HandoffLookup(redis)
         self.keep_alive = _no_keep_alive  # set by the worker that owns the stream entry
         self.handoff: HandoffHooks = NoHandoff()  # set by the app: escalation, CSAT, queue
 
@@ -129,9 +132,9 @@ class Router:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hsetnx(progress, "logged", "1")
             pipe.expire(progress, SEEN_TTL_S)
-            pipe.get(self._keys.owner(customer_id))
             pipe.hget(progress, "answered")
-            first_time, _, owner, answered = await pipe.execute()
+            first_time, _, answered = await pipe.execute()
+        owner = await self.conversations.owner(customer_id)
         if first_time:
             await self._count_conversation(customer_id, message)
             await self.identities.touch(customer_id, message.channel, message.channel_user_id)
@@ -242,11 +245,9 @@ class Router:
     async def _count_conversation(self, customer_id: str, message: InboundMessage) -> None:
         """A conversation starts with the first message after an hour's quiet (as
         Rasa's session does); the reports count them per channel per day."""
-        last_seen = await self._redis.hget(self._keys.customer(customer_id), "last_seen")
-        if last_seen is None or message.received_at - float(last_seen) > CONVERSATION_GAP_S:
-            day = time.strftime("%Y-%m-%d", time.gmtime(message.received_at))
-            await self._redis.hincrby(self._keys.stats_day(day),
-                                      f"conversations:{message.channel}", 1)
+        last_seen = await self.customers.last_seen(customer_id)
+        if last_seen is None or message.received_at - last_seen > CONVERSATION_GAP_S:
+            await count_conversation(self._redis, message.received_at, message.channel)
 
     async def _contact_reply(self, message: InboundMessage) -> str:
         customer_id = await self.identities.resolve(
@@ -280,7 +281,7 @@ class Router:
 
     async def _quotes_someone_elses_ticket(self, customer_id: str, text: str) -> bool:
         for ref in ticket_refs(text):
-            owner = await self._redis.hget(self._keys.ticket(ref), "customer_id")
+            owner = await self.conversations.ticket_owner(ref)
             if owner is not None and await self.customers.live(owner) != customer_id:
                 return True
         return False

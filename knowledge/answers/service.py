@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
 from core.redis import binary_of
 from knowledge import ArticleNotFound
 from knowledge.answers.embedder import Embedder
@@ -30,6 +29,7 @@ from knowledge.answers.head import (
 )
 from knowledge.answers.index import VariantIndex
 from knowledge.answers.policy import Thresholds, decide
+from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
 from knowledge.models import Article, Decision
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
@@ -51,7 +51,7 @@ class Scoring:
 
 class KnowledgeService:
     def __init__(
-        self, redis: Redis, embedder: Embedder, settings: KnowledgeSettings, keys: Keys = KEYS
+        self, redis: Redis, embedder: Embedder, settings: KnowledgeSettings, keys: KnowledgeKeys = KNOWLEDGE_KEYS
     ) -> None:
         self.store = ArticleStore(redis, keys)
         self._redis = redis

@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
+from bot.channels.slack.keys import SLACK_KEYS, SlackKeys
 from bot.channels.slack.parse import (
     _INBOUND,
     _TIMESTAMP,
@@ -47,7 +48,6 @@ from bot.channels.slack.parse import (
 )
 from bot.channels.slack.render import escape, mark_chosen, render
 from bot.gateway.inbound import InboundStream
-from core.keys import KEYS, Keys
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
 from core.settings import Settings
 
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 class SlackChannel:
     name = "slack"
 
-    def __init__(self, settings: Settings, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, settings: Settings, redis: Redis, keys: SlackKeys = SLACK_KEYS) -> None:
         if settings.slack_bot_token is None or settings.slack_signing_secret is None:
             raise ValueError("the Slack channel needs slack_bot_token and slack_signing_secret")
         self._settings = settings

@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
 from bot.channels.sms.adapter import SmsChannel
+from bot.channels.sms.keys import SMS_KEYS
 from bot.channels.sms.parse import (
     EMPTY_TWIML,
     HELP_TEXT,
@@ -42,9 +43,9 @@ from bot.channels.sms.render import (
 )
 from bot.channels.sms.routes import router
 from bot.gateway.inbound import InboundStream
+from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import Outbox, OutboxSender
 from bot.gateway.services import Services
-from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from core.redis import text_client
 from core.settings import Settings, with_sandboxes
@@ -298,7 +299,7 @@ class Env:
 
     async def inbound(self) -> list[InboundMessage]:
         return [InboundMessage.model_validate_json(fields["m"])
-                for _, fields in await self.redis.xrange(KEYS.inbound_stream)]
+                for _, fields in await self.redis.xrange(GATEWAY_KEYS.inbound_stream)]
 
     def account(self, params: dict) -> dict:
         """A recorded payload as if it came for our (sandbox) account."""
@@ -441,14 +442,14 @@ async def test_stop_start_help(sms):
     user = "+15550001111"
     assert (await sms.text(user, " Stop "))["status"] == 200
     assert [m["text"] for m in await sms.transcript(user, "bot")] == [OPT_OUT_TEXT]
-    assert await sms.redis.exists(KEYS.sms_opted_out(user))
+    assert await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
 
     await sms.http.post(f"{sms.sandbox}/_sandbox/redeliver", json={"user": user})
     await sms.text(user, "STOP")  # already out: no second confirmation
     await sms.text(user, "hello?")  # not taken while opted out
     await sms.text(user, "yes")  # while opted out, YES opts back in
     assert [m["text"] for m in await sms.transcript(user, "bot")] == [OPT_OUT_TEXT, OPT_IN_TEXT]
-    assert not await sms.redis.exists(KEYS.sms_opted_out(user))
+    assert not await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
 
     await sms.text(user, "QUIT")
     await sms.channel.send(Recipient("c_1", user), bot_entry("a late answer"))  # dropped
@@ -469,7 +470,7 @@ async def test_a_numbered_reply_becomes_the_button_offered(sms):
     assert offer["text"].endswith("Reply 1 for Return policy, 2 for Start a return "
                                   "or 3 for Refund times.")
     assert offer["buttons"] == [] and (offer["segments"], offer["encoding"]) == (1, "GSM-7")
-    assert 0 < await sms.redis.ttl(KEYS.sms_options(user)) <= 86400
+    assert 0 < await sms.redis.ttl(SMS_KEYS.sms_options(user)) <= 86400
 
     await sms.text(user, " 2 ")
     await sms.text(user, "4")
@@ -479,7 +480,7 @@ async def test_a_numbered_reply_becomes_the_button_offered(sms):
     assert (second.button_payload, second.text) == (None, "4")
     assert (third.button_payload, third.text) == (None, "2 please")
 
-    await sms.redis.delete(KEYS.sms_options(user))  # expired: a bare number is just text
+    await sms.redis.delete(SMS_KEYS.sms_options(user))  # expired: a bare number is just text
     await sms.text(user, "1")
     assert (await sms.inbound())[-1].button_payload is None
 
@@ -588,7 +589,7 @@ async def test_unsubscribed_at_the_carrier_marks_opted_out_and_drops(sms):
     user = "+15550001234"
     await sms.http.post(f"{sms.sandbox}/_sandbox/block", json={"user": user})
     await sms.channel.send(Recipient("c_1", user), bot_entry("hello"))  # 21610: no error
-    assert await sms.redis.exists(KEYS.sms_opted_out(user))
+    assert await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
     assert await sms.transcript(user, "bot") == []
 
 

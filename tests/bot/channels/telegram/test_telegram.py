@@ -39,8 +39,8 @@ from bot.channels.telegram.render import (
 )
 from bot.channels.telegram.routes import poll_forever, router, set_webhook
 from bot.gateway.inbound import InboundStream
+from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.services import Services
-from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from core.redis import text_client
 from core.settings import Settings, with_sandboxes
@@ -267,7 +267,7 @@ class Env:
                                        params={"user": user})).json()
 
     async def inbound(self) -> list[InboundMessage]:
-        entries = await self.redis.xrange(KEYS.inbound_stream)
+        entries = await self.redis.xrange(GATEWAY_KEYS.inbound_stream)
         return [InboundMessage.model_validate_json(fields["m"]) for _, fields in entries]
 
     async def chat_id(self, user: str) -> str:
