@@ -35,7 +35,6 @@ from core.models import InboundMessage
 from core.redis import text_client
 from core.settings import Settings, get_settings
 from handoff import api as handoff_api
-from handoff.keys import HANDOFF_KEYS
 from handoff.reports import report
 from handoff.service import HandoffService
 from handoff.webhooks import WebhookSender
@@ -78,9 +77,9 @@ def webhook_stream_worker(redis: Redis, http: httpx.AsyncClient, handoff: Handof
                            max_attempts=hs.webhook_max_attempts,
                            backoff_s=settings.retry_backoff_s,
                            backoff_max_s=settings.retry_backoff_max_s)
-    return StreamWorker(redis, HANDOFF_KEYS.webhook_stream, "webhooks", sender.deliver,
+    return StreamWorker(redis, sender.stream, "webhooks", sender.deliver,
                         key_of=lambda f: f.get("ref", ""), concurrency=16,
-                        reclaim_idle_ms=settings.reclaim_idle_ms, dead_letter=HANDOFF_KEYS.webhook_dead)
+                        reclaim_idle_ms=settings.reclaim_idle_ms, dead_letter=sender.dead_letter)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

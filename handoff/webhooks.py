@@ -62,6 +62,8 @@ class WebhookSender:
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._keys = keys
+        self.stream = keys.webhook_stream  # what the stream worker reads
+        self.dead_letter = keys.webhook_dead
 
     async def deliver(self, entry_id: str, fields: dict) -> None:
         """Handle one stream entry: POST it to every URL, retrying each until it

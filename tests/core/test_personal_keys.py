@@ -83,3 +83,39 @@ def test_a_new_key_kind_holding_a_customer_id_is_named():
     assert unclassified([ExampleKeys], PERSONAL_DATA) == [
         f"{__name__}.test_a_new_key_kind_holding_a_customer_id_is_named.<locals>."
         "ExampleKeys.favourite_colour"]
+
+
+def part_of(module: str) -> str:
+    """bot.channels.<name>, bot.<sub-package>, or the top package (core, handoff, …)."""
+    p = module.split(".")
+    if p[0] != "bot" or len(p) < 2:
+        return p[0]
+    if p[1] == "app":
+        return "bot.gateway"  # the gateway's app factory wires its streams
+    if p[1] == "channels" and len(p) > 3:
+        return ".".join(p[:3])
+    return ".".join(p[:2])
+
+
+def test_no_module_imports_another_parts_keys():
+    """A part reads another's data through that part's API, never its keys."""
+    import ast
+
+    crossings = []
+    for package in (*PACKAGES, "actions"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            module = ".".join(p for p in path.relative_to(ROOT).with_suffix("").parts
+                              if p != "__init__")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.ImportFrom) or not node.module \
+                        or node.module.split(".")[0] not in PACKAGES:
+                    continue
+                source = importlib.import_module(node.module)
+                for alias in node.names:
+                    value = getattr(source, alias.name, None)
+                    is_keys = isinstance(value, KeySpace) or (
+                        isinstance(value, type) and issubclass(value, KeySpace)
+                        and value is not KeySpace)
+                    if is_keys and part_of(node.module) != part_of(module):
+                        crossings.append(f"{module} imports {node.module}.{alias.name}")
+    assert not crossings, crossings
