@@ -10,7 +10,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_service import handoff_service
-from core.keys import KEYS
+from bot.customers.merge import Customers
+from core.staff import StaffStore
 from handoff.messages import escalation_text
 from handoff.models import Summary
 
@@ -48,8 +49,8 @@ async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> s
     customer_id = tracker.sender_id
     channel = ((tracker.latest_message or {}).get("metadata") or {}).get("channel", "web")
     # The channel's name for them, else the name they told the assistant.
-    name = await service.redis.hget(KEYS.customer(customer_id), "display_name")
-    display_name = (name.decode() if name else "") or tracker.get_slot("customer_name") or ""
+    name = await Customers(service.redis).display_name(customer_id)
+    display_name = name or tracker.get_slot("customer_name") or ""
     ticket, standing = await service.escalate(
         customer_id, channel, reason, summary=summary_of(tracker), topic=topic,
         display_name=str(display_name)[:80])
@@ -60,8 +61,7 @@ async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> s
 
 
 async def _display_name(service, username: str) -> str:
-    raw = await service.redis.hget(KEYS.staff_user(username), "display_name")
-    return raw.decode() if raw else username
+    return await StaffStore(service.redis).display_name(username)
 
 
 class ActionEscalateToHuman(Action):

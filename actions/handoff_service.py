@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-
+from core.redis import text_client
 from core.settings import get_settings
 from handoff.service import HandoffService
 
@@ -14,5 +13,5 @@ def handoff_service() -> HandoffService:
     global _service
     if _service is None:
         settings = get_settings()
-        _service = HandoffService(Redis.from_url(settings.effective_redis_url), settings.handoff)
+        _service = HandoffService(text_client(settings.effective_redis_url), settings.handoff)
     return _service

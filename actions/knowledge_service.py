@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from redis.asyncio import Redis
-
+from core.redis import text_client
 from core.settings import KnowledgeSettings, get_settings
 from knowledge.answers.embedder import Embedder
 from knowledge.answers.service import KnowledgeService
@@ -29,7 +28,7 @@ async def knowledge_service() -> KnowledgeService:
     async with _lock:
         if _service is None:
             settings = get_settings()
-            redis = Redis.from_url(settings.effective_redis_url)
+            redis = text_client(settings.effective_redis_url)
             _service = KnowledgeService(redis, load_embedder(settings.knowledge),
                                         settings.knowledge)
     return _service

@@ -23,6 +23,7 @@ from bot.customers.identity import IdentityStore
 from bot.customers.transcript import TranscriptStore
 from bot.gateway.handoff_bridge import HandoffBridge
 from bot.gateway.inbound import InboundStream
+from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import Outbox, OutboxSender
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
@@ -33,8 +34,8 @@ from bot.infra.live import LiveHub
 from bot.infra.streams import KeepAlive, StreamWorker
 from bot.rendering.previews import PREVIEWS
 from core import webauth
-from core.keys import KEYS
 from core.models import InboundMessage
+from core.redis import text_client
 from core.settings import Settings, get_settings
 from handoff import api as handoff_api
 from handoff.reports import report
@@ -79,9 +80,9 @@ def webhook_stream_worker(redis: Redis, http: httpx.AsyncClient, handoff: Handof
                            max_attempts=hs.webhook_max_attempts,
                            backoff_s=settings.retry_backoff_s,
                            backoff_max_s=settings.retry_backoff_max_s)
-    return StreamWorker(redis, KEYS.webhook_stream, "webhooks", sender.deliver,
+    return StreamWorker(redis, sender.stream, "webhooks", sender.deliver,
                         key_of=lambda f: f.get("ref", ""), concurrency=16,
-                        reclaim_idle_ms=settings.reclaim_idle_ms, dead_letter=KEYS.webhook_dead)
+                        reclaim_idle_ms=settings.reclaim_idle_ms, dead_letter=sender.dead_letter)
 
 
 @contextlib.asynccontextmanager
@@ -90,7 +91,7 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
     start its background work. Whatever was started is stopped again, in reverse
     order, when the block ends or when a later step fails to start."""
     async with contextlib.AsyncExitStack() as running:
-        redis = Redis.from_url(settings.effective_redis_url, max_connections=512)
+        redis = text_client(settings.effective_redis_url, max_connections=512)
         running.push_async_callback(redis.aclose)
         http = httpx.AsyncClient(
             timeout=settings.rasa_timeout_s,
@@ -119,11 +120,11 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
                                 keep_alive)
 
         workers = [
-            StreamWorker(redis, KEYS.inbound_stream, "router", route,
+            StreamWorker(redis, GATEWAY_KEYS.inbound_stream, "router", route,
                          key_of=lambda f: (f["channel"], f["channel_user_id"]),
                          concurrency=settings.worker_concurrency,
                          reclaim_idle_ms=settings.reclaim_idle_ms,
-                         dead_letter=KEYS.inbound_dead),
+                         dead_letter=GATEWAY_KEYS.inbound_dead),
             OutboxSender(redis, channels, concurrency=settings.worker_concurrency,
                          reclaim_idle_ms=settings.reclaim_idle_ms,
                          max_attempts=settings.outbox_max_attempts,

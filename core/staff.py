@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Literal, get_args
+from dataclasses import dataclass
+from typing import ClassVar, Literal, get_args
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, ConfigDict
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
+from core.keys import KeySpace
 
 Role = Literal["agent", "editor", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -81,8 +82,36 @@ def check_password(password: str) -> str:
     return password
 
 
+@dataclass(frozen=True)
+class StaffKeys(KeySpace):
+    not_personal: ClassVar[dict[str, str]] = {
+        "staff_user": "a staff account (agents, editors, admins), not a customer",
+        "staff_users": "the staff usernames",
+        "staff_session": "a staff sign-in session",
+        "staff_login_failures": "failed staff sign-ins",
+    }
+
+    def staff_user(self, username: str) -> str:
+        """Hash: username, display_name, roles (comma-separated), password_hash, created_at."""
+        return f"{self.prefix}:staff:user:{username}"
+
+    @property
+    def staff_users(self) -> str:
+        return f"{self.prefix}:staff:users"
+
+    def staff_session(self, session_id: str) -> str:
+        """A signed-in staff session -> username (expires)."""
+        return f"{self.prefix}:staff:session:{session_id}"
+
+    def staff_login_failures(self, username: str) -> str:
+        return f"{self.prefix}:staff:login-failures:{username}"
+
+
+STAFF_KEYS = StaffKeys()
+
+
 class StaffStore:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: StaffKeys = STAFF_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -106,8 +135,14 @@ class StaffStore:
         fields = await self._fields(username)
         return _user(fields)
 
+    async def display_name(self, username: str) -> str:
+        """The name customers see for a staff user; the username when none is set
+        (or the user is gone)."""
+        return await self._redis.hget(self._keys.staff_user(username), "display_name") \
+            or username
+
     async def all(self) -> list[StaffUser]:
-        names = sorted(n.decode() for n in await self._redis.smembers(self._keys.staff_users))
+        names = sorted(await self._redis.smembers(self._keys.staff_users))
         return [await self.get(n) for n in names]
 
     async def count(self) -> int:
@@ -145,9 +180,9 @@ class StaffStore:
 
     async def _fields(self, username: str) -> dict[str, str]:
         raw = await self._redis.hgetall(self._keys.staff_user(username))
-        if not raw or b"password_hash" not in raw:
+        if not raw or "password_hash" not in raw:
             raise UnknownUser(username)
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return raw
 
 
 def _user(fields: dict[str, str]) -> StaffUser:

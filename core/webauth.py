@@ -14,7 +14,6 @@ The app's services carry one `StaffAuth` (see `StaffServices`).
 from __future__ import annotations
 
 import secrets
-import time
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -27,8 +26,16 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
-from core.keys import KEYS, Keys
-from core.staff import BadStaffInput, StaffStore, StaffUser, UnknownUser, UserExists
+from core import audit
+from core.staff import (
+    STAFF_KEYS,
+    BadStaffInput,
+    StaffKeys,
+    StaffStore,
+    StaffUser,
+    UnknownUser,
+    UserExists,
+)
 
 COOKIE = "fd_staff"
 CSRF_HEADER = "x-requested-with"
@@ -54,7 +61,7 @@ router = APIRouter(tags=["staff"])
 
 class StaffAuth:
     def __init__(self, redis: Redis, secret: str, *, secure_cookies: bool = False,
-                 keys: Keys = KEYS) -> None:
+                 keys: StaffKeys = STAFF_KEYS) -> None:
         self.redis = redis
         self.users = StaffStore(redis, keys)
         self._keys = keys
@@ -90,7 +97,7 @@ class StaffAuth:
         if username is None:
             return None
         try:
-            return await self.users.get(username.decode())
+            return await self.users.get(username)
         except UnknownUser:
             return None
 
@@ -104,9 +111,7 @@ class StaffAuth:
 
     async def audit(self, actor: str, action: str, **details: str) -> None:
         """Who did what, when: one entry in the audit stream."""
-        await self.redis.xadd(self._keys.audit, {"ts": str(time.time()), "actor": actor,
-                                                 "action": action, **details},
-                              maxlen=100_000, approximate=True)
+        await audit.record(self.redis, actor, action, **details)
 
 
 class StaffServices(Protocol):

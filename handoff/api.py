@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from core import web_assets
-from core.staff import StaffUser
+from core.staff import StaffStore, StaffUser, UnknownUser
 from core.webauth import (
     require_staff,
     require_staff_page,
@@ -175,8 +175,7 @@ async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
         "standing": (await service.standing(ticket)).model_dump(),
         "customer": await gw.profile(ticket.customer_id),
         "transcript": await gw.timeline(ticket.customer_id),
-        "notes": [{k.decode(): v.decode() for k, v in fields.items()}
-                  for _, fields in notes],
+        "notes": [fields for _, fields in notes],
         "previous_tickets": previous,
     }
 
@@ -281,8 +280,11 @@ async def _tell(gw: Gateway, customer_id: str, text: str) -> None:
 
 
 async def _known_agent(service: HandoffService, username: str) -> None:
-    raw = await service.redis.hget(service.keys.staff_user(username), "roles")
-    if raw is None or not ({"agent", "admin"} & set(raw.decode().split(","))):
+    try:
+        user = await StaffStore(service.redis).get(username)
+    except UnknownUser:
+        raise HTTPException(422, f"no agent {username!r}") from None
+    if not user.has("agent"):
         raise HTTPException(422, f"no agent {username!r}")
 
 

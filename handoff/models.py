@@ -45,8 +45,8 @@ class Ticket(BaseModel):
     summary: Summary = Field(default_factory=Summary)
 
     @classmethod
-    def from_hash(cls, raw: dict[bytes, bytes]) -> Ticket:
-        fields = {k.decode(): v.decode() for k, v in raw.items()}
+    def from_hash(cls, raw: dict[str, str]) -> Ticket:
+        fields = dict(raw)
         summary = json.loads(fields.pop("summary", "{}") or "{}")
         clean = {k: v for k, v in fields.items() if v != "" and k in cls.model_fields}
         return cls.model_validate({**clean, "summary": summary})

@@ -13,8 +13,8 @@ import time
 
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
 from handoff import AtCapacity, TicketNotFound, TicketStateError
+from handoff.keys import HANDOFF_KEYS, HandoffKeys
 from handoff.models import Ticket
 
 REF_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -98,7 +98,7 @@ return 'ok'
 
 
 class TicketQueue:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: HandoffKeys = HANDOFF_KEYS) -> None:
         self._redis = redis
         self._keys = keys
         self._claim = redis.register_script(_CLAIM)
@@ -125,7 +125,7 @@ class TicketQueue:
 
     async def get(self, ref: str) -> Ticket:
         raw = await self._redis.hgetall(self._keys.ticket(ref))
-        if not raw or b"status" not in raw:
+        if not raw or "status" not in raw:
             raise TicketNotFound(ref)
         return Ticket.from_hash(raw)
 
@@ -177,7 +177,6 @@ class TicketQueue:
             keys=[self._keys.ticket(ref), self._keys.agent_tickets(ticket.agent or "-"),
                   self._keys.claim_deadlines, self._keys.team_queue(ticket.team)],
             args=[ref, by, time.time()])
-        result = result.decode() if isinstance(result, bytes) else result
         if result == "missing":
             raise TicketNotFound(ref)
         return await self.get(ref), result == "ok"
@@ -194,26 +193,22 @@ class TicketQueue:
         await self._redis.hset(self._keys.ticket(ref), field, value)
 
     async def expired_claims(self, now: float) -> list[str]:
-        refs = await self._redis.zrangebyscore(self._keys.claim_deadlines, "-inf", now)
-        return [r.decode() for r in refs]
+        return await self._redis.zrangebyscore(self._keys.claim_deadlines, "-inf", now)
 
     async def waiting(self, team: str) -> list[str]:
-        return [r.decode() for r in await self._redis.zrange(self._keys.team_queue(team), 0, -1)]
+        return await self._redis.zrange(self._keys.team_queue(team), 0, -1)
 
     async def position(self, ticket: Ticket) -> int | None:
         rank = await self._redis.zrank(self._keys.team_queue(ticket.team), ticket.ref)
         return None if rank is None else rank + 1
 
     async def held_by(self, agent: str) -> list[str]:
-        return sorted(r.decode() for r in await self._redis.smembers(
-            self._keys.agent_tickets(agent)))
+        return sorted(await self._redis.smembers(self._keys.agent_tickets(agent)))
 
     async def of_customer(self, customer_id: str) -> list[str]:
-        return [r.decode() for r in await self._redis.lrange(
-            self._keys.customer_tickets(customer_id), 0, -1)]
+        return await self._redis.lrange(self._keys.customer_tickets(customer_id), 0, -1)
 
-    async def _outcome(self, ref: str, result: bytes | str) -> Ticket:
-        result = result.decode() if isinstance(result, bytes) else result
+    async def _outcome(self, ref: str, result: str) -> Ticket:
         if result == "missing":
             raise TicketNotFound(ref)
         if result == "capacity":

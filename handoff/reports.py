@@ -9,24 +9,30 @@ from collections import defaultdict
 
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
+from handoff.keys import HANDOFF_KEYS, HandoffKeys
 from handoff.service import day_key
 
 CHANNELS = ("web", "telegram", "slack", "sms")
+
+
+async def count_conversation(redis: Redis, ts: float, channel: str,
+                             keys: HandoffKeys = HANDOFF_KEYS) -> None:
+    """The router counts a conversation (its first message after a quiet hour)."""
+    await redis.hincrby(keys.stats_day(day_key(ts)), f"conversations:{channel}", 1)
 
 
 def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 4) if b else None
 
 
-async def report(redis: Redis, days: int = 7, keys: Keys = KEYS,
+async def report(redis: Redis, days: int = 7, keys: HandoffKeys = HANDOFF_KEYS,
                  now: float | None = None) -> dict:
     now = now or time.time()
     totals: dict[str, float] = defaultdict(float)
     for offset in range(days):
         raw = await redis.hgetall(keys.stats_day(day_key(now - offset * 86400)))
         for field, value in raw.items():
-            totals[field.decode()] += float(value)
+            totals[field] += float(value)
     per_channel = {}
     for channel in CHANNELS:
         conversations = totals[f"conversations:{channel}"]

@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
 from core.models import OWNER_BOT, OWNER_QUEUE
 from core.settings import HandoffSettings
 from handoff import AtCapacity, TicketNotFound, TicketStateError
+from handoff.keys import HANDOFF_KEYS, HandoffKeys
+from handoff.lookup import HandoffLookup
 from handoff.models import QueueStanding, Summary, Ticket
 from handoff.queue import TicketQueue
 from handoff.teams import TeamsConfig, is_open, load_teams, next_opening
@@ -28,6 +29,22 @@ from handoff.teams import TeamsConfig, is_open, load_teams, next_opening
 log = logging.getLogger(__name__)
 WAIT_SAMPLES = 20
 PRESENCE_STATUSES = ("online", "away", "offline")
+
+# Tell a waiting customer their new position only if it improved (or they are
+# next) and the last update is old enough; atomic so N gateways send it once.
+_SHOULD_TELL = """
+local told = tonumber(redis.call('HGET', KEYS[1], 'position') or '1000000')
+local at = tonumber(redis.call('HGET', KEYS[1], 'ts') or '0')
+local position, now, interval = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local improved = position < told and (now - at >= interval or position == 1)
+local reminder = ARGV[4] == '1' and now - at >= interval
+if improved or reminder then
+  redis.call('HSET', KEYS[1], 'position', position, 'ts', now)
+  redis.call('EXPIRE', KEYS[1], 86400)
+  return 1
+end
+return 0
+"""
 
 
 def agent_owner(agent: str) -> str:
@@ -40,12 +57,13 @@ def day_key(ts: float) -> str:
 
 class HandoffService:
     def __init__(self, redis: Redis, settings: HandoffSettings,
-                 teams: TeamsConfig | None = None, keys: Keys = KEYS) -> None:
+                 teams: TeamsConfig | None = None, keys: HandoffKeys = HANDOFF_KEYS) -> None:
         self.redis = redis
         self.settings = settings
         self.teams = teams or load_teams(self.settings.teams_file)
         self.keys = keys
         self.queue = TicketQueue(redis, keys)
+        self._should_tell = redis.register_script(_SHOULD_TELL)
 
     # -- escalation -------------------------------------------------------------------
     async def escalate(self, customer_id: str, channel: str, reason: str, *,
@@ -70,12 +88,12 @@ class HandoffService:
         await self._set_owner(customer_id, OWNER_QUEUE)
         await self._count(now, f"escalations:{channel}", f"reason:{reason}")
         sticky = await self.redis.get(self.keys.last_agent(customer_id))
-        if sticky and await self.is_online(sticky.decode()):
+        if sticky and await self.is_online(sticky):
             try:
-                ticket = await self.assign(ticket.ref, sticky.decode(), event="ticket.returned")
+                ticket = await self.assign(ticket.ref, sticky, event="ticket.returned")
             except (AtCapacity, TicketNotFound, TicketStateError):  # the queue takes it
                 log.info("sticky agent %s cannot take %s; it waits in the queue",
-                         sticky.decode(), ticket.ref)
+                         sticky, ticket.ref)
         standing = await self._told_standing(ticket)
         await self.emit("ticket.created", ticket)
         return ticket, standing
@@ -174,11 +192,27 @@ class HandoffService:
         await self.emit("ticket.resolved", ticket, by=by)
         return ticket, True
 
+    async def ticket_owner(self, ref: str) -> str | None:
+        """The customer a ticket belongs to; None for no such ticket."""
+        return await HandoffLookup(self.redis, self.keys).ticket_owner(ref)
+
+    async def should_tell_standing(self, customer_id: str, position: int, interval_s: float,
+                                   *, reminder: bool = False) -> bool:
+        """Whether to tell a waiting customer their position now (records that it
+        was told); see _SHOULD_TELL."""
+        return bool(await self._should_tell(keys=[self.keys.queue_notice(customer_id)],
+                                            args=[position, time.time(), interval_s,
+                                                  "1" if reminder else "0"]))
+
+    async def expect_csat(self, customer_id: str, ref: str) -> None:
+        """The customer was asked to rate `ref`: their next rating answers it."""
+        await self.redis.set(self.keys.csat_pending(customer_id), ref, ex=86400)
+
     async def record_csat(self, customer_id: str, score: int) -> Ticket | None:
         ref = await self.redis.getdel(self.keys.csat_pending(customer_id))
         if ref is None or not 1 <= score <= 5:
             return None
-        ticket = await self.queue.get(ref.decode())
+        ticket = await self.queue.get(ref)
         await self.queue.set_field(ticket.ref, "csat", str(score))
         await self._count(time.time(), f"csat_sum:{ticket.channel}", by=score)
         await self._count(time.time(), f"csat_n:{ticket.channel}")
@@ -211,7 +245,7 @@ class HandoffService:
 
     async def agent_teams(self, agent: str) -> list[str]:
         raw = await self.redis.hget(self.keys.agent_profile(agent), "teams")
-        return raw.decode().split(",") if raw else list(self.teams.teams)
+        return raw.split(",") if raw else list(self.teams.teams)
 
     async def set_profile(self, agent: str, *, teams: list[str] | None = None,
                           capacity: int | None = None) -> None:
@@ -236,7 +270,7 @@ class HandoffService:
         for agent, value in raw.items():
             data = json.loads(value)
             stale = now - data["ts"] > self.settings.presence_ttl_s
-            out[agent.decode()] = "offline" if stale else data["status"]
+            out[agent] = "offline" if stale else data["status"]
         return out
 
     async def is_online(self, agent: str) -> bool:

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
+from handoff.keys import HANDOFF_KEYS, HandoffKeys
 
 log = logging.getLogger(__name__)
 SIGNATURE_TOLERANCE_S = 300
@@ -58,7 +58,7 @@ def verify_signature(secret: str, body: bytes, header: str, now: float | None = 
 class WebhookSender:
     def __init__(self, redis: Redis, http: httpx.AsyncClient, urls: list[str], secret: str,
                  *, max_attempts: int = 8, backoff_s: float = 1.0, backoff_max_s: float = 60.0,
-                 keys: Keys = KEYS) -> None:
+                 keys: HandoffKeys = HANDOFF_KEYS) -> None:
         self._redis = redis
         self._http = http
         self._urls = urls
@@ -67,6 +67,8 @@ class WebhookSender:
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._keys = keys
+        self.stream = keys.webhook_stream  # what the stream worker reads
+        self.dead_letter = keys.webhook_dead
 
     async def deliver(self, entry_id: str, fields: dict,
                       keep_alive: Callable[[], Awaitable[None]] = _no_keep_alive) -> None:
@@ -81,7 +83,7 @@ class WebhookSender:
     async def _deliver_to(self, url: str, index: int, entry_id: str, event: str,
                           body: bytes, keep_alive: Callable[[], Awaitable[None]]) -> None:
         delivery_id = f"{entry_id}-{index}"
-        done_key = f"{self._keys.webhook_stream}:done:{delivery_id}"
+        done_key = self._keys.webhook_done(delivery_id)
         if await self._redis.exists(done_key):
             return  # delivered before a crash re-claimed the entry
         delay = self._backoff_s

@@ -10,9 +10,9 @@ from pathlib import Path
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from core.keys import KEYS, Keys
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
 from knowledge.articles_io import load_folder
+from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
 from knowledge.models import Article
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ class ArticleStore:
     use against an empty knowledge base: the one place where the knowledge base
     is seeded, whichever process (gateway, action server, CLI) comes first."""
 
-    def __init__(self, redis: Redis, keys: Keys = KEYS, *,
+    def __init__(self, redis: Redis, keys: KnowledgeKeys = KNOWLEDGE_KEYS, *,
                  seed_folder: Path | None = None) -> None:
         self._redis = redis
         self._keys = keys
@@ -55,7 +55,7 @@ class ArticleStore:
         ids = sorted(await self._redis.smembers(self._keys.article_ids))
         if not ids:
             return []
-        raws = await self._redis.mget([self._keys.article(_decode(i)) for i in ids])
+        raws = await self._redis.mget([self._keys.article(i) for i in ids])
         return [Article.model_validate_json(r) for r in raws if r is not None]
 
     async def save(self, article: Article, *, expected_version: int | None, author: str) -> Article:
@@ -172,12 +172,12 @@ class ArticleStore:
         With `customer_id`, a clarification is remembered as pending for that
         customer, so pressing one of its buttons (`clarification_picked`) marks it
         as answered after all. Returns the stream entry id."""
-        entry_id = _decode(await self._redis.xadd(
+        entry_id = await self._redis.xadd(
             self._keys.unanswered,
             {"query": query[:1000], "outcome": outcome, "channel": channel, "ts": str(time.time())},
             maxlen=50_000,
             approximate=True,
-        ))
+        )
         if customer_id and outcome == "clarify":
             await self._redis.set(self._keys.clarify_pending(customer_id), entry_id,
                                   ex=CLARIFY_PICK_WINDOW_S)
@@ -189,10 +189,6 @@ class ArticleStore:
         entry_id = await self._redis.getdel(self._keys.clarify_pending(customer_id))
         if entry_id is None:
             return None
-        entry_id = _decode(entry_id)
         await self._redis.hset(self._keys.unanswered_resolved, entry_id, f"picked:{article_id}")
         return entry_id
 
-
-def _decode(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
+from core.redis import binary_of
 from knowledge.answers.embedder import Embedder
+from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
 
 STREAM_ID_RE = re.compile(r"^\d{1,20}-\d{1,20}$")
 # Cosine similarity above which two queries count as the same question. With
@@ -100,7 +101,7 @@ def group_queries(entries: list[Entry], vectors: dict[str, np.ndarray],
 
 
 class UnansweredQuestions:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: KnowledgeKeys = KNOWLEDGE_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -137,11 +138,12 @@ class UnansweredQuestions:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         keys = [self._keys.embedding(embedder.name, _sha(t)) for t in texts]
-        cached = await self._redis.mget(keys)
+        binary = binary_of(self._redis)  # the vectors are bytes
+        cached = await binary.mget(keys)
         missing = [i for i, raw in enumerate(cached) if raw is None]
         if missing:
             fresh = await asyncio.to_thread(embedder.encode, [texts[i] for i in missing])
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with binary.pipeline(transaction=False) as pipe:
                 for row, i in enumerate(missing):
                     # expire: customer queries are many and mostly one-off
                     pipe.set(keys[i], fresh[row].tobytes(), ex=30 * 86400)
@@ -150,18 +152,15 @@ class UnansweredQuestions:
         return np.vstack([np.frombuffer(raw, dtype=np.float32) for raw in cached])
 
 
-def _entry(entry_id: bytes | str, fields: dict) -> Entry:
-    f = {_s(k): _s(v) for k, v in fields.items()}
+def _entry(entry_id: str, fields: dict) -> Entry:
+    f = fields
     try:
         ts = float(f.get("ts", "0"))
     except ValueError:
         ts = 0.0
-    return Entry(id=_s(entry_id), query=f.get("query", ""), outcome=f.get("outcome", ""),
+    return Entry(id=entry_id, query=f.get("query", ""), outcome=f.get("outcome", ""),
                  channel=f.get("channel", ""), ts=ts)
 
-
-def _s(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _sha(text: str) -> str:

@@ -21,6 +21,7 @@ import uvicorn
 from redis.asyncio import Redis
 
 from bot.infra.supervisor import Stack, model_path
+from core.redis import text_client
 from core.settings import Settings, with_sandboxes
 
 
@@ -75,7 +76,7 @@ async def gateway_without_rasa(redis_server: str, db: int, **overrides
 
     settings = Settings(redis_url=f"{redis_server}/{db}", port=free_port(),
                         rasa_port=free_port(), actions_port=free_port(), **overrides)
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     await redis.flushdb()
     app = create_app(settings)
     try:
@@ -111,7 +112,7 @@ def redis_server(tmp_path_factory) -> str:
 @pytest.fixture
 async def redis(redis_server) -> Redis:
     """An empty database for one test (db 1; the stack lives in db 0)."""
-    client = Redis.from_url(f"{redis_server}/1")
+    client = text_client(f"{redis_server}/1")
     await client.flushdb()
     yield client
     await client.flushdb()
@@ -121,7 +122,7 @@ async def redis(redis_server) -> Redis:
 @pytest.fixture
 async def stack_redis(stack) -> Redis:
     """A client of the stack's own Redis (db 0), for tests that look behind the product."""
-    client = Redis.from_url(stack.effective_redis_url)
+    client = text_client(stack.effective_redis_url)
     yield client
     await client.aclose()
 

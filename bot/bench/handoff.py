@@ -34,10 +34,11 @@ from rich.table import Table
 
 from bot.bench.chat import _free_port
 from bot.bench.stats import finish_axes, latency_summary, plot_ecdf, pyplot, save_figure
+from bot.customers.merge import Customers
 from bot.customers.transcript import TranscriptStore
 from bot.infra.supervisor import Stack
-from core.keys import KEYS
 from core.models import TranscriptEntry
+from core.redis import text_client
 from core.settings import Settings
 from core.staff import StaffStore
 from handoff.service import HandoffService
@@ -104,7 +105,7 @@ async def _entry(socket, author: str, timeout: float = WAIT_S) -> dict:
 
 async def _bench(settings: Settings, samples: int, transcript: int, console: Console) -> dict:
     base = settings.base_url
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     await StaffStore(redis).create("bench-agent", "bench-agent-password", ["agent"])
     handoff = HandoffService(redis, settings.handoff)
     await handoff.set_profile("bench-agent", capacity=samples + 10)
@@ -127,7 +128,7 @@ async def _bench(settings: Settings, samples: int, transcript: int, console: Con
                                               "client_id": "h"}))
                 await _entry(socket, "bot", 60)
                 visitor = visitor_of.loads(token)["v"]
-                customer_id = (await redis.get(KEYS.identity("web", visitor))).decode()
+                customer_id = await Customers(redis).find("web", visitor)
                 await _prefill(redis, customer_id, transcript)
                 agent_console.arrived.clear()
                 await socket.send(json.dumps({"type": "message", "client_id": "p",

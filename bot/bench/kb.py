@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.bench.stats import finish_axes, p50, p95, pyplot, save_figure
+from core.redis import text_client
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.models import Article
 
@@ -108,11 +109,10 @@ def sample_articles(bench: BenchSet, shots: int | None, seed: int | None) -> lis
 
 async def run_seed(redis_url: str, embedder, settings, bench: BenchSet, shots: int | None,
                    seed: int | None) -> SeedRun:
-    from redis.asyncio import Redis
 
     from knowledge.answers.service import KnowledgeService
 
-    redis = Redis.from_url(redis_url)
+    redis = text_client(redis_url)
     try:
         await redis.flushdb()
         # only the benchmark's articles: no seed articles

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import typer
 from redis.asyncio import Redis
@@ -14,7 +13,7 @@ from rich.console import Console
 from bot.cli.redis_job import run_with_redis
 from bot.customers.merge import Customers
 from bot.customers.privacy import Privacy
-from core.keys import KEYS
+from core import audit
 
 app = typer.Typer(help="Customers: export or erase their data (privacy requests).",
                   no_args_is_help=True)
@@ -55,9 +54,7 @@ def erase(customer_id: str, yes: bool = typer.Option(
                                          err=True):
             raise typer.Exit(1)
         erased = await Privacy(redis).erase(customer_id)
-        await redis.xadd(KEYS.audit, {"ts": str(time.time()), "actor": "cli",
-                                      "action": "customer.erase", "customers": ",".join(erased)},
-                         maxlen=100_000, approximate=True)
+        await audit.record(redis, "cli", "customer.erase", customers=",".join(erased))
         console.print(f"Erased {', '.join(erased)}.")
 
     _run(work)

@@ -15,6 +15,7 @@ from bot.cli import kb as cli_kb
 from bot.cli import staff as cli_staff
 from bot.infra.supervisor import LaunchError, Stack, tail
 from bot.infra.supervisor import train as rasa_train
+from core.redis import text_client
 from core.settings import Settings, get_settings, with_sandboxes
 
 app = typer.Typer(help="Front Door: a chatbot-first front door with human handoff.",
@@ -110,8 +111,6 @@ def telegram_poll() -> None:
     Run it beside `frontdoor up`; it feeds the same inbound stream."""
     import asyncio
 
-    from redis.asyncio import Redis
-
     from bot.channels.telegram.routes import poll_forever
     from bot.gateway.inbound import InboundStream
 
@@ -122,7 +121,7 @@ def telegram_poll() -> None:
         raise typer.Exit(2)
 
     async def main() -> None:
-        redis = Redis.from_url(settings.effective_redis_url)
+        redis = text_client(settings.effective_redis_url)
         try:
             await poll_forever(settings, InboundStream(redis), redis)
         finally:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rich.console import Console
 
+from core.redis import text_client
 from core.settings import get_settings
 
 
@@ -18,7 +19,7 @@ def run_with_redis(work: Callable[[Redis], Awaitable[None]], console: Console) -
     settings = get_settings()
 
     async def main() -> None:
-        redis = Redis.from_url(settings.effective_redis_url)
+        redis = text_client(settings.effective_redis_url)
         try:
             await work(redis)
         finally:

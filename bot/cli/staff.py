@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli.redis_job import run_with_redis
+from core.redis import text_client
 from core.staff import ROLES, StaffError, StaffStore, UserExists
 
 app = typer.Typer(help="Staff accounts: agents, editors, admins.", no_args_is_help=True)
@@ -92,7 +93,7 @@ def ensure_demo_staff(redis_url: str, var_dir: Path) -> Path:
     path = var_dir / "demo-staff.txt"
 
     async def main() -> None:
-        redis = Redis.from_url(redis_url)
+        redis = text_client(redis_url)
         try:
             store = StaffStore(redis)
             listed = path.read_text() if path.exists() else ""

@@ -9,9 +9,9 @@ import time
 
 from redis.asyncio import Redis
 
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.customers.merge import Customers
 from bot.customers.verified import VerifiedAttributes
-from core.keys import KEYS, Keys
 from core.models import VerifiedAttribute
 
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids get read aloud
@@ -22,7 +22,7 @@ def new_customer_id() -> str:
 
 
 class IdentityStore:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
         self._keys = keys
         self._customers = Customers(redis, keys)
@@ -33,7 +33,7 @@ class IdentityStore:
         key = self._keys.identity(channel, channel_user_id)
         existing = await self._redis.get(key)
         if existing is not None:
-            return existing.decode()
+            return existing
         if channel == "sms":
             # A number someone proved on another channel (a Telegram contact of
             # their own): the first SMS from it joins that customer.
@@ -62,7 +62,7 @@ class IdentityStore:
                 await self._verified.record(
                     candidate, VerifiedAttribute(kind="phone", value=channel_user_id), "sms")
             return candidate
-        return (await self._redis.get(key)).decode()
+        return await self._redis.get(key)
 
     async def touch(self, customer_id: str, channel: str, channel_user_id: str) -> None:
         """Remember the channel the customer used last: replies go there."""

@@ -23,8 +23,8 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.customers.merge import Customers, MergeRefused
-from core.keys import KEYS, Keys
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I/L/1, O/0: read aloud, typed on phones
 CODE_LENGTH = 6
@@ -74,7 +74,7 @@ class LinkCodes:
     def __init__(
         self,
         redis: Redis,
-        keys: Keys = KEYS,
+        keys: CustomerKeys = CUSTOMER_KEYS,
         *,
         code_ttl_s: float = 600,
         issues_per_hour: int = 5,
@@ -113,7 +113,7 @@ class LinkCodes:
         """Link (channel, channel_user_id) to the customer who was issued `code`."""
         code = code.strip().upper()
         identity_key = self._keys.identity(channel, channel_user_id)
-        current = _text(await self._redis.get(identity_key))
+        current = await self._redis.get(identity_key)
 
         # Every attempt counts, right or wrong: once over the limit even a correct
         # code is refused until the window passes (otherwise guessing pays off).
@@ -143,7 +143,7 @@ class LinkCodes:
             return LinkResult("invalid", customer_id=current)
         info = json.loads(raw)
         target = await self._customers.live(info["customer_id"])
-        previous = _text(await self._redis.get(identity_key))
+        previous = await self._redis.get(identity_key)
         if previous is None:  # this identity's first message: it just joins the customer
             previous = await self._customers.attach(target, channel, channel_user_id, "code")
             if previous == target:
@@ -171,6 +171,3 @@ class LinkCodes:
             count, _ = await pipe.execute()
         return int(count)
 
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value

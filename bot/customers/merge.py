@@ -42,8 +42,10 @@ from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.customers.transcript import TranscriptStore
-from core.keys import KEYS, Keys
+from bot.infra.live import publish_moved
+from handoff.lookup import HandoffLookup
 
 CUSTOMER_ID_RE = re.compile(r"c_[a-z2-9]{16}")
 LOCK_TTL_MS = 30_000
@@ -79,7 +81,7 @@ class MergeResult:
 
 
 class Customers:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
         self._keys = keys
         self._transcripts = TranscriptStore(redis, keys)
@@ -95,16 +97,25 @@ class Customers:
 
     async def find(self, channel: str, channel_user_id: str) -> str | None:
         """The customer behind a channel identity, if it has written to us."""
-        return _text(await self._redis.get(self._keys.identity(channel, channel_user_id)))
+        return await self._redis.get(self._keys.identity(channel, channel_user_id))
 
     async def live(self, customer_id: str) -> str:
         """Follow merged_into: the customer a merged-away id now lives on as."""
         for _ in range(16):
-            nxt = _text(await self._redis.hget(self._keys.customer(customer_id), "merged_into"))
+            nxt = await self._redis.hget(self._keys.customer(customer_id), "merged_into")
             if not nxt or nxt == customer_id:
                 break
             customer_id = nxt
         return customer_id
+
+    async def last_seen(self, customer_id: str) -> float | None:
+        """When the customer last wrote (None before their first message)."""
+        raw = await self._redis.hget(self._keys.customer(customer_id), "last_seen")
+        return float(raw) if raw is not None else None
+
+    async def display_name(self, customer_id: str) -> str:
+        """The channel's name for the customer ("" when none)."""
+        return await self._redis.hget(self._keys.customer(customer_id), "display_name") or ""
 
     async def kept_apart(self, one: str, other: str) -> bool:
         """Was `one` unmerged from `other`? Then only a code or an agent links them."""
@@ -121,7 +132,7 @@ class Customers:
         customer it belongs to: `target`, or the one that won a race to create it."""
         key = self._keys.identity(channel, channel_user_id)
         if not await self._redis.set(key, target, nx=True):
-            return _text(await self._redis.get(key))
+            return await self._redis.get(key)
         await self._redis.hset(self._keys.customer_identities(target),
                                f"{channel}:{channel_user_id}",
                                _identity_record(channel, channel_user_id, how, by))
@@ -134,8 +145,7 @@ class Customers:
             raise MergeRefused("a customer cannot be merged into itself")
         async with self._locked(source, target):
             for customer_id in (source, target):
-                into = _text(await self._redis.hget(self._keys.customer(customer_id),
-                                                    "merged_into"))
+                into = await self._redis.hget(self._keys.customer(customer_id), "merged_into")
                 if into:
                     raise MergeRefused(f"{customer_id} is already merged into {into}")
             now = time.time()
@@ -143,14 +153,14 @@ class Customers:
             for name, raw in (await self._redis.hgetall(
                     self._keys.customer_identities(source))).items():
                 record = json.loads(raw)
-                moved[_text(name)] = record
+                moved[name] = record
                 async with self._redis.pipeline(transaction=True) as pipe:
                     pipe.set(self._keys.identity(record["channel"], record["channel_user_id"]),
                              target)
-                    pipe.hset(self._keys.customer_identities(target), _text(name),
+                    pipe.hset(self._keys.customer_identities(target), name,
                               _identity_record(record["channel"], record["channel_user_id"],
                                                how, by, first_seen=record.get("linked_at")))
-                    pipe.hdel(self._keys.customer_identities(source), _text(name))
+                    pipe.hdel(self._keys.customer_identities(source), name)
                     await pipe.execute()
             attributes = await self._move_attributes(source, target)
             await self._adopt_last_channel(source, target)
@@ -176,14 +186,14 @@ class Customers:
             raw = await self._redis.get(self._keys.customer_merge(target, source))
             if raw is None:
                 raise MergeRefused(f"{source} was not merged into {target}")
-            into = _text(await self._redis.hget(self._keys.customer(target), "merged_into"))
+            into = await self._redis.hget(self._keys.customer(target), "merged_into")
             if into:
                 raise MergeRefused(f"{target} is itself merged into {into}: unmerge that first")
             record = json.loads(raw)
             back = []
             for name, original in record["identities"].items():
                 key = self._keys.identity(original["channel"], original["channel_user_id"])
-                if _text(await self._redis.get(key)) != target:
+                if await self._redis.get(key) != target:
                     continue  # moved on since (linked elsewhere, or erased): leave it
                 async with self._redis.pipeline(transaction=True) as pipe:
                     pipe.set(key, source)
@@ -195,7 +205,7 @@ class Customers:
                 kind, _, value = name.partition(":")
                 index = self._keys.verified_attribute(kind, value)
                 await self._redis.hdel(self._keys.customer_attributes(target), name)
-                if _text(await self._redis.get(index)) == target:
+                if await self._redis.get(index) == target:
                     await self._redis.set(index, source)
             removed = await self._transcripts.remove_copies(target, source)
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -206,7 +216,7 @@ class Customers:
                 pipe.sadd(self._keys.customer_kept_apart(target), source)
                 pipe.hdel(self._keys.customer(source), "merged_into", "merged_at")
                 await pipe.execute()
-            if _text(await self._redis.hget(self._keys.customer(target), "merged_from")) == source:
+            if await self._redis.hget(self._keys.customer(target), "merged_from") == source:
                 await self._redis.hdel(self._keys.customer(target), "merged_from", "merged_at")
             await self._forget_reply_channel_if_gone(target)
         await self._moved(target)
@@ -214,8 +224,7 @@ class Customers:
 
     async def merges(self, target: str) -> list[dict]:
         """The merge records of every customer merged into `target`, oldest first."""
-        sources = sorted(_text(s) for s in
-                         await self._redis.smembers(self._keys.customer_merged_from(target)))
+        sources = sorted(await self._redis.smembers(self._keys.customer_merged_from(target)))
         records = []
         for source in sources:
             raw = await self._redis.get(self._keys.customer_merge(target, source))
@@ -250,7 +259,7 @@ class Customers:
         if it is still the customer's, else the one they wrote from last, else
         their most recently linked identity."""
         customer_id = await self.live(customer_id)
-        profile = _decoded(await self._redis.hgetall(self._keys.customer(customer_id)))
+        profile = await self._redis.hgetall(self._keys.customer(customer_id))
         mine = {(i["channel"], i["channel_user_id"]) for i in await self.identities(customer_id)}
         for channel_field, user_field in (("reply_channel", "reply_channel_user_id"),
                                           ("last_channel", "last_channel_user_id")):
@@ -264,7 +273,7 @@ class Customers:
         return latest["channel"], latest["channel_user_id"]
 
     async def _forget_reply_channel_if_gone(self, customer_id: str) -> None:
-        profile = _decoded(await self._redis.hgetall(self._keys.customer(customer_id)))
+        profile = await self._redis.hgetall(self._keys.customer(customer_id))
         pinned = f"{profile.get('reply_channel')}:{profile.get('reply_channel_user_id')}"
         if "reply_channel" in profile and not await self._redis.hexists(
                 self._keys.customer_identities(customer_id), pinned):
@@ -273,7 +282,7 @@ class Customers:
     # -- the agent's view ------------------------------------------------------------
     async def profile(self, customer_id: str) -> dict:
         await self.require(customer_id)
-        fields = _decoded(await self._redis.hgetall(self._keys.customer(customer_id)))
+        fields = await self._redis.hgetall(self._keys.customer(customer_id))
         attributes = await self._redis.hgetall(self._keys.customer_attributes(customer_id))
         try:
             target = await self.reply_target(customer_id)
@@ -283,8 +292,7 @@ class Customers:
         merges = await self.merges(customer_id)
         tickets = []
         for owner in [customer_id, *(m["source"] for m in merges)]:
-            tickets += [_text(r) for r in
-                        await self._redis.lrange(self._keys.customer_tickets(owner), 0, -1)]
+            tickets += await HandoffLookup(self._redis).tickets_of(owner)
         return {
             "customer_id": customer_id,
             "display_name": fields.get("display_name", ""),
@@ -313,12 +321,11 @@ class Customers:
         added = []
         for name, raw in (await self._redis.hgetall(
                 self._keys.customer_attributes(source))).items():
-            name = _text(name)
             if await self._redis.hsetnx(self._keys.customer_attributes(target), name, raw):
                 added.append(name)
             kind, _, value = name.partition(":")
             index = self._keys.verified_attribute(kind, value)
-            if _text(await self._redis.get(index)) in (source, None):
+            if await self._redis.get(index) in (source, None):
                 await self._redis.set(index, target)
         return added
 
@@ -334,7 +341,7 @@ class Customers:
     async def _moved(self, customer_id: str) -> None:
         """Tell open web chats of this customer to look up their customer again
         (bot/channels/web/routes.py follows a visitor whose identity moved)."""
-        await self._redis.publish(self._keys.live(customer_id), json.dumps({"type": "moved"}))
+        await publish_moved(self._redis, customer_id)
 
     @contextlib.asynccontextmanager
     async def _locked(self, *customer_ids: str) -> AsyncIterator[None]:
@@ -372,13 +379,7 @@ def _identity_record(channel: str, channel_user_id: str, how: str, by: str | Non
     return json.dumps(record)
 
 
-def _decoded(raw: dict) -> dict[str, str]:
-    return {_text(k): _text(v) for k, v in raw.items()}
-
 
 def _float(value: str | None) -> float | None:
     return float(value) if value else None
 
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value

@@ -6,13 +6,13 @@ import json
 
 from redis.asyncio import Redis
 
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.rendering.web import markdown_to_html
-from core.keys import KEYS, Keys
 from core.models import TranscriptEntry
 
 
 class TranscriptStore:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -23,7 +23,7 @@ class TranscriptStore:
             # render hundreds of Markdown answers on every view.
             fields["h"] = markdown_to_html(entry.text)
         stream_id = await self._redis.xadd(self._keys.transcript(customer_id), fields)
-        return entry.model_copy(update={"id": _decode(stream_id)})
+        return entry.model_copy(update={"id": stream_id})
 
     async def history(self, customer_id: str, limit: int = 500) -> list[TranscriptEntry]:
         """The last `limit` entries, oldest first."""
@@ -41,11 +41,11 @@ class TranscriptStore:
         rows = await self._redis.xrevrange(self._keys.transcript(customer_id), count=limit)
         views = []
         for stream_id, fields in reversed(rows):
-            view = json.loads(fields.get(b"e") or fields.get("e"))
-            view["id"] = _decode(stream_id)
-            html = fields.get(b"h") or fields.get("h")
+            view = json.loads(fields["e"])
+            view["id"] = stream_id
+            html = fields.get("h")
             if html is not None:
-                view["html"] = _decode(html)
+                view["html"] = html
             else:
                 view["html"] = (markdown_to_html(view["text"])
                                 if view["author"] in ("bot", "agent") else None)
@@ -61,13 +61,13 @@ class TranscriptStore:
         while True:
             rows = await self._redis.xrange(self._keys.transcript(source), min=start, count=batch)
             for stream_id, fields in rows:
-                copy = {_decode(k): v for k, v in fields.items() if _decode(k) in ("e", "h")}
+                copy = {k: v for k, v in fields.items() if k in ("e", "h")}
                 await self._redis.xadd(self._keys.transcript(target),
-                                       {**copy, "from": source, "from_id": _decode(stream_id)})
+                                       {**copy, "from": source, "from_id": stream_id})
                 copied += 1
             if len(rows) < batch:
                 return copied
-            start = "(" + _decode(rows[-1][0])
+            start = "(" + rows[-1][0]
 
     async def remove_copies(self, target: str, source: str, batch: int = 500) -> int:
         """Take the entries copied from `source` (copy_into) out of `target`: an
@@ -80,19 +80,15 @@ class TranscriptStore:
                 removed += await self._redis.xdel(self._keys.transcript(target), *ids)
             if len(rows) < batch:
                 return removed
-            start = "(" + _decode(rows[-1][0])
+            start = "(" + rows[-1][0]
 
 
 def _from(fields: dict) -> str | None:
-    value = fields.get(b"from") or fields.get("from")
-    return _decode(value) if value is not None else None
+    return fields.get("from")
 
 
-def _entry(stream_id: bytes | str, fields: dict) -> TranscriptEntry:
-    body = fields.get(b"e") or fields.get("e")
+def _entry(stream_id: str, fields: dict) -> TranscriptEntry:
+    body = fields["e"]
     return TranscriptEntry.model_validate_json(body).model_copy(
-        update={"id": _decode(stream_id), "merged_from": _from(fields)})
+        update={"id": stream_id, "merged_from": _from(fields)})
 
-
-def _decode(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

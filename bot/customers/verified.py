@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
+from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from core.models import VerifiedAttribute
 
 _NOT_DIGITS = re.compile(r"[\s().\-/]")
@@ -58,7 +58,7 @@ class Recorded:
 
 
 class VerifiedAttributes:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -67,8 +67,7 @@ class VerifiedAttributes:
         clean = normalise(kind, value)
         if clean is None:
             return None
-        raw = await self._redis.get(self._keys.verified_attribute(kind, clean))
-        return raw.decode() if isinstance(raw, bytes) else raw
+        return await self._redis.get(self._keys.verified_attribute(kind, clean))
 
     async def record(self, customer_id: str, attribute: VerifiedAttribute,
                      source: str) -> Recorded | None:
@@ -81,7 +80,7 @@ class VerifiedAttributes:
         attribute = VerifiedAttribute(kind=attribute.kind, value=clean)
         index = self._keys.verified_attribute(attribute.kind, clean)
         claimed = await self._redis.set(index, customer_id, nx=True)
-        owner = customer_id if claimed else (await self._redis.get(index)).decode()
+        owner = customer_id if claimed else await self._redis.get(index)
         field = f"{attribute.kind}:{clean}"
         new = await self._redis.hsetnx(
             self._keys.customer_attributes(customer_id), field,

@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 
 from redis.asyncio import Redis
 
@@ -28,8 +27,8 @@ from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
 from bot.infra.live import LiveHub
 from bot.rendering.web import entry_view
-from core.keys import KEYS, Keys
 from core.models import OWNER_QUEUE, Button, InboundMessage, OutboundMessage
+from core.staff import StaffStore
 from handoff.messages import (
     CSAT_TEXT,
     CSAT_THANKS_TEXT,
@@ -47,27 +46,12 @@ CSAT_BUTTONS = tuple(Button(title=f"{n} {'★' * n}", payload=f'/csat{{"score":{
 QUEUE_EVENTS = ("ticket.claimed", "ticket.requeued", "ticket.released", "ticket.transferred",
                 "ticket.resolved", "ticket.returned")
 
-# Tell a waiting customer their new position only if it improved (or they are
-# next) and the last update is old enough; atomic so N gateways send it once.
-_SHOULD_TELL = """
-local told = tonumber(redis.call('HGET', KEYS[1], 'position') or '1000000')
-local at = tonumber(redis.call('HGET', KEYS[1], 'ts') or '0')
-local position, now, interval = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local improved = position < told and (now - at >= interval or position == 1)
-local reminder = ARGV[4] == '1' and now - at >= interval
-if improved or reminder then
-  redis.call('HSET', KEYS[1], 'position', position, 'ts', now)
-  redis.call('EXPIRE', KEYS[1], 86400)
-  return 1
-end
-return 0
-"""
 
 
 class HandoffBridge:
     def __init__(self, redis: Redis, replies: ReplySender, transcripts: TranscriptStore,
                  hub: LiveHub, rasa: RasaClient, handoff: HandoffService,
-                 articles: ArticleStore, keys: Keys = KEYS) -> None:
+                 articles: ArticleStore) -> None:
         self._redis = redis
         self._replies = replies
         self._transcripts = transcripts
@@ -75,9 +59,8 @@ class HandoffBridge:
         self._hub = hub
         self._rasa = rasa
         self.handoff = handoff
-        self._keys = keys
-        self._customers = Customers(redis, keys)
-        self._should_tell = redis.register_script(_SHOULD_TELL)
+        self._customers = Customers(redis)
+        self._staff = StaffStore(redis)
         self._tasks: list[asyncio.Task] = []
 
     # -- router hooks -------------------------------------------------------------------
@@ -133,7 +116,7 @@ class HandoffBridge:
         return await self.deliver(customer_id, text, author="system", **where)
 
     async def ask_csat(self, customer_id: str, ref: str) -> None:
-        await self._redis.set(self._keys.csat_pending(customer_id), ref, ex=86400)
+        await self.handoff.expect_csat(customer_id, ref)
         await self.deliver(customer_id, CSAT_TEXT, author="system", buttons=CSAT_BUTTONS)
 
     async def reply_target(self, customer_id: str, channel: str | None = None
@@ -155,8 +138,7 @@ class HandoffBridge:
         await self._rasa.reset_dialogue(customer_id)
 
     async def agent_name(self, username: str) -> str:
-        raw = await self._redis.hget(self._keys.staff_user(username), "display_name")
-        return raw.decode() if raw else username
+        return await self._staff.display_name(username)
 
     async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
         words = query.lower().split()
@@ -221,9 +203,8 @@ class HandoffBridge:
         s = self.handoff.settings
         interval = s.sms_position_update_interval_s if channel == "sms" \
             else s.position_update_interval_s
-        if await self._should_tell(keys=[self._keys.queue_notice(customer_id)],
-                                   args=[standing.position, time.time(), interval,
-                                         "1" if reminder else "0"]):
+        if await self.handoff.should_tell_standing(customer_id, standing.position, interval,
+                                                   reminder=reminder):
             text = update_text(standing) if not reminder else \
                 f"You're still waiting for a person ({standing.ref}). {position_phrase(standing)}"
             await self.tell(customer_id, text)

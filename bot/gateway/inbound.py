@@ -9,7 +9,7 @@ import unicodedata
 from redis.asyncio import Redis
 
 from bot import BadInput
-from core.keys import KEYS, Keys
+from bot.gateway.keys import GATEWAY_KEYS, GatewayKeys
 from core.models import InboundMessage
 
 # C0/C1 control characters other than newline and tab, plus bidi overrides
@@ -29,7 +29,7 @@ def clean_text(text: str, max_chars: int) -> str:
 
 
 class InboundStream:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: GatewayKeys = GATEWAY_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -41,4 +41,4 @@ class InboundStream:
             maxlen=100_000,
             approximate=True,
         )
-        return stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+        return stream_id

@@ -11,16 +11,16 @@ import uuid
 from redis.asyncio import Redis
 
 from bot.channels.base import ChannelAdapter, ChannelSendError, Recipient
+from bot.gateway.keys import GATEWAY_KEYS, GatewayKeys
 from bot.infra import metrics
 from bot.infra.streams import KeepAlive, StreamWorker
-from core.keys import KEYS, Keys
 from core.models import TranscriptEntry
 
 log = logging.getLogger(__name__)
 
 
 class Outbox:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: GatewayKeys = GATEWAY_KEYS) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -54,7 +54,7 @@ class OutboxSender:
         max_attempts: int,
         backoff_s: float,
         backoff_max_s: float,
-        keys: Keys = KEYS,
+        keys: GatewayKeys = GATEWAY_KEYS,
     ) -> None:
         self._redis = redis
         self._keys = keys

@@ -20,12 +20,14 @@ from bot.customers.linking import CODE_ALPHABET, LinkCodes, TooManyCodes, looks_
 from bot.customers.merge import Customers
 from bot.customers.transcript import TranscriptStore
 from bot.customers.verified import VerifiedAttributes, e164
+from bot.gateway.keys import GATEWAY_KEYS, GatewayKeys
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
 from bot.infra import metrics
 from bot.infra.live import LiveHub
-from core.keys import KEYS, Keys
 from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
+from handoff.lookup import HandoffLookup
+from handoff.reports import count_conversation
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,7 @@ class Router:
         links: LinkCodes | None = None,
         backoff_s: float = 1.0,
         backoff_max_s: float = 15.0,
-        keys: Keys = KEYS,
+        keys: GatewayKeys = GATEWAY_KEYS,
     ) -> None:
         self._redis = redis
         self._keys = keys
@@ -112,10 +114,11 @@ class Router:
         self._handoff = handoff
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
-        self._identities = IdentityStore(redis, keys)
-        self._links = links or LinkCodes(redis, keys)
-        self._customers = Customers(redis, keys)
-        self._verified = VerifiedAttributes(redis, keys)
+        self._identities = IdentityStore(redis)
+        self._links = links or LinkCodes(redis)
+        self._customers = Customers(redis)
+        self._verified = VerifiedAttributes(redis)
+        self._conversations = HandoffLookup(redis)
 
     async def handle(self, stream_id: str, message: InboundMessage,
                      keep_alive: KeepAlive = _no_keep_alive) -> None:
@@ -147,9 +150,9 @@ class Router:
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hsetnx(progress, "logged", "1")
             pipe.expire(progress, SEEN_TTL_S)
-            pipe.get(self._keys.owner(customer_id))
             pipe.hget(progress, "answered")
-            first_time, _, owner, answered = await pipe.execute()
+            first_time, _, answered = await pipe.execute()
+        owner = await self._conversations.owner(customer_id)
         if first_time:
             await self._count_conversation(customer_id, message)
             await self._identities.touch(customer_id, message.channel, message.channel_user_id)
@@ -158,7 +161,7 @@ class Router:
             await self._hub.publish_log(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
 
-        owner = owner.decode() if owner else OWNER_BOT
+        owner = owner or OWNER_BOT
         if answered:
             return
         if await self._quotes_someone_elses_ticket(customer_id, message.text):
@@ -200,7 +203,6 @@ class Router:
                 pipe.hget(progress, "link_reply")
                 pipe.expire(progress, SEEN_TTL_S)
                 _, reply, _ = await pipe.execute()
-        reply = reply.decode() if isinstance(reply, bytes) else reply
 
         # Resolved after the redeem: a newly linked identity speaks as the code's customer.
         customer_id = await self._identities.resolve(
@@ -250,11 +252,9 @@ class Router:
     async def _count_conversation(self, customer_id: str, message: InboundMessage) -> None:
         """A conversation starts with the first message after an hour's quiet (as
         Rasa's session does); the reports count them per channel per day."""
-        last_seen = await self._redis.hget(self._keys.customer(customer_id), "last_seen")
-        if last_seen is None or message.received_at - float(last_seen) > CONVERSATION_GAP_S:
-            day = time.strftime("%Y-%m-%d", time.gmtime(message.received_at))
-            await self._redis.hincrby(self._keys.stats_day(day),
-                                      f"conversations:{message.channel}", 1)
+        last_seen = await self._customers.last_seen(customer_id)
+        if last_seen is None or message.received_at - last_seen > CONVERSATION_GAP_S:
+            await count_conversation(self._redis, message.received_at, message.channel)
 
     async def _contact_reply(self, message: InboundMessage) -> str:
         customer_id = await self._identities.resolve(
@@ -288,8 +288,8 @@ class Router:
 
     async def _quotes_someone_elses_ticket(self, customer_id: str, text: str) -> bool:
         for ref in ticket_refs(text):
-            owner = await self._redis.hget(self._keys.ticket(ref), "customer_id")
-            if owner is not None and await self._customers.live(owner.decode()) != customer_id:
+            owner = await self._conversations.ticket_owner(ref)
+            if owner is not None and await self._customers.live(owner) != customer_id:
                 return True
         return False
 
@@ -300,7 +300,7 @@ class Router:
         if await self._redis.set(key, stream_id, nx=True, ex=SEEN_TTL_S):
             return True
         owner = await self._redis.get(key)
-        return owner is not None and owner.decode() == stream_id
+        return owner == stream_id
 
     async def _bot_turn(
         self, stream_id: str, message: InboundMessage, recipient: Recipient,

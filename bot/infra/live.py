@@ -15,15 +15,22 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
+from bot.infra.keys import LIVE_KEYS, LiveKeys
 from bot.rendering.web import entry_view
-from core.keys import KEYS, Keys
 from core.models import TranscriptEntry
+from handoff.lookup import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
 
 
+async def publish_moved(redis: Redis, customer_id: str, keys: LiveKeys = LIVE_KEYS) -> None:
+    """Tell open web chats of this customer to look up their customer again (a
+    merge or unmerge moved their identity; bot/channels/web/routes.py follows)."""
+    await redis.publish(keys.live(customer_id), json.dumps({"type": "moved"}))
+
+
 class LiveHub:
-    def __init__(self, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, redis: Redis, keys: LiveKeys = LIVE_KEYS) -> None:
         self._redis = redis
         self._keys = keys
         self._queues: dict[str, set[asyncio.Queue]] = defaultdict(set)
@@ -59,7 +66,7 @@ class LiveHub:
 
     def subscribe_handoff(self):
         """Queue and ticket events for agent consoles (published by any process)."""
-        return self._subscribe(self._keys.handoff_events)
+        return self._subscribe(EVENTS_CHANNEL)
 
     @contextlib.asynccontextmanager
     async def _subscribe(self, channel: str) -> AsyncIterator[asyncio.Queue]:
@@ -77,7 +84,7 @@ class LiveHub:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(self._keys.live("*").replace("{*}", "*"),
-                                        self._keys.handoff_events)
+                                        EVENTS_CHANNEL)
                 self._ready.set()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
@@ -93,7 +100,6 @@ class LiveHub:
 
     def _dispatch(self, message: dict) -> None:
         channel = message["channel"]
-        channel = channel.decode() if isinstance(channel, bytes) else channel
         data = message["data"]
         frame = json.loads(data)
         for queue in self._queues.get(channel, ()):

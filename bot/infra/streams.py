@@ -99,7 +99,7 @@ class StreamWorker:
                 )
                 for _, entries in response or ():
                     for entry_id, fields in entries:
-                        self._submit(_decode(entry_id), fields)
+                        self._submit(entry_id, fields)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -114,15 +114,14 @@ class StreamWorker:
             )
             for entry_id, fields in entries:
                 if fields:  # None: the entry was trimmed away
-                    self._submit(_decode(entry_id), fields)
-            if _decode(start) == "0-0":
+                    self._submit(entry_id, fields)
+            if start == "0-0":
                 return
 
     def _submit(self, entry_id: str, fields: dict) -> None:
         if entry_id in self._in_flight:
             return
         self._in_flight.add(entry_id)
-        fields = {_decode(k): _decode(v) for k, v in fields.items()}
         self._serial.submit(self._key_of(fields), lambda: self._handle(entry_id, fields))
 
     async def _handle(self, entry_id: str, fields: dict) -> None:
@@ -154,6 +153,3 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
         if "BUSYGROUP" not in str(exc):
             raise
 
-
-def _decode(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from redis.asyncio import Redis
 
-from core.keys import KEYS, Keys
+from core.redis import binary_of
 from core.settings import KnowledgeSettings
 from knowledge import ArticleNotFound
 from knowledge.answers.embedder import Embedder
@@ -30,6 +30,7 @@ from knowledge.answers.head import (
 )
 from knowledge.answers.index import VariantIndex
 from knowledge.answers.policy import Thresholds, decide
+from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
 from knowledge.models import Article, Decision
 from knowledge.store import ArticleStore
 
@@ -50,10 +51,11 @@ class Scoring:
 
 class KnowledgeService:
     def __init__(
-        self, redis: Redis, embedder: Embedder, settings: KnowledgeSettings, keys: Keys = KEYS
+        self, redis: Redis, embedder: Embedder, settings: KnowledgeSettings, keys: KnowledgeKeys = KNOWLEDGE_KEYS
     ) -> None:
         self.store = ArticleStore(redis, keys, seed_folder=settings.articles_dir)
         self._redis = redis
+        self._binary = binary_of(redis)  # embeddings and the pickled head are bytes
         self._keys = keys
         self._embedder = embedder
         self._settings = settings
@@ -119,10 +121,10 @@ class KnowledgeService:
         targets = self._targets()
         key = self._keys.kb_head(self._embedder.name, _content_sha(index, targets))
         try:
-            raw = await self._redis.get(key)
+            raw = await self._binary.get(key)
             if raw is None:
                 head, thresholds = await asyncio.to_thread(_fit, index, targets)
-                await self._redis.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
+                await self._binary.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
             else:
                 head, thresholds = load(raw)
         except Exception:  # the cosine index keeps answering; the next publish retries
@@ -152,12 +154,12 @@ class KnowledgeService:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         keys = [self._keys.embedding(self._embedder.name, _sha(t)) for t in texts]
-        cached = await self._redis.mget(keys)
+        cached = await self._binary.mget(keys)
         missing = [i for i, raw in enumerate(cached) if raw is None]
         if missing:
             fresh = await asyncio.to_thread(self._embedder.encode_variants,
                                             [texts[i] for i in missing])
-            async with self._redis.pipeline(transaction=False) as pipe:
+            async with self._binary.pipeline(transaction=False) as pipe:
                 for row, i in enumerate(missing):
                     pipe.set(keys[i], fresh[row].tobytes())
                     cached[i] = fresh[row].tobytes()

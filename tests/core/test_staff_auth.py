@@ -47,8 +47,8 @@ async def test_roles_decide_what_a_signed_in_user_may_do(gateway):
         assert bad_role.status_code == 422 and "roles must be" in bad_role.json()["detail"]
         # The audit stream says who created whom.
         audit = await redis.xrange("fd:audit")
-        assert any(f[b"action"] == b"staff.create" and f[b"actor"] == b"root"
-                   and f[b"username"] == b"eve" for _, f in audit)
+        assert any(f["action"] == "staff.create" and f["actor"] == "root"
+                   and f["username"] == "eve" for _, f in audit)
     finally:
         await agent.aclose()
         await admin.aclose()

@@ -6,8 +6,8 @@ import time
 
 import pytest
 from playwright.async_api import expect
-from redis.asyncio import Redis
 
+from core.redis import text_client
 from knowledge.store import ArticleStore
 from tests.e2e.chromium import chromium
 from tests.e2e.test_kb_editor_browser import open_article
@@ -21,7 +21,7 @@ NEW_ANSWER = "From this week the showroom is open **every day, 7 to 23**."
 
 @pytest.fixture
 async def stack_redis(stack):
-    redis = Redis.from_url(stack.effective_redis_url)
+    redis = text_client(stack.effective_redis_url)
     yield redis
     await redis.aclose()
 

@@ -10,9 +10,9 @@ import uuid
 import pytest
 
 from bot.customers.identity import IdentityStore
+from bot.customers.keys import CUSTOMER_KEYS
 from bot.customers.verified import VerifiedAttributes
 from bot.gateway.router import EMAIL_LINKED_TEXT, PHONE_LINKED_TEXT
-from core.keys import KEYS
 from core.models import VerifiedAttribute
 from sandbox.slack import user_ids
 from tests.bot.channels.test_conversations import Customer
@@ -133,7 +133,7 @@ async def test_a_slack_user_with_a_verified_email_joins_that_customer(stack, red
         assert first["text"] == EMAIL_LINKED_TEXT
         greeting = await slack._next_bot_message(1)  # then the assistant answers as usual
         assert "Brightside" in greeting["text"]
-        assert await redis.get(KEYS.identity("slack", user_ids(slack.user)[0])) == owner.encode()
+        assert await redis.get(CUSTOMER_KEYS.identity("slack", user_ids(slack.user)[0])) == owner
     finally:
         await slack.http.aclose()
 

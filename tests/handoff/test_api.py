@@ -11,8 +11,8 @@ import websockets
 from redis.asyncio import Redis
 
 from bot.customers.identity import IdentityStore
-from core.keys import KEYS
 from core.settings import HandoffSettings
+from handoff.keys import HANDOFF_KEYS
 from handoff.service import HandoffService
 from knowledge.models import Article
 from knowledge.store import ArticleStore
@@ -59,8 +59,8 @@ async def test_two_agents_claiming_at_once_get_exactly_one_winner(two_agents):
         assert "already taken" in loser.json()["detail"]
         detail = (await ada.get(f"/api/agent/tickets/{ref}")).json()
         assert detail["ticket"]["status"] == "claimed" and detail["ticket"]["agent"] == winner
-        owner = await redis.get(KEYS.owner(detail["ticket"]["customer_id"]))
-        assert owner.decode() == f"agent:{winner}"
+        owner = await redis.get(HANDOFF_KEYS.owner(detail["ticket"]["customer_id"]))
+        assert owner == f"agent:{winner}"
         mine = (await (ada if winner == "ada" else bob).get("/api/agent/queue")).json()["mine"]
         assert ref in [t["ref"] for t in mine]
         resolved = await (ada if winner == "ada" else bob).post(

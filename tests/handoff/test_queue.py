@@ -18,7 +18,7 @@ def service(redis) -> HandoffService:
 
 
 async def owner(redis, customer_id: str) -> str:
-    return (await redis.get(f"fd:{{{customer_id}}}:owner")).decode()
+    return await redis.get(f"fd:{{{customer_id}}}:owner")
 
 
 async def test_escalation_opens_one_ticket_and_hands_the_conversation_to_the_queue(

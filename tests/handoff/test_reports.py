@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.app import create_app
+from core.redis import text_client
 from core.settings import HandoffSettings, Settings
 from handoff.reports import report
 from handoff.service import HandoffService, day_key
@@ -42,7 +43,7 @@ async def test_the_report_counts_per_channel(redis):
 async def test_metrics_expose_the_same_figures(redis_server):
     settings = Settings(redis_url=f"{redis_server}/6", port=free_port(), rasa_port=free_port(),
                         actions_port=free_port())
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     await redis.flushdb()
     try:
         await four_web_conversations_one_escalated(redis)

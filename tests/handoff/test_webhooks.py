@@ -8,9 +8,9 @@ import time
 
 import pytest
 from fastapi import FastAPI, Request, Response
-from redis.asyncio import Redis
 
 from bot.app import create_app
+from core.redis import text_client
 from core.settings import HandoffSettings, Settings
 from handoff.service import HandoffService
 from handoff.webhooks import sign, verify_signature
@@ -55,7 +55,7 @@ async def test_ticket_events_reach_the_receiver_signed_with_retries(
     settings = Settings(redis_url=f"{redis_server}/5", port=free_port(), rasa_port=free_port(),
                         actions_port=free_port(), retry_backoff_s=0.05,
                         retry_backoff_max_s=0.1)
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     await redis.flushdb()
     try:
         async with serve(create_app(settings), settings.port):

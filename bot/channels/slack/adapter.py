@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
+from bot.channels.slack.keys import SLACK_KEYS, SlackKeys
 from bot.channels.slack.parse import (
     _INBOUND,
     _TIMESTAMP,
@@ -47,7 +48,6 @@ from bot.channels.slack.parse import (
 )
 from bot.channels.slack.render import escape, mark_chosen, render
 from bot.gateway.inbound import InboundStream
-from core.keys import KEYS, Keys
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
 from core.settings import Settings
 
@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 class SlackChannel:
     name = "slack"
 
-    def __init__(self, settings: Settings, redis: Redis, keys: Keys = KEYS) -> None:
+    def __init__(self, settings: Settings, redis: Redis, keys: SlackKeys = SLACK_KEYS) -> None:
         if settings.channels.slack_bot_token is None or settings.channels.slack_signing_secret is None:
             raise ValueError("the Slack channel needs slack_bot_token and slack_signing_secret")
         self._settings = settings
@@ -199,7 +199,7 @@ class SlackChannel:
             self._keys.slack_user_email(user_id)
         name, email = await self._redis.mget(name_key, email_key)
         if name is not None and email is not None:
-            return _text(name) or None, _text(email) or None
+            return name or None, email or None
         try:
             response = await asyncio.wait_for(self._api().users_info(user=user_id),
                                               USER_LOOKUP_TIMEOUT_S)
@@ -249,7 +249,7 @@ class SlackChannel:
                     if entry.id and len(messages) > 1 else None)
         try:
             target = await self._target(recipient.channel_user_id)
-            done = int(_text(await self._redis.get(progress)) or 0) if progress else 0
+            done = int(await self._redis.get(progress) or 0) if progress else 0
             for index in range(done, len(messages)):
                 await self._api().chat_postMessage(channel=target.channel,
                                                    thread_ts=target.thread_ts, **messages[index])
@@ -328,6 +328,3 @@ def _describe(exc: BaseException) -> str:
         return f"HTTP {exc.response.status_code} {data.get('error', '')}".strip()
     return exc.__class__.__name__ + (f": {exc}" if str(exc) else "")
 
-
-def _text(value: bytes | str | None) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value

@@ -24,6 +24,7 @@ from twilio.rest import Client
 
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
+from bot.channels.sms.keys import SMS_KEYS
 from bot.channels.sms.parse import (
     ERROR_UNSUBSCRIBED,
     HANDLED_TTL_S,
@@ -41,7 +42,6 @@ from bot.channels.sms.parse import (
 )
 from bot.channels.sms.render import _mask, plain, render
 from bot.infra import metrics
-from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
 from core.settings import Settings
 
@@ -157,7 +157,7 @@ class SmsChannel:
             return None
 
     async def _keyword(self, word: Keyword, phone: str) -> None:
-        key = KEYS.sms_opted_out(phone)
+        key = SMS_KEYS.sms_opted_out(phone)
         if word == "stop":
             # One confirmation per opt-out: a second STOP gets no more messages.
             if await self._redis.set(key, str(time.time()), nx=True):
@@ -171,7 +171,7 @@ class SmsChannel:
             await self._reply(phone, HELP_TEXT)
 
     async def _first_answer(self, sid: str) -> bool:
-        return bool(await self._redis.set(KEYS.sms_handled(sid), "1", nx=True, ex=HANDLED_TTL_S))
+        return bool(await self._redis.set(SMS_KEYS.sms_handled(sid), "1", nx=True, ex=HANDLED_TTL_S))
 
     async def _reply(self, phone: str, text: str) -> None:
         """A direct answer from the gateway; a failure is logged, never raised,
@@ -182,10 +182,10 @@ class SmsChannel:
             log.warning("could not answer %s: %s", _mask(phone), exc)
 
     async def is_opted_out(self, phone: str) -> bool:
-        return bool(await self._redis.exists(KEYS.sms_opted_out(phone)))
+        return bool(await self._redis.exists(SMS_KEYS.sms_opted_out(phone)))
 
     async def _options(self, phone: str) -> list[Button]:
-        raw = await self._redis.get(KEYS.sms_options(phone))
+        raw = await self._redis.get(SMS_KEYS.sms_options(phone))
         if not raw:
             return []
         try:
@@ -203,13 +203,13 @@ class SmsChannel:
         parts = render(entry)
         if entry.buttons:
             await self._redis.set(
-                KEYS.sms_options(phone),
+                SMS_KEYS.sms_options(phone),
                 json.dumps([{"title": plain(b.title), "payload": b.payload}
                             for b in entry.buttons]),
                 ex=OPTIONS_TTL_S)
         # Parts already delivered are counted, so an outbox retry after a failure
         # on part 3 does not send parts 1 and 2 again.
-        sent_key = KEYS.sms_sent_parts(f"{phone}:{entry.id or entry.ts}")
+        sent_key = SMS_KEYS.sms_sent_parts(f"{phone}:{entry.id or entry.ts}")
         done = int(await self._redis.get(sent_key) or 0) if len(parts) > 1 else 0
         for index, body in enumerate(parts[done:], start=done):
             if not await self._deliver(phone, body):
@@ -232,7 +232,7 @@ class SmsChannel:
             if status >= 500:
                 raise ChannelSendError(f"Twilio error {status} ({code})") from exc
             if code == ERROR_UNSUBSCRIBED:
-                await self._redis.set(KEYS.sms_opted_out(phone), str(time.time()))
+                await self._redis.set(SMS_KEYS.sms_opted_out(phone), str(time.time()))
                 log.info("%s has unsubscribed at the carrier; message dropped", _mask(phone))
                 return False
             log.error("Twilio refused a message to %s: HTTP %s, error %s; dropped",

@@ -30,6 +30,7 @@ from aiogram.types import (
 from redis.asyncio import Redis
 
 from bot.channels.base import ChannelSendError, Recipient
+from bot.channels.telegram.keys import TELEGRAM_KEYS
 from bot.channels.telegram.parse import (
     API_TIMEOUT_S,
     CALLBACK_TTL_S,
@@ -44,7 +45,6 @@ from bot.channels.telegram.parse import (
 )
 from bot.channels.telegram.render import TelegramPart, _plain, render
 from bot.gateway.inbound import InboundStream
-from core.keys import KEYS
 from core.models import InboundMessage, TranscriptEntry
 from core.settings import Settings
 
@@ -87,8 +87,8 @@ class TelegramChannel:
         stash = {}
         token = callback_token(update)
         if token is not None and (
-                payload := await self._redis.get(KEYS.telegram_callback(token))) is not None:
-            stash[token] = payload.decode()
+                payload := await self._redis.get(TELEGRAM_KEYS.telegram_callback(token))) is not None:
+            stash[token] = payload
         result = to_inbound(update, max_chars=self._max_chars, stash=stash)
         if isinstance(result, InboundMessage):
             await inbound.append(result)
@@ -106,7 +106,7 @@ class TelegramChannel:
             log.warning("answerCallbackQuery failed: %s", self.scrub(exc))
 
     async def _reply_once(self, update_id: int, reply: DirectReply) -> None:
-        if not await self._redis.set(KEYS.telegram_direct_reply(str(update_id)), "1",
+        if not await self._redis.set(TELEGRAM_KEYS.telegram_direct_reply(str(update_id)), "1",
                                      nx=True, ex=DIRECT_REPLY_TTL_S):
             return  # a redelivered update: answered already
         try:
@@ -125,7 +125,7 @@ class TelegramChannel:
         if rendered.stash:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for token, payload in rendered.stash.items():
-                    pipe.set(KEYS.telegram_callback(token), payload, ex=CALLBACK_TTL_S)
+                    pipe.set(TELEGRAM_KEYS.telegram_callback(token), payload, ex=CALLBACK_TTL_S)
                 await pipe.execute()
         chat_id = int(recipient.channel_user_id)
         # A split entry remembers how many parts went out, so an outbox retry
@@ -133,7 +133,7 @@ class TelegramChannel:
         progress = None
         if len(rendered.parts) > 1:
             entry_key = entry.id or hashlib.sha256(entry.model_dump_json().encode()).hexdigest()
-            progress = KEYS.telegram_sent_parts(f"{chat_id}:{entry_key}")
+            progress = TELEGRAM_KEYS.telegram_sent_parts(f"{chat_id}:{entry_key}")
         done = int(await self._redis.get(progress) or 0) if progress else 0
         for index, part in enumerate(rendered.parts[done:], done):
             try:

@@ -4,10 +4,10 @@ import json
 import re
 
 import pytest
-import redis as redis_sync
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from core.redis import sync_text_client
 from core.settings import get_settings
 
 runner = CliRunner()
@@ -18,7 +18,7 @@ def kb_db(redis_server, monkeypatch):
     url = f"{redis_server}/7"
     monkeypatch.setenv("FRONTDOOR_REDIS_URL", url)
     get_settings.cache_clear()  # a process reads its settings once; each test is a new "process"
-    client = redis_sync.Redis.from_url(url)
+    client = sync_text_client(url)
     client.flushdb()
     yield client
     client.flushdb()
@@ -26,9 +26,9 @@ def kb_db(redis_server, monkeypatch):
     get_settings.cache_clear()
 
 
-def articles(client) -> dict[str, bytes]:
-    return {k.decode(): client.get(k) for k in client.scan_iter("fd:kb:article:*")
-            if not k.endswith(b":versions")}
+def articles(client) -> dict[str, str]:
+    return {k: client.get(k) for k in client.scan_iter("fd:kb:article:*")
+            if not k.endswith(":versions")}
 
 
 @pytest.mark.parametrize("fmt, name", [("md", "folder"), ("csv", "kb.csv")])

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from bot.channels.memory import InMemoryChannel
+from bot.customers.keys import CUSTOMER_KEYS
 from bot.customers.merge import Customers, MergeRefused, reply_target
 from bot.customers.verified import VerifiedAttributes, e164
 from bot.gateway.rasa_client import RasaClient
@@ -19,8 +20,9 @@ from bot.gateway.router import (
     TICKET_NOT_HERE_TEXT,
     Router,
 )
-from core.keys import KEYS
+from core.audit import AUDIT_KEYS
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
+from handoff.keys import HANDOFF_KEYS
 from tests.bot.customers.test_linking import Sender
 from tests.bot.gateway.test_router import FakeRasa
 from tests.conftest import gateway_without_rasa
@@ -73,9 +75,9 @@ async def test_merge_then_unmerge_gives_both_customers_back_as_they_were(setup, 
     assert await other.customer() == c
     assert await texts(router, a) == a_before
     assert await texts(router, c) == b_before  # its own transcript was never touched
-    assert json.loads(await redis.hget(KEYS.customer_identities(c), "sms:+15550102"))["how"] \
+    assert json.loads(await redis.hget(CUSTOMER_KEYS.customer_identities(c), "sms:+15550102"))["how"] \
         == "first_contact"
-    assert not await redis.hexists(KEYS.customer(c), "merged_into")
+    assert not await redis.hexists(CUSTOMER_KEYS.customer(c), "merged_into")
     assert c not in {m["source"] for m in await router.customers.merges(a)}
     await other.says("still me")  # the restored customer talks to Rasa as itself again
     assert (await router.transcripts.history(c))[-1].text == "echo: still me"
@@ -114,7 +116,7 @@ async def test_a_telegram_contact_of_ones_own_links_to_the_sms_customer(setup, r
     assert await tg.customer() == customer
     assert ("sms", "my sofa is broken") in await texts(router, customer)
     assert [m["message"] for m in fake.received] == ["my sofa is broken", "hello"]
-    identity = json.loads(await redis.hget(KEYS.customer_identities(customer),
+    identity = json.loads(await redis.hget(CUSTOMER_KEYS.customer_identities(customer),
                                            "telegram:t9"))
     assert identity["how"] == "verified_phone"
     phones = [a for a in await VerifiedAttributes(redis).all(customer) if a["kind"] == "phone"]
@@ -176,7 +178,7 @@ async def test_someone_elses_ticket_reference_gets_only_how_to_link(setup, redis
     router, fake = setup
     owner, stranger = Sender(router, "sms", "+15550106"), Sender(router, "telegram", "t6")
     await owner.says("hello")
-    await redis.hset(KEYS.ticket("FD-7K2Q"), mapping={
+    await redis.hset(HANDOFF_KEYS.ticket("FD-7K2Q"), mapping={
         "customer_id": await owner.customer(), "summary": "refund for the broken sofa"})
     await stranger.says("what happened with fd-7k2q?")
     reply = await stranger.last_reply()
@@ -296,9 +298,8 @@ async def test_agents_merge_and_unmerge_through_the_api_and_it_is_audited(gatewa
         timeline = (await agent.get(f"/api/customers/{a}/transcript")).json()["entries"]
         assert all(e["channel"] == "telegram" for e in timeline)
 
-        audit = [(f[b"action"].decode(), f[b"actor"].decode(), f[b"target"].decode(),
-                  f[b"source"].decode()) for _, f in await redis.xrange(KEYS.audit)
-                 if f[b"action"].startswith(b"customer.")]
+        audit = [(f["action"], f["actor"], f["target"], f["source"])
+                 for _, f in await redis.xrange(AUDIT_KEYS.audit) if f["action"].startswith("customer.")]
         assert audit == [("customer.merge", "ada", a, b), ("customer.unmerge", "ada", a, b)]
     finally:
         await agent.aclose()

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from bot.channels.memory import InMemoryChannel
+from bot.customers.keys import CUSTOMER_KEYS
 from bot.customers.linking import CODE_ALPHABET, LinkCodes, looks_like_code, new_code
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import (
@@ -19,7 +20,6 @@ from bot.gateway.router import (
     Router,
     link_command,
 )
-from core.keys import KEYS
 from core.models import InboundMessage
 from tests.bot.gateway.test_router import FakeRasa
 from tests.routers import wired_router
@@ -92,12 +92,12 @@ async def test_a_code_from_telegram_links_sms_to_the_same_customer(setup, redis)
     assert [e.ts for e in history] == sorted(e.ts for e in history)
     assert history[-1].text == "echo: any news?"
 
-    identities = {k.decode(): json.loads(v) for k, v in
-                  (await redis.hgetall(KEYS.customer_identities(customer))).items()}
+    identities = {k: json.loads(v) for k, v in
+                  (await redis.hgetall(CUSTOMER_KEYS.customer_identities(customer))).items()}
     assert identities["telegram:t1"]["how"] == "first_contact"
     assert identities["sms:+15550001"]["how"] == "code"
     assert identities["sms:+15550001"]["linked_at"] > 0
-    assert await redis.exists(KEYS.link_code(code)) == 0  # single use
+    assert await redis.exists(CUSTOMER_KEYS.link_code(code)) == 0  # single use
 
     await sms.says(f"link {code}")  # again, from the linked identity: nothing happens
     assert await sms.last_reply() == LINK_INVALID_TEXT
@@ -122,13 +122,13 @@ async def test_an_identity_with_its_own_history_is_merged_into_the_timeline(setu
     assert [(e.channel, e.text) for e in timeline][:4] == [
         ("sms", "hello from sms"), ("sms", "echo: hello from sms"),
         ("telegram", "hello from telegram"), ("telegram", "echo: hello from telegram")]
-    assert await redis.sismember(KEYS.customer_merged_from(target), old)
-    assert (await redis.hget(KEYS.customer(old), "merged_into")).decode() == target
+    assert await redis.sismember(CUSTOMER_KEYS.customer_merged_from(target), old)
+    assert await redis.hget(CUSTOMER_KEYS.customer(old), "merged_into") == target
     assert len(await router.transcripts.history(old)) == 2  # kept for an unmerge
-    assert await redis.hlen(KEYS.customer_identities(old)) == 0
+    assert await redis.hlen(CUSTOMER_KEYS.customer_identities(old)) == 0
     # the copies are marked with where they came from
-    rows = await redis.xrange(KEYS.transcript(target))
-    assert sum(1 for _, f in rows if f.get(b"from") == old.encode()) == 2
+    rows = await redis.xrange(CUSTOMER_KEYS.transcript(target))
+    assert sum(1 for _, f in rows if f.get("from") == old) == 2
 
     await sms.says(code)  # the issuer's code from an identity already on that customer
     assert await sms.last_reply() == LINK_INVALID_TEXT  # used: it is gone
@@ -140,7 +140,7 @@ async def test_typing_the_code_on_the_channel_it_came_from_says_already_linked(s
     code = await tg.get_code()
     await tg.says(code)
     assert await tg.last_reply() == LINK_ALREADY_TEXT
-    assert await redis.exists(KEYS.link_code(code)) == 1  # still usable elsewhere
+    assert await redis.exists(CUSTOMER_KEYS.link_code(code)) == 1  # still usable elsewhere
 
 
 async def test_a_wrong_code_links_nothing_and_says_so(setup):
@@ -213,7 +213,7 @@ async def test_rotating_identities_hits_the_per_channel_failure_ceiling(redis):
 async def test_attempts_are_limited_per_customer_across_its_identities(redis):
     links = LinkCodes(redis, attempts_per_identity=100, attempts_per_customer=3)
     for user in ("a", "b"):
-        await redis.set(KEYS.identity("web", user), "c_same")
+        await redis.set(CUSTOMER_KEYS.identity("web", user), "c_same")
     statuses = [(await links.redeem(new_code(), "web", user)).status
                 for user in ("a", "b", "a", "b", "a")]
     assert statuses == ["invalid", "invalid", "invalid", "limited", "limited"]
@@ -237,8 +237,8 @@ async def test_many_racers_on_the_store_one_winner(redis):
     code = await links.issue("c_target", "telegram", "t1")
     results = await asyncio.gather(*(links.redeem(code, "web", f"v_{i}") for i in range(20)))
     assert [r.status for r in results].count("linked") == 1
-    owners = [await redis.get(KEYS.identity("web", f"v_{i}")) for i in range(20)]
-    assert owners.count(b"c_target") == 1
+    owners = [await redis.get(CUSTOMER_KEYS.identity("web", f"v_{i}")) for i in range(20)]
+    assert owners.count("c_target") == 1
 
 
 async def test_codes_issued_per_identity_are_limited(setup):
@@ -259,7 +259,7 @@ async def test_a_redelivered_link_request_gets_one_code_and_one_reply(setup, red
     customer = await router.identities.resolve("telegram", "t1", None)
     assert [e.author for e in await router.transcripts.history(customer)] == [
         "customer", "system"]
-    assert len([k async for k in redis.scan_iter(KEYS.link_code("*"))]) == 1
+    assert len([k async for k in redis.scan_iter(CUSTOMER_KEYS.link_code("*"))]) == 1
 
 
 def test_only_exact_forms_are_link_commands():

@@ -12,13 +12,18 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.channels.memory import InMemoryChannel
+from bot.channels.slack.keys import SLACK_KEYS
+from bot.channels.sms.keys import SMS_KEYS
+from bot.customers.keys import CUSTOMER_KEYS
 from bot.customers.merge import Customers
 from bot.customers.privacy import Privacy
 from bot.gateway.inbound import InboundStream
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import Router
-from core.keys import KEYS
+from bot.rasa_store.keys import RASA_KEYS
+from core.audit import AUDIT_KEYS
 from core.models import InboundMessage, VerifiedAttribute
+from handoff.keys import HANDOFF_KEYS
 from knowledge.store import ArticleStore
 from tests.bot.customers.test_customers import gateway  # noqa: F401 - fixture
 from tests.bot.customers.test_linking import CODE_IN_TEXT
@@ -75,23 +80,25 @@ async def build_a_customer_everywhere(p: Person, router: Router, redis: Redis) -
     await p.says("telegram", TG, "link")  # a live code, never used
     assert await router.identities.resolve("slack", SLACK, None) == customer
 
-    await redis.hset(KEYS.ticket("FD-ABCD"), mapping={"customer_id": customer,
+    await redis.hset(HANDOFF_KEYS.ticket("FD-ABCD"), mapping={"customer_id": customer,
                                                       "summary": SECRETS[0]})
-    await redis.rpush(KEYS.customer_tickets(customer), "FD-ABCD")
-    await redis.zadd("fd:queue:general", {"FD-ABCD": 1, "FD-ZZZZ": 2})
-    await redis.set(KEYS.rasa_tracker(customer), json.dumps(
+    await redis.rpush(HANDOFF_KEYS.customer_tickets(customer), "FD-ABCD")
+    await redis.zadd(HANDOFF_KEYS.team_queue("general"), {"FD-ABCD": 1, "FD-ZZZZ": 2})
+    await redis.sadd(HANDOFF_KEYS.agent_tickets("ada"), "FD-ABCD")  # held, with a deadline
+    await redis.zadd(HANDOFF_KEYS.claim_deadlines, {"FD-ABCD": 1})
+    await redis.set(RASA_KEYS.rasa_tracker(customer), json.dumps(
         {"sender_id": customer, "slots": {"customer_name": SECRETS[4]}}))
-    await redis.set(KEYS.rasa_tracker(previous), json.dumps({"sender_id": previous}))
-    await redis.set(KEYS.sms_options(PHONE), json.dumps([{"title": "a", "payload": "b"}]))
-    await redis.set(KEYS.sms_opted_out(PHONE), "1")
-    await redis.set(KEYS.slack_reply_to(SLACK), json.dumps({"channel": "D0PRIVACY",
+    await redis.set(RASA_KEYS.rasa_tracker(previous), json.dumps({"sender_id": previous}))
+    await redis.set(SMS_KEYS.sms_options(PHONE), json.dumps([{"title": "a", "payload": "b"}]))
+    await redis.set(SMS_KEYS.sms_opted_out(PHONE), "1")
+    await redis.set(SLACK_KEYS.slack_reply_to(SLACK), json.dumps({"channel": "D0PRIVACY",
                                                            "thread_ts": None}))
-    await redis.set(KEYS.slack_user_name(SLACK), SECRETS[4])
-    await redis.set(KEYS.slack_pressed("D0PRIVACY", "1.2"), "x")
+    await redis.set(SLACK_KEYS.slack_user_name(SLACK), SECRETS[4])
+    await redis.set(SLACK_KEYS.slack_pressed("D0PRIVACY", "1.2"), "x")
     await ArticleStore(redis).record_unanswered(SECRETS[0], "fallback", "telegram")
 
     await p.says("sms", "+15550299", "unrelated question")
-    await redis.hset(KEYS.ticket("FD-ZZZZ"), "customer_id",
+    await redis.hset(HANDOFF_KEYS.ticket("FD-ZZZZ"), "customer_id",
                      await router.identities.resolve("sms", "+15550299", None))
     return [customer, previous]
 
@@ -99,9 +106,8 @@ async def build_a_customer_everywhere(p: Person, router: Router, redis: Redis) -
 async def everything_in_redis(redis: Redis) -> dict[str, str]:
     """Every key with a readable dump of its value."""
     dump = {}
-    async for raw in redis.scan_iter(count=1000):
-        key = raw.decode()
-        kind = (await redis.type(key)).decode()
+    async for key in redis.scan_iter(count=1000):
+        kind = await redis.type(key)
         if kind == "string":
             value = await redis.get(key)
         elif kind == "hash":
@@ -139,13 +145,13 @@ async def test_erasure_leaves_nothing_of_the_person_and_nothing_else_is_lost(per
     left = {key: value for key, value in (await everything_in_redis(redis)).items()
             if any(n in key or n in value for n in needles)}
     # Kept on purpose: the carrier opt-out of the phone (never text a number that said STOP).
-    assert left == {KEYS.sms_opted_out(PHONE): repr(b"1")}
+    assert left == {SMS_KEYS.sms_opted_out(PHONE): repr("1")}
 
     other = await router.identities.resolve("sms", "+15550299", None)
     assert [e.text for e in await router.transcripts.history(other)][:1] == [
         "unrelated question"]
-    assert await redis.zrange("fd:queue:general", 0, -1) == [b"FD-ZZZZ"]
-    assert await redis.hget(KEYS.ticket("FD-ZZZZ"), "customer_id") == other.encode()
+    assert await redis.zrange(HANDOFF_KEYS.team_queue("general"), 0, -1) == ["FD-ZZZZ"]
+    assert await redis.hget(HANDOFF_KEYS.ticket("FD-ZZZZ"), "customer_id") == other
 
 
 async def test_admins_export_and_erase_through_the_api_agents_cannot(gateway):  # noqa: F811
@@ -167,8 +173,8 @@ async def test_admins_export_and_erase_through_the_api_agents_cannot(gateway):  
         assert (await admin.get(url + "/export")).status_code == 404
         assert (await admin.delete(url)).status_code == 404
         assert await Customers(redis).find("sms", PHONE) is None
-        actions = [(f[b"action"], f[b"actor"]) for _, f in await redis.xrange(KEYS.audit)]
-        assert actions == [(b"customer.export", b"root"), (b"customer.erase", b"root")]
+        actions = [(f["action"], f["actor"]) for _, f in await redis.xrange(AUDIT_KEYS.audit)]
+        assert actions == [("customer.export", "root"), ("customer.erase", "root")]
     finally:
         await admin.aclose()
         await agent.aclose()
@@ -191,8 +197,8 @@ async def test_the_cli_exports_json_and_erases(redis_server, redis):
     assert missing.returncode == 2 and "No customer" in missing.stderr and not missing.stdout
     erased = await asyncio.to_thread(cli, "erase", customer, "--yes")
     assert erased.returncode == 0, erased.stderr
-    assert await redis.get(KEYS.identity("telegram", TG)) is None
-    assert not await redis.exists(KEYS.customer(customer))
+    assert await redis.get(CUSTOMER_KEYS.identity("telegram", TG)) is None
+    assert not await redis.exists(CUSTOMER_KEYS.customer(customer))
 
 
 def _entry(text: str):

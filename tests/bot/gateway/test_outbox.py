@@ -2,8 +2,8 @@ import asyncio
 
 from bot.channels.base import Recipient
 from bot.channels.memory import InMemoryChannel
+from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import Outbox, OutboxSender
-from core.keys import KEYS
 from core.models import TranscriptEntry
 
 
@@ -32,7 +32,7 @@ async def test_a_failing_platform_is_retried_and_the_message_sent_exactly_once(r
     finally:
         await sender.worker.stop()
     assert channel.attempts == 4 and len(channel.sent) == 1
-    pending = await redis.xpending(KEYS.outbox_stream, "senders")
+    pending = await redis.xpending(GATEWAY_KEYS.outbox_stream, "senders")
     assert pending["pending"] == 0
 
 
@@ -47,15 +47,15 @@ async def test_a_message_that_never_goes_through_is_kept_as_dead_letter(redis):
         await asyncio.sleep(0.1)
     finally:
         await sender.worker.stop()
-    dead = await redis.xrange(KEYS.outbox_dead)
-    assert len(dead) == 1 and b"lost?" in dead[0][1][b"entry"]
+    dead = await redis.xrange(GATEWAY_KEYS.outbox_dead)
+    assert len(dead) == 1 and "lost?" in dead[0][1]["entry"]
 
 
 async def test_an_entry_delivered_before_a_crash_is_not_sent_again(redis):
     channel = InMemoryChannel()
     outbox_id = await Outbox(redis).enqueue(
         "web", Recipient("c_1", "v_1"), TranscriptEntry(channel="web", author="bot", text="x"))
-    await redis.set(KEYS.outbox_done(outbox_id), "1")  # sent, then the worker died before ack
+    await redis.set(GATEWAY_KEYS.outbox_done(outbox_id), "1")  # sent, then the worker died before ack
     sender = sender_for(redis, channel)
     await sender.worker.start()
     try:

@@ -11,8 +11,8 @@ from bot.channels.memory import InMemoryChannel
 from bot.gateway.outbox import OutboxSender
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import DELAY_TEXT
-from core.keys import KEYS
 from core.models import InboundMessage
+from handoff.keys import HANDOFF_KEYS
 from tests.routers import wired_router
 
 
@@ -139,7 +139,7 @@ async def test_when_a_person_owns_the_conversation_the_bot_stays_silent(make_rou
     fake = FakeRasa()
     router, _ = make_router(fake)
     customer = await router.identities.resolve("web", "v_1", None)
-    await redis.set(KEYS.owner(customer), "queue")
+    await redis.set(HANDOFF_KEYS.owner(customer), "queue")
     await router.handle("1-1", inbound("hello?", "m1"))
     assert fake.received == []
     assert [e.author for e in await router.transcripts.history(customer)] == ["customer"]

@@ -55,7 +55,7 @@ async def test_an_unrelated_question_gets_the_honest_fallback_and_is_kept_for_ed
     assert decision.kind == "fallback"
     assert "don't know" in decision_reply(decision, "web").text
     kept = await redis.xrange("fd:kb:unanswered")
-    assert kept[-1][1][b"query"] == b"who won the football last night"
+    assert kept[-1][1]["query"] == "who won the football last night"
 
 
 async def test_the_sms_variant_is_used_on_sms(service):

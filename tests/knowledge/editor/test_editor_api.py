@@ -180,7 +180,7 @@ async def test_history_shows_who_changed_what_with_a_diff_and_rolls_back(gateway
                              json={"version": 1, "expected_version": 3})
     assert same.status_code == 422 and "nothing to roll back" in same.json()["detail"]
     audit = await redis.xrange("fd:audit")
-    assert [f[b"action"] for _, f in audit] == [b"kb.create", b"kb.save", b"kb.rollback"]
+    assert [f["action"] for _, f in audit] == ["kb.create", "kb.save", "kb.rollback"]
 
 
 async def test_preview_renders_every_channel_and_checks_its_limits(editor):

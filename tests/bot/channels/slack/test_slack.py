@@ -26,6 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
 from bot.channels.slack.adapter import SlackChannel
+from bot.channels.slack.keys import SLACK_KEYS
 from bot.channels.slack.parse import EVENTS_PATH, reply_target, slack_to_text, to_inbound
 from bot.channels.slack.render import (
     BUTTON_TEXT_LIMIT,
@@ -37,9 +38,10 @@ from bot.channels.slack.render import (
 )
 from bot.channels.slack.routes import router
 from bot.gateway.inbound import InboundStream
+from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.services import Services
-from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import slack as slack_sandbox
 from tests.conftest import free_port, serve
@@ -309,8 +311,8 @@ class Env:
         return [c for c in calls if method is None or c["method"] == method]
 
     async def inbound(self) -> list[InboundMessage]:
-        entries = await self.redis.xrange(KEYS.inbound_stream)
-        return [InboundMessage.model_validate_json(fields[b"m"]) for _, fields in entries]
+        entries = await self.redis.xrange(GATEWAY_KEYS.inbound_stream)
+        return [InboundMessage.model_validate_json(fields["m"]) for _, fields in entries]
 
     def signed(self, body: bytes, timestamp: int | None = None,
                content_type: str = "application/json", **extra: str) -> dict:
@@ -345,7 +347,7 @@ async def _lifespan_sandbox(app: FastAPI):
 async def env(redis_server):
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/2", port=free_port(),
                                        sandbox_port=free_port(), session_secret="x"))
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     channel = SlackChannel(settings, redis)
     # The events route uses only these of the gateway's services.
     services = SimpleNamespace(settings=settings, redis=redis, inbound=InboundStream(redis),
@@ -377,7 +379,7 @@ async def test_a_dm_reaches_the_inbound_stream_with_name_and_reply_target(slack)
     assert (message.channel, message.channel_user_id, message.external_id, message.text,
             message.display_name) == ("slack", ALICE, sent["event_id"], "Where is my order?",
                                       "Alice")
-    target = json.loads(await slack.redis.get(KEYS.slack_reply_to(ALICE)))
+    target = json.loads(await slack.redis.get(SLACK_KEYS.slack_reply_to(ALICE)))
     assert target == {"channel": ALICE_DM, "thread_ts": None}
 
 
@@ -409,7 +411,7 @@ async def test_a_press_in_a_mention_thread_keeps_the_answers_in_that_thread(slac
     [question] = await slack.bot_messages()
     await slack.control("press", user="alice", message_id=question["id"], index=0)
     assert (await slack.inbound())[-1].button_payload == "/r"
-    target = json.loads(await slack.redis.get(KEYS.slack_reply_to(ALICE)))
+    target = json.loads(await slack.redis.get(SLACK_KEYS.slack_reply_to(ALICE)))
     assert target == {"channel": "C0GENERAL", "thread_ts": sent["ts"]}
 
 
@@ -588,7 +590,7 @@ async def test_send_renders_blocks_slack_accepts(slack):
 
 async def test_without_a_stored_target_the_reply_goes_to_the_users_dm(slack):
     await slack.control("send", user="alice", text="hi")
-    await slack.redis.delete(KEYS.slack_reply_to(ALICE))
+    await slack.redis.delete(SLACK_KEYS.slack_reply_to(ALICE))
     await slack.channel.send(Recipient("c_x", ALICE), bot_entry("An agent here."))
     assert [c["method"] for c in await slack.calls()][-2:] == ["conversations.open",
                                                               "chat.postMessage"]
@@ -627,7 +629,7 @@ async def test_slack_unreachable_is_a_send_error(slack):
 
 
 async def test_a_gone_channel_or_a_bad_token_is_dropped_not_retried(slack, caplog):
-    await slack.redis.set(KEYS.slack_reply_to(ALICE),
+    await slack.redis.set(SLACK_KEYS.slack_reply_to(ALICE),
                           json.dumps({"channel": "C0ARCHIVED", "thread_ts": None}))
     with caplog.at_level(logging.WARNING, logger="bot.channels.slack.adapter"):
         await slack.channel.send(Recipient("c_x", ALICE), bot_entry("hello"))

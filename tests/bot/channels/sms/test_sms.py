@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator
 from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
 from bot.channels.sms.adapter import SmsChannel
+from bot.channels.sms.keys import SMS_KEYS
 from bot.channels.sms.parse import (
     EMPTY_TWIML,
     HELP_TEXT,
@@ -43,9 +44,10 @@ from bot.channels.sms.render import (
 )
 from bot.channels.sms.routes import router
 from bot.gateway.inbound import InboundStream
+from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import Outbox, OutboxSender
-from core.keys import KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import twilio as twilio_sandbox
 from tests.conftest import free_port, serve
@@ -296,8 +298,8 @@ class Env:
             "status": status, "times": times, "retry_after": retry_after, "after": after})
 
     async def inbound(self) -> list[InboundMessage]:
-        return [InboundMessage.model_validate_json(fields[b"m"])
-                for _, fields in await self.redis.xrange(KEYS.inbound_stream)]
+        return [InboundMessage.model_validate_json(fields["m"])
+                for _, fields in await self.redis.xrange(GATEWAY_KEYS.inbound_stream)]
 
     def account(self, params: dict) -> dict:
         """A recorded payload as if it came for our (sandbox) account."""
@@ -324,7 +326,7 @@ def sandbox_app(settings: Settings, http: httpx.AsyncClient) -> FastAPI:
 async def env(redis_server):
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
                                        sandbox_port=free_port(), session_secret="x"))
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     channel = SmsChannel(settings, redis)
     async with (httpx.AsyncClient(timeout=10) as http,
                 serve(sandbox_app(settings, http), settings.sandbox_port),
@@ -440,14 +442,14 @@ async def test_stop_start_help(sms):
     user = "+15550001111"
     assert (await sms.text(user, " Stop "))["status"] == 200
     assert [m["text"] for m in await sms.transcript(user, "bot")] == [OPT_OUT_TEXT]
-    assert await sms.redis.exists(KEYS.sms_opted_out(user))
+    assert await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
 
     await sms.http.post(f"{sms.sandbox}/_sandbox/redeliver", json={"user": user})
     await sms.text(user, "STOP")  # already out: no second confirmation
     await sms.text(user, "hello?")  # not taken while opted out
     await sms.text(user, "yes")  # while opted out, YES opts back in
     assert [m["text"] for m in await sms.transcript(user, "bot")] == [OPT_OUT_TEXT, OPT_IN_TEXT]
-    assert not await sms.redis.exists(KEYS.sms_opted_out(user))
+    assert not await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
 
     await sms.text(user, "QUIT")
     await sms.channel.send(Recipient("c_1", user), bot_entry("a late answer"))  # dropped
@@ -468,7 +470,7 @@ async def test_a_numbered_reply_becomes_the_button_offered(sms):
     assert offer["text"].endswith("Reply 1 for Return policy, 2 for Start a return "
                                   "or 3 for Refund times.")
     assert offer["buttons"] == [] and (offer["segments"], offer["encoding"]) == (1, "GSM-7")
-    assert 0 < await sms.redis.ttl(KEYS.sms_options(user)) <= 86400
+    assert 0 < await sms.redis.ttl(SMS_KEYS.sms_options(user)) <= 86400
 
     await sms.text(user, " 2 ")
     await sms.text(user, "4")
@@ -478,7 +480,7 @@ async def test_a_numbered_reply_becomes_the_button_offered(sms):
     assert (second.button_payload, second.text) == (None, "4")
     assert (third.button_payload, third.text) == (None, "2 please")
 
-    await sms.redis.delete(KEYS.sms_options(user))  # expired: a bare number is just text
+    await sms.redis.delete(SMS_KEYS.sms_options(user))  # expired: a bare number is just text
     await sms.text(user, "1")
     assert (await sms.inbound())[-1].button_payload is None
 
@@ -587,7 +589,7 @@ async def test_unsubscribed_at_the_carrier_marks_opted_out_and_drops(sms):
     user = "+15550001234"
     await sms.http.post(f"{sms.sandbox}/_sandbox/block", json={"user": user})
     await sms.channel.send(Recipient("c_1", user), bot_entry("hello"))  # 21610: no error
-    assert await sms.redis.exists(KEYS.sms_opted_out(user))
+    assert await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
     assert await sms.transcript(user, "bot") == []
 
 

@@ -40,8 +40,9 @@ from bot.channels.telegram.render import (
 )
 from bot.channels.telegram.routes import poll_forever, router, set_webhook
 from bot.gateway.inbound import InboundStream
-from core.keys import KEYS
+from bot.gateway.keys import GATEWAY_KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
+from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import telegram as tg_sandbox
 from sandbox.telegram import parse_html
@@ -266,8 +267,8 @@ class Env:
                                        params={"user": user})).json()
 
     async def inbound(self) -> list[InboundMessage]:
-        entries = await self.redis.xrange(KEYS.inbound_stream)
-        return [InboundMessage.model_validate_json(fields[b"m"]) for _, fields in entries]
+        entries = await self.redis.xrange(GATEWAY_KEYS.inbound_stream)
+        return [InboundMessage.model_validate_json(fields["m"]) for _, fields in entries]
 
     async def chat_id(self, user: str) -> str:
         """The user opens the chat (as on Telegram, the user writes first)."""
@@ -301,7 +302,7 @@ def gateway_app(settings: Settings, redis: Redis, channels: dict) -> FastAPI:
 async def env(redis_server) -> AsyncIterator[Env]:
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
                                        sandbox_port=free_port(), session_secret="x"))
-    redis = Redis.from_url(settings.effective_redis_url)
+    redis = text_client(settings.effective_redis_url)
     channel = TelegramChannel(settings, redis)
     async with (serve(sandbox_app(settings), settings.sandbox_port),
                 serve(gateway_app(settings, redis, {"telegram": channel}), settings.port),

@@ -1,0 +1,70 @@
+"""The knowledge part's Redis keys: articles, embeddings, the fitted head and
+the editors' unanswered questions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from core.keys import KeySpace
+
+
+@dataclass(frozen=True)
+class KnowledgeKeys(KeySpace):
+    not_personal: ClassVar[dict[str, str]] = {
+        "article": "a knowledge-base article (editors' content)",
+        "article_versions": "an article's history (editors' content)",
+        "article_ids": "the article ids",
+        "kb_revision": "a counter",
+        "kb_seeded": "a flag",
+        "kb_head": "a fitted model of the published articles' questions",
+        "unanswered_resolved": "unanswered entry id -> how an editor dealt with it; no text",
+    }
+
+    def article(self, article_id: str) -> str:
+        return f"{self.prefix}:kb:article:{article_id}"
+
+    def article_versions(self, article_id: str) -> str:
+        return f"{self.prefix}:kb:article:{article_id}:versions"
+
+    @property
+    def article_ids(self) -> str:
+        return f"{self.prefix}:kb:ids"
+
+    @property
+    def kb_revision(self) -> str:
+        """Bumped on every publish; every process rebuilds its index when it moves."""
+        return f"{self.prefix}:kb:revision"
+
+    @property
+    def kb_seeded(self) -> str:
+        return f"{self.prefix}:kb:seeded"
+
+    def embedding(self, model: str, text_sha: str) -> str:
+        """Bytes of one text's embedding (article variants, and customers' unanswered
+        questions for grouping), by a hash of the text."""
+        return f"{self.prefix}:kb:emb:{model}:{text_sha}"
+
+    def kb_head(self, model: str, content_sha: str) -> str:
+        """A fitted answer head and its thresholds, for one exact set of published
+        variants (and head settings): fitted once, shared by every replica."""
+        return f"{self.prefix}:kb:head:{model}:{content_sha}"
+
+    @property
+    def unanswered(self) -> str:
+        return f"{self.prefix}:kb:unanswered"
+
+    @property
+    def unanswered_resolved(self) -> str:
+        """Hash: unanswered stream entry id -> how it was dealt with ("picked:<article>"
+        when the customer pressed a clarification button, "variant:<article>",
+        "new:<article>" or "dismissed" when an editor handled it)."""
+        return f"{self.prefix}:kb:unanswered:resolved"
+
+    def clarify_pending(self, customer_id: str) -> str:
+        """The unanswered entry id of the clarification a customer was last offered,
+        until they press one of its buttons (expires)."""
+        return f"{self.customer_tag(customer_id)}:kb:clarify-pending"
+
+
+KNOWLEDGE_KEYS = KnowledgeKeys()
