@@ -6,7 +6,7 @@ bot/rasa_store/keys.py, bot/infra/keys.py, handoff/keys.py, knowledge/keys.py,
 core/staff.py, core/audit.py), and lets the others read its data only through
 its own API. Per-customer keys carry the customer id as a hash tag (`{c_...}`)
 so that, on Redis Cluster, all of one customer's data lives in one slot
-(DESIGN §10); the agent queue's keys share the `{handoff}` tag.
+(docs/architecture.md#keys); the agent queue's keys share the `{handoff}` tag.
 
 The personal-data rule (tests/core/test_personal_keys.py): every key builder of
 every key class is either

@@ -87,7 +87,7 @@ class HandoffKeys(KeySpace):
         return f"{self.customer_tag(customer_id)}:tickets"
 
     def owner(self, customer_id: str) -> str:
-        """Who talks to the customer now: bot, queue or agent:<name> (DESIGN §3)."""
+        """Who talks to the customer now: bot, queue or agent:<name> (docs/architecture.md#owner)."""
         return f"{self.customer_tag(customer_id)}:owner"
 
     def last_agent(self, customer_id: str) -> str:

@@ -63,7 +63,7 @@ class CustomerKeys(KeySpace):
         """Code redemption attempts by any identity of one customer (fixed window)."""
         return f"{self.customer_tag(customer_id)}:link-attempts"
 
-    # -- linking by one-time code (issue 5) ----------------------------------------
+    # -- linking by one-time code ----------------------------------------------------
     def link_code(self, code: str) -> str:
         """A live one-time code -> JSON {customer_id, channel, channel_user_id, issued_at}."""
         return f"{self.prefix}:link:code:{code}"
