@@ -170,7 +170,7 @@ class Keys:
         return f"{self.prefix}:{{handoff}}:claim-deadlines"
 
     def team_wait_samples(self, team: str) -> str:
-        """List of recent waits (seconds from escalation to claim) for the expected-wait estimate."""
+        """List of recent waits (seconds from escalation to claim) for the wait estimate."""
         return f"{self.prefix}:{{handoff}}:waits:{team}"
 
     @property

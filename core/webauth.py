@@ -13,6 +13,7 @@ The app's lifespan puts a `StaffAuth` at `app.state.staff`.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from pathlib import Path
@@ -95,10 +96,8 @@ class StaffAuth:
     async def sign_out(self, cookie: str | None) -> None:
         if not cookie:
             return
-        try:
+        with contextlib.suppress(BadSignature):
             await self.redis.delete(self._keys.staff_session(self._signer.loads(cookie)))
-        except BadSignature:
-            pass
 
     async def audit(self, actor: str, action: str, **details: str) -> None:
         """Who did what, when: one entry in the audit stream."""

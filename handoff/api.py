@@ -243,6 +243,7 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
                 standing=position_phrase(standing) if standing.team_open else
                 "They are closed right now and will reply here when they open."))
         else:
+            assert body.agent is not None  # exactly one of the two, checked above
             await _known_agent(service, body.agent)
             moved = await service.assign(ref, body.agent)
             await _tell(gw, ticket.customer_id, CLAIMED_TEXT.format(

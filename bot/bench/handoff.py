@@ -17,6 +17,7 @@ that never reached the console or replies that never reached the customer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import statistics
@@ -36,7 +37,7 @@ from bot.bench.chat import _free_port
 from bot.customers.transcript import TranscriptStore
 from bot.infra.supervisor import Stack
 from core.keys import KEYS
-from core.models import TranscriptEntry
+from core.models import Channel, TranscriptEntry
 from core.settings import Settings
 from core.staff import StaffStore
 from handoff.service import HandoffService
@@ -54,7 +55,7 @@ def _summary(values: list[float]) -> dict:
 async def _prefill(redis: Redis, customer_id: str, n: int) -> None:
     """n earlier messages across the four channels, written straight to the transcript."""
     transcripts = TranscriptStore(redis)
-    channels = ("telegram", "sms", "slack", "web")
+    channels: tuple[Channel, ...] = ("telegram", "sms", "slack", "web")
     start = time.time() - 86400
     for i in range(n):
         await transcripts.append(customer_id, TranscriptEntry(
@@ -145,10 +146,8 @@ async def _bench(settings: Settings, samples: int, transcript: int, console: Con
                 deadline = time.time() + WAIT_S
                 while ticket.ref not in agent_console.loaded and time.time() < deadline:
                     agent_console.arrived.clear()
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(agent_console.arrived.wait(), 1)
-                    except TimeoutError:
-                        pass
                 if ticket.ref not in agent_console.loaded:
                     lost += 1
                     continue

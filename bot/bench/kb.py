@@ -70,7 +70,8 @@ def slug(raw: str) -> str:
 
 def load_set(directory: Path) -> BenchSet:
     directory = Path(directory)
-    articles, ids = [], {}
+    articles: list[dict] = []
+    ids: dict[str, str] = {}
     for line in (directory / "articles.jsonl").read_text().splitlines():
         if not line.strip():
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -68,6 +69,7 @@ def up(sandboxes: bool = typer.Option(
         console.print("Press Ctrl-C to stop.")
         while (dead := stack.dead_child()) is None:
             time.sleep(0.5)
+        assert dead.proc is not None  # dead_child only returns started children
         console.print(f"[red]{dead.name} died (exit code {dead.proc.returncode}).[/red] "
                       f"Last lines of {dead.log_path}:\n{tail(dead.log_path)}")
         raise typer.Exit(1)
@@ -128,10 +130,8 @@ def telegram_poll() -> None:
         finally:
             await redis.aclose()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()

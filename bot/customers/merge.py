@@ -39,6 +39,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import overload
 
 from redis.asyncio import Redis
 
@@ -380,5 +381,9 @@ def _float(value: str | None) -> float | None:
     return float(value) if value else None
 
 
+@overload
+def _text(value: bytes | str) -> str: ...
+@overload
+def _text(value: None) -> None: ...
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value

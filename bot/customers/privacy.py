@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import overload
 
 from redis.asyncio import Redis
 
@@ -237,5 +238,9 @@ def _field(fields: dict, name: str) -> str | None:
     return _text(value) if value is not None else None
 
 
+@overload
+def _text(value: bytes | str) -> str: ...
+@overload
+def _text(value: None) -> None: ...
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value

@@ -89,7 +89,7 @@ def _from(fields: dict) -> str | None:
 
 
 def _entry(stream_id: bytes | str, fields: dict) -> TranscriptEntry:
-    body = fields.get(b"e") or fields.get("e")
+    body = fields.get(b"e") or fields["e"]
     return TranscriptEntry.model_validate_json(body).model_copy(
         update={"id": _decode(stream_id), "merged_from": _from(fields)})
 

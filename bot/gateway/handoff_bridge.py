@@ -28,7 +28,7 @@ from bot.gateway.router import Router
 from bot.infra.live import LiveHub
 from bot.rendering.web import entry_view
 from core.keys import KEYS, Keys
-from core.models import OWNER_QUEUE, Button, InboundMessage, OutboundMessage
+from core.models import OWNER_QUEUE, Author, Button, InboundMessage, OutboundMessage
 from handoff.messages import (
     CSAT_TEXT,
     CSAT_THANKS_TEXT,
@@ -112,7 +112,7 @@ class HandoffBridge:
     def events(self):
         return self._hub.subscribe_handoff()
 
-    async def deliver(self, customer_id: str, text: str, *, author: str = "agent",
+    async def deliver(self, customer_id: str, text: str, *, author: Author = "agent",
                       buttons: tuple[Button, ...] = (), channel: str | None = None,
                       channel_user_id: str | None = None) -> dict:
         """Send to the customer's reply channel (the one they used last, unless

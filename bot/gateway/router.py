@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis.asyncio import Redis
 
@@ -24,7 +24,7 @@ from bot.gateway.rasa_client import RasaClient
 from bot.infra import metrics
 from bot.infra.live import LiveHub
 from core.keys import KEYS, Keys
-from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
+from core.models import OWNER_BOT, Channel, InboundMessage, OutboundMessage, TranscriptEntry
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,8 @@ class Router:
         self.links = LinkCodes(redis, keys)
         self.customers = Customers(redis, keys)
         self.verified = VerifiedAttributes(redis, keys)
-        self.keep_alive = _no_keep_alive  # set by the worker that owns the stream entry
+        # set by the worker that owns the stream entry
+        self.keep_alive: Callable[[str], Awaitable[None]] = _no_keep_alive
         self.handoff: HandoffHooks = NoHandoff()  # set by the app: escalation, CSAT, queue
 
     async def handle(self, stream_id: str, message: InboundMessage) -> None:
@@ -168,8 +169,9 @@ class Router:
         """Log a reply to the transcript and hand it to the outbox."""
         entry = await self.transcripts.append(
             recipient.customer_id,
-            TranscriptEntry(channel=channel, author=message.author, text=message.text,
-                            buttons=message.buttons, article=message.article,
+            # a channel name read back from Redis; pydantic validates it
+            TranscriptEntry(channel=cast(Channel, channel), author=message.author,
+                            text=message.text, buttons=message.buttons, article=message.article,
                             decision=message.decision),
         )
         await self.outbox.enqueue(channel, recipient, entry)

@@ -19,10 +19,17 @@ from redis.asyncio import Redis
 from core.keys import KEYS, Keys
 from knowledge import ArticleNotFound
 from knowledge.answers.embedder import Embedder
-from knowledge.answers.head import ArticleHead, CalibrationTargets, dump, fit_head, fit_thresholds, load
+from knowledge.answers.head import (
+    ArticleHead,
+    CalibrationTargets,
+    dump,
+    fit_head,
+    fit_thresholds,
+    load,
+)
 from knowledge.answers.index import VariantIndex
-from knowledge.models import Article, Decision
 from knowledge.answers.policy import Thresholds, decide
+from knowledge.models import Article, Decision
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 

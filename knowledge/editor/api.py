@@ -17,6 +17,8 @@ from pydantic import BaseModel, Field
 from core.staff import StaffUser
 from core.webauth import require_staff
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
+from knowledge.answers.replies import decision_reply
+from knowledge.editor.backend import EditorBackend
 from knowledge.editor.editing import (
     CHANNELS,
     ArticleInput,
@@ -25,9 +27,7 @@ from knowledge.editor.editing import (
     same_content,
     search,
 )
-from knowledge.editor.backend import EditorBackend
 from knowledge.models import Article
-from knowledge.answers.replies import decision_reply
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge editor"])
 editor = require_staff("editor")
@@ -230,7 +230,7 @@ async def preview(body: PreviewRequest, be: EditorBackend = Depends(backend),
                   user: StaffUser = Depends(editor)) -> dict:
     """The answer as every channel will show it: a channel's own variant when
     there is one, else the main answer, through that channel's renderer."""
-    result = {}
+    result: dict[str, dict | None] = {}
     for channel in CHANNELS:
         variant = (body.channels.get(channel) or "").strip()
         text = variant or body.answer.strip()

@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field, ValidationError
 from core.staff import StaffUser
 from core.webauth import require_staff
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
-from knowledge.editor.editing import ArticleInput, error_text
 from knowledge.editor.api import article_json, backend, conflict_response
 from knowledge.editor.backend import EditorBackend
+from knowledge.editor.editing import ArticleInput, error_text
 from knowledge.editor.transfer import (
     MAX_IMPORT_BYTES,
     ImportInvalid,
@@ -48,6 +48,7 @@ async def unanswered(be: EditorBackend = Depends(backend),
     """Open unanswered queries grouped by meaning, biggest group first, each with
     the article that comes closest (a hint for "add as variants")."""
     service = await be.service()
+    assert be.embedder is not None  # loaded with the service
     groups = await be.unanswered.groups(be.embedder)
     index = await service.ensure_fresh()
     labels = [normalise(g.leader.query) for g in groups]
