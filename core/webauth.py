@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from redis.asyncio import Redis
 
 from core.keys import KEYS, Keys
+from core.responses import StaffUserView
 from core.staff import BadStaffInput, StaffStore, StaffUser, UnknownUser, UserExists
 
 COOKIE = "fd_staff"
@@ -201,7 +202,7 @@ async def logout(request: Request, auth: StaffAuth = Depends(staff_auth)) -> Res
     return response
 
 
-@router.get("/api/auth/me")
+@router.get("/api/auth/me", response_model=StaffUserView)
 async def me(request: Request, auth: StaffAuth = Depends(staff_auth)) -> dict:
     user = await auth.user_for_cookie(request.cookies.get(COOKIE))
     if user is None:
@@ -222,13 +223,13 @@ class RolesUpdate(BaseModel):
     roles: list[str]
 
 
-@router.get("/api/admin/users")
+@router.get("/api/admin/users", response_model=list[StaffUserView])
 async def list_users(_: StaffUser = Depends(require_staff("admin")),
                      auth: StaffAuth = Depends(staff_auth)) -> list[dict]:
     return [u.public() for u in await auth.users.all()]
 
 
-@router.post("/api/admin/users", status_code=201)
+@router.post("/api/admin/users", status_code=201, response_model=StaffUserView)
 async def create_user(body: NewStaffUser, admin: StaffUser = Depends(require_staff("admin")),
                       auth: StaffAuth = Depends(staff_auth)) -> dict:
     try:
@@ -243,7 +244,7 @@ async def create_user(body: NewStaffUser, admin: StaffUser = Depends(require_sta
     return user.public()
 
 
-@router.put("/api/admin/users/{username}/roles")
+@router.put("/api/admin/users/{username}/roles", response_model=StaffUserView)
 async def update_roles(username: str, body: RolesUpdate,
                        admin: StaffUser = Depends(require_staff("admin")),
                        auth: StaffAuth = Depends(staff_auth)) -> dict:

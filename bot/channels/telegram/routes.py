@@ -12,6 +12,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from bot import BadInput
@@ -36,8 +37,12 @@ log = logging.getLogger(__name__)
 # -- webhook route ----------------------------------------
 
 
+class WebhookAck(BaseModel):
+    ok: bool  # Telegram only looks at the status code
 
-@router.post(WEBHOOK_PATH, tags=["telegram"])
+
+
+@router.post(WEBHOOK_PATH, tags=["telegram"], response_model=WebhookAck)
 async def telegram_webhook(request: Request, svc: Services = Depends(services)) -> dict:
     channel = svc.channels.get("telegram")
     if not isinstance(channel, TelegramChannel):
