@@ -79,6 +79,7 @@ def test_few_shot_sampling_is_fixed_by_the_seed(tiny_set):
     assert all(a.answer == a.title for a in first)
 
 
+@pytest.mark.slow  # the real model
 def test_figures_on_the_tiny_set(tiny_set, redis_server, embedder, tmp_path):
     plot = tmp_path / "kb-tiny.png"
     s = evaluate(tiny_set, redis_url=f"{redis_server}/3", embedder=embedder, plot=plot)
@@ -114,6 +115,7 @@ def test_the_policy_replayed_at_the_defaults_matches_the_real_decisions(
         metrics(result.results) | {"p50_ms": 0, "p95_ms": 0}
 
 
+@pytest.mark.slow  # the real model
 def test_several_seeds_give_the_means_and_json_is_one_object(
         tiny_set, redis_server, embedder, tmp_path, capsys):
     code = run(tiny_set, 2, [0, 1, 2], True, console=None, plot=tmp_path / "p.png",

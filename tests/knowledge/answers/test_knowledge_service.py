@@ -9,6 +9,8 @@ from knowledge.answers.service import KnowledgeService
 from knowledge.settings import KnowledgeSettings
 from knowledge.store import ArticleStore
 
+pytestmark = pytest.mark.slow  # every test fits the learned head on the real model
+
 
 @pytest.fixture(scope="session")
 def embedder():
