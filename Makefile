@@ -7,15 +7,18 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 RASA := .venv-rasa/bin/rasa
 
-.PHONY: help setup train demo test test-rasa test-python test-nlu bench clean
+.PHONY: help venv setup train demo test lint test-fast test-rasa test-python test-nlu bench clean
 
 help:
 	@echo "make demo   set up everything and run Front Door on http://localhost:8000/"
 	@echo "make test   set up everything and run all tests"
+	@echo "make test-fast   the unit tests only (no Rasa, no browser): the edit-test loop"
 
-setup:
+venv:
 	@scripts/ensure_system_packages.sh
 	@scripts/setup_venv.sh
+
+setup: venv
 	@scripts/setup_rasa_env.sh
 
 train: setup
@@ -24,7 +27,14 @@ train: setup
 demo: train
 	@.venv/bin/frontdoor up --sandboxes
 
-test: train test-rasa test-python
+test: lint train test-rasa test-python
+
+lint: venv  # ruff and mypy, configured in pyproject.toml
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+test-fast: venv  # no Rasa, no browser, nothing marked slow
+	.venv/bin/python -m pytest -q -m "not stack and not e2e and not slow"
 
 test-rasa:
 	$(RASA) data validate --domain domain.yml --data data

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
@@ -27,6 +27,7 @@ from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import Outbox, OutboxSender
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
+from bot.gateway.responses import Health
 from bot.gateway.router import Router
 from bot.gateway.services import Services, services
 from bot.infra import metrics
@@ -185,7 +186,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for channel_module in (telegram, slack, sms):
         app.include_router(channel_module.router, tags=["channels"])
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get("/healthz", tags=["operations"], response_model=Health,
+             responses={503: {"model": Health}})
     async def healthz(request: Request) -> JSONResponse:
         """Redis is required; Rasa or the action server being down is 'degraded'
         (messages wait and are answered when they are back)."""
@@ -203,7 +205,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             status_code=200 if redis_ok else 503,
         )
 
-    @app.get("/metrics", tags=["operations"], include_in_schema=True)
+    @app.get("/metrics", tags=["operations"], include_in_schema=True,
+             response_class=PlainTextResponse)  # Prometheus' text format
     async def prometheus_metrics(request: Request) -> Response:
         handoff = services(request).handoff
         waiting = {team: len(await handoff.queue.waiting(team)) for team in handoff.teams.teams}

@@ -4,6 +4,7 @@ and erasures)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -28,11 +29,11 @@ class AuditKeys(KeySpace):
 AUDIT_KEYS = AuditKeys()
 
 
-async def record(redis: Redis, actor: str, action: str, keys: AuditKeys = AUDIT_KEYS,
-                 **details: str) -> None:
+async def record(redis: Redis, actor: str, action: str, details: Mapping[str, str] | None = None,
+                 keys: AuditKeys = AUDIT_KEYS) -> None:
     """Who did what, when: one entry in the audit stream."""
     await redis.xadd(keys.audit, {"ts": str(time.time()), "actor": actor, "action": action,
-                                  **details}, maxlen=100_000, approximate=True)
+                                  **(details or {})}, maxlen=100_000, approximate=True)
 
 
 async def entries(redis: Redis, keys: AuditKeys = AUDIT_KEYS) -> list[dict[str, str]]:

@@ -58,7 +58,8 @@ def key_builders(keys: type[KeySpace]) -> list[str]:
         for name, value in vars(klass).items():
             if name.startswith("_") or name in names:
                 continue
-            if isinstance(value, (property, staticmethod, classmethod)) or inspect.isfunction(value):
+            builder = isinstance(value, (property, staticmethod, classmethod))
+            if builder or inspect.isfunction(value):
                 names.append(name)
     return names
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from core.keys import KeySpace, key_builders
 
@@ -48,7 +48,7 @@ person that a part keeps (a part with nothing to show returns {})."""
 
 @runtime_checkable
 class PersonalData(Protocol):
-    covers: ClassVar[frozenset[tuple[type[KeySpace], str]]]
+    covers: frozenset[tuple[type[KeySpace], str]]  # a class attribute in implementations
     """The key builders whose keys `erase` removes for a person."""
 
     async def export(self, person: Person) -> Export: ...

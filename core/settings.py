@@ -66,15 +66,16 @@ class ChannelSettings(BaseSettings):
 class HandoffSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_HANDOFF_", extra="ignore")
 
-    teams_file: Path = PROJECT_ROOT / "handoff" / "teams.yml"  # teams, business hours, holidays, SLAs
+    # teams, business hours, holidays, SLAs
+    teams_file: Path = PROJECT_ROOT / "handoff" / "teams.yml"
     # Escalation triggers (docs/handoff.md)
-    fallbacks_before_escalation: int = Field(2, ge=1)  # unanswered knowledge turns in a row
+    fallbacks_before_escalation: int = Field(default=2, ge=1)  # unanswered knowledge turns in a row
     human_only_topics: list[str] = ["complaint", "cancellation"]  # article tags
     sentiment_escalation: bool = False
     sentiment_threshold: float = -0.6  # VADER compound score at or below which we escalate
     # Queue
     claim_timeout_s: float = 180  # a claimed ticket with no agent reply by then is re-queued
-    default_capacity: int = Field(3, ge=1)  # concurrent conversations per agent
+    default_capacity: int = Field(default=3, ge=1)  # concurrent conversations per agent
     presence_ttl_s: float = 90  # an "online" agent without a heartbeat this long is offline
     default_wait_s: float = 180  # expected wait when there is no history yet
     # Customer updates while waiting: on a meaningful change, at most this often

@@ -13,6 +13,7 @@ The app's services carry one `StaffAuth` (see `StaffServices`).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from pathlib import Path
 from typing import Protocol
@@ -27,6 +28,7 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from core import audit
+from core.responses import StaffUserView
 from core.staff import (
     STAFF_KEYS,
     BadStaffInput,
@@ -104,14 +106,12 @@ class StaffAuth:
     async def sign_out(self, cookie: str | None) -> None:
         if not cookie:
             return
-        try:
+        with contextlib.suppress(BadSignature):
             await self.redis.delete(self._keys.staff_session(self._signer.loads(cookie)))
-        except BadSignature:
-            pass
 
     async def audit(self, actor: str, action: str, **details: str) -> None:
         """Who did what, when: one entry in the audit stream."""
-        await audit.record(self.redis, actor, action, **details)
+        await audit.record(self.redis, actor, action, details)
 
 
 class StaffServices(Protocol):
@@ -216,7 +216,7 @@ async def logout(request: Request, auth: StaffAuth = Depends(staff_auth)) -> Res
     return response
 
 
-@router.get("/api/auth/me")
+@router.get("/api/auth/me", response_model=StaffUserView)
 async def me(request: Request, auth: StaffAuth = Depends(staff_auth)) -> dict:
     user = await auth.user_for_cookie(request.cookies.get(COOKIE))
     if user is None:
@@ -237,13 +237,13 @@ class RolesUpdate(BaseModel):
     roles: list[str]
 
 
-@router.get("/api/admin/users")
+@router.get("/api/admin/users", response_model=list[StaffUserView])
 async def list_users(_: StaffUser = Depends(require_staff("admin")),
                      auth: StaffAuth = Depends(staff_auth)) -> list[dict]:
     return [u.public() for u in await auth.users.all()]
 
 
-@router.post("/api/admin/users", status_code=201)
+@router.post("/api/admin/users", status_code=201, response_model=StaffUserView)
 async def create_user(body: NewStaffUser, admin: StaffUser = Depends(require_staff("admin")),
                       auth: StaffAuth = Depends(staff_auth)) -> dict:
     try:
@@ -258,7 +258,7 @@ async def create_user(body: NewStaffUser, admin: StaffUser = Depends(require_sta
     return user.public()
 
 
-@router.put("/api/admin/users/{username}/roles")
+@router.put("/api/admin/users/{username}/roles", response_model=StaffUserView)
 async def update_roles(username: str, body: RolesUpdate,
                        admin: StaffUser = Depends(require_staff("admin")),
                        auth: StaffAuth = Depends(staff_auth)) -> dict:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from core import web_assets
+from core.responses import EntryView
 from core.staff import StaffStore, StaffUser, UnknownUser
 from core.webauth import (
     require_staff,
@@ -34,6 +35,15 @@ from handoff.messages import CLAIMED_TEXT, RESOLVED_TEXT, TRANSFERRED_TEXT, posi
 from handoff.models import Ticket
 from handoff.ports import Gateway
 from handoff.reports import report
+from handoff.responses import (
+    CannedAnswer,
+    Note,
+    Presence,
+    QueueView,
+    Report,
+    TicketDetail,
+    TicketView,
+)
 from handoff.service import HandoffService
 
 log = logging.getLogger(__name__)
@@ -146,7 +156,7 @@ async def reports_page(user: StaffUser = Depends(require_staff_page("agent")),
                       report=await report(service.redis, days=7))
 
 
-@router.get("/api/reports")
+@router.get("/api/reports", response_model=Report)
 async def reports_api(days: int = 7, _: StaffUser = Depends(agent_only),
                       service: HandoffService = Depends(handoff)) -> dict:
     if not 1 <= days <= 366:
@@ -154,13 +164,13 @@ async def reports_api(days: int = 7, _: StaffUser = Depends(agent_only),
     return await report(service.redis, days=days)
 
 
-@router.get("/api/agent/queue")
+@router.get("/api/agent/queue", response_model=QueueView)
 async def get_queue(user: StaffUser = Depends(agent_only),
                     service: HandoffService = Depends(handoff)) -> dict:
     return await queue_view(service, user.username)
 
 
-@router.get("/api/agent/tickets/{ref}")
+@router.get("/api/agent/tickets/{ref}", response_model=TicketDetail)
 async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
                      service: HandoffService = Depends(handoff),
                      gw: Gateway = Depends(gateway)) -> dict:
@@ -180,7 +190,7 @@ async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
     }
 
 
-@router.get("/api/agent/canned")
+@router.get("/api/agent/canned", response_model=list[CannedAnswer])
 async def canned_answers(q: str = "", _: StaffUser = Depends(agent_only),
                          gw: Gateway = Depends(gateway)) -> list[dict]:
     """Knowledge answers to paste into a reply: {id, title, answer}, at most 10."""
@@ -189,7 +199,7 @@ async def canned_answers(q: str = "", _: StaffUser = Depends(agent_only),
     return await gw.search_answers(q, limit=10)
 
 
-@router.post("/api/agent/tickets/{ref}/claim")
+@router.post("/api/agent/tickets/{ref}/claim", response_model=TicketView)
 async def claim(ref: str, user: StaffUser = Depends(agent_only),
                 service: HandoffService = Depends(handoff),
                 gw: Gateway = Depends(gateway)) -> dict:
@@ -204,7 +214,7 @@ async def claim(ref: str, user: StaffUser = Depends(agent_only),
     return ticket.view()
 
 
-@router.post("/api/agent/tickets/{ref}/reply")
+@router.post("/api/agent/tickets/{ref}/reply", response_model=EntryView)
 async def reply(ref: str, body: ReplyBody, user: StaffUser = Depends(agent_only),
                 service: HandoffService = Depends(handoff),
                 gw: Gateway = Depends(gateway)) -> dict:
@@ -221,7 +231,7 @@ async def reply(ref: str, body: ReplyBody, user: StaffUser = Depends(agent_only)
     return entry
 
 
-@router.post("/api/agent/tickets/{ref}/notes", status_code=201)
+@router.post("/api/agent/tickets/{ref}/notes", status_code=201, response_model=Note)
 async def add_note(ref: str, body: NoteBody, user: StaffUser = Depends(agent_only),
                    service: HandoffService = Depends(handoff)) -> dict:
     ticket = await _ticket(service, ref)
@@ -231,7 +241,7 @@ async def add_note(ref: str, body: NoteBody, user: StaffUser = Depends(agent_onl
     return note
 
 
-@router.post("/api/agent/tickets/{ref}/release")
+@router.post("/api/agent/tickets/{ref}/release", response_model=TicketView)
 async def release(ref: str, user: StaffUser = Depends(agent_only),
                   service: HandoffService = Depends(handoff)) -> dict:
     try:
@@ -242,7 +252,7 @@ async def release(ref: str, user: StaffUser = Depends(agent_only),
         raise HTTPException(409, str(exc)) from None
 
 
-@router.post("/api/agent/tickets/{ref}/transfer")
+@router.post("/api/agent/tickets/{ref}/transfer", response_model=TicketView)
 async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent_only),
                    service: HandoffService = Depends(handoff),
                    gw: Gateway = Depends(gateway)) -> dict:
@@ -257,6 +267,7 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
                 standing=position_phrase(standing) if standing.team_open else
                 "They are closed right now and will reply here when they open."))
         else:
+            assert body.agent is not None  # exactly one of the two, checked above
             await _known_agent(service, body.agent)
             moved = await service.assign(ref, body.agent)
             await _tell(gw, ticket.customer_id, CLAIMED_TEXT.format(
@@ -288,7 +299,7 @@ async def _known_agent(service: HandoffService, username: str) -> None:
         raise HTTPException(422, f"no agent {username!r}")
 
 
-@router.post("/api/agent/tickets/{ref}/resolve")
+@router.post("/api/agent/tickets/{ref}/resolve", response_model=TicketView)
 async def resolve(ref: str, body: ResolveBody | None = None,
                   user: StaffUser = Depends(agent_only),
                   service: HandoffService = Depends(handoff),
@@ -307,7 +318,7 @@ async def resolve(ref: str, body: ResolveBody | None = None,
     return ticket.view()
 
 
-@router.put("/api/agent/presence")
+@router.put("/api/agent/presence", response_model=Presence)
 async def set_presence(body: PresenceBody, user: StaffUser = Depends(agent_only),
                        service: HandoffService = Depends(handoff)) -> dict:
     try:

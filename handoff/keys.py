@@ -60,7 +60,8 @@ class HandoffKeys(KeySpace):
         return f"{self.handoff_tag}:claim-deadlines"
 
     def team_wait_samples(self, team: str) -> str:
-        """List of recent waits (seconds from escalation to claim) for the expected-wait estimate."""
+        """List of recent waits (seconds from escalation to claim), for the expected
+        wait."""
         return f"{self.handoff_tag}:waits:{team}"
 
     @property
@@ -87,7 +88,8 @@ class HandoffKeys(KeySpace):
         return f"{self.customer_tag(customer_id)}:tickets"
 
     def owner(self, customer_id: str) -> str:
-        """Who talks to the customer now: bot, queue or agent:<name> (docs/architecture.md#owner)."""
+        """Who talks to the customer now: bot, queue or agent:<name>
+        (docs/architecture.md#owner)."""
         return f"{self.customer_tag(customer_id)}:owner"
 
     def last_agent(self, customer_id: str) -> str:

@@ -8,6 +8,8 @@ import asyncio
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from core.models import Author
+
 
 class Gateway(Protocol):
     async def timeline(self, customer_id: str, limit: int = 2000) -> list[dict]:
@@ -22,7 +24,7 @@ class Gateway(Protocol):
     def events(self) -> AbstractAsyncContextManager[asyncio.Queue]:
         """Live queue and ticket events."""
 
-    async def deliver(self, customer_id: str, text: str, *, author: str = "agent",
+    async def deliver(self, customer_id: str, text: str, *, author: Author = "agent",
                       channel: str | None = None) -> dict:
         """Send a message to the customer on their reply channel (or `channel`)."""
 

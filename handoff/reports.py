@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -33,7 +34,7 @@ async def report(redis: Redis, days: int = 7, keys: HandoffKeys = HANDOFF_KEYS,
         raw = await redis.hgetall(keys.stats_day(day_key(now - offset * 86400)))
         for field, value in raw.items():
             totals[field] += float(value)
-    per_channel = {}
+    per_channel: dict[str, dict[str, Any]] = {}
     for channel in CHANNELS:
         conversations = totals[f"conversations:{channel}"]
         escalations = totals[f"escalations:{channel}"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import frontmatter
 from pydantic import ValidationError
@@ -19,7 +20,7 @@ def parse_article(text: str, source: str = "<text>") -> Article:
         post = frontmatter.loads(text)
     except Exception as exc:  # yaml raises several unrelated types
         raise ArticleInvalid(f"{source}: front matter does not parse: {exc}") from exc
-    fields = {k: v for k, v in post.metadata.items() if k in _FRONT_MATTER_FIELDS}
+    fields: dict[str, Any] = {k: v for k, v in post.metadata.items() if k in _FRONT_MATTER_FIELDS}
     unknown = set(post.metadata) - set(_FRONT_MATTER_FIELDS) - {"version"}
     if unknown:
         raise ArticleInvalid(f"{source}: unknown front matter fields: {sorted(unknown)}")
@@ -30,7 +31,7 @@ def parse_article(text: str, source: str = "<text>") -> Article:
 
 
 def render_article(article: Article) -> str:
-    meta = {
+    meta: dict[str, Any] = {
         "id": article.id,
         "title": article.title,
         "questions": list(article.questions),

@@ -549,7 +549,7 @@ async def press(body: PressBody, request: Request) -> dict:
     state = _state(request)
     message = state.messages.get(body.message_id)
     buttons = message.buttons() if message is not None else []
-    if body.index >= len(buttons):
+    if message is None or body.index >= len(buttons):
         raise HTTPException(404, "no such button on that message")
     user = state.user(body.user)
     block_id, element = buttons[body.index]
@@ -561,7 +561,7 @@ async def press(body: PressBody, request: Request) -> dict:
                  "is_ephemeral": False}
     if message.thread_ts:
         container["thread_ts"] = message.thread_ts
-    payload = {
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user.id, "username": user.name, "name": user.name, "team_id": TEAM_ID},
         "api_app_id": APP_ID, "token": VERIFICATION_TOKEN, "container": container,

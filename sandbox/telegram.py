@@ -18,6 +18,7 @@ registered, as after `frontdoor telegram set-webhook`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import html
 import json
@@ -27,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
+from email.utils import collapse_rfc2231_value
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -227,7 +229,7 @@ class TelegramSandbox:
         self.settings = settings
         self.chats: dict[str, Chat] = {}
         self.next_update_id = random.randint(100_000_000, 800_000_000)
-        self.webhook: dict[str, Any] = {
+        self.webhook: dict[str, Any] | None = {
             "url": settings.base_url + WEBHOOK_PATH,
             "secret": secret.get_secret_value() if secret else None,
             "allowed_updates": [],
@@ -309,7 +311,7 @@ async def _params(request: Request) -> dict[str, Any]:
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name and part.get_filename() is None:
-                params[name] = part.get_content()
+                params[collapse_rfc2231_value(name)] = part.get_content()
     else:
         params.update(parse_qsl(body.decode(), keep_blank_values=True))
     return params
@@ -460,10 +462,8 @@ async def get_updates(sandbox: TelegramSandbox, params: dict) -> list[dict]:
         sandbox.pending = [u for u in sandbox.pending if u["update_id"] >= offset]
     if not sandbox.pending and timeout > 0:
         sandbox.arrived.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(sandbox.arrived.wait(), timeout)
-        except TimeoutError:
-            pass
     return sandbox.pending[:limit]
 
 

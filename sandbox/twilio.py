@@ -115,8 +115,9 @@ async def create_message(account_sid: str, request: Request) -> JSONResponse:
     if not E164.fullmatch(to):
         return _error(400, 21211, f"Invalid 'To' Phone Number: {to}")
     if sender != settings.channels.twilio_from_number:
-        return _error(400, 21606, f"The From phone number {sender} is not a valid, "
-                                  "SMS-capable inbound phone number or short code for your account.")
+        return _error(400, 21606,
+                      f"The From phone number {sender} is not a valid, SMS-capable "
+                      "inbound phone number or short code for your account.")
     if len(body) > MAX_BODY_CHARS:
         return _error(400, 21617,
                       "The concatenated message body exceeds the 1600 character limit.")
@@ -150,7 +151,8 @@ def _authenticated(request: Request, settings: Settings) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     expected = settings.channels.twilio_auth_token.get_secret_value()
-    return (hmac.compare_digest(user.encode(), (settings.channels.twilio_account_sid or "").encode())
+    account = settings.channels.twilio_account_sid or ""
+    return (hmac.compare_digest(user.encode(), account.encode())
             and hmac.compare_digest(password.encode(), expected.encode()))
 
 
@@ -182,9 +184,11 @@ async def sandbox_send(body: SendRequest, request: Request) -> dict:
     params = {
         "ToCountry": "US", "ToState": "", "SmsMessageSid": sid, "NumMedia": "0",
         "ToCity": "", "FromZip": "", "SmsSid": sid, "FromState": "", "SmsStatus": "received",
-        "FromCity": "", "Body": body.text, "FromCountry": "", "To": settings.channels.twilio_from_number,
+        "FromCity": "", "Body": body.text, "FromCountry": "",
+        "To": settings.channels.twilio_from_number or "",
         "ToZip": "", "NumSegments": str(sms_info(body.text).segments), "MessageSid": sid,
-        "AccountSid": settings.channels.twilio_account_sid, "From": body.user, "ApiVersion": API_VERSION,
+        "AccountSid": settings.channels.twilio_account_sid or "", "From": body.user,
+        "ApiVersion": API_VERSION,
     }
     if body.media_url:
         params.update({"NumMedia": "1", "MediaUrl0": body.media_url,

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 import redis as redis_sync
 import uvicorn
+from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
 from bot.infra.supervisor import Stack, model_path
+from core import staff
 from core.redis import text_client
 from core.settings import Settings, with_sandboxes
 
@@ -85,6 +87,17 @@ async def gateway_without_rasa(redis_server: str, db: int, **overrides
     finally:
         await redis.flushdb()
         await redis.aclose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Argon2 at the product's cost takes about 0.2 s a hash and the tests create and
+    sign in staff hundreds of times: same algorithm, lowest cost (a hash carries its
+    parameters, so the launched stack still verifies these)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(staff, "_hasher", PasswordHasher(time_cost=1, memory_cost=8,
+                                                      parallelism=1))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import websockets
@@ -169,12 +170,14 @@ async def _bench(settings: Settings, messages: int, console: Console) -> dict:
         for round_no in range(rounds):
             for path in (("direct", "frontdoor") if round_no % 2 == 0 else ("frontdoor", "direct")):
                 phase = results[path]["c50"]
+                webs: list[WebCustomer] = []
+                customers: list[DirectCustomer] | list[WebCustomer]
                 if path == "direct":
                     customers = [DirectCustomer(http, settings.rasa_url, f"bench-d-{round_no}-{c}")
                                  for c in range(concurrency)]
                 else:
-                    customers = [WebCustomer(base, counters) for _ in range(concurrency)]
-                    await asyncio.gather(*(c.connect(http) for c in customers))
+                    customers = webs = [WebCustomer(base, counters) for _ in range(concurrency)]
+                    await asyncio.gather(*(c.connect(http) for c in webs))
 
                 async def run_customer(c, offset: int, phase=phase, path=path) -> None:
                     for k in range(per_customer):
@@ -186,10 +189,10 @@ async def _bench(settings: Settings, messages: int, console: Console) -> dict:
                 await asyncio.gather(*(run_customer(c, i) for i, c in enumerate(customers)))
                 phase.wall_s += time.perf_counter() - started
                 if path == "frontdoor":
-                    extras = await asyncio.gather(*(c.close() for c in customers))
+                    extras = await asyncio.gather(*(c.close() for c in webs))
                     counters.duplicated += sum(extras)
 
-    report = {path: {c: results[path][c].summary() for c in ("c1", "c50")}
+    report: dict[str, Any] = {path: {c: results[path][c].summary() for c in ("c1", "c50")}
               for path in ("direct", "frontdoor")}
     report["lost"] = counters.lost
     report["duplicated"] = counters.duplicated

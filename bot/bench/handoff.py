@@ -18,6 +18,7 @@ p50/p95 are nearest-rank percentiles (bot/bench/stats.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import tempfile
@@ -37,7 +38,7 @@ from bot.bench.stats import finish_axes, latency_summary, plot_ecdf, pyplot, sav
 from bot.customers.merge import Customers
 from bot.customers.transcript import TranscriptStore
 from bot.infra.supervisor import Stack
-from core.models import TranscriptEntry
+from core.models import Channel, TranscriptEntry
 from core.redis import text_client
 from core.settings import Settings
 from core.staff import StaffStore
@@ -50,7 +51,7 @@ TARGET_P95_MS = 200.0
 async def _prefill(redis: Redis, customer_id: str, n: int) -> None:
     """n earlier messages across the four channels, written straight to the transcript."""
     transcripts = TranscriptStore(redis)
-    channels = ("telegram", "sms", "slack", "web")
+    channels: tuple[Channel, ...] = ("telegram", "sms", "slack", "web")
     start = time.time() - 86400
     for i in range(n):
         await transcripts.append(customer_id, TranscriptEntry(
@@ -129,6 +130,7 @@ async def _bench(settings: Settings, samples: int, transcript: int, console: Con
                 await _entry(socket, "bot", 60)
                 visitor = visitor_of.loads(token)["v"]
                 customer_id = await Customers(redis).find("web", visitor)
+                assert customer_id is not None  # the bot has answered: the customer exists
                 await _prefill(redis, customer_id, transcript)
                 agent_console.arrived.clear()
                 await socket.send(json.dumps({"type": "message", "client_id": "p",
@@ -141,10 +143,8 @@ async def _bench(settings: Settings, samples: int, transcript: int, console: Con
                 deadline = time.time() + WAIT_S
                 while ticket.ref not in agent_console.loaded and time.time() < deadline:
                     agent_console.arrived.clear()
-                    try:
+                    with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(agent_console.arrived.wait(), 1)
-                    except TimeoutError:
-                        pass
                 if ticket.ref not in agent_console.loaded:
                     lost += 1
                     continue

@@ -73,7 +73,8 @@ def slug(raw: str) -> str:
 
 def load_set(directory: Path) -> BenchSet:
     directory = Path(directory)
-    articles, ids = [], {}
+    articles: list[dict] = []
+    ids: dict[str, str] = {}
     for line in (directory / "articles.jsonl").read_text().splitlines():
         if not line.strip():
             continue
@@ -116,7 +117,8 @@ async def run_seed(redis_url: str, embedder, settings, bench: BenchSet, shots: i
     try:
         await redis.flushdb()
         # only the benchmark's articles: no seed articles
-        service = KnowledgeService(redis, embedder, settings.model_copy(update={"articles_dir": None}))
+        service = KnowledgeService(redis, embedder,
+                                   settings.model_copy(update={"articles_dir": None}))
         articles = sample_articles(bench, shots, seed)
         for article in articles:
             await service.store.save(article, expected_version=None, author="bench")

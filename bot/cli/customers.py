@@ -54,7 +54,7 @@ def erase(customer_id: str, yes: bool = typer.Option(
                                          err=True):
             raise typer.Exit(1)
         erased = await Privacy(redis).erase(customer_id)
-        await audit.record(redis, "cli", "customer.erase", customers=",".join(erased))
+        await audit.record(redis, "cli", "customer.erase", {"customers": ",".join(erased)})
         console.print(f"Erased {', '.join(erased)}.")
 
     _run(work)

@@ -60,7 +60,8 @@ def export(path: Path = typer.Argument(..., help="md: a folder (made if missing)
     async def work(store: ArticleStore) -> None:
         articles = await store.all()
         if fmt == "csv":
-            path.write_text(export_csv(articles), encoding="utf-8-sig", newline="")
+
+            path.write_text(export_csv(articles), encoding="utf-8-sig", newline="")  # noqa: ASYNC240
             console.print(f"Wrote {len(articles)} articles to {path}.")
         else:
             written = write_folder(articles, path)

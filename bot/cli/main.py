@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -69,6 +70,7 @@ def up(sandboxes: bool = typer.Option(
         console.print("Press Ctrl-C to stop.")
         while (dead := stack.dead_child()) is None:
             time.sleep(0.5)
+        assert dead.proc is not None  # dead_child only returns started children
         console.print(f"[red]{dead.name} died (exit code {dead.proc.returncode}).[/red] "
                       f"Last lines of {dead.log_path}:\n{tail(dead.log_path)}")
         raise typer.Exit(1)
@@ -83,8 +85,9 @@ def up(sandboxes: bool = typer.Option(
 
 
 def enabled_channels(settings: Settings) -> list[str]:
-    flags = {"telegram": settings.channels.telegram_enabled, "slack": settings.channels.slack_enabled,
-             "sms": settings.channels.sms_enabled}
+    channels = settings.channels
+    flags = {"telegram": channels.telegram_enabled, "slack": channels.slack_enabled,
+             "sms": channels.sms_enabled}
     return ["web", *(name for name, on in flags.items() if on)]
 
 
@@ -127,10 +130,8 @@ def telegram_poll() -> None:
         finally:
             await redis.aclose()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
 
 
 @app.command()

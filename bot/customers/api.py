@@ -19,7 +19,16 @@ from bot.customers.merge import (
     NoReplyTarget,
 )
 from bot.customers.privacy import Privacy
+from bot.customers.responses import (
+    CustomerExport,
+    CustomerFound,
+    CustomerTranscript,
+    Merged,
+    ReplyChannel,
+    Unmerged,
+)
 from bot.gateway.services import Services, services
+from core.responses import CustomerProfile
 from core.staff import StaffUser
 from core.webauth import require_staff
 
@@ -56,7 +65,7 @@ async def _audit(request: Request, actor: StaffUser, action: str, **details: str
     await services(request).staff.audit(actor.username, action, **details)
 
 
-@router.get("/api/customers")
+@router.get("/api/customers", response_model=CustomerFound)
 async def find_customer(channel: ChannelName, channel_user_id: str = Query(max_length=200),
                         _: StaffUser = Depends(require_staff("agent")),
                         svc: Services = Depends(services)) -> dict:
@@ -68,14 +77,14 @@ async def find_customer(channel: ChannelName, channel_user_id: str = Query(max_l
     return {"customer_id": await customers.live(found)}
 
 
-@router.get("/api/customers/{customer_id}")
+@router.get("/api/customers/{customer_id}", response_model=CustomerProfile)
 async def customer_profile(customer_id: str, _: StaffUser = Depends(require_staff("agent")),
                            svc: Services = Depends(services)) -> dict:
     """Profile, verified attributes, identities (how and when linked), merges."""
     return await (await _existing(svc, customer_id)).profile(customer_id)
 
 
-@router.get("/api/customers/{customer_id}/transcript")
+@router.get("/api/customers/{customer_id}/transcript", response_model=CustomerTranscript)
 async def customer_transcript(customer_id: str, limit: int = Query(500, ge=1, le=5000),
                               _: StaffUser = Depends(require_staff("agent")),
                               svc: Services = Depends(services)) -> dict:
@@ -87,7 +96,7 @@ async def customer_transcript(customer_id: str, limit: int = Query(500, ge=1, le
             "entries": [e.model_dump(mode="json") for e in entries]}
 
 
-@router.post("/api/customers/{customer_id}/merge")
+@router.post("/api/customers/{customer_id}/merge", response_model=Merged)
 async def merge_customers(customer_id: str, body: MergeBody, request: Request,
                           staff: StaffUser = Depends(require_staff("agent")),
                           svc: Services = Depends(services)) -> dict:
@@ -105,7 +114,7 @@ async def merge_customers(customer_id: str, body: MergeBody, request: Request,
             "identities": result.identities, "entries_copied": result.entries}
 
 
-@router.post("/api/customers/{customer_id}/unmerge")
+@router.post("/api/customers/{customer_id}/unmerge", response_model=Unmerged)
 async def unmerge_customers(customer_id: str, body: UnmergeBody, request: Request,
                             staff: StaffUser = Depends(require_staff("agent")),
                             svc: Services = Depends(services)) -> dict:
@@ -122,7 +131,7 @@ async def unmerge_customers(customer_id: str, body: UnmergeBody, request: Reques
             "identities": result.identities, "entries_removed": result.entries}
 
 
-@router.put("/api/customers/{customer_id}/reply-channel")
+@router.put("/api/customers/{customer_id}/reply-channel", response_model=ReplyChannel)
 async def set_reply_channel(customer_id: str, body: ReplyChannelBody, request: Request,
                             staff: StaffUser = Depends(require_staff("agent")),
                             svc: Services = Depends(services)) -> dict:
@@ -141,7 +150,7 @@ async def set_reply_channel(customer_id: str, body: ReplyChannelBody, request: R
             "reply_target": {"channel": channel, "channel_user_id": user}}
 
 
-@router.get("/api/admin/customers/{customer_id}/export")
+@router.get("/api/admin/customers/{customer_id}/export", response_model=CustomerExport)
 async def export_customer(customer_id: str, request: Request,
                           admin: StaffUser = Depends(require_staff("admin")),
                           svc: Services = Depends(services)) -> dict:

@@ -134,7 +134,8 @@ class LinkCodes:
             return LinkResult("invalid", customer_id=current)
         info = json.loads(raw)
         target = await self._customers.live(info["customer_id"])
-        if current is not None and await self._customers.live(current) == target:  # the code is left for the channel it was meant for
+        # the code is left for the channel it was meant for
+        if current is not None and await self._customers.live(current) == target:
             return LinkResult("already_linked", customer_id=target, from_channel=info["channel"])
 
         raw = await self._redis.getdel(code_key)  # the single-use claim: one winner

@@ -265,7 +265,7 @@ class Customers:
                                           ("last_channel", "last_channel_user_id")):
             candidate = (profile.get(channel_field), profile.get(user_field))
             if candidate in mine:
-                return candidate  # type: ignore[return-value]
+                return candidate
         identities = await self.identities(customer_id)
         if not identities:
             raise NoReplyTarget(customer_id)

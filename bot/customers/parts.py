@@ -4,6 +4,8 @@ starts keeping customer data adds its PersonalData implementation here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from redis.asyncio import Redis
 
 from bot.channels.slack.personal import SlackData
@@ -16,7 +18,7 @@ from core.personal import PersonalData
 from handoff.personal import HandoffData
 from knowledge.personal import KnowledgeData
 
-PERSONAL_DATA: tuple[type[PersonalData], ...] = (
+PERSONAL_DATA: tuple[Callable[[Redis], PersonalData], ...] = (
     GatewayData, TelegramData, SlackData, SmsData, HandoffData, KnowledgeData, RasaStore,
     CustomerData,  # last: the others may still look a customer up while they erase
 )

@@ -27,7 +27,7 @@ from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
 from bot.infra.live import LiveHub
 from bot.rendering.web import entry_view
-from core.models import OWNER_QUEUE, Button, InboundMessage, OutboundMessage
+from core.models import OWNER_QUEUE, Author, Button, InboundMessage, OutboundMessage
 from core.staff import StaffStore
 from handoff.messages import (
     CSAT_TEXT,
@@ -99,7 +99,7 @@ class HandoffBridge:
     def events(self):
         return self._hub.subscribe_handoff()
 
-    async def deliver(self, customer_id: str, text: str, *, author: str = "agent",
+    async def deliver(self, customer_id: str, text: str, *, author: Author = "agent",
                       buttons: tuple[Button, ...] = (), channel: str | None = None,
                       channel_user_id: str | None = None) -> dict:
         """Send to the customer's reply channel (the one they used last, unless

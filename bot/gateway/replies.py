@@ -6,12 +6,14 @@ object, so neither depends on the other."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from bot.channels.base import Recipient
 from bot.customers.transcript import TranscriptStore
 from bot.gateway.outbox import Outbox
 from bot.infra import metrics
 from bot.infra.live import LiveHub
-from core.models import OutboundMessage, TranscriptEntry
+from core.models import Channel, OutboundMessage, TranscriptEntry
 
 
 class ReplySender:
@@ -25,9 +27,10 @@ class ReplySender:
         """Log a reply to the transcript, hand it to the outbox, show it live."""
         entry = await self._transcripts.append(
             recipient.customer_id,
-            TranscriptEntry(channel=channel, author=message.author, text=message.text,
-                            buttons=message.buttons, article=message.article,
-                            decision=message.decision),
+            # a channel name as the router and outbox carry it; pydantic validates it
+            TranscriptEntry(channel=cast(Channel, channel), author=message.author,
+                            text=message.text, buttons=message.buttons,
+                            article=message.article, decision=message.decision),
         )
         await self._outbox.enqueue(channel, recipient, entry)
         await self._hub.publish_log(recipient.customer_id, entry)

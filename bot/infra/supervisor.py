@@ -208,6 +208,7 @@ class Stack:
 
     def _wait_healthy(self, child: Child) -> None:
         deadline = time.monotonic() + child.timeout_s
+        assert child.proc is not None  # started by _spawn
         while time.monotonic() < deadline:
             if child.proc.poll() is not None:
                 raise LaunchError(f"{child.name} exited with code {child.proc.returncode}; "

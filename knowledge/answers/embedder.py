@@ -38,6 +38,7 @@ class Embedder:
         self.model_path = Path(model_path)
         self.name = self.model_path.name
         self._memo: dict[str, np.ndarray] = {}  # question variants seen by this process
+        self._encoder: OnnxEncoder | TorchEncoder
         try:
             self._encoder = OnnxEncoder(self.model_path, cache_dir or DEFAULT_CACHE_DIR)
         except Exception as exc:  # noqa: BLE001 - any export/runtime failure: fall back

@@ -81,7 +81,8 @@ class CalibrationTargets:
     max_options: int
     wrong_rate: float  # held-out in-scope variants answered with the wrong article, at most
     unknown_answered_rate: float  # variants of held-out articles that get answered, at most
-    resolvable_clarified: float  # held-out variants whose article is in the top options: clarify at least this share
+    # held-out variants whose article is in the top options: clarify at least this share
+    resolvable_clarified: float
     holdout_articles: float = 0.15
     holdout_variants: float = 0.2
     seed: int = 0
@@ -103,17 +104,18 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     rng = random.Random(targets.seed)
     articles = sorted(set(labels.tolist()))
     unknown = set(rng.sample(articles, max(1, round(len(articles) * targets.holdout_articles))))
-    train, asked = [], []
+    train_rows: list[int] = []
+    asked_rows: list[int] = []
     for article in articles:
         if article in unknown:
             continue
         rows = np.flatnonzero(labels == article).tolist()
         rng.shuffle(rows)
         cut = max(1, int(len(rows) * targets.holdout_variants)) if len(rows) >= 2 else 0
-        asked += rows[:cut]
-        train += rows[cut:]
+        asked_rows += rows[:cut]
+        train_rows += rows[cut:]
     unknown_rows = np.flatnonzero(np.isin(labels, list(unknown)))
-    train, asked = np.array(train), np.array(asked)
+    train, asked = np.array(train_rows), np.array(asked_rows)
     head = fit_head(embeddings[train], labels[train], n_articles, targets.regularisation)
 
     def scores(rows: np.ndarray, blend: float) -> np.ndarray:

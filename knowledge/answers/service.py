@@ -51,7 +51,8 @@ class Scoring:
 
 class KnowledgeService:
     def __init__(
-        self, redis: Redis, embedder: Embedder, settings: KnowledgeSettings, keys: KnowledgeKeys = KNOWLEDGE_KEYS
+        self, redis: Redis, embedder: Embedder, settings: KnowledgeSettings,
+        keys: KnowledgeKeys = KNOWLEDGE_KEYS,
     ) -> None:
         self.store = ArticleStore(redis, keys, seed_folder=settings.articles_dir)
         self._redis = redis

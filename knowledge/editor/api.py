@@ -10,7 +10,7 @@ version that is in the store now, so the page can say who saved it and when.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -29,10 +29,21 @@ from knowledge.editor.editing import (
     same_content,
     search,
 )
+from knowledge.editor.responses import (
+    ArticleDiff,
+    ArticleList,
+    ArticleView,
+    ChannelPreviews,
+    Conflict,
+    TryResult,
+    VersionList,
+    WarmUp,
+)
 from knowledge.models import Article
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge editor"])
 editor = require_staff("editor")
+CONFLICT: dict[int | str, dict[str, Any]] = {409: {"model": Conflict}}
 
 
 class EditorServices(Protocol):
@@ -122,14 +133,14 @@ async def _save(be: EditorBackend, request: Request, user: StaffUser, article: A
     return saved
 
 
-@router.get("/articles")
+@router.get("/articles", response_model=ArticleList)
 async def list_articles(q: str = "", status: str = "", be: EditorBackend = Depends(backend),
                         user: StaffUser = Depends(editor)) -> dict:
     found = search(await be.store.all(), q[:200], status)
     return {"articles": [summary_json(a) for a in found], "revision": await be.store.revision()}
 
 
-@router.get("/articles/{article_id}")
+@router.get("/articles/{article_id}", response_model=ArticleView)
 async def get_article(article_id: str, be: EditorBackend = Depends(backend),
                       user: StaffUser = Depends(editor)) -> dict:
     try:
@@ -138,7 +149,8 @@ async def get_article(article_id: str, be: EditorBackend = Depends(backend),
         raise HTTPException(404, f"no article {article_id!r}") from None
 
 
-@router.post("/articles", status_code=201)
+@router.post("/articles", status_code=201, response_model=ArticleView,
+             responses=CONFLICT)
 async def create_article(body: NewArticle, request: Request,
                          be: EditorBackend = Depends(backend),
                          user: StaffUser = Depends(editor)):
@@ -153,7 +165,7 @@ async def create_article(body: NewArticle, request: Request,
     return JSONResponse(status_code=201, content=article_json(saved))
 
 
-@router.put("/articles/{article_id}")
+@router.put("/articles/{article_id}", response_model=ArticleView, responses=CONFLICT)
 async def update_article(article_id: str, body: ArticleUpdate, request: Request,
                          be: EditorBackend = Depends(backend),
                          user: StaffUser = Depends(editor)):
@@ -167,7 +179,7 @@ async def update_article(article_id: str, body: ArticleUpdate, request: Request,
     return saved if isinstance(saved, JSONResponse) else article_json(saved)
 
 
-@router.get("/articles/{article_id}/versions")
+@router.get("/articles/{article_id}/versions", response_model=VersionList)
 async def list_versions(article_id: str, be: EditorBackend = Depends(backend),
                         user: StaffUser = Depends(editor)) -> dict:
     """Newest first, with who saved each version, when, and which fields changed."""
@@ -184,7 +196,7 @@ async def list_versions(article_id: str, be: EditorBackend = Depends(backend),
     return {"id": article_id, "current": versions[-1].version, "versions": rows[::-1]}
 
 
-@router.get("/articles/{article_id}/versions/{version}")
+@router.get("/articles/{article_id}/versions/{version}", response_model=ArticleView)
 async def get_version(article_id: str, version: int, be: EditorBackend = Depends(backend),
                       user: StaffUser = Depends(editor)) -> dict:
     try:
@@ -193,7 +205,7 @@ async def get_version(article_id: str, version: int, be: EditorBackend = Depends
         raise HTTPException(404, f"no version {version} of {article_id!r}") from None
 
 
-@router.get("/articles/{article_id}/diff")
+@router.get("/articles/{article_id}/diff", response_model=ArticleDiff)
 async def diff(article_id: str, to_version: int | None = None,
                from_version: int | None = None, be: EditorBackend = Depends(backend),
                user: StaffUser = Depends(editor)) -> dict:
@@ -213,7 +225,8 @@ async def diff(article_id: str, to_version: int | None = None,
             "created": False, "fields": [d.as_dict() for d in diff_articles(old, new)]}
 
 
-@router.post("/articles/{article_id}/rollback")
+@router.post("/articles/{article_id}/rollback", response_model=ArticleView,
+             responses=CONFLICT)
 async def rollback(article_id: str, body: Rollback, request: Request,
                    be: EditorBackend = Depends(backend), user: StaffUser = Depends(editor)):
     """Bring back the content of an earlier version, as a new version (history
@@ -232,12 +245,12 @@ async def rollback(article_id: str, body: Rollback, request: Request,
     return saved if isinstance(saved, JSONResponse) else article_json(saved)
 
 
-@router.post("/preview")
+@router.post("/preview", response_model=ChannelPreviews)
 async def preview(body: PreviewRequest, be: EditorBackend = Depends(backend),
                   user: StaffUser = Depends(editor)) -> dict:
     """The answer as every channel will show it: a channel's own variant when
     there is one, else the main answer, through that channel's renderer."""
-    result = {}
+    result: dict[str, dict | None] = {}
     for channel in CHANNELS:
         variant = (body.channels.get(channel) or "").strip()
         text = variant or body.answer.strip()
@@ -249,7 +262,7 @@ async def preview(body: PreviewRequest, be: EditorBackend = Depends(backend),
     return result
 
 
-@router.post("/try")
+@router.post("/try", response_model=TryResult)
 async def try_question(body: TryRequest, be: EditorBackend = Depends(backend),
                        user: StaffUser = Depends(editor)) -> dict:
     """What the assistant would do with a customer's question right now: top
@@ -272,7 +285,7 @@ async def try_question(body: TryRequest, be: EditorBackend = Depends(backend),
     }
 
 
-@router.post("/warm-up", status_code=202)
+@router.post("/warm-up", status_code=202, response_model=WarmUp)
 async def warm_up(be: EditorBackend = Depends(backend),
                   user: StaffUser = Depends(editor)) -> dict:
     """Start loading the language model so the first "try a question" is quick."""

@@ -4,7 +4,7 @@ and export of the whole knowledge base (same rules as knowledge/editor/api.py)."
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field, ValidationError
 from core.staff import StaffUser
 from core.webauth import require_staff, staff_auth
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
-from knowledge.editor.api import article_json, backend, conflict_response
+from knowledge.editor.api import CONFLICT, article_json, backend, conflict_response
 from knowledge.editor.backend import EditorBackend
 from knowledge.editor.editing import ArticleInput, error_text
+from knowledge.editor.responses import Dismissed, ImportResult, Unanswered, VariantsAdded
 from knowledge.editor.transfer import (
     MAX_IMPORT_BYTES,
     ImportInvalid,
@@ -29,6 +30,9 @@ from knowledge.unanswered import normalise
 router = APIRouter(prefix="/api/kb", tags=["knowledge editor"])
 editor = require_staff("editor")
 SUGGEST_ABOVE = 0.3  # below this the best article is no real suggestion
+EXPORT_FILES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A zip of Markdown articles, or one CSV",
+          "content": {"application/zip": {}, "text/csv": {}}}}
 
 
 class AddVariants(BaseModel):
@@ -42,12 +46,13 @@ class Dismiss(BaseModel):
     entry_ids: list[str] = Field(min_length=1, max_length=5000)
 
 
-@router.get("/unanswered")
+@router.get("/unanswered", response_model=Unanswered)
 async def unanswered(be: EditorBackend = Depends(backend),
                      user: StaffUser = Depends(editor)) -> dict:
     """Open unanswered queries grouped by meaning, biggest group first, each with
     the article that comes closest (a hint for "add as variants")."""
     service = await be.service()
+    assert be.embedder is not None  # loaded with the service
     groups = await be.unanswered.groups(be.embedder)
     index = await service.ensure_fresh()
     labels = [normalise(g.leader.query) for g in groups]
@@ -62,7 +67,7 @@ async def unanswered(be: EditorBackend = Depends(backend),
     return {"groups": rows, "open": sum(g["count"] for g in rows)}
 
 
-@router.post("/unanswered/add-variants")
+@router.post("/unanswered/add-variants", response_model=VariantsAdded, responses=CONFLICT)
 async def add_variants(body: AddVariants, request: Request,
                        be: EditorBackend = Depends(backend), user: StaffUser = Depends(editor)):
     """Add a group's queries as question variants of an existing article (a new
@@ -93,7 +98,7 @@ async def add_variants(body: AddVariants, request: Request,
     return {**article_json(saved), "resolved": resolved}
 
 
-@router.post("/unanswered/dismiss")
+@router.post("/unanswered/dismiss", response_model=Dismissed)
 async def dismiss(body: Dismiss, request: Request, be: EditorBackend = Depends(backend),
                   user: StaffUser = Depends(editor)) -> dict:
     """Not a knowledge question (spam, chit-chat, a one-off): off the list."""
@@ -103,7 +108,7 @@ async def dismiss(body: Dismiss, request: Request, be: EditorBackend = Depends(b
     return {"resolved": resolved}
 
 
-@router.get("/export")
+@router.get("/export", response_class=Response, responses=EXPORT_FILES)
 async def export(format: Literal["md", "csv"] = "md", be: EditorBackend = Depends(backend),
                  user: StaffUser = Depends(editor)) -> Response:
     """Every article: a zip of the articles folder (`articles/<id>.md`) or one CSV."""
@@ -120,7 +125,7 @@ async def export(format: Literal["md", "csv"] = "md", be: EditorBackend = Depend
         "Content-Disposition": f'attachment; filename="knowledge-{stamp}.zip"'})
 
 
-@router.post("/import")
+@router.post("/import", response_model=ImportResult)
 async def import_upload(request: Request, file: UploadFile = File(...), dry_run: bool = False,
                         be: EditorBackend = Depends(backend),
                         user: StaffUser = Depends(editor)):

@@ -169,13 +169,13 @@ def parse_csv(text: str) -> list[Article]:
 def _row_article(row: dict[str, str], where: str) -> Article:
     article_id = row["id"].strip()
     try:
-        data = ArticleInput(
+        data = ArticleInput.model_validate(dict(  # the status is checked there
             title=row["title"], questions=row["questions"].split("\n"), answer=row["answer"],
             channels={c: row.get(f"{c}_answer", "") for c in CHANNELS},
             tags=row.get("tags", "").split(","),
             language=row.get("language", "").strip() or "en",
             # no status: published, as in the folder format (its files may omit it too)
-            status=row.get("status", "").strip() or "published")
+            status=row.get("status", "").strip() or "published"))
     except ValidationError as exc:
         raise ArticleInvalid(f"{where} ({article_id or 'no id'}): {error_text(exc)}") from exc
     try:
@@ -245,7 +245,8 @@ async def import_articles(store: ArticleStore, articles: list[Article], *, autho
     """New ids are created, changed articles get a new version, identical ones are
     left alone; articles missing from the import are kept as they are."""
     current = {a.id: a for a in await store.all()}
-    report, changes = ImportReport(), []
+    report = ImportReport()
+    changes: list[tuple[Article, int | None]] = []
     for article in articles:
         existing = current.get(article.id)
         if existing is None:

@@ -31,8 +31,8 @@ async def waiting_customer(redis: Redis, visitor: str = "w-1") -> str:
     identities = IdentityStore(redis)
     customer_id = await identities.resolve("web", visitor, "Dana")
     await identities.touch(customer_id, "web", visitor)
-    ticket, _ = await HandoffService(redis, HandoffSettings()).escalate(customer_id, "web", "asked_for_human",
-                                                     display_name="Dana")
+    service = HandoffService(redis, HandoffSettings())
+    ticket, _ = await service.escalate(customer_id, "web", "asked_for_human", display_name="Dana")
     return ticket.ref
 
 

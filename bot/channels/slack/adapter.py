@@ -62,15 +62,16 @@ class SlackChannel:
     name = "slack"
 
     def __init__(self, settings: Settings, redis: Redis, keys: SlackKeys = SLACK_KEYS) -> None:
-        if settings.channels.slack_bot_token is None or settings.channels.slack_signing_secret is None:
+        channels = settings.channels
+        if channels.slack_bot_token is None or channels.slack_signing_secret is None:
             raise ValueError("the Slack channel needs slack_bot_token and slack_signing_secret")
         self._settings = settings
         self._redis = redis
         self._keys = keys
         self._tasks: set[asyncio.Task] = set()
-        token = settings.channels.slack_bot_token.get_secret_value()
-        secret = settings.channels.slack_signing_secret.get_secret_value()
-        base_url = settings.channels.slack_api_base.rstrip("/") + "/"
+        token = channels.slack_bot_token.get_secret_value()
+        secret = channels.slack_signing_secret.get_secret_value()
+        base_url = channels.slack_api_base.rstrip("/") + "/"
         self._verifier = SignatureVerifier(secret)
         # Our own calls; retries are the outbox's job, so the SDK makes none.
         self._web = AsyncWebClient(token=token, base_url=base_url, timeout=int(API_TIMEOUT_S),

@@ -1,4 +1,4 @@
-"""Markdown to Slack: mrkdwn text in Block Kit sections, buttons in actions blocks.
+r"""Markdown to Slack: mrkdwn text in Block Kit sections, buttons in actions blocks.
 
 Pure functions, no Slack library: the Slack adapter and its tests use them.
 

@@ -171,7 +171,8 @@ class SmsChannel:
             await self._reply(phone, HELP_TEXT)
 
     async def _first_answer(self, sid: str) -> bool:
-        return bool(await self._redis.set(SMS_KEYS.sms_handled(sid), "1", nx=True, ex=HANDLED_TTL_S))
+        return bool(await self._redis.set(SMS_KEYS.sms_handled(sid), "1", nx=True,
+                                          ex=HANDLED_TTL_S))
 
     async def _reply(self, phone: str, text: str) -> None:
         """A direct answer from the gateway; a failure is logged, never raised,

@@ -29,4 +29,5 @@ class SmsData:
     async def erase(self, person: Person) -> None:
         for phone in person.users("sms"):
             await self._redis.delete(self._keys.sms_options(phone))
-            await delete_matching(self._redis, self._keys.sms_sent_parts(f"{glob_literal(phone)}:*"))
+            parts = self._keys.sms_sent_parts(f"{glob_literal(phone)}:*")
+            await delete_matching(self._redis, parts)

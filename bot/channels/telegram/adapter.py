@@ -86,8 +86,9 @@ class TelegramChannel:
         """One update from the webhook or from getUpdates."""
         stash = {}
         token = callback_token(update)
-        if token is not None and (
-                payload := await self._redis.get(TELEGRAM_KEYS.telegram_callback(token))) is not None:
+        payload = (await self._redis.get(TELEGRAM_KEYS.telegram_callback(token))
+                   if token is not None else None)
+        if token is not None and payload is not None:
             stash[token] = payload
         result = to_inbound(update, max_chars=self._max_chars, stash=stash)
         if isinstance(result, InboundMessage):

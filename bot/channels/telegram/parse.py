@@ -155,6 +155,7 @@ def _from_contact(update_id: int, message: Message) -> InboundMessage | DirectRe
     account (what the request_contact button sends): anyone can forward someone
     else's contact card, or type a number into a new one (then user_id is absent)."""
     contact, user = message.contact, message.from_user
+    assert contact is not None  # only contact messages come here
     if user is None or contact.user_id is None or contact.user_id != user.id:
         return DirectReply(message.chat.id, NOT_YOUR_CONTACT_TEXT)
     return InboundMessage(

@@ -140,11 +140,11 @@ def _inline(node: SyntaxTreeNode, tags: tuple[str, ...]) -> Runs:
     if kind in ("softbreak", "hardbreak"):
         return [Run("\n", tags)]  # chat authors mean their line breaks
     if kind == "strong":
-        return _inline_children(node, tags + ("b",))
+        return _inline_children(node, (*tags, "b"))
     if kind == "em":
-        return _inline_children(node, tags + ("i",))
+        return _inline_children(node, (*tags, "i"))
     if kind == "s":
-        return _inline_children(node, tags + ("s",))
+        return _inline_children(node, (*tags, "s"))
     if kind == "code_inline":
         if any(t.startswith("a ") for t in tags):
             return [Run(node.content, tags)]  # a link can't contain code: keep the link
@@ -302,7 +302,7 @@ def render_parts(markdown: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     """Markdown as one or more Telegram HTML messages of at most `limit` UTF-16
     units each, split between blocks, then lines, then words."""
     blocks = _blocks(markdown)
-    pieces = [block + [Run("\n\n")] for block in blocks]
+    pieces = [[*block, Run("\n\n")] for block in blocks]
     messages: list[Runs] = []
     _pack(pieces, limit, 0, messages)
     return [runs_to_html(m) for m in (_trim(m) for m in messages) if m]

@@ -12,6 +12,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
 )
 from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from bot import BadInput
@@ -36,8 +37,12 @@ log = logging.getLogger(__name__)
 # -- webhook route ----------------------------------------
 
 
+class WebhookAck(BaseModel):
+    ok: bool  # Telegram only looks at the status code
 
-@router.post(WEBHOOK_PATH, tags=["telegram"])
+
+
+@router.post(WEBHOOK_PATH, tags=["telegram"], response_model=WebhookAck)
 async def telegram_webhook(request: Request, svc: Services = Depends(services)) -> dict:
     channel = svc.channels.get("telegram")
     if not isinstance(channel, TelegramChannel):
@@ -68,8 +73,8 @@ async def set_webhook(settings: Settings, url: str) -> None:
         raise ValueError("Telegram is not configured (FRONTDOOR_TELEGRAM_WEBHOOK_SECRET)")
     bot = make_bot(settings)
     try:
-        await bot.set_webhook(url, secret_token=settings.channels.telegram_webhook_secret.get_secret_value(),
-                              allowed_updates=ALLOWED_UPDATES)
+        secret = settings.channels.telegram_webhook_secret.get_secret_value()
+        await bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
     finally:
         await bot.session.close()
 

@@ -32,7 +32,7 @@ class PingFrame(_Frame):
 
 
 ClientFrame = Annotated[MessageFrame | ButtonFrame | PingFrame, Field(discriminator="type")]
-_client_frame = TypeAdapter(ClientFrame)
+_client_frame: TypeAdapter[MessageFrame | ButtonFrame | PingFrame] = TypeAdapter(ClientFrame)
 
 
 def parse_client_frame(raw: str, max_bytes: int) -> MessageFrame | ButtonFrame | PingFrame:

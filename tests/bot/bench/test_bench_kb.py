@@ -79,10 +79,11 @@ def test_few_shot_sampling_is_fixed_by_the_seed(tiny_set):
     assert all(a.answer == a.title for a in first)
 
 
+@pytest.mark.slow  # the real model
 def test_figures_on_the_tiny_set(tiny_set, redis_server, embedder, tmp_path):
     plot = tmp_path / "kb-tiny.png"
     s = evaluate(tiny_set, redis_url=f"{redis_server}/3", embedder=embedder, plot=plot)
-    assert KEYS <= s.keys()
+    assert s.keys() >= KEYS
     assert (s["queries"], s["in_scope"], s["out_of_scope"], s["variants"]) == (12, 10, 2, 14)
     assert s["answered_correct"] == pytest.approx(7 / 10)
     assert s["clarified_correct"] == pytest.approx(1 / 10)
@@ -114,13 +115,14 @@ def test_the_policy_replayed_at_the_defaults_matches_the_real_decisions(
         metrics(result.results) | {"p50_ms": 0, "p95_ms": 0}
 
 
+@pytest.mark.slow  # the real model
 def test_several_seeds_give_the_means_and_json_is_one_object(
         tiny_set, redis_server, embedder, tmp_path, capsys):
     code = run(tiny_set, 2, [0, 1, 2], True, console=None, plot=tmp_path / "p.png",
                redis_url=f"{redis_server}/3", embedder=embedder)
     assert code == 0
     out = json.loads(capsys.readouterr().out)  # exactly one JSON object
-    assert KEYS <= out.keys()
+    assert out.keys() >= KEYS
     assert [p["seed"] for p in out["per_seed"]] == [0, 1, 2]
     assert out["variants"] == 8
     assert out["top1"] == pytest.approx(sum(p["top1"] for p in out["per_seed"]) / 3)

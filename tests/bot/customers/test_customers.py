@@ -75,8 +75,8 @@ async def test_merge_then_unmerge_gives_both_customers_back_as_they_were(setup, 
     assert await other.customer() == c
     assert await texts(router, a) == a_before
     assert await texts(router, c) == b_before  # its own transcript was never touched
-    assert json.loads(await redis.hget(CUSTOMER_KEYS.customer_identities(c), "sms:+15550102"))["how"] \
-        == "first_contact"
+    identity = await redis.hget(CUSTOMER_KEYS.customer_identities(c), "sms:+15550102")
+    assert json.loads(identity)["how"] == "first_contact"
     assert not await redis.hexists(CUSTOMER_KEYS.customer(c), "merged_into")
     assert c not in {m["source"] for m in await router.customers.merges(a)}
     await other.says("still me")  # the restored customer talks to Rasa as itself again
@@ -299,7 +299,8 @@ async def test_agents_merge_and_unmerge_through_the_api_and_it_is_audited(gatewa
         assert all(e["channel"] == "telegram" for e in timeline)
 
         audit = [(f["action"], f["actor"], f["target"], f["source"])
-                 for _, f in await redis.xrange(AUDIT_KEYS.audit) if f["action"].startswith("customer.")]
+                 for _, f in await redis.xrange(AUDIT_KEYS.audit)
+                 if f["action"].startswith("customer.")]
         assert audit == [("customer.merge", "ada", a, b), ("customer.unmerge", "ada", a, b)]
     finally:
         await agent.aclose()

@@ -180,6 +180,7 @@ async def test_admins_export_and_erase_through_the_api_agents_cannot(gateway):  
         await agent.aclose()
 
 
+@pytest.mark.slow  # runs the CLI in a subprocess
 async def test_the_cli_exports_json_and_erases(redis_server, redis):
     from bot.customers.identity import IdentityStore
 

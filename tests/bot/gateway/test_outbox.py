@@ -55,7 +55,8 @@ async def test_an_entry_delivered_before_a_crash_is_not_sent_again(redis):
     channel = InMemoryChannel()
     outbox_id = await Outbox(redis).enqueue(
         "web", Recipient("c_1", "v_1"), TranscriptEntry(channel="web", author="bot", text="x"))
-    await redis.set(GATEWAY_KEYS.outbox_done(outbox_id), "1")  # sent, then the worker died before ack
+    # sent, then the worker died before its ack
+    await redis.set(GATEWAY_KEYS.outbox_done(outbox_id), "1")
     sender = sender_for(redis, channel)
     await sender.worker.start()
     try:

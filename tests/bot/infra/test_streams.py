@@ -24,10 +24,11 @@ async def test_a_worker_stopped_right_after_it_started_stops_within_seconds(redi
 
 async def test_a_handler_keeps_its_entry_alive_so_no_replica_reclaims_it(redis):
     seen: list[str] = []
-    release = asyncio.Event()
+    started, release = asyncio.Event(), asyncio.Event()
 
     async def slow(entry_id: str, fields: dict, keep_alive) -> None:
         seen.append(entry_id)
+        started.set()
         for _ in range(25):  # well past the idle time and the replica's next re-claim
             await keep_alive()
             await asyncio.sleep(0.1)
@@ -39,8 +40,7 @@ async def test_a_handler_keeps_its_entry_alive_so_no_replica_reclaims_it(redis):
                           concurrency=4, reclaim_idle_ms=300, dead_letter="test:dead")
     await first.start()
     await redis.xadd("test:kept", {"n": "1"})
-    while not seen:
-        await asyncio.sleep(0.02)
+    await asyncio.wait_for(started.wait(), timeout=10)
     await second.start()  # a replica that would re-claim an idle entry
     await asyncio.wait_for(release.wait(), timeout=10)
     await asyncio.gather(first.stop(), second.stop())

@@ -11,6 +11,8 @@ from core.settings import packaged_model_path
 from knowledge.answers import embedder as embedder_module
 from knowledge.answers.embedder import Embedder, TorchEncoder
 
+pytestmark = pytest.mark.slow  # exports and runs the real model
+
 TEXTS = [
     "hi",
     "What's the REFUND policy for damaged goods I ordered online last month?",

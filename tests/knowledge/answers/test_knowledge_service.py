@@ -9,6 +9,8 @@ from knowledge.answers.replies import decision_reply
 from knowledge.answers.service import KnowledgeService
 from knowledge.store import ArticleStore
 
+pytestmark = pytest.mark.slow  # every test fits the learned head on the real model
+
 
 @pytest.fixture(scope="session")
 def embedder():

@@ -205,6 +205,7 @@ async def test_preview_renders_every_channel_and_checks_its_limits(editor):
     assert p["slack"]["checks"][0]["level"] == "ok"
 
 
+@pytest.mark.slow
 async def test_try_a_question_shows_matches_and_is_not_recorded(gateway, editor):
     _, redis = gateway
     response = await editor.post("/api/kb/try", json={"question": "can i pay with paypal"})
@@ -220,6 +221,7 @@ async def test_try_a_question_shows_matches_and_is_not_recorded(gateway, editor)
     assert await redis.xlen("fd:kb:unanswered") == 0
 
 
+@pytest.mark.slow
 async def test_a_publish_is_answered_at_once_by_the_gateways_own_service(editor):
     ask = {"question": "do you sell purple unicorns?"}
     before = (await editor.post("/api/kb/try", json=ask)).json()
@@ -251,6 +253,7 @@ async def _content(redis) -> dict:
             for a in await ArticleStore(redis).all()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt, filename", [("md", "kb.zip"), ("csv", "kb.csv")])
 async def test_export_then_import_gives_identical_articles(gateway, editor, fmt, filename):
     _, redis = gateway
@@ -273,6 +276,7 @@ async def test_export_then_import_gives_identical_articles(gateway, editor, fmt,
     assert await _content(redis) == original
 
 
+@pytest.mark.slow
 async def test_an_import_with_any_problem_changes_nothing(gateway, editor):
     _, redis = gateway
     await editor.get("/api/kb/articles")  # seeded
@@ -306,6 +310,7 @@ async def test_an_import_with_any_problem_changes_nothing(gateway, editor):
     assert await _content(redis) == before
 
 
+@pytest.mark.slow
 async def test_unanswered_questions_are_grouped_counted_and_leave_when_handled(gateway, editor):
     _, redis = gateway
     store = ArticleStore(redis)

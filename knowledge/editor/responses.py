@@ -1,0 +1,187 @@
+"""Response models of the knowledge editor's API (knowledge/editor/api.py and
+tools_api.py): what each route returns today, declared so /docs shows it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from core.models import ArticleRef
+from knowledge.models import ArticleStatus, DecisionKind, Match
+
+
+class ArticleView(BaseModel):
+    """An article with every field, and whether customers get it now."""
+
+    id: str
+    title: str
+    questions: list[str]
+    answer: str  # Markdown
+    channels: dict[str, str]  # per-channel answer variants
+    tags: list[str]
+    language: str
+    status: ArticleStatus
+    version: int
+    updated_at: float
+    updated_by: str
+    live: bool  # published
+
+
+class Conflict(BaseModel):
+    """409: someone saved the article meanwhile (or the id is taken)."""
+
+    detail: str
+    current: ArticleView | None  # the version in the store now
+
+
+class ArticleSummary(BaseModel):
+    id: str
+    title: str
+    status: ArticleStatus
+    tags: list[str]
+    language: str
+    version: int
+    updated_at: float
+    updated_by: str
+    questions: int  # how many question variants
+    channels: list[str]  # channels with their own answer variant
+
+
+class ArticleList(BaseModel):
+    articles: list[ArticleSummary]
+    revision: int  # of the whole knowledge base
+
+
+class VersionRow(BaseModel):
+    version: int
+    updated_at: float
+    updated_by: str
+    status: ArticleStatus
+    title: str
+    changed: list[str]  # the fields this version changed ("created" for the first)
+
+
+class VersionList(BaseModel):
+    id: str
+    current: int
+    versions: list[VersionRow]  # newest first
+
+
+class DiffLine(BaseModel):
+    op: str  # " ", "-", "+" or "@" (a hunk)
+    text: str
+
+
+class FieldDiff(BaseModel):
+    field: str
+    before: str
+    after: str
+    lines: list[DiffLine]
+
+
+class ArticleDiff(BaseModel):
+    id: str
+    from_version: int | None  # None: to_version created the article
+    to_version: int
+    created: bool
+    fields: list[FieldDiff]  # only the fields that changed
+
+
+class PreviewMessage(BaseModel):
+    format: Literal["html", "text"]
+    content: str
+    note: str
+
+
+class PreviewCheck(BaseModel):
+    level: Literal["ok", "warn", "error"]
+    text: str
+
+
+class Preview(BaseModel):
+    """An answer as one channel's renderer sends it, checked against its limits."""
+
+    channel: str
+    summary: str
+    messages: list[PreviewMessage]
+    checks: list[PreviewCheck]
+    raw: str  # what goes over the wire, as text
+
+
+class SourcedPreview(Preview):
+    source: str  # "<channel> variant" or "main answer"
+
+
+class ChannelPreviews(BaseModel):
+    """Each channel's preview; None where there is nothing to show."""
+
+    web: SourcedPreview | None
+    telegram: SourcedPreview | None
+    slack: SourcedPreview | None
+    sms: SourcedPreview | None
+
+
+class ThresholdsView(BaseModel):
+    answer: float
+    clarify: float
+    margin: float
+
+
+class TriedReply(BaseModel):
+    text: str
+    buttons: list[str]  # button titles
+    preview: Preview  # on the channel asked about
+
+
+class TryResult(BaseModel):
+    question: str
+    decision: DecisionKind
+    thresholds: ThresholdsView
+    matches: list[Match]  # best first
+    options: list[str]  # article ids offered when the decision is "clarify"
+    article: ArticleRef | None  # the article answered with
+    reply: TriedReply
+    revision: int
+
+
+class WarmUp(BaseModel):
+    model_loaded: bool
+
+
+class Wording(BaseModel):
+    text: str
+    count: int
+
+
+class UnansweredGroup(BaseModel):
+    key: str  # the leader entry's id
+    label: str
+    count: int
+    queries: list[Wording]  # most asked first
+    outcomes: dict[str, int]  # fallback / clarify -> count
+    channels: dict[str, int]
+    last_seen: float
+    entry_ids: list[str]
+    suggestion: Match | None  # the closest article, when close enough
+
+
+class Unanswered(BaseModel):
+    groups: list[UnansweredGroup]  # biggest first
+    open: int
+
+
+class VariantsAdded(ArticleView):
+    resolved: int  # unanswered entries taken off the list
+
+
+class Dismissed(BaseModel):
+    resolved: int
+
+
+class ImportResult(BaseModel):
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    dry_run: bool
+
