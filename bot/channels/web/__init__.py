@@ -1,1 +1,1 @@
-"""Web chat: the embeddable widget, its session tokens and its WebSocket."""
+"""Web chat: the embeddable widget and its page, signed session tokens (session.py), the WebSocket protocol (parse.py), the routes (routes.py) and delivery to open widgets (adapter.py). Web replies render through bot/rendering/web.py, shared with the agent console."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocketState
 
 from bot import BadInput, SessionInvalid
-from bot.channels.web.frames import ButtonFrame, MessageFrame, PingFrame, parse_client_frame
+from bot.channels.web.parse import ButtonFrame, MessageFrame, PingFrame, parse_client_frame
 from bot.gateway.inbound import clean_text
 from bot.gateway.services import Services, services, services_ws
 from bot.infra import metrics

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from bot import BadInput, SessionInvalid
-from bot.channels.web.frames import ButtonFrame, MessageFrame, parse_client_frame
+from bot.channels.web.parse import ButtonFrame, MessageFrame, parse_client_frame
 from bot.channels.web.session import SessionSigner
 from bot.gateway.inbound import clean_text
 
