@@ -38,6 +38,7 @@ from core import webauth
 from core.models import InboundMessage
 from core.redis import text_client
 from core.settings import Settings, get_settings
+from core.signin import SignInLimits
 from handoff import api as handoff_api
 from handoff.reports import report
 from handoff.service import HandoffService
@@ -139,6 +140,11 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
                 running.push_async_callback(worker.stop)
         await bridge.start()
         running.push_async_callback(bridge.stop)
+        staff = webauth.StaffAuth(redis, settings.staff_secret.get_secret_value(),
+                                  secure_cookies=settings.base_url.startswith("https://"),
+                                  limits=SignInLimits.from_settings(settings),
+                                  hash_threads=settings.staff_hash_threads)
+        running.callback(staff.close)
         yield Services(
             settings=settings, redis=redis, http=http, rasa=rasa, hub=hub,
             inbound=InboundStream(redis), channels=channels,
@@ -148,8 +154,7 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
             templates=Environment(loader=FileSystemLoader(TEMPLATES),
                                   autoescape=select_autoescape(["html"])),
             handoff=handoff, gateway=bridge,
-            staff=webauth.StaffAuth(redis, settings.staff_secret.get_secret_value(),
-                                    secure_cookies=settings.base_url.startswith("https://")),
+            staff=staff,
             # The knowledge editor: its own KnowledgeService (made on first use) follows
             # the store's revision; the channel previews come from the bot's renderers.
             kb_editor=EditorBackend(redis, settings.knowledge, PREVIEWS),

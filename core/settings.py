@@ -155,6 +155,20 @@ class Settings(BaseSettings):
     # Staff (agents, editors, admins) sign-in cookies; set it when running more
     # than one gateway so a session works on every replica.
     staff_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    # Staff sign-in (core/signin.py). Passwords are hashed in this many worker
+    # threads per gateway process, never on the event loop (Argon2 is ~0.2 s of CPU).
+    staff_hash_threads: int = Field(default=2, ge=1)
+    # Attempts are counted before any password is checked: per (client address,
+    # username) and per client address over all usernames. Past the allowance the
+    # sign-in answers 429 for staff_signin_delay_s, then lets one more try through,
+    # doubling the wait after each further miss, up to staff_signin_max_delay_s.
+    # Counters are forgotten staff_signin_window_s after the first attempt (or the
+    # last wait). Nothing locks a username alone, so no one can lock its owner out.
+    staff_signin_attempts_per_user: int = Field(default=5, ge=1)  # a typo or three, then waits
+    staff_signin_attempts_per_address: int = Field(default=20, ge=1)  # e.g. an office behind NAT
+    staff_signin_delay_s: float = Field(default=5.0, gt=0)
+    staff_signin_max_delay_s: float = Field(default=900.0, gt=0)  # 15 minutes
+    staff_signin_window_s: float = Field(default=900.0, gt=0)
 
     sandboxes: bool = False  # run the local platform sandboxes and talk to them
     sandbox_port: int = 8001

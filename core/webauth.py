@@ -6,7 +6,11 @@ editor and the admin API all use these dependencies.
   itsdangerous.
 - Unsafe API methods (POST/PUT/PATCH/DELETE) also need the header
   `X-Requested-With: frontdoor`, which a cross-site form cannot send.
-- Repeated wrong passwords for one username are slowed down (a fixed window).
+- A session remembers the account's generation: a deleted, re-created or
+  re-passworded account ends its older sessions (core/staff.py).
+- Sign-in attempts are counted per client address and per (address, username)
+  before any password is hashed, and answered 429 with Retry-After past the
+  allowance (core/signin.py); hashing runs in worker threads.
 
 The app's services carry one `StaffAuth` (see `StaffServices`).
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -29,9 +34,11 @@ from starlette.requests import HTTPConnection
 
 from core import audit
 from core.responses import StaffUserView
+from core.signin import SignInLimiter, SignInLimits
 from core.staff import (
     STAFF_KEYS,
     BadStaffInput,
+    PasswordHashing,
     StaffKeys,
     StaffStore,
     StaffUser,
@@ -43,8 +50,6 @@ COOKIE = "fd_staff"
 CSRF_HEADER = "x-requested-with"
 CSRF_VALUE = "frontdoor"
 SESSION_TTL_S = 12 * 3600
-LOGIN_FAILURES_ALLOWED = 10
-LOGIN_WINDOW_S = 15 * 60
 STAFF_CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data:; "
              "connect-src 'self' ws: wss:; frame-ancestors 'none'; form-action 'self'")
 HERE = Path(__file__).parent
@@ -61,32 +66,52 @@ templates = staff_templates()
 router = APIRouter(tags=["staff"])
 
 
+@dataclass(frozen=True)
+class SignedIn:
+    user: StaffUser
+    cookie: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Wrong username or password."""
+
+
+@dataclass(frozen=True)
+class TooManyAttempts:
+    retry_after_s: int
+
+
 class StaffAuth:
     def __init__(self, redis: Redis, secret: str, *, secure_cookies: bool = False,
-                 keys: StaffKeys = STAFF_KEYS) -> None:
+                 keys: StaffKeys = STAFF_KEYS, limits: SignInLimits = SignInLimits(),
+                 hash_threads: int = 2) -> None:
         self.redis = redis
-        self.users = StaffStore(redis, keys)
+        self._hashing = PasswordHashing(hash_threads)
+        self.users = StaffStore(redis, keys, self._hashing)
+        self.limiter = SignInLimiter(redis, limits, keys)
         self._keys = keys
         self._signer = URLSafeSerializer(secret, salt="staff-session")
         self.secure_cookies = secure_cookies
 
-    async def sign_in(self, username: str, password: str) -> tuple[StaffUser, str] | None:
-        """(user, cookie value) for the right password, else None."""
-        failures_key = self._keys.staff_login_failures(username)
-        failures = int(await self.redis.get(failures_key) or 0)
-        if failures >= LOGIN_FAILURES_ALLOWED:
-            return None
+    def close(self) -> None:
+        self._hashing.close()
+
+    async def sign_in(self, address: str, username: str, password: str
+                      ) -> SignedIn | Refused | TooManyAttempts:
+        """Count the attempt first (nothing is hashed past the limits), then check
+        the password; a session for the right one."""
+        wait_s = await self.limiter.attempt(address, username)
+        if wait_s:
+            return TooManyAttempts(int(wait_s))
         user = await self.users.verify(username, password)
         if user is None:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.incr(failures_key)
-                pipe.expire(failures_key, LOGIN_WINDOW_S, nx=True)
-                await pipe.execute()
-            return None
+            return Refused()
+        await self.limiter.succeeded(address, username)
         session_id = secrets.token_urlsafe(24)
-        await self.redis.set(self._keys.staff_session(session_id), username, ex=SESSION_TTL_S)
-        await self.redis.delete(failures_key)
-        return user, self._signer.dumps(session_id)
+        await self.redis.set(self._keys.staff_session(session_id),
+                             f"{user.username} {user.generation}", ex=SESSION_TTL_S)
+        return SignedIn(user, self._signer.dumps(session_id))
 
     async def user_for_cookie(self, cookie: str | None) -> StaffUser | None:
         if not cookie:
@@ -95,13 +120,12 @@ class StaffAuth:
             session_id = self._signer.loads(cookie)
         except BadSignature:
             return None
-        username = await self.redis.get(self._keys.staff_session(session_id))
-        if username is None:
+        session = await self.redis.get(self._keys.staff_session(session_id))
+        if session is None:
             return None
-        try:
-            return await self.users.get(username)
-        except UnknownUser:
-            return None
+        username, _, generation = session.partition(" ")
+        # Deleted, re-created or given a new password since: the session is over.
+        return await self.users.current(username, generation)
 
     async def sign_out(self, cookie: str | None) -> None:
         if not cookie:
@@ -193,17 +217,26 @@ async def login_page(next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login", include_in_schema=False)
-async def login(username: str = Form(max_length=64), password: str = Form(max_length=256),
-                next: str = Form("/"), auth: StaffAuth = Depends(staff_auth)) -> Response:
-    signed_in = await auth.sign_in(username.strip().lower(), password)
-    if signed_in is None:
+async def login(request: Request, username: str = Form(max_length=64),
+                password: str = Form(max_length=256), next: str = Form("/"),
+                auth: StaffAuth = Depends(staff_auth)) -> Response:
+    address = request.client.host if request.client else "unknown"
+    result = await auth.sign_in(address, username.strip().lower(), password)
+    if isinstance(result, TooManyAttempts):
+        seconds = result.retry_after_s
         page = staff_page("login.html", next=_safe_next(next),
-                          error="Wrong username or password (or too many attempts).")
+                          error=f"Too many sign-in attempts. Please wait {seconds} second"
+                                f"{'' if seconds == 1 else 's'} and try again.")
+        page.status_code = 429
+        page.headers["Retry-After"] = str(seconds)
+        return page
+    if isinstance(result, Refused):
+        page = staff_page("login.html", next=_safe_next(next),
+                          error="Wrong username or password.")
         page.status_code = 401
         return page
-    _, cookie = signed_in
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, cookie, max_age=SESSION_TTL_S, httponly=True,
+    response.set_cookie(COOKIE, result.cookie, max_age=SESSION_TTL_S, httponly=True,
                         samesite="strict", secure=auth.secure_cookies)
     return response
 

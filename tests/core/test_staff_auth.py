@@ -82,7 +82,7 @@ async def test_sign_out_ends_the_session_and_pages_redirect_to_sign_in(gateway):
         await client.aclose()
 
 
-async def test_repeated_wrong_passwords_lock_the_username_for_a_while(gateway):
+async def test_repeated_wrong_passwords_make_that_address_wait_for_the_username(gateway):
     base, redis = gateway
     await make_staff(redis, "ada", "agent", password="the right password")
     async with httpx.AsyncClient(base_url=base) as client:
@@ -90,7 +90,10 @@ async def test_repeated_wrong_passwords_lock_the_username_for_a_while(gateway):
             await client.post("/login", data={"username": "ada", "password": "guess-guess"})
         right = await client.post("/login", data={"username": "ada",
                                                   "password": "the right password"})
-    assert right.status_code == 401
+    assert right.status_code == 429
+    assert int(right.headers["retry-after"]) >= 1
+    assert "Too many sign-in attempts" in right.text
+    assert "fd_staff" not in right.cookies
 
 
 async def test_the_sign_in_redirect_never_leaves_the_site(gateway):
