@@ -11,9 +11,9 @@ is atomic (concurrent guesses cannot slip past the allowance):
 An attempt is counted *before* its password is checked. Past the allowance the
 counter is locked for `delay_s`; after that one more try is let through, and if
 it is wrong too the next lock is twice as long (up to `max_delay_s`). A counter
-is forgotten `window_s` after its first attempt, or after the end of its last lock. Nothing is locked
-per username alone, so someone spraying a name from one address does not keep
-its owner, signing in from another address, out.
+is forgotten `window_s` after its first attempt, or after the end of its last
+lock. Nothing is locked per username alone, so someone spraying a name from one
+address does not keep its owner, signing in from another address, out.
 """
 
 from __future__ import annotations
