@@ -11,9 +11,12 @@ import pytest
 
 from core.settings import KnowledgeSettings
 from knowledge.editor.backend import shared_embedder
+from knowledge.editor.tools_api import MULTIPART_OVERHEAD
+from knowledge.editor.transfer import MAX_IMPORT_BYTES
 from knowledge.store import ArticleStore
+from tests.bodies import CHUNK, CountingBody
 from tests.conftest import gateway_without_rasa
-from tests.staff import make_staff, signed_in_client
+from tests.staff import CSRF, make_staff, signed_in_client
 
 NEW = {
     "id": "purple-unicorns",
@@ -308,6 +311,67 @@ async def test_an_import_with_any_problem_changes_nothing(gateway, editor):
         response = await editor.post("/api/kb/import", files={"file": (name, data)})
         assert response.status_code == 422, name
     assert await _content(redis) == before
+
+
+@pytest.fixture
+async def served(redis_server, kb_embedder):
+    """A gateway with its app, to call in-process and see how much of a body was pulled."""
+    async with gateway_without_rasa(redis_server, 5) as (settings, redis, app):
+        yield settings.base_url, redis, app
+
+
+BOUNDARY = "frontdoor-test-boundary"
+
+
+def streamed_upload(size: int, filename: str = "kb.csv") -> CountingBody:
+    """A multipart upload of `size` bytes, sent chunked as a browser or curl might."""
+    return CountingBody(size, fill=b"x,",
+                        prefix=(f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+                                f"filename=\"{filename}\"\r\nContent-Type: text/csv\r\n\r\n"
+                                ).encode(),
+                        suffix=f"\r\n--{BOUNDARY}--\r\n".encode())
+
+
+UPLOAD_TYPE = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+async def test_an_anonymous_multipart_import_is_refused_before_the_body_is_parsed(served):
+    base, redis, app = served
+    await make_staff(redis, "ada", "agent")
+    await make_staff(redis, "edna", "editor")
+    agent = await signed_in_client(base, "ada")
+    edna = await signed_in_client(base, "edna")
+    cases = {"anonymous": (httpx.Cookies(), CSRF, 401),
+             "an agent": (agent.cookies, CSRF, 403),
+             "an editor without the anti-forgery header": (edna.cookies, {}, 403)}
+    for case, (cookies, csrf, status) in cases.items():
+        upload = streamed_upload(8 << 20)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base,
+                                     cookies=cookies) as client:
+            response = await client.post("/api/kb/import", content=upload,
+                                         headers={**UPLOAD_TYPE, **csrf})
+        assert response.status_code == status, case
+        assert upload.pulled == 0, case  # not a byte of it was read, let alone parsed
+    await agent.aclose()
+    await edna.aclose()
+
+
+async def test_an_editors_import_over_the_limit_is_413_after_reading_at_most_the_limit(served):
+    base, redis, app = served
+    await make_staff(redis, "edna", "editor")
+    edna = await signed_in_client(base, "edna")
+    upload = streamed_upload(MAX_IMPORT_BYTES + (5 << 20))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base,
+                                 cookies=edna.cookies, headers=CSRF) as client:
+        response = await client.post("/api/kb/import", content=upload, headers=UPLOAD_TYPE)
+        small = await client.post("/api/kb/import", params={"dry_run": "true"}, files={
+            "file": ("kb.csv", b"id,title,questions,answer\nnew-one,New,a question,An answer\n")})
+    await edna.aclose()
+    assert response.status_code == 413
+    assert upload.pulled <= MAX_IMPORT_BYTES + MULTIPART_OVERHEAD + CHUNK
+    assert small.status_code == 200, small.text  # an editor can still import
+    assert small.json() == {"created": ["new-one"], "updated": [], "unchanged": [],
+                            "dry_run": True}
 
 
 @pytest.mark.slow
