@@ -23,6 +23,7 @@ from knowledge.editor.responses import Dismissed, ImportResult, Unanswered, Vari
 from knowledge.editor.transfer import (
     MAX_IMPORT_BYTES,
     ImportInvalid,
+    UploadMalformed,
     export_csv,
     export_zip,
     import_articles,
@@ -156,6 +157,11 @@ async def import_upload(request: Request, dry_run: bool = False,
         articles = parse_upload(file.filename or "", data)
         report = await import_articles(be.store, articles, author=user.username,
                                        dry_run=dry_run)
+    except UploadMalformed as exc:  # the file itself: not a zip, encrypted, a bomb, not UTF-8
+        return JSONResponse(status_code=400, content={
+            "detail": f"Nothing was imported: {file.filename} cannot be read: "
+                      f"{'; '.join(exc.problems)}",
+            "problems": exc.problems})
     except ImportInvalid as exc:
         return JSONResponse(status_code=422, content={
             "detail": f"Nothing was imported: {len(exc.problems)} problem"

@@ -16,6 +16,7 @@ from knowledge.editor.transfer import MAX_IMPORT_BYTES
 from knowledge.store import ArticleStore
 from tests.bodies import CHUNK, CountingBody
 from tests.conftest import gateway_without_rasa
+from tests.knowledge.editor.test_editing import malformed_uploads
 from tests.staff import CSRF, make_staff, signed_in_client
 
 NEW = {
@@ -309,8 +310,40 @@ async def test_an_import_with_any_problem_changes_nothing(gateway, editor):
     assert response.status_code == 422 and "broken.md" in response.json()["problems"][0]
     for name, data in (("kb.zip", b"not a zip"), ("kb.txt", b"hello"), ("kb.csv", b"\xff\xfe")):
         response = await editor.post("/api/kb/import", files={"file": (name, data)})
-        assert response.status_code == 422, name
+        assert response.status_code == 400, name  # the file itself is unreadable
     assert await _content(redis) == before
+
+
+@pytest.mark.slow
+async def test_every_malformed_upload_is_a_400_with_its_reason(gateway, editor):
+    _, redis = gateway
+    await editor.get("/api/kb/articles")  # seeded
+    before = await _content(redis)
+    for case, (filename, data, reason) in malformed_uploads().items():
+        response = await editor.post("/api/kb/import", files={"file": (filename, data)})
+        assert response.status_code == 400, (case, response.text)
+        assert reason in response.json()["detail"], case
+        assert response.json()["problems"], case
+    assert await _content(redis) == before
+
+
+@pytest.mark.slow
+async def test_a_formula_in_a_question_exports_neutralised_and_comes_back_unchanged(
+        gateway, editor):
+    _, redis = gateway
+    formula = {**NEW, "id": "formula", "title": "@SUM(A1)",
+               "questions": ['=HYPERLINK("http://x","y")', "+1 555", "-1"]}
+    assert (await editor.post("/api/kb/articles", json=formula)).status_code == 201
+    original = await _content(redis)
+    exported = await editor.get("/api/kb/export", params={"format": "csv"})
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(
+        exported.content.decode("utf-8-sig"), newline=""))}
+    assert rows["formula"]["title"] == "'@SUM(A1)"
+    assert rows["formula"]["questions"].startswith("'=HYPERLINK(")
+    await redis.delete(*[key async for key in redis.scan_iter("fd:kb:*")])
+    imported = await editor.post("/api/kb/import", files={"file": ("kb.csv", exported.content)})
+    assert imported.status_code == 200, imported.text
+    assert await _content(redis) == original
 
 
 @pytest.fixture
