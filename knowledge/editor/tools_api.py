@@ -6,10 +6,13 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 
+from core.bodies import read_bounded
 from core.staff import StaffUser
 from core.webauth import require_staff, staff_auth
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
@@ -20,6 +23,7 @@ from knowledge.editor.responses import Dismissed, ImportResult, Unanswered, Vari
 from knowledge.editor.transfer import (
     MAX_IMPORT_BYTES,
     ImportInvalid,
+    UploadMalformed,
     export_csv,
     export_zip,
     import_articles,
@@ -30,6 +34,11 @@ from knowledge.unanswered import normalise
 router = APIRouter(prefix="/api/kb", tags=["knowledge editor"])
 editor = require_staff("editor")
 SUGGEST_ABOVE = 0.3  # below this the best article is no real suggestion
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
+IMPORT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
 EXPORT_FILES: dict[int | str, dict[str, Any]] = {
     200: {"description": "A zip of Markdown articles, or one CSV",
           "content": {"application/zip": {}, "text/csv": {}}}}
@@ -125,17 +134,34 @@ async def export(format: Literal["md", "csv"] = "md", be: EditorBackend = Depend
         "Content-Disposition": f'attachment; filename="knowledge-{stamp}.zip"'})
 
 
-@router.post("/import", response_model=ImportResult)
-async def import_upload(request: Request, file: UploadFile = File(...), dry_run: bool = False,
+@router.post("/import", response_model=ImportResult, openapi_extra=IMPORT_BODY)
+async def import_upload(request: Request, dry_run: bool = False,
                         be: EditorBackend = Depends(backend),
                         user: StaffUser = Depends(editor)):
     """A .zip of .md articles, one .md article or a .csv. Everything is checked
-    before anything is saved; then all changes are saved together."""
+    before anything is saved; then all changes are saved together.
+
+    The multipart body is read here, after the staff check (a `File(...)`
+    parameter would be parsed before any dependency runs), and bounded while
+    it is read."""
+    await read_bounded(request, MAX_IMPORT_BYTES + MULTIPART_OVERHEAD, require_length=False)
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except (MultiPartException, ValueError) as exc:
+        raise HTTPException(400, f"not a multipart upload: {exc}") from None
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise HTTPException(422, "send the file as the multipart field 'file'")
     data = await file.read(MAX_IMPORT_BYTES + 1)
     try:
         articles = parse_upload(file.filename or "", data)
         report = await import_articles(be.store, articles, author=user.username,
                                        dry_run=dry_run)
+    except UploadMalformed as exc:  # the file itself: not a zip, encrypted, a bomb, not UTF-8
+        return JSONResponse(status_code=400, content={
+            "detail": f"Nothing was imported: {file.filename} cannot be read: "
+                      f"{'; '.join(exc.problems)}",
+            "problems": exc.problems})
     except ImportInvalid as exc:
         return JSONResponse(status_code=422, content={
             "detail": f"Nothing was imported: {len(exc.problems)} problem"

@@ -2,7 +2,11 @@
 (YAML front matter + Markdown, one `<id>.md` per article; over HTTP a zip of
 them) and CSV (one row per article, for spreadsheets).
 
-Both round-trip without loss. An import is checked completely before anything
+Both round-trip without loss. CSV cells that a spreadsheet would take for a
+formula (a leading `=`, `+`, `-`, `@`, tab or carriage return: OWASP's "CSV
+injection") are written with a leading `'`, which the import takes off again.
+A malformed upload (not a zip, encrypted, truncated, a zip bomb, not UTF-8) is
+an `UploadMalformed` with the reason. An import is checked completely before anything
 is saved, and then saved in one transaction (ArticleStore.save_many), so a bad
 file changes nothing.
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -27,6 +32,8 @@ CSV_COLUMNS = ("id", "title", "questions", "answer", *(f"{c}_answer" for c in CH
                "tags", "language", "status")
 MAX_ARTICLES = 5000
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # also the limit on a zip's unpacked size
+MAX_ZIP_MEMBERS = 2 * MAX_ARTICLES  # entries of any kind, folders included
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet cell a formula
 
 
 class ImportInvalid(ArticleInvalid):
@@ -35,6 +42,25 @@ class ImportInvalid(ArticleInvalid):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class UploadMalformed(ImportInvalid):
+    """The file itself is unusable (not a zip, encrypted, truncated, too big
+    unpacked, not UTF-8): over HTTP a 400, where problems in the articles are 422."""
+
+
+def csv_cell(text: str) -> str:
+    """A cell no spreadsheet runs as a formula: one `'` in front of text that starts
+    (after any `'`s) with a formula character. `csv_text` is the exact inverse."""
+    return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
+
+
+def csv_text(cell: str) -> str:
+    """The text `csv_cell` was given (a cell written by hand without the `'` is
+    taken as it is)."""
+    if cell.startswith("'") and cell[1:].lstrip("'").startswith(FORMULA_START):
+        return cell[1:]
+    return cell
 
 
 # -- export ----------------------------------------------------------------------
@@ -64,9 +90,10 @@ def export_csv(articles: list[Article]) -> str:
         if any("\n" in q for q in a.questions) or any("," in t or "\n" in t for t in a.tags):
             raise ArticleInvalid(f"{a.id}: a question variant with a line break or a tag "
                                  "with a comma cannot be written as CSV")
-        writer.writerow([a.id, a.title, "\n".join(a.questions), a.answer,
-                         *(a.channels.get(c, "") for c in CHANNELS),
-                         ", ".join(a.tags), a.language, a.status])
+        writer.writerow([csv_cell(cell) for cell in (
+            a.id, a.title, "\n".join(a.questions), a.answer,
+            *(a.channels.get(c, "") for c in CHANNELS),
+            ", ".join(a.tags), a.language, a.status)])
     return out.getvalue()
 
 
@@ -96,26 +123,56 @@ def parse_md_files(files: dict[str, str]) -> list[Article]:
 
 
 def parse_zip(data: bytes) -> list[Article]:
+    """The articles of a zip, unpacked with limits: at most MAX_ZIP_MEMBERS entries
+    and MAX_IMPORT_BYTES unpacked (counted while unpacking, not taken from the
+    archive's own say-so); encrypted, truncated or corrupt archives are refused."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise ImportInvalid(["the file is not a zip archive"]) from exc
-    members = [m for m in archive.infolist() if not m.is_dir()
+        entries = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        raise UploadMalformed([f"the file is not a zip archive, or a damaged one ({exc})"]
+                              ) from None
+    if len(entries) > MAX_ZIP_MEMBERS:
+        raise UploadMalformed([f"the archive holds more than {MAX_ZIP_MEMBERS} entries"])
+    members = [m for m in entries if not m.is_dir()
                and m.filename.endswith(".md") and "__MACOSX" not in m.filename
                and not PurePosixPath(m.filename).name.startswith(".")]
+    if any(m.flag_bits & 0x1 for m in members):
+        raise UploadMalformed(["the archive is encrypted: export it again without a password"])
     if sum(m.file_size for m in members) > MAX_IMPORT_BYTES:
-        raise ImportInvalid([f"the archive unpacks to more than {MAX_IMPORT_BYTES} bytes"])
+        raise UploadMalformed([f"the archive unpacks to more than {MAX_IMPORT_BYTES} bytes"])
     if not members:
         raise ImportInvalid(["the archive holds no .md articles"])
     files, problems = {}, []
+    budget = MAX_IMPORT_BYTES
     for member in members:
         try:
-            files[member.filename] = archive.read(member).decode("utf-8")
+            raw = _unpack(archive, member, budget)
+        except (zipfile.BadZipFile, EOFError, zlib.error, RuntimeError,
+                NotImplementedError, ValueError, OSError) as exc:
+            raise UploadMalformed([f"{member.filename}: the archive is damaged or uses an "
+                                   f"unsupported format ({exc})"]) from None
+        budget -= len(raw)
+        try:
+            files[member.filename] = raw.decode("utf-8")
         except UnicodeDecodeError:
             problems.append(f"{member.filename}: not UTF-8 text")
     if problems:
-        raise ImportInvalid(problems)
+        raise UploadMalformed(problems)
     return parse_md_files(files)
+
+
+def _unpack(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: int) -> bytes:
+    """One member, read in pieces and given up as soon as the total passes the limit."""
+    chunks, size = [], 0
+    with archive.open(member) as stream:
+        while chunk := stream.read(64 * 1024):
+            size += len(chunk)
+            if size > budget:
+                raise UploadMalformed([f"the archive unpacks to more than "
+                                       f"{MAX_IMPORT_BYTES} bytes"])
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def parse_folder(folder: Path) -> list[Article]:
@@ -141,7 +198,7 @@ def parse_csv(text: str) -> list[Article]:
     except StopIteration:
         raise ImportInvalid(["the CSV file is empty"]) from None
     except csv.Error as exc:
-        raise ImportInvalid([f"CSV line 1: {exc}"]) from exc
+        raise UploadMalformed([f"CSV line 1: {exc}"]) from exc
     missing = [c for c in ("id", "title", "questions", "answer") if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown or len(set(header)) != len(header):
@@ -150,9 +207,10 @@ def parse_csv(text: str) -> list[Article]:
                              + (f"; unknown {', '.join(unknown)}" if unknown else "")])
     articles, problems = [], []
     try:
-        for row in reader:
-            if not any(cell.strip() for cell in row):
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
                 continue  # blank line
+            row = [csv_text(cell) for cell in cells]
             where = f"CSV line {reader.line_num}"
             if len(row) != len(header):
                 problems.append(f"{where}: {len(row)} cells, the header has {len(header)}")
@@ -162,7 +220,7 @@ def parse_csv(text: str) -> list[Article]:
             except ArticleInvalid as exc:
                 problems.append(str(exc))
     except csv.Error as exc:
-        problems.append(f"CSV line {reader.line_num}: {exc}")
+        raise UploadMalformed([f"CSV line {reader.line_num}: {exc}"]) from None
     return _checked(articles, problems)
 
 
@@ -203,18 +261,19 @@ def parse_upload(filename: str, data: bytes) -> list[Article]:
     """An uploaded file by its name: .zip (folder format), .md (one article) or .csv."""
     name = filename.lower()
     if len(data) > MAX_IMPORT_BYTES:
-        raise ImportInvalid([f"the file is larger than {MAX_IMPORT_BYTES} bytes"])
+        raise UploadMalformed([f"the file is larger than {MAX_IMPORT_BYTES} bytes"])
     if name.endswith(".zip"):
         return parse_zip(data)
     try:
         text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportInvalid([f"{filename}: not UTF-8 text"]) from None
+    except UnicodeDecodeError as exc:
+        raise UploadMalformed([f"{filename}: not UTF-8 text ({exc.reason} at byte "
+                               f"{exc.start})"]) from None
     if name.endswith(".csv"):
         return parse_csv(text)
     if name.endswith(".md"):
         return parse_md_files({PurePosixPath(filename).name: text})
-    raise ImportInvalid([(f"{filename}: import a .zip of .md articles, one .md article "
+    raise UploadMalformed([(f"{filename}: import a .zip of .md articles, one .md article "
                           "or a .csv file")])
 
 

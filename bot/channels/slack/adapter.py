@@ -48,6 +48,7 @@ from bot.channels.slack.parse import (
 )
 from bot.channels.slack.render import escape, mark_chosen, render
 from bot.gateway.inbound import InboundStream
+from core.bodies import read_bounded
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
 from core.settings import Settings
 
@@ -113,10 +114,9 @@ class SlackChannel:
             return False
 
     async def handle(self, request: Request, inbound: InboundStream) -> Response:
-        length = request.headers.get("content-length") or ""
-        if length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return Response(status_code=413)
-        body = await request.body()
+        # Slack always sends Content-Length: 411 without it, 413 over the limit,
+        # and the read itself stops at the limit (a chunked body included).
+        body = await read_bounded(request, MAX_BODY_BYTES)
         if not self.verified(body, request.headers):
             return JSONResponse({"error": "invalid request"}, status_code=401)
         seen = self._keys.slack_request_seen(request.headers["x-slack-signature"])

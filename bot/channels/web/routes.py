@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocketState
 
 from bot import BadInput, SessionInvalid
@@ -21,6 +21,7 @@ from bot.gateway.services import Services, services, services_ws
 from bot.infra import metrics
 from bot.rendering.web import entry_view
 from core import web_assets
+from core.bodies import read_bounded
 from core.models import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ CLOSE_FORBIDDEN_ORIGIN = 4403
 PAGE_CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data: https:; "
             "connect-src 'self' ws: wss:; frame-ancestors 'none'")
 RATE_WINDOW_S = 10.0
+MAX_SESSION_BYTES = 4096  # {"token": "..."}: a few hundred bytes
 
 
 class SessionRequest(BaseModel):
@@ -68,9 +70,17 @@ async def widget_asset(name: str) -> Response:
     return FileResponse(STATIC / name, media_type=media, headers=headers)
 
 
-@router.post("/webchat/session", response_model=SessionResponse, tags=["web chat"])
-async def open_session(body: SessionRequest, svc: Services = Depends(services)) -> SessionResponse:
+@router.post("/webchat/session", response_model=SessionResponse, tags=["web chat"],
+             openapi_extra={"requestBody": {"required": False, "content": {
+                 "application/json": {"schema": SessionRequest.model_json_schema()}}}})
+async def open_session(request: Request, svc: Services = Depends(services)) -> SessionResponse:
     """Keep a still-valid session token, or issue a new one (a new visitor)."""
+    # Read here, bounded while reading, rather than by FastAPI (which reads any size).
+    raw = await read_bounded(request, MAX_SESSION_BYTES, require_length=False)
+    try:
+        body = SessionRequest.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise HTTPException(422, "expected a JSON object with an optional token") from exc
     if body.token:
         with contextlib.suppress(SessionInvalid):
             svc.sessions.visitor(body.token)

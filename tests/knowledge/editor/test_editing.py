@@ -1,6 +1,11 @@
 """The editor's pure parts: input cleaning, field diffs, search, CSV/zip round
 trips with awkward content, import validation, grouping of unanswered queries."""
 
+import csv
+import io
+import zipfile
+import zlib
+
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -10,7 +15,13 @@ from knowledge import ArticleInvalid
 from knowledge.articles_io import load_folder
 from knowledge.editor.editing import ArticleInput, content_of, diff_articles, search, slugify
 from knowledge.editor.transfer import (
+    FORMULA_START,
+    MAX_IMPORT_BYTES,
+    MAX_ZIP_MEMBERS,
     ImportInvalid,
+    UploadMalformed,
+    csv_cell,
+    csv_text,
     export_csv,
     export_zip,
     parse_csv,
@@ -83,6 +94,107 @@ def test_a_csv_with_unknown_columns_or_a_wrong_file_type_is_refused():
         parse_upload("kb.zip", b"x")
     with pytest.raises(ImportInvalid, match="does not match the file name"):
         parse_upload("other.md", b"---\nid: x\ntitle: t\nquestions: [q]\n---\nbody")
+
+
+FORMULAS = ['=HYPERLINK("http://x","y")', "@SUM(A1:A9)", "+1 555 0100", "-2+3",
+            "'=already quoted", "''@twice", "=1+1 is it two?"]
+
+
+def test_a_formula_cell_exports_as_neutral_text_and_reimports_as_the_same_text():
+    article = ArticleInput(title='=HYPERLINK("http://x","y")', questions=FORMULAS,
+                           answer="- a list first\n- then more", channels={"sms": "@you"},
+                           ).to_article("formulas")
+    exported = export_csv([article])
+    rows = list(csv.reader(io.StringIO(exported, newline="")))
+    for cell in rows[1]:  # every cell, and each one's first line
+        assert not cell.startswith(FORMULA_START), cell
+    assert rows[1][1] == '\'=HYPERLINK("http://x","y")'
+    [again] = parse_csv(exported)
+    assert content_of(again) == content_of(article)
+    assert again.title == '=HYPERLINK("http://x","y")' and again.questions == tuple(FORMULAS)
+
+
+@pytest.mark.parametrize("text", [*FORMULAS, "\tTab", "\rCR", "'", "''", "'plain", "plain",
+                                  "", "a=b", "'\t", "don't"])
+def test_the_csv_quote_is_undone_exactly_and_only_where_it_was_added(text):
+    cell = csv_cell(text)
+    assert not cell.startswith(FORMULA_START)
+    assert csv_text(cell) == text
+    assert (cell == text) == (not text.lstrip("'").startswith(FORMULA_START))
+
+
+def _zip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+ARTICLE_MD = b"---\nid: fine\ntitle: Fine\nquestions: [q]\n---\nok\n"
+
+
+def _encrypted() -> bytes:
+    """A zip whose entry says it is encrypted (the flag is all zipfile looks at)."""
+    data = bytearray(_zip({"articles/fine.md": ARTICLE_MD}, zipfile.ZIP_STORED))
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    data[local + 6] |= 1
+    data[central + 8] |= 1
+    return bytes(data)
+
+
+def _damaged() -> bytes:
+    """The central directory intact, the compressed data of the entry garbled."""
+    data = bytearray(_zip({"articles/fine.md": ARTICLE_MD * 50}))
+    start = data.find(b"fine.md") + len("fine.md")
+    data[start + 5:start + 40] = b"\xff" * 35
+    return bytes(data)
+
+
+def _lying_bomb() -> bytes:
+    """30 MiB of zeros (about 30 KiB packed) whose headers claim 100 bytes."""
+    data = bytearray(_zip({"articles/bomb.md": bytes(30 << 20)}))
+    real = (30 << 20).to_bytes(4, "little")
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = data.find(signature)
+        assert data[at + offset:at + offset + 4] == real
+        data[at + offset:at + offset + 4] = (100).to_bytes(4, "little")
+    return bytes(data)
+
+
+def malformed_uploads() -> dict[str, tuple[str, bytes, str]]:
+    """name -> (file name, bytes, a word of the reason)."""
+    good = _zip({"articles/fine.md": ARTICLE_MD})
+    return {
+        "corrupt zip": ("kb.zip", b"PK\x03\x04" + b"\x00garbage" * 20, "not a zip"),
+        "truncated zip": ("kb.zip", good[: len(good) // 2], "not a zip"),
+        "encrypted zip": ("kb.zip", _encrypted(), "encrypted"),
+        "damaged zip": ("kb.zip", _damaged(), "damaged"),
+        "huge-ratio zip": ("kb.zip", _zip({"articles/bomb.md": bytes(30 << 20)}),
+                           "unpacks to more than"),
+        "huge-ratio zip with lying sizes": ("kb.zip", _lying_bomb(), "damaged"),
+        "too many members": ("kb.zip", _zip(dict.fromkeys(
+            (f"x/{i}.txt" for i in range(MAX_ZIP_MEMBERS + 1)), b"")), "entries"),
+        "csv in another encoding": ("kb.csv", "id,title,questions,answer\nx,Tïtle,q,a\n"
+                                    .encode("latin-1"), "not UTF-8"),
+        "a file of another kind": ("kb.xlsx", b"PK\x03\x04", "import a .zip"),
+    }
+
+
+@pytest.mark.parametrize("case", list(malformed_uploads()))
+def test_a_malformed_upload_is_refused_with_its_reason_not_a_crash(case):
+    filename, data, reason = malformed_uploads()[case]
+    with pytest.raises(UploadMalformed, match=reason):
+        parse_upload(filename, data)
+
+
+def test_unpacking_stops_at_the_limit_whatever_the_archive_claims():
+    # zipfile itself stops at the declared size; the running total is our own check.
+    bomb = _zip({"articles/a.md": bytes(MAX_IMPORT_BYTES // 2 + 1),
+                 "articles/b.md": bytes(MAX_IMPORT_BYTES // 2 + 1)})
+    with pytest.raises(UploadMalformed, match="unpacks to more than"):
+        parse_zip(bomb)
+    assert zlib  # the module the failures above once leaked as a 500
 
 
 def test_the_diff_is_field_by_field_and_line_by_line():

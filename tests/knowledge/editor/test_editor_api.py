@@ -11,9 +11,13 @@ import pytest
 
 from core.settings import KnowledgeSettings
 from knowledge.editor.backend import shared_embedder
+from knowledge.editor.tools_api import MULTIPART_OVERHEAD
+from knowledge.editor.transfer import MAX_IMPORT_BYTES
 from knowledge.store import ArticleStore
+from tests.bodies import CHUNK, CountingBody
 from tests.conftest import gateway_without_rasa
-from tests.staff import make_staff, signed_in_client
+from tests.knowledge.editor.test_editing import malformed_uploads
+from tests.staff import CSRF, make_staff, signed_in_client
 
 NEW = {
     "id": "purple-unicorns",
@@ -306,8 +310,101 @@ async def test_an_import_with_any_problem_changes_nothing(gateway, editor):
     assert response.status_code == 422 and "broken.md" in response.json()["problems"][0]
     for name, data in (("kb.zip", b"not a zip"), ("kb.txt", b"hello"), ("kb.csv", b"\xff\xfe")):
         response = await editor.post("/api/kb/import", files={"file": (name, data)})
-        assert response.status_code == 422, name
+        assert response.status_code == 400, name  # the file itself is unreadable
     assert await _content(redis) == before
+
+
+@pytest.mark.slow
+async def test_every_malformed_upload_is_a_400_with_its_reason(gateway, editor):
+    _, redis = gateway
+    await editor.get("/api/kb/articles")  # seeded
+    before = await _content(redis)
+    for case, (filename, data, reason) in malformed_uploads().items():
+        response = await editor.post("/api/kb/import", files={"file": (filename, data)})
+        assert response.status_code == 400, (case, response.text)
+        assert reason in response.json()["detail"], case
+        assert response.json()["problems"], case
+    assert await _content(redis) == before
+
+
+@pytest.mark.slow
+async def test_a_formula_in_a_question_exports_neutralised_and_comes_back_unchanged(
+        gateway, editor):
+    _, redis = gateway
+    formula = {**NEW, "id": "formula", "title": "@SUM(A1)",
+               "questions": ['=HYPERLINK("http://x","y")', "+1 555", "-1"]}
+    assert (await editor.post("/api/kb/articles", json=formula)).status_code == 201
+    original = await _content(redis)
+    exported = await editor.get("/api/kb/export", params={"format": "csv"})
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(
+        exported.content.decode("utf-8-sig"), newline=""))}
+    assert rows["formula"]["title"] == "'@SUM(A1)"
+    assert rows["formula"]["questions"].startswith("'=HYPERLINK(")
+    await redis.delete(*[key async for key in redis.scan_iter("fd:kb:*")])
+    imported = await editor.post("/api/kb/import", files={"file": ("kb.csv", exported.content)})
+    assert imported.status_code == 200, imported.text
+    assert await _content(redis) == original
+
+
+@pytest.fixture
+async def served(redis_server, kb_embedder):
+    """A gateway with its app, to call in-process and see how much of a body was pulled."""
+    async with gateway_without_rasa(redis_server, 5) as (settings, redis, app):
+        yield settings.base_url, redis, app
+
+
+BOUNDARY = "frontdoor-test-boundary"
+
+
+def streamed_upload(size: int, filename: str = "kb.csv") -> CountingBody:
+    """A multipart upload of `size` bytes, sent chunked as a browser or curl might."""
+    return CountingBody(size, fill=b"x,",
+                        prefix=(f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+                                f"filename=\"{filename}\"\r\nContent-Type: text/csv\r\n\r\n"
+                                ).encode(),
+                        suffix=f"\r\n--{BOUNDARY}--\r\n".encode())
+
+
+UPLOAD_TYPE = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+async def test_an_anonymous_multipart_import_is_refused_before_the_body_is_parsed(served):
+    base, redis, app = served
+    await make_staff(redis, "ada", "agent")
+    await make_staff(redis, "edna", "editor")
+    agent = await signed_in_client(base, "ada")
+    edna = await signed_in_client(base, "edna")
+    cases = {"anonymous": (httpx.Cookies(), CSRF, 401),
+             "an agent": (agent.cookies, CSRF, 403),
+             "an editor without the anti-forgery header": (edna.cookies, {}, 403)}
+    for case, (cookies, csrf, status) in cases.items():
+        upload = streamed_upload(8 << 20)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base,
+                                     cookies=cookies) as client:
+            response = await client.post("/api/kb/import", content=upload,
+                                         headers={**UPLOAD_TYPE, **csrf})
+        assert response.status_code == status, case
+        assert upload.pulled == 0, case  # not a byte of it was read, let alone parsed
+    await agent.aclose()
+    await edna.aclose()
+
+
+async def test_an_editors_import_over_the_limit_is_413_after_reading_at_most_the_limit(served):
+    base, redis, app = served
+    await make_staff(redis, "edna", "editor")
+    edna = await signed_in_client(base, "edna")
+    upload = streamed_upload(MAX_IMPORT_BYTES + (5 << 20))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base,
+                                 cookies=edna.cookies, headers=CSRF) as client:
+        response = await client.post("/api/kb/import", content=upload, headers=UPLOAD_TYPE)
+        small = await client.post("/api/kb/import", params={"dry_run": "true"}, files={
+            "file": ("kb.csv", b"id,title,questions,answer\nnew-one,New,a question,An answer\n")})
+    await edna.aclose()
+    assert response.status_code == 413
+    assert upload.pulled <= MAX_IMPORT_BYTES + MULTIPART_OVERHEAD + CHUNK
+    assert small.status_code == 200, small.text  # an editor can still import
+    assert small.json() == {"created": ["new-one"], "updated": [], "unchanged": [],
+                            "dry_run": True}
 
 
 @pytest.mark.slow

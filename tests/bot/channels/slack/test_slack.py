@@ -27,7 +27,13 @@ from bot import BadInput
 from bot.channels.base import ChannelSendError, Recipient
 from bot.channels.slack.adapter import SlackChannel
 from bot.channels.slack.keys import SLACK_KEYS
-from bot.channels.slack.parse import EVENTS_PATH, reply_target, slack_to_text, to_inbound
+from bot.channels.slack.parse import (
+    EVENTS_PATH,
+    MAX_BODY_BYTES,
+    reply_target,
+    slack_to_text,
+    to_inbound,
+)
 from bot.channels.slack.render import (
     BUTTON_TEXT_LIMIT,
     SECTION_LIMIT,
@@ -44,6 +50,7 @@ from core.models import Button, InboundMessage, TranscriptEntry
 from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import slack as slack_sandbox
+from tests.bodies import CHUNK, CountingBody
 from tests.conftest import free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -463,6 +470,38 @@ async def test_forged_stale_and_tampered_requests_are_rejected_before_parsing(sl
     assert await slack.inbound() == []
     assert (await slack.post(body, good)).status_code == 200  # the genuine one
     assert len(await slack.inbound()) == 1
+
+
+def _in_process(slack) -> httpx.AsyncClient:
+    """The events route in-process, so a test sees how much of a body was pulled."""
+    gateway = FastAPI()
+    gateway.include_router(router)
+    gateway.state.services = slack.services
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway), base_url="http://gw")
+
+
+async def test_a_chunked_5_mib_post_is_refused_with_413_after_reading_at_most_the_limit(slack):
+    body = CountingBody(5 << 20, prefix=b'{"type": "event_callback", "x": "')
+    async with _in_process(slack) as client:
+        # A small Content-Length that lies: the chunked body streams on past it.
+        response = await client.post(EVENTS_PATH, content=body, headers={
+            **slack.signed(b"{}"), "Content-Length": "100"})
+    assert response.status_code == 413
+    assert body.pulled <= MAX_BODY_BYTES + CHUNK
+    assert await slack.inbound() == []
+
+
+async def test_a_post_without_content_length_is_411_before_the_signature_check(slack):
+    body = CountingBody(5 << 20)
+    async with _in_process(slack) as client:
+        unsigned = await client.post(EVENTS_PATH, content=body,
+                                     headers={"Content-Type": "application/json"})
+        declared = CountingBody(5 << 20)
+        declared_too_big = await client.post(EVENTS_PATH, content=declared, headers={
+            **slack.signed(b"{}"), "Content-Length": str(MAX_BODY_BYTES + 1)})
+    assert unsigned.status_code == 411  # not 401: nothing of it was looked at
+    assert body.pulled == 0
+    assert declared_too_big.status_code == 413 and declared.pulled == 0
 
 
 async def test_a_replayed_request_is_acknowledged_but_not_processed(slack):

@@ -28,6 +28,7 @@ from bot.channels.sms.parse import (
     EMPTY_TWIML,
     HELP_TEXT,
     INBOUND_PATH,
+    MAX_WEBHOOK_BYTES,
     MEDIA_ONLY_TEXT,
     OPT_IN_TEXT,
     OPT_OUT_TEXT,
@@ -50,6 +51,7 @@ from core.models import Button, InboundMessage, TranscriptEntry
 from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import twilio as twilio_sandbox
+from tests.bodies import CHUNK, CountingBody
 from tests.conftest import free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -399,6 +401,32 @@ async def test_forged_webhooks_are_refused_before_anything_is_read(sms):
     assert big.status_code == 413
     assert await sms.inbound() == []
     assert (await sms.post_webhook(params)).status_code == 200  # the genuine one passes
+
+
+async def test_a_chunked_5_mib_post_is_refused_with_413_after_reading_at_most_the_limit(sms):
+    body = CountingBody(5 << 20, prefix=b"Body=")
+    app = gateway_app(sms.settings, sms.redis, {"sms": sms.channel})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://gw") as client:
+        # A small Content-Length that lies: the chunked body streams on past it.
+        response = await client.post(INBOUND_PATH, content=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Content-Length": "100",
+            "X-Twilio-Signature": "bm9wZQ=="})
+    assert response.status_code == 413
+    assert body.pulled <= MAX_WEBHOOK_BYTES + CHUNK
+    assert await sms.inbound() == []
+
+
+async def test_a_post_without_content_length_is_411_before_the_signature_check(sms):
+    body = CountingBody(5 << 20, prefix=b"Body=")
+    app = gateway_app(sms.settings, sms.redis, {"sms": sms.channel})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://gw") as client:
+        response = await client.post(INBOUND_PATH, content=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 411  # not 403: nothing of it was looked at
+    assert body.pulled == 0
+    assert await sms.inbound() == []
 
 
 async def test_the_signature_covers_the_public_url(redis):

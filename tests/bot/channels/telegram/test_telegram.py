@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from bot.channels.base import ChannelSendError, Recipient
 from bot.channels.telegram.adapter import TelegramChannel, make_bot
 from bot.channels.telegram.parse import (
+    MAX_UPDATE_BYTES,
     NON_TEXT_REPLY,
     SECRET_HEADER,
     WEBHOOK_PATH,
@@ -46,6 +47,7 @@ from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import telegram as tg_sandbox
 from sandbox.telegram import parse_html
+from tests.bodies import CHUNK, CountingBody
 from tests.conftest import free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -359,6 +361,23 @@ async def test_malformed_updates_get_a_clear_400_and_change_nothing(tg: Env):
     ok = await tg.gateway.post(WEBHOOK_PATH, content=(PAYLOADS / "text.json").read_bytes(),
                                headers=headers)
     assert ok.status_code == 200 and len(await tg.inbound()) == 1
+
+
+async def test_a_chunked_oversized_update_is_refused_with_413_after_reading_at_most_the_limit(
+        tg: Env):
+    secret = tg.settings.channels.telegram_webhook_secret.get_secret_value()
+    app = gateway_app(tg.settings, tg.redis, {"telegram": tg.channel})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app),
+                                 base_url="http://gw") as client:
+        lying = CountingBody(5 << 20, prefix=b'{"update_id": 1, "x": "')
+        too_big = await client.post(WEBHOOK_PATH, content=lying, headers={
+            SECRET_HEADER: secret, "Content-Length": "100"})
+        unmeasured = CountingBody(5 << 20)
+        no_length = await client.post(WEBHOOK_PATH, content=unmeasured,
+                                      headers={SECRET_HEADER: secret})
+    assert too_big.status_code == 413 and lying.pulled <= MAX_UPDATE_BYTES + CHUNK
+    assert no_length.status_code == 411 and unmeasured.pulled == 0
+    assert await tg.inbound() == []
 
 
 async def test_the_route_is_404_while_telegram_is_not_enabled(tg: Env):
