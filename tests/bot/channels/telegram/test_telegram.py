@@ -46,7 +46,7 @@ from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import telegram as tg_sandbox
 from sandbox.telegram import parse_html
-from tests.conftest import free_port, serve
+from tests.conftest import SESSION_SECRET, free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads"
 LONG_PAYLOAD = '/request_human{"reason":"' + "x" * 80 + '"}'
@@ -301,7 +301,7 @@ def gateway_app(settings: Settings, redis: Redis, channels: dict) -> FastAPI:
 @pytest.fixture(scope="module")
 async def env(redis_server) -> AsyncIterator[Env]:
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
-                                       sandbox_port=free_port(), session_secret="x"))
+                                       sandbox_port=free_port(), session_secret=SESSION_SECRET))
     redis = text_client(settings.effective_redis_url)
     channel = TelegramChannel(settings, redis)
     async with (serve(sandbox_app(settings), settings.sandbox_port),
