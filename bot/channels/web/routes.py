@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -22,6 +21,7 @@ from bot.infra import metrics
 from bot.rendering.web import entry_view
 from core import web_assets
 from core.models import InboundMessage
+from core.webauth import origin_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -81,7 +81,7 @@ async def open_session(body: SessionRequest, svc: Services = Depends(services)) 
 @router.websocket("/webchat/ws")
 async def chat_socket(websocket: WebSocket, token: str = "",
                       svc: Services = Depends(services_ws)) -> None:
-    if not _origin_allowed(websocket, svc.settings.allowed_origins):
+    if not origin_allowed(websocket, svc.settings.allowed_origins):
         await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN)
         return
     await websocket.accept()
@@ -196,11 +196,3 @@ def _inbound(frame: MessageFrame | ButtonFrame, visitor: str, max_chars: int) ->
                           text=clean_text(frame.text, max_chars))
 
 
-def _origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser: the session token is the credential
-    if origin in allowed:
-        return True
-    host = websocket.headers.get("host", "")
-    return urlsplit(origin).netloc == host
