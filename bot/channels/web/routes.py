@@ -178,8 +178,7 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, current: _
 async def _check_button_offered(svc: Services, customer_id: str, payload: str) -> None:
     """A button payload goes to Rasa as an intent, so only payloads the assistant
     actually offered this customer are accepted, never a forged one."""
-    recent = await svc.transcripts.history(customer_id, 30)
-    if not any(b.payload == payload for e in recent if e.author != "customer" for b in e.buttons):
+    if not await svc.transcripts.offered(customer_id, payload):
         raise BadInput("stale_button", "That option is no longer available; "
                                        "please type your question.")
 

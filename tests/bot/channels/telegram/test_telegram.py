@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.types import Update
 from fastapi import FastAPI
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -553,3 +554,31 @@ async def test_long_polling_feeds_the_same_path_once_per_update(tg: Env):
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
+
+
+def test_callback_data_that_is_not_on_the_messages_keyboard_is_not_a_button_press():
+    data = json.loads((PAYLOADS / "callback_query.json").read_text())
+    data["callback_query"]["data"] = "p:/request_human"  # never offered on that message
+    forged = Update.model_validate(data)
+    assert to_inbound(forged) is None
+    data["callback_query"]["message"].pop("reply_markup", None)  # a message without buttons
+    assert to_inbound(Update.model_validate(data)) is None
+
+
+async def test_a_forged_callback_data_with_a_payload_never_offered_is_answered_not_pressed(
+        tg: Env):
+    chat = await tg.chat_id("ana")
+    await tg.channel.send(Recipient("c_1", chat), entry("Sure?", (Button(title="Yes",
+                                                                         payload="/affirm"),)))
+    bot_line = (await tg.transcript("ana"))[-1]
+    before = len(await tg.inbound())
+    for data in ("p:/request_human", 'p:/choose_article{"article_id":"x"}', "k:nothing"):
+        forged = await tg.sb("press", user="ana", message_id=bot_line["id"], index=0,
+                             data=data)
+        assert forged["status"] == 200
+        answered = (await tg.sandbox.get("/telegram/_sandbox/callbacks")).json()
+        assert answered[forged["callback_query_id"]] is True  # the spinner stops
+    assert len(await tg.inbound()) == before  # but nothing was pressed
+    pressed = await tg.sb("press", user="ana", message_id=bot_line["id"], index=0)
+    assert pressed["status"] == 200
+    assert (await tg.inbound())[-1].button_payload == "/affirm"
