@@ -13,6 +13,8 @@ import logging
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 
+from core.settings import get_settings
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Front Door action server (rasa-sdk).")
@@ -20,6 +22,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    get_settings()  # refuse to start on settings the gateway would refuse (a weak secret)
 
     executor = ActionExecutor()
     executor.register_package("actions")

@@ -14,13 +14,40 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import secrets
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+# Telegram's secret_token: 1-256 characters, only A-Z, a-z, 0-9, _ and -.
+_TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def secret_minimums(prefix: str, **minimums: int) -> Any:
+    """No feature runs on an empty or weak secret: a field validator for the
+    named secrets of one settings class; a secret that is set must hold at least
+    its minimum of characters (and not only blanks), or the settings, and so the
+    process, refuse with a one-line reason naming the variable and the minimum."""
+
+    def check(cls: type, value: Any, info: ValidationInfo) -> Any:
+        if value is None or info.field_name is None:
+            return value
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        minimum = minimums[info.field_name]
+        if len(raw) < minimum or not raw.strip():
+            raise PydanticCustomError(
+                "weak_secret", "{env} is too short: at least {minimum} characters",
+                {"env": f"{prefix}{info.field_name}".upper(), "minimum": minimum})
+        return value
+
+    return field_validator(*minimums)(check)
 
 
 def packaged_model_path() -> Path:
@@ -48,6 +75,21 @@ class ChannelSettings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
     twilio_api_base: str = "https://api.twilio.com"
+
+    _check_secrets = secret_minimums(
+        "FRONTDOOR_", telegram_bot_token=1, telegram_webhook_secret=16,
+        slack_bot_token=1, slack_signing_secret=16,
+        twilio_account_sid=1, twilio_auth_token=16,  # Twilio's are 32 hex digits
+        twilio_from_number=1)
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _telegram_characters(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not _TELEGRAM_SECRET.fullmatch(value.get_secret_value()):
+            raise PydanticCustomError(
+                "weak_secret", "FRONTDOOR_TELEGRAM_WEBHOOK_SECRET may only hold A-Z a-z 0-9 _ - "
+                "(at most 256 characters), as Telegram allows")
+        return value
 
     @property
     def telegram_enabled(self) -> bool:
@@ -88,6 +130,8 @@ class HandoffSettings(BaseSettings):
     webhook_urls: list[str] = []
     webhook_secret: SecretStr | None = None
     webhook_max_attempts: int = 8
+
+    _check_secrets = secret_minimums("FRONTDOOR_HANDOFF_", webhook_secret=16)
 
 
 class KnowledgeSettings(BaseSettings):
@@ -186,6 +230,9 @@ class Settings(BaseSettings):
     handoff: HandoffSettings = Field(default_factory=lambda: HandoffSettings())
     knowledge: KnowledgeSettings = Field(default_factory=lambda: KnowledgeSettings())
 
+    _check_secrets = secret_minimums("FRONTDOOR_", rasa_token=16, session_secret=32,
+                                     staff_secret=32)
+
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
@@ -250,7 +297,18 @@ def environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+def refusal(error: ValidationError) -> str:
+    """A one-line reason why settings were refused."""
+    return "; ".join(
+        (f"{'.'.join(map(str, e['loc']))}: " if e["type"] != "weak_secret" and e["loc"] else "")
+        + e["msg"] for e in error.errors())
+
+
 @functools.cache
 def get_settings() -> Settings:
-    """The settings of this process, read from the environment once."""
-    return Settings()
+    """The settings of this process, read from the environment once. Settings it
+    refuses (a weak secret) stop the process with a one-line reason."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SystemExit(f"front door refuses to start: {refusal(error)}") from None

@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -181,6 +181,19 @@ def require_staff_page(role: str):
         return user
 
     return dependency
+
+
+def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
+    """A browser's WebSocket from another site is refused (cross-site WebSocket
+    hijacking): its Origin must be one of FRONTDOOR_ALLOWED_ORIGINS or this
+    host. No Origin: not a browser, whose own credential decides."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    if origin in allowed:
+        return True
+    host = websocket.headers.get("host", "")
+    return urlsplit(origin).netloc == host
 
 
 async def staff_for_websocket(websocket: WebSocket, role: str) -> StaffUser | None:

@@ -22,8 +22,10 @@ from starlette.requests import HTTPConnection
 
 from core import web_assets
 from core.responses import EntryView
+from core.settings import Settings
 from core.staff import StaffStore, StaffUser, UnknownUser
 from core.webauth import (
+    origin_allowed,
     require_staff,
     require_staff_page,
     staff_for_websocket,
@@ -34,6 +36,7 @@ from handoff import AtCapacity, HandoffError, TicketNotFound, TicketStateError, 
 from handoff.messages import CLAIMED_TEXT, RESOLVED_TEXT, TRANSFERRED_TEXT, position_phrase
 from handoff.models import Ticket
 from handoff.ports import Gateway
+from handoff.queue import ANY_HOLDER
 from handoff.reports import report
 from handoff.responses import (
     CannedAnswer,
@@ -53,12 +56,15 @@ templates = staff_templates(HERE / "templates")
 STATIC_FILES = ("agent.js", "agent.css", "reports.css", *web_assets.NAMES)
 agent_only = require_staff("agent")
 MAX_REPLY_CHARS = 4000
+CLOSE_FORBIDDEN_ORIGIN = 4403
 
 
 class HandoffServices(Protocol):
     """What the console's routes need of the app's services: the handoff service
-    and the gateway behind the `Gateway` port (the gateway's services satisfy it)."""
+    and the gateway behind the `Gateway` port (the gateway's services satisfy it),
+    and the settings (the console socket's allowed origins)."""
 
+    settings: Settings
     handoff: HandoffService
     gateway: Gateway
 
@@ -259,9 +265,15 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
     ticket = await _ticket(service, ref)
     if (body.agent is None) == (body.team is None):
         raise HTTPException(422, "give either an agent or a team")
+    # Only the holder (or an admin) moves a claimed ticket; the queue re-checks it
+    # atomically, so a ticket claimed meanwhile by someone else is not moved either.
+    if ticket.status == "claimed":
+        _held_by(ticket, user)
+    holder = ANY_HOLDER if user.has("admin") else ticket.agent or ""
     try:
         if body.team is not None:
-            moved, standing = await service.transfer_to_team(ref, body.team, by=user.username)
+            moved, standing = await service.transfer_to_team(ref, body.team, by=user.username,
+                                                             holder=holder)
             await _tell(gw, ticket.customer_id, TRANSFERRED_TEXT.format(
                 team=service.teams.team(body.team).name,
                 standing=position_phrase(standing) if standing.team_open else
@@ -269,7 +281,7 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
         else:
             assert body.agent is not None  # exactly one of the two, checked above
             await _known_agent(service, body.agent)
-            moved = await service.assign(ref, body.agent)
+            moved = await service.assign(ref, body.agent, holder=holder)
             await _tell(gw, ticket.customer_id, CLAIMED_TEXT.format(
                 agent=await gw.agent_name(body.agent)))
     except UnknownTeam:
@@ -332,6 +344,11 @@ async def set_presence(body: PresenceBody, user: StaffUser = Depends(agent_only)
 async def console_socket(websocket: WebSocket) -> None:
     """Live queue events for one console; also the entries of the customer the
     agent is looking at ({"type": "watch", "customer_id": ...})."""
+    # Like the web chat: a page on another site cannot open it with the agent's
+    # cookie (closed before accept: the browser sees HTTP 403).
+    if not origin_allowed(websocket, _services(websocket).settings.allowed_origins):
+        await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN)
+        return
     user = await staff_for_websocket(websocket, "agent")
     if user is None:  # accept first: a close before accept reaches the browser as HTTP 403
         await websocket.accept()

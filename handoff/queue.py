@@ -44,14 +44,20 @@ end
 return 'ok'
 """
 
+# Only the holder acts on a ticket: the scripts that move a ticket take the
+# holder the caller was allowed to act for ('*' = any: an admin, the claim timer;
+# '' = nobody, the ticket must still be waiting) and refuse with 'not_holder'
+# when the ticket is held by someone else by the time the script runs.
+ANY_HOLDER = "*"
+
 # KEYS: ticket, holder's agent set, claim deadlines, target team queue.
-# ARGV: ref, expected holder ('' = any), new team, count as re-queue ('1'/'0')
+# ARGV: ref, expected holder ('*' = any), new team, count as re-queue ('1'/'0')
 _REQUEUE = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status == 'resolved' then return status end
 local holder = redis.call('HGET', KEYS[1], 'agent') or ''
-if ARGV[2] ~= '' and holder ~= ARGV[2] then return 'not_holder' end
+if ARGV[2] ~= '*' and holder ~= ARGV[2] then return 'not_holder' end
 local old_team = redis.call('HGET', KEYS[1], 'team')
 if status == 'queued' then
   redis.call('ZREM', KEYS[5], ARGV[1])
@@ -67,11 +73,13 @@ return 'ok'
 """
 
 # KEYS: ticket, from-agent set, to-agent set, claim deadlines, team queue.
-# ARGV: ref, to agent, capacity, now, deadline
+# ARGV: ref, to agent, capacity, now, deadline, expected holder ('*' = any)
 _TO_AGENT = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return 'missing' end
 if status == 'resolved' then return status end
+local holder = redis.call('HGET', KEYS[1], 'agent') or ''
+if ARGV[6] ~= '*' and holder ~= ARGV[6] then return 'not_holder' end
 if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1 then return 'ok' end
 if redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[3]) then return 'capacity' end
 redis.call('ZREM', KEYS[5], ARGV[1])
@@ -144,10 +152,11 @@ class TicketQueue:
             args=[ref, agent, capacity, now, now + claim_timeout_s])
         return await self._outcome(ref, result)
 
-    async def requeue(self, ref: str, *, holder: str = "", team: str | None = None,
+    async def requeue(self, ref: str, *, holder: str = ANY_HOLDER, team: str | None = None,
                       count: bool = True) -> Ticket:
         """Back to the queue (of `team`, default its own): release, transfer to a
-        team, or an expired claim. With `holder`, only if that agent holds it."""
+        team, or an expired claim. With `holder`, only if that agent holds it
+        ('' : only if nobody does)."""
         ticket = await self.get(ref)
         target = team or ticket.team
         result = await self._requeue(
@@ -157,17 +166,18 @@ class TicketQueue:
             args=[ref, holder, target, "1" if count else "0"])
         return await self._outcome(ref, result)
 
-    async def assign(self, ref: str, agent: str, capacity: int, claim_timeout_s: float
-                     ) -> Ticket:
+    async def assign(self, ref: str, agent: str, capacity: int, claim_timeout_s: float,
+                     *, holder: str = ANY_HOLDER) -> Ticket:
         """Give the ticket to `agent` directly (transfer to an agent, or the same
-        agent for a customer who writes again soon after resolve)."""
+        agent for a customer who writes again soon after resolve). With
+        `holder`, only if that agent holds it ('': only if nobody does)."""
         ticket = await self.get(ref)
         now = time.time()
         result = await self._to_agent(
             keys=[self._keys.ticket(ref), self._keys.agent_tickets(ticket.agent or "-"),
                   self._keys.agent_tickets(agent), self._keys.claim_deadlines,
                   self._keys.team_queue(ticket.team)],
-            args=[ref, agent, capacity, now, now + claim_timeout_s])
+            args=[ref, agent, capacity, now, now + claim_timeout_s, holder])
         return await self._outcome(ref, result)
 
     async def resolve(self, ref: str, by: str) -> tuple[Ticket, bool]:
@@ -213,6 +223,8 @@ class TicketQueue:
             raise TicketNotFound(ref)
         if result == "capacity":
             raise AtCapacity(ref)
+        if result == "not_holder":
+            raise TicketStateError(f"{ref} is held by another agent")
         if result != "ok":
             raise TicketStateError(f"ticket {ref} is {result}")
         return await self.get(ref)

@@ -23,7 +23,7 @@ from handoff import AtCapacity, TicketNotFound, TicketStateError
 from handoff.keys import HANDOFF_KEYS, HandoffKeys
 from handoff.lookup import HandoffLookup
 from handoff.models import QueueStanding, Summary, Ticket
-from handoff.queue import TicketQueue
+from handoff.queue import ANY_HOLDER, TicketQueue
 from handoff.teams import TeamsConfig, is_open, load_teams, next_opening
 
 log = logging.getLogger(__name__)
@@ -145,9 +145,12 @@ class HandoffService:
         await self._after_claim(ticket, "ticket.claimed")
         return ticket
 
-    async def assign(self, ref: str, agent: str, event: str = "ticket.transferred") -> Ticket:
+    async def assign(self, ref: str, agent: str, event: str = "ticket.transferred",
+                     *, holder: str = ANY_HOLDER) -> Ticket:
+        """Give the ticket to `agent`; with `holder`, only while that agent holds
+        it ('': while nobody does), so only the holder (or an admin) moves it."""
         ticket = await self.queue.assign(ref, agent, await self.capacity(agent),
-                                         self.settings.claim_timeout_s)
+                                         self.settings.claim_timeout_s, holder=holder)
         await self._after_claim(ticket, event)
         return ticket
 
@@ -157,10 +160,10 @@ class HandoffService:
         await self.emit("ticket.released", ticket)
         return ticket
 
-    async def transfer_to_team(self, ref: str, team: str,
-                               by: str) -> tuple[Ticket, QueueStanding]:
+    async def transfer_to_team(self, ref: str, team: str, by: str,
+                               *, holder: str = ANY_HOLDER) -> tuple[Ticket, QueueStanding]:
         self.teams.team(team)
-        ticket = await self.queue.requeue(ref, team=team, count=False)
+        ticket = await self.queue.requeue(ref, team=team, count=False, holder=holder)
         await self._set_owner(ticket.customer_id, OWNER_QUEUE)
         standing = await self._told_standing(ticket)
         await self.emit("ticket.transferred", ticket, by=by)

@@ -26,6 +26,9 @@ from core import staff
 from core.redis import text_client
 from core.settings import Settings, with_sandboxes
 
+# A web chat secret for tests that set their own: long enough for the settings (32+).
+SESSION_SECRET = "test-session-secret-at-least-32-characters"
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -10,6 +10,9 @@ from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.rendering.web import markdown_to_html
 from core.models import TranscriptEntry
 
+# How far back a pressed button may have been offered (entries of the transcript).
+OFFERED_WITHIN = 30
+
 
 class TranscriptStore:
     def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
@@ -29,6 +32,15 @@ class TranscriptStore:
         """The last `limit` entries, oldest first."""
         rows = await self._redis.xrevrange(self._keys.transcript(customer_id), count=limit)
         return [_entry(stream_id, fields) for stream_id, fields in reversed(rows)]
+
+    async def offered(self, customer_id: str, payload: str,
+                      within: int = OFFERED_WITHIN) -> bool:
+        """Whether the assistant (or an agent, or the system) offered this
+        customer a button with `payload` in their last `within` entries. A button
+        payload goes to Rasa as an intent, so only offered ones are pressed."""
+        recent = await self.history(customer_id, within)
+        return any(b.payload == payload for e in recent if e.author != "customer"
+                   for b in e.buttons)
 
     async def timeline(self, customer_id: str, limit: int = 500) -> list[TranscriptEntry]:
         """Like history, ordered by each entry's time: entries copied in from a

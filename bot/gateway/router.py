@@ -145,6 +145,15 @@ class Router:
                 await self.send(message.channel, Recipient(customer_id, message.channel_user_id),
                                 OutboundMessage(text=EMAIL_LINKED_TEXT, author="system"))
         recipient = Recipient(customer_id, message.channel_user_id)
+        if message.button_payload is not None and not await self._transcripts.offered(
+                customer_id, message.button_payload):
+            # Every channel: a payload the assistant never offered this customer
+            # (forged callback data, an action value, a stale button) is not a
+            # button press; its title, if any, is read as typed text.
+            log.warning("%s: a button payload that was not offered; read as text",
+                        message.channel)
+            metrics.REJECTED.labels(channel=message.channel, code="not_offered").inc()
+            message = message.model_copy(update={"button_payload": None})
 
         # Each step runs once even if this entry is re-claimed after a crash.
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -344,6 +353,7 @@ class Router:
 
 
 _LINK_ISSUE_RE = re.compile(r"/?link", re.IGNORECASE)
+NOTHING_TEXT = "?"  # what Rasa gets for a message of only slashes: a fallback
 LINK_PAYLOAD = "link"  # utter_link_channels' button (domain.yml)
 # Ticket references: "FD-" and 4 characters of the code alphabet.
 _TICKET_RE = re.compile(r"\bFD-([A-Za-z0-9]{4})\b", re.IGNORECASE)
@@ -390,6 +400,12 @@ def _customer_entry(message: InboundMessage) -> TranscriptEntry:
 
 
 def _plain_text(text: str) -> str:
-    """Rasa reads a leading '/' as an intent name; customers' text must not be."""
-    return text.lstrip("/").strip() or text
+    """Rasa reads text starting with '/' (after stripping blanks, as Rasa does) as
+    an intent with entities; customers' text must never be. Leading slashes and
+    blanks are stripped until neither is left ("/ /request_human", "/\t/greet");
+    text of nothing else becomes NOTHING_TEXT."""
+    previous = None
+    while text != previous:
+        previous, text = text, text.strip().lstrip("/")
+    return text or NOTHING_TEXT
 

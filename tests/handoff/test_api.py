@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from bot.customers.identity import IdentityStore
 from core.settings import HandoffSettings
+from handoff import TicketStateError
 from handoff.keys import HANDOFF_KEYS
 from handoff.service import HandoffService
 from knowledge.models import Article
@@ -202,3 +203,60 @@ async def test_transfer_to_a_team_requeues_and_tells_the_customer(two_agents):
     assert "passed your conversation to our Billing and cancellations team" in told[-1]
     assert ref in [t["ref"] for t in (await bob.get("/api/agent/queue")).json()["queued"]]
     await bob.post(f"/api/agent/tickets/{ref}/resolve", json={"csat": False})
+
+
+async def test_a_second_agent_cannot_transfer_a_ticket_claimed_by_the_first_to_themselves(
+        two_agents, gateway):
+    ada, bob, redis = two_agents
+    ref = await waiting_customer(redis)
+    assert (await ada.post(f"/api/agent/tickets/{ref}/claim")).status_code == 200
+    stolen = await bob.post(f"/api/agent/tickets/{ref}/transfer", json={"agent": "bob"})
+    assert stolen.status_code in (403, 409)
+    to_team = await bob.post(f"/api/agent/tickets/{ref}/transfer", json={"team": "billing"})
+    assert to_team.status_code in (403, 409)
+    ticket = (await ada.get(f"/api/agent/tickets/{ref}")).json()["ticket"]
+    assert ticket["status"] == "claimed" and ticket["agent"] == "ada"
+    assert ticket["team"] != "billing"
+    # the holder may pass it on; so may an admin, whoever holds it
+    assert (await ada.post(f"/api/agent/tickets/{ref}/transfer",
+                           json={"agent": "bob"})).json()["agent"] == "bob"
+    base, _ = gateway
+    await make_staff(redis, "root", "agent", "admin")
+    admin = await signed_in_client(base, "root")
+    try:
+        moved = await admin.post(f"/api/agent/tickets/{ref}/transfer", json={"agent": "root"})
+        assert moved.status_code == 200 and moved.json()["agent"] == "root"
+        await admin.post(f"/api/agent/tickets/{ref}/resolve", json={"csat": False})
+    finally:
+        await admin.aclose()
+
+
+async def test_a_transfer_is_refused_when_someone_else_claimed_the_ticket_meanwhile(two_agents):
+    """The queue re-checks the holder atomically: a transfer decided on a waiting
+    ticket does not move it once another agent has claimed it."""
+    _ada, _bob, redis = two_agents
+    service = HandoffService(redis, HandoffSettings())
+    ref = await waiting_customer(redis, "w-meanwhile")
+    await service.claim(ref, "ada")
+    with pytest.raises(TicketStateError, match="held by another agent"):
+        await service.assign(ref, "bob", holder="")  # bob saw it waiting
+    with pytest.raises(TicketStateError, match="held by another agent"):
+        await service.transfer_to_team(ref, "billing", by="bob", holder="bob")
+    ticket = await service.queue.get(ref)
+    assert ticket.agent == "ada" and ticket.status == "claimed"
+    await service.resolve(ref, "ada")
+
+
+async def test_the_console_socket_from_a_foreign_origin_is_refused(two_agents, gateway):
+    _ada, bob, _redis = two_agents
+    base, _ = gateway
+    url = base.replace("http://", "ws://") + "/agent/ws"
+    cookie = f"fd_staff={bob.cookies.get('fd_staff')}"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url, additional_headers={"Cookie": cookie},
+                                      origin="https://evil.example"):
+            pass
+    assert refused.value.response.status_code == 403
+    async with websockets.connect(url, additional_headers={"Cookie": cookie},
+                                  origin=base) as same_host:  # the console's own page
+        assert json.loads(await asyncio.wait_for(same_host.recv(), 10))["type"] == "hello"

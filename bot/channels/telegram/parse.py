@@ -183,6 +183,13 @@ def _from_callback(query: CallbackQuery, stash: Mapping[str, str]) -> InboundMes
         return None
     if query.data is None:  # game buttons carry no data
         return None
+    if isinstance(message, Message) and not _on_keyboard(message, query.data):
+        # Data the bot never put on that message's keyboard (a client can send
+        # any callback_data for any message): answered, but not a button press.
+        log.warning("telegram: callback data that was not offered on its message")
+        return None
+    # Too old for Telegram to include the message: the router still accepts only
+    # payloads offered to this customer.
     kind, value = parse_callback_data(query.data)
     payload = value if kind == "payload" else stash.get(value)
     title = _button_title(message, query.data)
@@ -198,6 +205,13 @@ def _from_callback(query: CallbackQuery, stash: Mapping[str, str]) -> InboundMes
         display_name=_display_name(query.from_user),
         locale=query.from_user.language_code,
     )
+
+
+def _on_keyboard(message: Message, data: str) -> bool:
+    """Whether `data` is the callback_data of a button on the message's keyboard."""
+    markup = message.reply_markup
+    return any(button.callback_data == data
+               for row in getattr(markup, "inline_keyboard", None) or () for button in row)
 
 
 def _button_title(message: object, data: str) -> str:

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -23,6 +22,7 @@ from bot.rendering.web import entry_view
 from core import web_assets
 from core.bodies import read_bounded
 from core.models import InboundMessage
+from core.webauth import origin_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -91,7 +91,7 @@ async def open_session(request: Request, svc: Services = Depends(services)) -> S
 @router.websocket("/webchat/ws")
 async def chat_socket(websocket: WebSocket, token: str = "",
                       svc: Services = Depends(services_ws)) -> None:
-    if not _origin_allowed(websocket, svc.settings.allowed_origins):
+    if not origin_allowed(websocket, svc.settings.allowed_origins):
         await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN)
         return
     await websocket.accept()
@@ -188,8 +188,7 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, current: _
 async def _check_button_offered(svc: Services, customer_id: str, payload: str) -> None:
     """A button payload goes to Rasa as an intent, so only payloads the assistant
     actually offered this customer are accepted, never a forged one."""
-    recent = await svc.transcripts.history(customer_id, 30)
-    if not any(b.payload == payload for e in recent if e.author != "customer" for b in e.buttons):
+    if not await svc.transcripts.offered(customer_id, payload):
         raise BadInput("stale_button", "That option is no longer available; "
                                        "please type your question.")
 
@@ -206,11 +205,3 @@ def _inbound(frame: MessageFrame | ButtonFrame, visitor: str, max_chars: int) ->
                           text=clean_text(frame.text, max_chars))
 
 
-def _origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser: the session token is the credential
-    if origin in allowed:
-        return True
-    host = websocket.headers.get("host", "")
-    return urlsplit(origin).netloc == host

@@ -12,7 +12,7 @@ from bot.app import create_app
 from bot.gateway.router import DELAY_TEXT
 from core.settings import Settings
 from tests.bot.gateway.test_stack import Chat
-from tests.conftest import free_port, serve
+from tests.conftest import SESSION_SECRET, free_port, serve
 
 pytestmark = pytest.mark.stack
 
@@ -43,7 +43,7 @@ async def gateway_without_rasa(stack, redis_server):
     settings = Settings(
         redis_url=f"{redis_server}/3", port=free_port(), rasa_port=free_port(),
         actions_port=stack.actions_port, retry_backoff_s=0.2, retry_backoff_max_s=0.5,
-        session_secret="test-secret",
+        session_secret=SESSION_SECRET,
     )
     async with serve(create_app(settings), settings.port):
         yield settings

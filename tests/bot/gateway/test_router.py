@@ -7,11 +7,12 @@ import json
 import httpx
 import pytest
 
+from bot.channels.base import Recipient
 from bot.channels.memory import InMemoryChannel
 from bot.gateway.outbox import OutboxSender
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import DELAY_TEXT
-from core.models import InboundMessage
+from core.models import Button, InboundMessage, OutboundMessage
 from handoff.keys import HANDOFF_KEYS
 from tests.routers import wired_router
 
@@ -160,3 +161,46 @@ async def test_replies_reach_the_channel_through_the_outbox_in_order(make_router
     finally:
         await sender.worker.stop()
     assert [e.text for _, e in channel.sent] == [f"echo: msg {i}" for i in range(5)]
+
+
+@pytest.mark.parametrize("text, plain", [
+    ("/ /request_human", "request_human"),
+    ('/\t/choose_article{"article_id":"x"}', 'choose_article{"article_id":"x"}'),
+    ("//request_human", "request_human"),
+    (" / \u00a0 / /affirm", "affirm"),
+    ("/", "?"),
+])
+async def test_intent_shaped_text_reaches_rasa_as_plain_text(make_router, text, plain):
+    fake = FakeRasa()
+    router, _ = make_router(fake)
+    await router.handle("1-1", inbound(text, "m1"))
+    sent = fake.received[0]["message"]
+    assert sent == plain
+    assert not sent.strip().startswith("/")  # Rasa never parses it as /intent{...}
+
+
+@pytest.mark.parametrize("channel", ["web", "telegram", "slack", "sms"])
+async def test_a_button_payload_never_offered_reaches_rasa_as_plain_text_on_every_channel(
+        redis, channel):
+    fake = FakeRasa()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
+        router = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
+                              {channel: InMemoryChannel(channel)})
+        forged = InboundMessage(channel=channel, channel_user_id="u1", external_id="f1",
+                                text="Talk to a person", button_payload="/request_human")
+        await router.handle("1-1", forged)
+        assert fake.received[-1]["message"] == "Talk to a person"
+
+        # a payload the assistant did offer this customer is a button press
+        customer = await router.identities.resolve(channel, "u1", None)
+        await router.router.send(channel, Recipient(customer, "u1"), OutboundMessage(
+            text="Sure?", buttons=(Button(title="Yes", payload="/affirm"),)))
+        offered = InboundMessage(channel=channel, channel_user_id="u1", external_id="f2",
+                                 text="Yes", button_payload="/affirm")
+        await router.handle("1-2", offered)
+        assert fake.received[-1]["message"] == "/affirm"
+        # ... but not a payload offered to someone else
+        other = InboundMessage(channel=channel, channel_user_id="u2", external_id="f3",
+                               text="Yes", button_payload="/affirm")
+        await router.handle("1-3", other)
+        assert fake.received[-1]["message"] == "Yes"

@@ -51,7 +51,7 @@ from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import slack as slack_sandbox
 from tests.bodies import CHUNK, CountingBody
-from tests.conftest import free_port, serve
+from tests.conftest import SESSION_SECRET, free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads"
 ALICE, ALICE_DM = slack_sandbox.user_ids("alice")
@@ -353,7 +353,7 @@ async def _lifespan_sandbox(app: FastAPI):
 @pytest.fixture(scope="module")
 async def env(redis_server):
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/2", port=free_port(),
-                                       sandbox_port=free_port(), session_secret="x"))
+                                       sandbox_port=free_port(), session_secret=SESSION_SECRET))
     redis = text_client(settings.effective_redis_url)
     channel = SlackChannel(settings, redis)
     # The events route uses only these of the gateway's services.

@@ -52,7 +52,7 @@ from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import twilio as twilio_sandbox
 from tests.bodies import CHUNK, CountingBody
-from tests.conftest import free_port, serve
+from tests.conftest import SESSION_SECRET, free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads"
 PHONE = "+15551234567"
@@ -327,7 +327,7 @@ def sandbox_app(settings: Settings, http: httpx.AsyncClient) -> FastAPI:
 @pytest.fixture(scope="module")
 async def env(redis_server):
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
-                                       sandbox_port=free_port(), session_secret="x"))
+                                       sandbox_port=free_port(), session_secret=SESSION_SECRET))
     redis = text_client(settings.effective_redis_url)
     channel = SmsChannel(settings, redis)
     async with (httpx.AsyncClient(timeout=10) as http,
@@ -433,7 +433,7 @@ async def test_the_signature_covers_the_public_url(redis):
     """Twilio signs the URL it was configured with: FRONTDOOR_PUBLIC_URL, not
     the address the request arrived at behind a proxy."""
     settings = with_sandboxes(Settings(public_url="https://frontdoor.example/", port=free_port(),
-                                       sandbox_port=free_port(), session_secret="x"))
+                                       sandbox_port=free_port(), session_secret=SESSION_SECRET))
     channel = SmsChannel(settings, redis)
     app = gateway_app(settings, redis, {"sms": channel})
     params = dict(payload("text"), AccountSid=settings.channels.twilio_account_sid)
@@ -450,7 +450,7 @@ async def test_the_signature_covers_the_public_url(redis):
 
 
 async def test_the_route_is_404_when_sms_is_not_enabled(redis):
-    settings = Settings(port=free_port(), session_secret="x")
+    settings = Settings(port=free_port(), session_secret=SESSION_SECRET)
     app = gateway_app(settings, redis, {})
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://gateway") as client:
@@ -574,7 +574,7 @@ async def test_5xx_becomes_a_retryable_error(sms):
 
 async def test_a_network_failure_becomes_a_retryable_error(redis):
     settings = with_sandboxes(Settings(port=free_port(), sandbox_port=free_port(),
-                                       session_secret="x"))  # nothing listens there
+                                       session_secret=SESSION_SECRET))  # nothing listens there
     channel = SmsChannel(settings, redis)
     try:
         with pytest.raises(ChannelSendError, match="unreachable"):

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from aiogram.exceptions import TelegramUnauthorizedError
+from aiogram.types import Update
 from fastapi import FastAPI
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -48,7 +49,7 @@ from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import telegram as tg_sandbox
 from sandbox.telegram import parse_html
 from tests.bodies import CHUNK, CountingBody
-from tests.conftest import free_port, serve
+from tests.conftest import SESSION_SECRET, free_port, serve
 
 PAYLOADS = Path(__file__).parent / "payloads"
 LONG_PAYLOAD = '/request_human{"reason":"' + "x" * 80 + '"}'
@@ -303,7 +304,7 @@ def gateway_app(settings: Settings, redis: Redis, channels: dict) -> FastAPI:
 @pytest.fixture(scope="module")
 async def env(redis_server) -> AsyncIterator[Env]:
     settings = with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
-                                       sandbox_port=free_port(), session_secret="x"))
+                                       sandbox_port=free_port(), session_secret=SESSION_SECRET))
     redis = text_client(settings.effective_redis_url)
     channel = TelegramChannel(settings, redis)
     async with (serve(sandbox_app(settings), settings.sandbox_port),
@@ -572,3 +573,31 @@ async def test_long_polling_feeds_the_same_path_once_per_update(tg: Env):
         poller.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await poller
+
+
+def test_callback_data_that_is_not_on_the_messages_keyboard_is_not_a_button_press():
+    data = json.loads((PAYLOADS / "callback_query.json").read_text())
+    data["callback_query"]["data"] = "p:/request_human"  # never offered on that message
+    forged = Update.model_validate(data)
+    assert to_inbound(forged) is None
+    data["callback_query"]["message"].pop("reply_markup", None)  # a message without buttons
+    assert to_inbound(Update.model_validate(data)) is None
+
+
+async def test_a_forged_callback_data_with_a_payload_never_offered_is_answered_not_pressed(
+        tg: Env):
+    chat = await tg.chat_id("ana")
+    await tg.channel.send(Recipient("c_1", chat), entry("Sure?", (Button(title="Yes",
+                                                                         payload="/affirm"),)))
+    bot_line = (await tg.transcript("ana"))[-1]
+    before = len(await tg.inbound())
+    for data in ("p:/request_human", 'p:/choose_article{"article_id":"x"}', "k:nothing"):
+        forged = await tg.sb("press", user="ana", message_id=bot_line["id"], index=0,
+                             data=data)
+        assert forged["status"] == 200
+        answered = (await tg.sandbox.get("/telegram/_sandbox/callbacks")).json()
+        assert answered[forged["callback_query_id"]] is True  # the spinner stops
+    assert len(await tg.inbound()) == before  # but nothing was pressed
+    pressed = await tg.sb("press", user="ana", message_id=bot_line["id"], index=0)
+    assert pressed["status"] == 200
+    assert (await tg.inbound())[-1].button_payload == "/affirm"
