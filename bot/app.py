@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from bot.channels.base import ChannelAdapter
 from bot.channels.web import routes as webchat_routes
 from bot.channels.web.adapter import WebChatChannel
+from bot.channels.web.limits import VisitorLimiter, VisitorLimits
 from bot.channels.web.session import SessionSigner
 from bot.customers import api as customers_api
 from bot.customers.identity import IdentityStore
@@ -151,6 +152,7 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
             identities=IdentityStore(redis), transcripts=transcripts, router=router,
             sessions=SessionSigner(settings.session_secret.get_secret_value(),
                                    settings.session_max_age_days * 86400),
+            visitor_limits=VisitorLimiter(redis, VisitorLimits.from_settings(settings)),
             templates=Environment(loader=FileSystemLoader(TEMPLATES),
                                   autoescape=select_autoescape(["html"])),
             handoff=handoff, gateway=bridge,

@@ -195,6 +195,21 @@ class Settings(BaseSettings):
     max_frame_bytes: int = 16_384
     history_limit: int = 500
     rate_limit_per_10s: int = 20  # messages one web chat connection may send in 10 seconds
+    # Anonymous visitors, counted per client address in Redis over a fixed window
+    # (bot/channels/web/limits.py): new sessions (POST /webchat/session), WebSocket
+    # connects and messages (shared by every socket from the address). Generous
+    # enough for a shop's customers behind one NAT; past them: 429 + Retry-After,
+    # or the socket's "rate_limited" error and close code 4429.
+    webchat_sessions_per_address: int = Field(default=30, ge=1)  # per window
+    webchat_connects_per_address: int = Field(default=60, ge=1)  # per window
+    webchat_messages_per_address: int = Field(default=60, ge=1)  # per window
+    webchat_address_window_s: float = Field(default=60.0, gt=0)  # one minute
+
+    # The client address behind a reverse proxy (core/addresses.py): the header
+    # (e.g. X-Forwarded-For) is believed only from a peer in trusted_proxies
+    # (addresses or networks, e.g. ["10.0.0.0/8"]); unset: the peer's own address.
+    trusted_proxy_header: str | None = None
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Staff (agents, editors, admins) sign-in cookies; set it when running more
     # than one gateway so a session works on every replica.

@@ -151,6 +151,10 @@ def stack(redis_server, tmp_path_factory) -> Settings:
         redis_url=f"{redis_server}/0", port=free_port(), rasa_port=free_port(),
         actions_port=free_port(), sandbox_port=free_port(), var_dir=var_dir,
         retry_backoff_s=0.2, retry_backoff_max_s=1.0,
+        # every test's visitor comes from 127.0.0.1: the per-address limits have
+        # their own tests (tests/bot/channels/web/test_visitors.py)
+        webchat_sessions_per_address=100_000, webchat_connects_per_address=100_000,
+        webchat_messages_per_address=100_000,
     ))
     if not model_path(settings).exists():
         pytest.fail("no model trained from the current project: run `make test` (it trains)")

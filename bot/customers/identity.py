@@ -28,6 +28,10 @@ class IdentityStore:
         self._customers = Customers(redis, keys)
         self._verified = VerifiedAttributes(redis, keys)
 
+    async def find(self, channel: str, channel_user_id: str) -> str | None:
+        """The customer behind a channel identity, if it has one yet (creates nothing)."""
+        return await self._redis.get(self._keys.identity(channel, channel_user_id))
+
     async def resolve(self, channel: str, channel_user_id: str, display_name: str | None) -> str:
         """The customer behind a channel identity, created on first contact."""
         key = self._keys.identity(channel, channel_user_id)

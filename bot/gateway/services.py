@@ -16,6 +16,7 @@ from jinja2 import Environment
 from redis.asyncio import Redis
 
 from bot.channels.base import ChannelAdapter
+from bot.channels.web.limits import VisitorLimiter
 from bot.channels.web.session import SessionSigner
 from bot.customers.identity import IdentityStore
 from bot.customers.transcript import TranscriptStore
@@ -43,6 +44,7 @@ class Services:
     transcripts: TranscriptStore
     router: Router
     sessions: SessionSigner
+    visitor_limits: VisitorLimiter  # per client address: sessions, connects, messages
     templates: Environment
     handoff: HandoffService
     gateway: HandoffBridge  # what the agent console needs of the gateway (handoff.ports)

@@ -20,6 +20,7 @@ from bot.gateway.services import Services, services, services_ws
 from bot.infra import metrics
 from bot.rendering.web import entry_view
 from core import web_assets
+from core.addresses import client_address
 from core.bodies import read_bounded
 from core.models import InboundMessage
 from core.webauth import origin_allowed
@@ -29,6 +30,7 @@ router = APIRouter()
 STATIC = Path(__file__).parent / "static"
 CLOSE_UNKNOWN_SESSION = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
+CLOSE_RATE_LIMITED = 4429  # the widget reconnects later, with its usual backoff
 PAGE_CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data: https:; "
             "connect-src 'self' ws: wss:; frame-ancestors 'none'")
 RATE_WINDOW_S = 10.0
@@ -74,7 +76,13 @@ async def widget_asset(name: str) -> Response:
              openapi_extra={"requestBody": {"required": False, "content": {
                  "application/json": {"schema": SessionRequest.model_json_schema()}}}})
 async def open_session(request: Request, svc: Services = Depends(services)) -> SessionResponse:
-    """Keep a still-valid session token, or issue a new one (a new visitor)."""
+    """Keep a still-valid session token, or issue a new one (a new visitor).
+    Counted per client address first: past the limit, 429 with Retry-After."""
+    wait_s = await svc.visitor_limits.count("session", client_address(request, svc.settings))
+    if wait_s:
+        raise HTTPException(429, "Too many chat sessions from your address; "
+                                 "please try again in a moment.",
+                            headers={"Retry-After": str(wait_s)})
     # Read here, bounded while reading, rather than by FastAPI (which reads any size).
     raw = await read_bounded(request, MAX_SESSION_BYTES, require_length=False)
     try:
@@ -95,21 +103,32 @@ async def chat_socket(websocket: WebSocket, token: str = "",
         await websocket.close(code=CLOSE_FORBIDDEN_ORIGIN)
         return
     await websocket.accept()
+    address = client_address(websocket, svc.settings)
+    wait_s = await svc.visitor_limits.count("connect", address)
+    if wait_s:
+        await websocket.send_json({"type": "error", "code": "rate_limited", "client_id": None,
+                                   "retry_after": wait_s,
+                                   "text": "Too many connections from your address; "
+                                           "reconnecting in a moment."})
+        await websocket.close(code=CLOSE_RATE_LIMITED, reason="rate limited")
+        return
     try:
         visitor = svc.sessions.visitor(token)
     except SessionInvalid as exc:
         await websocket.close(code=CLOSE_UNKNOWN_SESSION, reason=str(exc)[:100])
         return
-    current = _Current(await svc.identities.resolve("web", visitor, None))
+    # Only looked up: a visitor who never writes leaves nothing in Redis.
+    current = _Current(await svc.identities.find("web", visitor))
     metrics.WEBCHAT_CONNECTIONS.inc()
     try:
         pusher = asyncio.create_task(_push(websocket, svc, visitor, current))
+        current.pusher = pusher
         waiter = asyncio.create_task(current.subscribed.wait())
         try:
             # The history goes out first; a socket that closed before it did is done.
             await asyncio.wait({waiter, pusher}, return_when=asyncio.FIRST_COMPLETED)
             if current.subscribed.is_set():
-                await _receive(websocket, svc, visitor, current)
+                await _receive(websocket, svc, visitor, address, current)
         finally:
             waiter.cancel()
             pusher.cancel()
@@ -120,40 +139,72 @@ async def chat_socket(websocket: WebSocket, token: str = "",
 
 
 class _Current:
-    """The customer this visitor is right now: it changes when the visitor's
-    identity is linked to (or unmerged from) another customer."""
+    """The customer this visitor is right now: none until their first message
+    creates one; it changes when the visitor's identity is linked to (or
+    unmerged from) another customer."""
 
-    def __init__(self, customer_id: str) -> None:
+    def __init__(self, customer_id: str | None) -> None:
         self.customer_id = customer_id
-        self.subscribed = asyncio.Event()
+        self.subscribed = asyncio.Event()  # the first history went out
+        self.created = asyncio.Event()  # a customer appeared (the first message)
+        self.following = asyncio.Event()  # the pusher follows `customer_id`
+        self.pusher: asyncio.Task | None = None
+
+    async def customer(self, svc: Services, visitor: str) -> str:
+        """The visitor's customer, created now if this is their first message; the
+        socket follows it before the message goes in, so no reply is missed."""
+        if self.customer_id is not None:
+            return self.customer_id
+        self.customer_id = await svc.identities.resolve("web", visitor, None)
+        self.following.clear()
+        self.created.set()
+        following = asyncio.create_task(self.following.wait())
+        try:
+            await asyncio.wait({following, *([self.pusher] if self.pusher else [])},
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            following.cancel()
+        return self.customer_id
 
 
 async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Current) -> None:
-    """Live frames of the visitor's customer, after a full history. A "moved"
-    frame (bot/customers/merge.py) means a merge or unmerge touched that customer: the
-    visitor is looked up again and, if they now belong to another customer, the
-    socket follows them there with that customer's history."""
+    """Live frames of the visitor's customer, after a full history. A visitor with
+    no customer yet gets an empty history, and the socket follows the customer
+    their first message creates. A "moved" frame (bot/customers/merge.py) means a
+    merge or unmerge touched that customer: the visitor is looked up again and, if
+    they now belong to another customer, the socket follows them there with that
+    customer's history."""
     while True:
-        async with svc.hub.subscribe(current.customer_id) as frames:
-            history = await svc.transcripts.history(current.customer_id,
-                                                           svc.settings.history_limit)
+        customer_id = current.customer_id
+        if customer_id is None:
+            await websocket.send_json({"type": "history", "entries": []})
+            current.subscribed.set()
+            await current.created.wait()
+            continue
+        async with svc.hub.subscribe(customer_id) as frames:
+            history = await svc.transcripts.history(customer_id, svc.settings.history_limit)
             await websocket.send_json({"type": "history",
                                        "entries": [entry_view(e) for e in history]})
             current.subscribed.set()
+            current.following.set()
             while True:
                 frame = await frames.get()
                 if websocket.application_state != WebSocketState.CONNECTED:
                     return
                 if frame.get("type") == "moved":
-                    now = await svc.identities.resolve("web", visitor, None)
-                    if now != current.customer_id:
+                    now = await svc.identities.find("web", visitor)
+                    if now != customer_id:
                         current.customer_id = now
+                        current.following.clear()
+                        if now is None:  # erased: a new customer only if they write again
+                            current.created.clear()
                         break
                     continue
                 await websocket.send_json(frame)
 
 
-async def _receive(websocket: WebSocket, svc: Services, visitor: str, current: _Current) -> None:
+async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: str,
+                   current: _Current) -> None:
     recent: list[float] = []
     while True:
         received = await websocket.receive()
@@ -173,7 +224,12 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, current: _
             if len(recent) > svc.settings.rate_limit_per_10s:
                 raise BadInput("rate_limited", "You're sending messages very fast; "
                                                "please wait a moment.")
+            # One budget for every socket from the address.
+            if await svc.visitor_limits.count("message", address):
+                raise BadInput("rate_limited", "You're sending messages very fast; "
+                                               "please wait a moment.")
             if isinstance(frame, ButtonFrame):
+                # No customer yet: nothing was offered to them.
                 await _check_button_offered(svc, current.customer_id, frame.payload)
             message = _inbound(frame, visitor, svc.settings.max_message_chars)
         except BadInput as exc:
@@ -181,14 +237,15 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, current: _
             await websocket.send_json({"type": "error", "code": exc.code, "text": exc.message,
                                        "client_id": client_id})
             continue
+        await current.customer(svc, visitor)  # the first message creates the customer
         await svc.inbound.append(message)
         await websocket.send_json({"type": "ack", "client_id": frame.client_id})
 
 
-async def _check_button_offered(svc: Services, customer_id: str, payload: str) -> None:
+async def _check_button_offered(svc: Services, customer_id: str | None, payload: str) -> None:
     """A button payload goes to Rasa as an intent, so only payloads the assistant
     actually offered this customer are accepted, never a forged one."""
-    if not await svc.transcripts.offered(customer_id, payload):
+    if customer_id is None or not await svc.transcripts.offered(customer_id, payload):
         raise BadInput("stale_button", "That option is no longer available; "
                                        "please type your question.")
 

@@ -8,14 +8,21 @@ from fastapi import FastAPI
 
 from bot.channels.web.routes import MAX_SESSION_BYTES, router
 from bot.channels.web.session import SessionSigner
+from core.settings import Settings
 from tests.bodies import CHUNK, CountingBody
+
+
+class _Unlimited:
+    async def count(self, kind: str, address: str) -> int:
+        return 0
 
 
 def _client() -> tuple[httpx.AsyncClient, SessionSigner]:
     signer = SessionSigner("x" * 32, 3600)
     app = FastAPI()
     app.include_router(router)
-    app.state.services = SimpleNamespace(sessions=signer)
+    app.state.services = SimpleNamespace(sessions=signer, settings=Settings(),
+                                         visitor_limits=_Unlimited())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"), signer
 
 
