@@ -40,7 +40,8 @@ def free_port() -> int:
 async def serve(app, port: int) -> AsyncIterator[None]:
     """Run an ASGI app with uvicorn inside the test's event loop until the block ends."""
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", timeout_graceful_shutdown=5))
+                                           lifespan="on", timeout_graceful_shutdown=5,
+                                           proxy_headers=False))  # as `frontdoor up` runs it
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():  # failed to start (e.g. lifespan error): surface it

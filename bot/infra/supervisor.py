@@ -161,6 +161,9 @@ def plan(settings: Settings) -> list[list[Child]]:
               [python, "-m", "uvicorn", "bot.app:create_app", "--factory",
                "--host", settings.host, "--port", str(settings.port),
                "--ws-max-size", str(settings.max_frame_bytes * 4), "--no-access-log",
+               # the client address is ours to work out (core/addresses.py): uvicorn
+               # would otherwise believe X-Forwarded-For from 127.0.0.1 by default
+               "--no-proxy-headers",
                "--timeout-graceful-shutdown", "10"],
               f"http://{settings.host}:{settings.port}/healthz", logs / "gateway.log",
               settings.port, timeout_s=60),
