@@ -214,6 +214,10 @@ class Settings(BaseSettings):
     staff_signin_max_delay_s: float = Field(default=900.0, gt=0)  # 15 minutes
     staff_signin_window_s: float = Field(default=900.0, gt=0)
 
+    # Bearer token a Prometheus scraper sends to /metrics (admins may also read it
+    # signed in); unset: only admins.
+    metrics_token: SecretStr | None = None
+
     sandboxes: bool = False  # run the local platform sandboxes and talk to them
     sandbox_port: int = 8001
 
@@ -231,7 +235,7 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=lambda: KnowledgeSettings())
 
     _check_secrets = secret_minimums("FRONTDOOR_", rasa_token=16, session_secret=32,
-                                     staff_secret=32)
+                                     staff_secret=32, metrics_token=16)
 
     @property
     def effective_redis_url(self) -> str:
