@@ -284,20 +284,29 @@ def with_channels(settings: Settings, **changes: object) -> Settings:
 SECTIONS = ("channels", "handoff", "knowledge")
 
 
+def variables(model: BaseSettings) -> dict[str, str]:
+    """The settings of one model (the top level or one section, without the
+    sections) as the FRONTDOOR_* variables that set them (None: not set)."""
+    env: dict[str, str] = {}
+    prefix = model.model_config.get("env_prefix", "")
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if name in SECTIONS or value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"{prefix}{name}".upper()] = (
+            json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value))
+    return env
+
+
 def environment(settings: Settings) -> dict[str, str]:
     """Every setting as the FRONTDOOR_* variable that sets it, so a child process
-    builds the same Settings (None: not set)."""
+    builds the same Settings (None: not set). Only the gateway needs all of them;
+    the supervisor gives other processes a part (bot/infra/supervisor.py)."""
     env: dict[str, str] = {}
     for model in (settings, *(getattr(settings, s) for s in SECTIONS)):
-        prefix = model.model_config.get("env_prefix", "")
-        for name in type(model).model_fields:
-            value = getattr(model, name)
-            if name in SECTIONS or value is None:
-                continue
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            env[f"{prefix}{name}".upper()] = (
-                json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value))
+        env.update(variables(model))
     return env
 
 
