@@ -28,6 +28,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Telegram's secret_token: 1-256 characters, only A-Z, a-z, 0-9, _ and -.
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# A CSP host source we accept for images: https, a host name (optionally *.), a port.
+_IMAGE_HOST = re.compile(r"https://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
 
 def secret_minimums(prefix: str, **minimums: int) -> Any:
@@ -191,6 +193,9 @@ class Settings(BaseSettings):
     session_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
     session_max_age_days: int = 30
     allowed_origins: list[str] = Field(default_factory=list)  # empty: same host only
+    # Hosts the web chat page may show images from (article Markdown), besides its
+    # own: CSP host sources such as "https://cdn.example.com"; empty: only ours.
+    image_hosts: list[str] = Field(default_factory=list)
     max_message_chars: int = 2000
     max_frame_bytes: int = 16_384
     history_limit: int = 500
@@ -236,6 +241,16 @@ class Settings(BaseSettings):
 
     _check_secrets = secret_minimums("FRONTDOOR_", rasa_token=16, session_secret=32,
                                      staff_secret=32, metrics_token=16)
+
+    @field_validator("image_hosts")
+    @classmethod
+    def _image_hosts_are_host_sources(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not _IMAGE_HOST.fullmatch(host):
+                raise PydanticCustomError(
+                    "image_host", "FRONTDOOR_IMAGE_HOSTS: {host!r} is not https://host[:port]",
+                    {"host": host})
+        return value
 
     @property
     def effective_redis_url(self) -> str:
