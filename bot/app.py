@@ -8,9 +8,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -22,6 +21,7 @@ from bot.channels.web.session import SessionSigner
 from bot.customers import api as customers_api
 from bot.customers.identity import IdentityStore
 from bot.customers.transcript import TranscriptStore
+from bot.gateway import operations
 from bot.gateway.handoff_bridge import HandoffBridge
 from bot.gateway.inbound import InboundStream
 from bot.gateway.keys import GATEWAY_KEYS
@@ -31,7 +31,6 @@ from bot.gateway.replies import ReplySender
 from bot.gateway.responses import Health
 from bot.gateway.router import Router
 from bot.gateway.services import Services, services
-from bot.infra import metrics
 from bot.infra.live import LiveHub
 from bot.infra.streams import KeepAlive, StreamWorker
 from bot.rendering.previews import PREVIEWS
@@ -41,7 +40,6 @@ from core.redis import text_client
 from core.settings import Settings, get_settings
 from core.signin import SignInLimits
 from handoff import api as handoff_api
-from handoff.reports import report
 from handoff.service import HandoffService
 from handoff.webhooks import WebhookSender
 from knowledge.editor import api as editor_api
@@ -178,7 +176,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Chatbot-first conversational front door with human handoff.",
         version="0.1.0",
         lifespan=lifespan,
+        # The API documentation is for admins: served by bot/gateway/operations.py.
+        docs_url=None, redoc_url=None, openapi_url=None,
     )
+    app.include_router(operations.router)
     app.include_router(webchat_routes.router)
     app.include_router(webauth.router)
     app.include_router(handoff_api.router)
@@ -211,14 +212,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"status": status, "redis": redis_ok, "rasa": rasa_ok, "actions": actions_ok},
             status_code=200 if redis_ok else 503,
         )
-
-    @app.get("/metrics", tags=["operations"], include_in_schema=True,
-             response_class=PlainTextResponse)  # Prometheus' text format
-    async def prometheus_metrics(request: Request) -> Response:
-        handoff = services(request).handoff
-        waiting = {team: len(await handoff.queue.waiting(team)) for team in handoff.teams.teams}
-        metrics.set_handoff_gauges(
-            await report(handoff.redis, days=metrics.REPORT_WINDOW_DAYS), waiting)
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

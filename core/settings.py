@@ -28,6 +28,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Telegram's secret_token: 1-256 characters, only A-Z, a-z, 0-9, _ and -.
 _TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# A CSP host source we accept for images: https, a host name (optionally *.), a port.
+_IMAGE_HOST = re.compile(r"https://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
 
 def secret_minimums(prefix: str, **minimums: int) -> Any:
@@ -191,6 +193,9 @@ class Settings(BaseSettings):
     session_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
     session_max_age_days: int = 30
     allowed_origins: list[str] = Field(default_factory=list)  # empty: same host only
+    # Hosts the web chat page may show images from (article Markdown), besides its
+    # own: CSP host sources such as "https://cdn.example.com"; empty: only ours.
+    image_hosts: list[str] = Field(default_factory=list)
     max_message_chars: int = 2000
     max_frame_bytes: int = 16_384
     history_limit: int = 500
@@ -229,6 +234,10 @@ class Settings(BaseSettings):
     staff_signin_max_delay_s: float = Field(default=900.0, gt=0)  # 15 minutes
     staff_signin_window_s: float = Field(default=900.0, gt=0)
 
+    # Bearer token a Prometheus scraper sends to /metrics (admins may also read it
+    # signed in); unset: only admins.
+    metrics_token: SecretStr | None = None
+
     sandboxes: bool = False  # run the local platform sandboxes and talk to them
     sandbox_port: int = 8001
 
@@ -246,7 +255,17 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=lambda: KnowledgeSettings())
 
     _check_secrets = secret_minimums("FRONTDOOR_", rasa_token=16, session_secret=32,
-                                     staff_secret=32)
+                                     staff_secret=32, metrics_token=16)
+
+    @field_validator("image_hosts")
+    @classmethod
+    def _image_hosts_are_host_sources(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if not _IMAGE_HOST.fullmatch(host):
+                raise PydanticCustomError(
+                    "image_host", "FRONTDOOR_IMAGE_HOSTS: {host!r} is not https://host[:port]",
+                    {"host": host})
+        return value
 
     @property
     def effective_redis_url(self) -> str:
@@ -295,20 +314,29 @@ def with_channels(settings: Settings, **changes: object) -> Settings:
 SECTIONS = ("channels", "handoff", "knowledge")
 
 
+def variables(model: BaseSettings) -> dict[str, str]:
+    """The settings of one model (the top level or one section, without the
+    sections) as the FRONTDOOR_* variables that set them (None: not set)."""
+    env: dict[str, str] = {}
+    prefix = model.model_config.get("env_prefix", "")
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if name in SECTIONS or value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        env[f"{prefix}{name}".upper()] = (
+            json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value))
+    return env
+
+
 def environment(settings: Settings) -> dict[str, str]:
     """Every setting as the FRONTDOOR_* variable that sets it, so a child process
-    builds the same Settings (None: not set)."""
+    builds the same Settings (None: not set). Only the gateway needs all of them;
+    the supervisor gives other processes a part (bot/infra/supervisor.py)."""
     env: dict[str, str] = {}
     for model in (settings, *(getattr(settings, s) for s in SECTIONS)):
-        prefix = model.model_config.get("env_prefix", "")
-        for name in type(model).model_fields:
-            value = getattr(model, name)
-            if name in SECTIONS or value is None:
-                continue
-            if isinstance(value, SecretStr):
-                value = value.get_secret_value()
-            env[f"{prefix}{name}".upper()] = (
-                json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value))
+        env.update(variables(model))
     return env
 
 

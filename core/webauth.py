@@ -18,7 +18,9 @@ The app's services carry one `StaffAuth` (see `StaffServices`).
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -50,8 +52,7 @@ COOKIE = "fd_staff"
 CSRF_HEADER = "x-requested-with"
 CSRF_VALUE = "frontdoor"
 SESSION_TTL_S = 12 * 3600
-STAFF_CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data:; "
-             "connect-src 'self' ws: wss:; frame-ancestors 'none'; form-action 'self'")
+_HOST = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 HERE = Path(__file__).parent
 
 
@@ -202,12 +203,40 @@ async def staff_for_websocket(websocket: WebSocket, role: str) -> StaffUser | No
     return user if user is not None and user.has(role) else None
 
 
-def staff_page(template: str, env: Environment = templates, **context) -> HTMLResponse:
+def own_connect_sources(request: HTTPConnection) -> str:
+    """connect-src for a page of ours: this origin, and its WebSockets (ws: and
+    wss: of this host, nothing else). A Host header that is not a plain
+    host[:port] adds nothing, so it cannot write into the policy."""
+    host = request.headers.get("host", "")
+    if not _HOST.fullmatch(host):
+        return "'self'"
+    return f"'self' ws://{host} wss://{host}"
+
+
+def page_csp(request: HTTPConnection, *, images: Iterable[str] = (),
+             frame_ancestors: str = "'none'") -> str:
+    """The Content-Security-Policy of our HTML pages: scripts, styles and
+    connections only from our own origin, images from it (and `data:`) plus the
+    named hosts, no <base>, no plugins, forms back to us, framed by no one
+    (unless said)."""
+    image_sources = " ".join(["'self'", "data:", *images])
+    return ("default-src 'self'; script-src 'self'; style-src 'self'; "
+            f"img-src {image_sources}; "
+            f"connect-src {own_connect_sources(request)}; base-uri 'none'; object-src 'none'; "
+            f"form-action 'self'; frame-ancestors {frame_ancestors}")
+
+
+def staff_headers(request: HTTPConnection) -> dict[str, str]:
+    """The headers of every staff page: the strict CSP, no sniffing, no caching."""
+    return {"Content-Security-Policy": page_csp(request),
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def staff_page(request: HTTPConnection, template: str, env: Environment = templates,
+               **context) -> HTMLResponse:
     """Render a staff page (from core/templates unless `env` says) with the strict CSP."""
     html = env.get_template(template).render(**context)
-    return HTMLResponse(html, headers={"Content-Security-Policy": STAFF_CSP,
-                                       "X-Content-Type-Options": "nosniff",
-                                       "Cache-Control": "no-store"})
+    return HTMLResponse(html, headers=staff_headers(request))
 
 
 def _safe_next(target: str | None) -> str:
@@ -225,8 +254,8 @@ async def staff_static(name: str) -> FileResponse:
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-async def login_page(next: str = "/") -> HTMLResponse:
-    return staff_page("login.html", next=_safe_next(next), error=None)
+async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return staff_page(request, "login.html", next=_safe_next(next), error=None)
 
 
 @router.post("/login", include_in_schema=False)
@@ -237,14 +266,14 @@ async def login(request: Request, username: str = Form(max_length=64),
     result = await auth.sign_in(address, username.strip().lower(), password)
     if isinstance(result, TooManyAttempts):
         seconds = result.retry_after_s
-        page = staff_page("login.html", next=_safe_next(next),
+        page = staff_page(request, "login.html", next=_safe_next(next),
                           error=f"Too many sign-in attempts. Please wait {seconds} second"
                                 f"{'' if seconds == 1 else 's'} and try again.")
         page.status_code = 429
         page.headers["Retry-After"] = str(seconds)
         return page
     if isinstance(result, Refused):
-        page = staff_page("login.html", next=_safe_next(next),
+        page = staff_page(request, "login.html", next=_safe_next(next),
                           error="Wrong username or password.")
         page.status_code = 401
         return page

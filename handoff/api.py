@@ -144,8 +144,9 @@ async def queue_view(service: HandoffService, me: str) -> dict:
 
 
 @router.get("/agent", response_class=HTMLResponse, include_in_schema=False)
-async def console_page(user: StaffUser = Depends(require_staff_page("agent"))) -> HTMLResponse:
-    return staff_page("agent.html", templates, user=user)
+async def console_page(request: Request,
+                       user: StaffUser = Depends(require_staff_page("agent"))) -> HTMLResponse:
+    return staff_page(request, "agent.html", templates, user=user)
 
 
 @router.get("/agent/static/{name}", include_in_schema=False)
@@ -156,9 +157,10 @@ async def console_static(name: str) -> FileResponse:
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
-async def reports_page(user: StaffUser = Depends(require_staff_page("agent")),
+async def reports_page(request: Request,
+                       user: StaffUser = Depends(require_staff_page("agent")),
                        service: HandoffService = Depends(handoff)) -> HTMLResponse:
-    return staff_page("reports.html", templates, user=user,
+    return staff_page(request, "reports.html", templates, user=user,
                       report=await report(service.redis, days=7))
 
 

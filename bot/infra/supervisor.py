@@ -23,9 +23,12 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
-from core.settings import PROJECT_ROOT, Settings, environment
+from core.settings import PROJECT_ROOT, Settings, environment, variables
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
+# Starts `rasa run` with the API token from FRONTDOOR_RASA_TOKEN, not from argv.
+RASA_RUN = Path(__file__).with_name("rasa_run.py")
 
 
 class LaunchError(Exception):
@@ -36,6 +39,7 @@ class LaunchError(Exception):
 class Child:
     name: str
     argv: list[str]
+    env: dict[str, str] = field(repr=False)  # only what this process needs
     health_url: str | None
     log_path: Path
     port: int
@@ -114,13 +118,12 @@ def current_model(settings: Settings) -> Path:
     return path
 
 
-def child_env(settings: Settings) -> dict[str, str]:
-    """The parent's environment plus every setting, so each child process builds
-    the same Settings the launcher has."""
-    env = {**os.environ, **environment(settings)}
+def base_env() -> dict[str, str]:
+    """What every child inherits: the launcher's environment without any
+    FRONTDOOR_* variable (each child gets its own selection of those, below),
+    plus quiet defaults."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FRONTDOOR_")}
     env.update(
-        FRONTDOOR_REDIS_URL=settings.effective_redis_url,
-        FRONTDOOR_SESSION_SECRET=session_secret(settings),
         RASA_TELEMETRY_ENABLED="false",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         HF_HUB_OFFLINE="1",
@@ -129,6 +132,43 @@ def child_env(settings: Settings) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+# Each process gets the settings it reads and no one else's secrets
+# (docs/security.md): the gateway all of them; Rasa only its API token (its
+# Redis is in endpoints.yml); the action server Redis, handoff and knowledge;
+# the sandbox, which plays the platforms, the channel credentials and where
+# the gateway is.
+SANDBOX_SETTINGS = ("FRONTDOOR_HOST", "FRONTDOOR_PORT", "FRONTDOOR_PUBLIC_URL",
+                    "FRONTDOOR_SANDBOX_PORT", "FRONTDOOR_SANDBOXES")
+# The action server escalates (which only enqueues ticket events when webhook
+# URLs are set); the gateway signs and sends them, so only it has the secret.
+ACTIONS_WITHOUT = ("FRONTDOOR_HANDOFF_WEBHOOK_SECRET",)
+
+
+def gateway_env(settings: Settings) -> dict[str, str]:
+    """Every setting, so the gateway builds the same Settings the launcher has."""
+    return {**base_env(), **environment(settings),
+            "FRONTDOOR_REDIS_URL": settings.effective_redis_url,
+            "FRONTDOOR_SESSION_SECRET": session_secret(settings)}
+
+
+def rasa_env(settings: Settings) -> dict[str, str]:
+    """Only the API token, read by rasa_run.py (never on the command line)."""
+    return {**base_env(), "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value()}
+
+
+def actions_env(settings: Settings) -> dict[str, str]:
+    handoff = {k: v for k, v in variables(settings.handoff).items() if k not in ACTIONS_WITHOUT}
+    return {**base_env(), "FRONTDOOR_REDIS_URL": settings.effective_redis_url,
+            **handoff, **variables(settings.knowledge)}
+
+
+def sandbox_env(settings: Settings) -> dict[str, str]:
+    """The channel credentials the sandbox checks and signs with, and the
+    gateway's address it delivers to."""
+    top = {k: v for k, v in variables(settings).items() if k in SANDBOX_SETTINGS}
+    return {**base_env(), **top, **variables(settings.channels)}
 
 
 def plan(settings: Settings) -> list[list[Child]]:
@@ -143,20 +183,21 @@ def plan(settings: Settings) -> list[list[Child]]:
             [shutil.which("redis-server") or "redis-server", "--port", str(settings.redis_port),
              "--bind", "127.0.0.1", "--dir", str(redis_dir), "--appendonly", "yes",
              "--save", "", "--protected-mode", "yes"],
-            None, logs / "redis.log", settings.redis_port, timeout_s=20)])
+            base_env(), None, logs / "redis.log", settings.redis_port, timeout_s=20)])
     python = sys.executable
     waves.append([
         Child("rasa",
-              [str(RASA_BIN), "run", "--model", str(current_model(settings)),
+              [str(RASA_PYTHON), str(RASA_RUN), "run", "--model", str(current_model(settings)),
                "--endpoints", str(write_rasa_endpoints(settings)),
                "--credentials", str(PROJECT_ROOT / "credentials.yml"),
                "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
-               "--enable-api", "--auth-token", settings.rasa_token.get_secret_value()],
-              settings.rasa_url + "/", logs / "rasa.log", settings.rasa_port, timeout_s=300),
+               "--enable-api"],  # the token: from the environment, see rasa_run.py
+              rasa_env(settings), settings.rasa_url + "/", logs / "rasa.log", settings.rasa_port,
+              timeout_s=300),
         Child("actions",
               [python, "-m", "actions.server", "--port", str(settings.actions_port)],
-              settings.actions_url + "/health", logs / "actions.log", settings.actions_port,
-              timeout_s=180),
+              actions_env(settings), settings.actions_url + "/health", logs / "actions.log",
+              settings.actions_port, timeout_s=180),
         Child("gateway",
               [python, "-m", "uvicorn", "bot.app:create_app", "--factory",
                "--host", settings.host, "--port", str(settings.port),
@@ -165,8 +206,8 @@ def plan(settings: Settings) -> list[list[Child]]:
                # would otherwise believe X-Forwarded-For from 127.0.0.1 by default
                "--no-proxy-headers",
                "--timeout-graceful-shutdown", "10"],
-              f"http://{settings.host}:{settings.port}/healthz", logs / "gateway.log",
-              settings.port, timeout_s=60),
+              gateway_env(settings), f"http://{settings.host}:{settings.port}/healthz",
+              logs / "gateway.log", settings.port, timeout_s=60),
     ])
     if settings.sandboxes:
         waves[-1].append(Child(
@@ -174,8 +215,8 @@ def plan(settings: Settings) -> list[list[Child]]:
             [python, "-m", "uvicorn", "sandbox.app:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(settings.sandbox_port), "--no-access-log",
              "--timeout-graceful-shutdown", "10"],
-            f"http://127.0.0.1:{settings.sandbox_port}/healthz", logs / "sandbox.log",
-            settings.sandbox_port, timeout_s=60))
+            sandbox_env(settings), f"http://127.0.0.1:{settings.sandbox_port}/healthz",
+            logs / "sandbox.log", settings.sandbox_port, timeout_s=60))
     return waves
 
 
@@ -186,11 +227,10 @@ class Stack:
         self._echo = echo
 
     def start(self) -> None:
-        env = child_env(self.settings)
         try:
             for wave in plan(self.settings):
                 for child in wave:
-                    self._spawn(child, env)
+                    self._spawn(child)
                 for child in wave:
                     self._wait_healthy(child)
                     self._echo(f"  {child.name:<8} ready")
@@ -198,13 +238,13 @@ class Stack:
             self.stop()
             raise
 
-    def _spawn(self, child: Child, env: dict[str, str]) -> None:
+    def _spawn(self, child: Child) -> None:
         if port_in_use(child.port):
             raise LaunchError(f"port {child.port} for {child.name} is already in use; stop what "
                               f"runs there or choose another port (FRONTDOOR_*_PORT)")
         child.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = child.log_path.open("ab")
-        child.proc = subprocess.Popen(child.argv, cwd=PROJECT_ROOT, env=env, stdout=log,
+        child.proc = subprocess.Popen(child.argv, cwd=PROJECT_ROOT, env=child.env, stdout=log,
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                       start_new_session=True)
         self.children.append(child)
@@ -267,8 +307,7 @@ def train(settings: Settings, force: bool = False, echo=print) -> int:
     argv = [str(RASA_BIN), "train", "--config", "config.yml", "--domain", "domain.yml",
             "--data", "data", "--out", str(settings.models_dir),
             "--fixed-model-name", target.name.removesuffix(".tar.gz")]
-    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2",
-               SQLALCHEMY_SILENCE_UBER_WARNING="1")
+    env = base_env()  # training needs no setting and no secret
     echo("Training the Rasa model (about 2 minutes on 2 cores)…")
     code = subprocess.call(argv, cwd=PROJECT_ROOT, env=env)
     if code == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
@@ -24,12 +24,11 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/kb", response_class=HTMLResponse)
-async def editor_page(user: StaffUser = Depends(webauth.require_staff_page("editor"))
+async def editor_page(request: Request,
+                      user: StaffUser = Depends(webauth.require_staff_page("editor"))
                       ) -> HTMLResponse:
     html = templates.get_template("kb.html").render(user=user)
-    return HTMLResponse(html, headers={"Content-Security-Policy": webauth.STAFF_CSP,
-                                       "X-Content-Type-Options": "nosniff",
-                                       "Cache-Control": "no-store"})
+    return HTMLResponse(html, headers=webauth.staff_headers(request))
 
 
 @router.get("/kb/static/{name}")

@@ -3,7 +3,6 @@ handling time and CSAT, per channel."""
 
 import time
 
-import httpx
 import pytest
 from redis.asyncio import Redis
 
@@ -13,6 +12,7 @@ from core.settings import HandoffSettings, Settings
 from handoff.reports import report
 from handoff.service import HandoffService, day_key
 from tests.conftest import free_port, serve
+from tests.staff import make_staff, signed_in_client
 
 
 async def four_web_conversations_one_escalated(redis: Redis) -> None:
@@ -47,9 +47,13 @@ async def test_metrics_expose_the_same_figures(redis_server):
     await redis.flushdb()
     try:
         await four_web_conversations_one_escalated(redis)
-        async with (serve(create_app(settings), settings.port),
-                    httpx.AsyncClient(base_url=settings.base_url) as client):
-            text = (await client.get("/metrics")).text
+        await make_staff(redis, "root", "admin")
+        async with serve(create_app(settings), settings.port):
+            client = await signed_in_client(settings.base_url, "root")  # admins only
+            try:
+                text = (await client.get("/metrics")).text
+            finally:
+                await client.aclose()
     finally:
         await redis.flushdb()
         await redis.aclose()

@@ -23,7 +23,7 @@ from core import web_assets
 from core.addresses import client_address
 from core.bodies import read_bounded
 from core.models import InboundMessage
-from core.webauth import origin_allowed
+from core.webauth import origin_allowed, page_csp
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -31,8 +31,6 @@ STATIC = Path(__file__).parent / "static"
 CLOSE_UNKNOWN_SESSION = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_RATE_LIMITED = 4429  # the widget reconnects later, with its usual backoff
-PAGE_CSP = ("default-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-            "connect-src 'self' ws: wss:; frame-ancestors 'none'")
 RATE_WINDOW_S = 10.0
 MAX_SESSION_BYTES = 4096  # {"token": "..."}: a few hundred bytes
 
@@ -51,8 +49,9 @@ async def demo_page(request: Request, svc: Services = Depends(services)) -> HTML
     html = svc.templates.get_template("index.html").render(
         widget_url=f"{base}/webchat/widget.js", base_url=base
     )
-    return HTMLResponse(html, headers={"Content-Security-Policy": PAGE_CSP,
-                                       "X-Content-Type-Options": "nosniff"})
+    return HTMLResponse(html, headers={
+        "Content-Security-Policy": page_csp(request, images=svc.settings.image_hosts),
+        "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/favicon.ico", include_in_schema=False)
@@ -72,17 +71,43 @@ async def widget_asset(name: str) -> Response:
     return FileResponse(STATIC / name, media_type=media, headers=headers)
 
 
+def _cors_origin(request: Request, svc: Services) -> str | None:
+    """The widget may open a session from a page on one of
+    FRONTDOOR_ALLOWED_ORIGINS: that Origin, to echo back; any other, None."""
+    origin = request.headers.get("origin")
+    return origin if origin is not None and origin in svc.settings.allowed_origins else None
+
+
+@router.options("/webchat/session", include_in_schema=False, status_code=204)
+async def session_preflight(request: Request, svc: Services = Depends(services)) -> Response:
+    """CORS preflight for the embedded widget: allowed origins only, no credentials."""
+    origin = _cors_origin(request, svc)
+    if origin is None:
+        raise HTTPException(403, "this origin may not embed the web chat")
+    return Response(status_code=204, headers={
+        "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": "POST",
+        "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600",
+        "Vary": "Origin"})
+
+
 @router.post("/webchat/session", response_model=SessionResponse, tags=["web chat"],
              openapi_extra={"requestBody": {"required": False, "content": {
                  "application/json": {"schema": SessionRequest.model_json_schema()}}}})
-async def open_session(request: Request, svc: Services = Depends(services)) -> SessionResponse:
+async def open_session(request: Request, response: Response,
+                       svc: Services = Depends(services)) -> SessionResponse:
     """Keep a still-valid session token, or issue a new one (a new visitor).
-    Counted per client address first: past the limit, 429 with Retry-After."""
+    Counted per client address first: past the limit, 429 with Retry-After.
+    Readable cross-origin from FRONTDOOR_ALLOWED_ORIGINS only (no credentials:
+    the token is in the body, never a cookie)."""
     wait_s = await svc.visitor_limits.count("session", client_address(request, svc.settings))
     if wait_s:
         raise HTTPException(429, "Too many chat sessions from your address; "
                                  "please try again in a moment.",
                             headers={"Retry-After": str(wait_s)})
+    response.headers["Vary"] = "Origin"
+    origin = _cors_origin(request, svc)
+    if origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = origin
     # Read here, bounded while reading, rather than by FastAPI (which reads any size).
     raw = await read_bounded(request, MAX_SESSION_BYTES, require_length=False)
     try:

@@ -8,6 +8,8 @@ import httpx
 import pytest
 import websockets
 
+from tests.staff import make_staff, signed_in_client
+
 pytestmark = pytest.mark.stack
 
 
@@ -155,14 +157,20 @@ async def test_an_unknown_session_token_is_refused(stack):
     assert closed.value.rcvd.code == 4401
 
 
-async def test_health_and_metrics_are_served(stack):
+async def test_health_and_metrics_are_served(stack, stack_redis):
     base = f"http://{stack.host}:{stack.port}"
     async with httpx.AsyncClient() as http:
         health = (await http.get(f"{base}/healthz")).json()
         assert health == {"status": "ok", "redis": True, "rasa": True, "actions": True}
-        metrics = (await http.get(f"{base}/metrics")).text
+        assert (await http.get(f"{base}/metrics")).status_code == 401  # admins only
+    await make_staff(stack_redis, "ops-admin", "admin")
+    admin = await signed_in_client(base, "ops-admin")
+    try:
+        metrics = (await admin.get("/metrics")).text
         assert "frontdoor_inbound_messages_total" in metrics
-        assert (await http.get(f"{base}/openapi.json")).json()["info"]["title"] == "Front Door"
+        assert (await admin.get("/openapi.json")).json()["info"]["title"] == "Front Door"
+    finally:
+        await admin.aclose()
 
 
 async def test_a_flood_from_one_connection_is_slowed_down_politely(chat):
