@@ -136,7 +136,8 @@ class Router:
             metrics.DUPLICATES.labels(channel=message.channel).inc()
             return
         if await self._answers_link_request(stream_id, message):
-            await self._gateway_turn(stream_id, message, lambda: self._confirm_reply(stream_id, message))
+            await self._gateway_turn(stream_id, message,
+                                     lambda: self._confirm_reply(stream_id, message))
             return
         command = link_command(message)
         if command is not None:
