@@ -12,7 +12,8 @@ from core.keys import KeySpace
 @dataclass(frozen=True)
 class CustomerKeys(KeySpace):
     not_personal: ClassVar[dict[str, str]] = {
-        "link_failures": "a per-channel counter of failed code redemptions; no identity",
+        "link_failures": "a per-channel counter of failed code redemptions (it slows "
+                         "redemptions down, never stops them); no identity",
     }
 
     def identity(self, channel: str, channel_user_id: str) -> str:
@@ -77,9 +78,16 @@ class CustomerKeys(KeySpace):
         return f"{self.prefix}:link:attempts:{channel}:{channel_user_id}"
 
     def link_failures(self, channel: str) -> str:
-        """Failed redemptions on one channel (fixed window): a ceiling on guessing
-        by an attacker who rotates identities (e.g. fresh web visitor ids)."""
+        """Failed redemptions on one channel (fixed window): past a budget every
+        redemption there is slowed down (guessing by an attacker who rotates
+        identities, e.g. fresh web visitor ids), never refused."""
         return f"{self.prefix}:link:failures:{channel}"
+
+    def link_pending(self, channel: str, channel_user_id: str) -> str:
+        """A redeemed code awaiting the issuing identity's YES -> JSON {customer_id
+        (the code's), code_channel, channel and channel_user_id (the redeemer),
+        requested_at}; lives a few minutes."""
+        return f"{self.prefix}:link:pending:{channel}:{channel_user_id}"
 
 
 CUSTOMER_KEYS = CustomerKeys()

@@ -1,23 +1,32 @@
 """Linking a customer's channel identities by a one-time code.
 
 On one channel the customer types "link" and gets a short code; sending that
-code (or "link CODE") on another channel merges that channel identity's
+code (or "link CODE") on another channel asks the issuing identity to confirm,
+and only its YES (within `confirm_ttl_s`) merges the redeeming identity's
 customer (all its identities and its transcript) into the code's customer
-(bot/customers/merge.py). The gateway's router handles both before Rasa, so it works on
-every channel without retraining.
+(bot/customers/merge.py). The gateway's router handles all three before Rasa,
+so it works on every channel without retraining.
 
 Codes are single use (GETDEL: two identities racing for one code, exactly one
 wins), live for 10 minutes, and are rate limited on both sides: at most a few
-issued per identity per hour, and a few redemption attempts per identity, per
-customer and (failed ones) per channel, so guessing is blocked.
+issued per identity per hour, and a few redemption attempts per identity and
+per customer, so guessing from one identity is blocked. Identities are cheap
+on some channels (a fresh web visitor id), so failed redemptions are also
+counted per channel: past `failures_per_channel` in a window every redemption
+on that channel waits `slowdown_s` first. That caps guessing by identity
+rotation at (worker concurrency / slowdown_s) per second without ever refusing
+anyone: a real customer's code still works, only a little later. The pending
+confirmation is single use too (GETDEL): one YES merges once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -54,7 +63,7 @@ class TooManyCodes(Exception):
     """This identity asked for too many codes within the hour."""
 
 
-Status = Literal["linked", "already_linked", "invalid", "limited"]
+Status = Literal["linked", "already_linked", "invalid", "limited", "pending", "refused"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,9 @@ class LinkResult:
     from_channel: str | None = None  # where the code was issued
     previous_customer_id: str | None = None  # the identity's customer before the link
     merged_entries: int = 0  # transcript entries copied from the previous customer
+    issuer: tuple[str, str] | None = None  # (channel, user) asked to confirm (pending)
+    redeemer: tuple[str, str] | None = None  # (channel, user) that redeemed (confirm)
+    slowed: bool = False  # the channel-wide slowdown applied to this attempt
 
     @property
     def ok(self) -> bool:
@@ -82,6 +94,9 @@ class LinkCodes:
         attempts_per_customer: int = 10,
         attempt_window_s: int = 600,
         failures_per_channel: int = 200,
+        slowdown_s: float = 2.0,
+        confirm_ttl_s: float = 300,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._redis = redis
         self._keys = keys
@@ -91,6 +106,9 @@ class LinkCodes:
         self.attempts_per_customer = attempts_per_customer
         self.attempt_window_s = attempt_window_s
         self.failures_per_channel = failures_per_channel
+        self.slowdown_s = slowdown_s
+        self.confirm_ttl_s = confirm_ttl_s
+        self._sleep = sleep
         self._customers = Customers(redis, keys)
 
     # -- issuing -------------------------------------------------------------------
@@ -110,7 +128,8 @@ class LinkCodes:
 
     # -- redeeming -----------------------------------------------------------------
     async def redeem(self, code: str, channel: str, channel_user_id: str) -> LinkResult:
-        """Link (channel, channel_user_id) to the customer who was issued `code`."""
+        """Claim `code` for (channel, channel_user_id): nothing is linked yet, the
+        issuing identity is asked to confirm ("pending", with `issuer`)."""
         code = code.strip().upper()
         identity_key = self._keys.identity(channel, channel_user_id)
         current = await self._redis.get(identity_key)
@@ -122,47 +141,83 @@ class LinkCodes:
         if current is not None:
             limited |= await self._hit(self._keys.link_attempts_customer(current),
                                        self.attempt_window_s) > self.attempts_per_customer
-        failures = int(await self._redis.get(self._keys.link_failures(channel)) or 0)
-        limited |= failures >= self.failures_per_channel
         if limited:
             return LinkResult("limited", customer_id=current)
+        # Many failures on this channel (identity rotation): slow everyone down a
+        # little, never refuse, so nobody can switch linking off for the channel.
+        failures = int(await self._redis.get(self._keys.link_failures(channel)) or 0)
+        slowed = failures >= self.failures_per_channel
+        if slowed:
+            await self._sleep(self.slowdown_s)
 
         code_key = self._keys.link_code(code)
         raw = await self._redis.get(code_key) if looks_like_code(code) else None
         if raw is None:
             await self._hit(self._keys.link_failures(channel), self.attempt_window_s)
-            return LinkResult("invalid", customer_id=current)
+            return LinkResult("invalid", customer_id=current, slowed=slowed)
         info = json.loads(raw)
         target = await self._customers.live(info["customer_id"])
         # the code is left for the channel it was meant for
         if current is not None and await self._customers.live(current) == target:
-            return LinkResult("already_linked", customer_id=target, from_channel=info["channel"])
+            return LinkResult("already_linked", customer_id=target, from_channel=info["channel"],
+                              slowed=slowed)
 
         raw = await self._redis.getdel(code_key)  # the single-use claim: one winner
         if raw is None:
             await self._hit(self._keys.link_failures(channel), self.attempt_window_s)
-            return LinkResult("invalid", customer_id=current)
+            return LinkResult("invalid", customer_id=current, slowed=slowed)
         info = json.loads(raw)
+        issuer = (info["channel"], info["channel_user_id"])
+        request = json.dumps({"customer_id": info["customer_id"], "code_channel": info["channel"],
+                              "channel": channel, "channel_user_id": channel_user_id,
+                              "requested_at": time.time()})
+        # One request per issuing identity: a newer one replaces an older one.
+        await self._redis.set(self._keys.link_pending(*issuer), request,
+                              px=max(1, int(self.confirm_ttl_s * 1000)))
+        return LinkResult("pending", customer_id=current, from_channel=info["channel"],
+                          issuer=issuer, slowed=slowed)
+
+    async def awaiting(self, channel: str, channel_user_id: str) -> bool:
+        """Whether this identity issued a code that was redeemed and awaits its answer."""
+        return bool(await self._redis.exists(self._keys.link_pending(channel, channel_user_id)))
+
+    async def confirm(self, channel: str, channel_user_id: str, allow: bool) -> LinkResult | None:
+        """The issuing identity's answer to a pending request: with `allow`, the
+        redeeming identity's customer joins the code's customer ("linked"); else
+        nothing moves ("refused"). None when no request is pending (expired, or
+        already answered: GETDEL, so one answer acts once)."""
+        pending_key = self._keys.link_pending(channel, channel_user_id)
+        raw = await self._redis.getdel(pending_key)
+        if raw is None:
+            return None
+        info = json.loads(raw)
+        redeemer = (info["channel"], info["channel_user_id"])
+        if not allow:
+            return LinkResult("refused", from_channel=info["code_channel"], redeemer=redeemer)
         target = await self._customers.live(info["customer_id"])
-        previous = await self._redis.get(identity_key)
-        if previous is None:  # this identity's first message: it just joins the customer
-            previous = await self._customers.attach(target, channel, channel_user_id, "code")
+        previous = await self._redis.get(self._keys.identity(*redeemer))
+        if previous is None:  # the redeemer never wrote otherwise: it just joins the customer
+            previous = await self._customers.attach(target, *redeemer, "code")
             if previous == target:
-                return LinkResult("linked", customer_id=target, from_channel=info["channel"])
+                return LinkResult("linked", customer_id=target, from_channel=info["code_channel"],
+                                  redeemer=redeemer)
         previous = await self._customers.live(previous)
         if previous == target:
-            return LinkResult("already_linked", customer_id=target, from_channel=info["channel"])
+            return LinkResult("already_linked", customer_id=target,
+                              from_channel=info["code_channel"], redeemer=redeemer)
         # The whole previous customer joins (all its identities, its transcript):
-        # the person proved they are both.
+        # the redeemer had the code and the issuer allowed it.
         try:
             merged = await self._customers.merge(previous, target, how="code")
         except MergeRefused:
-            # A merge of one of them is under way: give the code back so the
-            # router's retry of this message can still use it.
-            await self._redis.set(code_key, raw, nx=True, px=max(1, int(self.code_ttl_s * 1000)))
+            # A merge of one of them is under way: give the request back so the
+            # router's retry of this answer can still use it.
+            await self._redis.set(pending_key, raw, nx=True,
+                                  px=max(1, int(self.confirm_ttl_s * 1000)))
             raise
-        return LinkResult("linked", customer_id=target, from_channel=info["channel"],
-                          previous_customer_id=previous, merged_entries=merged.entries)
+        return LinkResult("linked", customer_id=target, from_channel=info["code_channel"],
+                          previous_customer_id=previous, merged_entries=merged.entries,
+                          redeemer=redeemer)
 
     async def _hit(self, key: str, window_s: int) -> int:
         """Count one event in a fixed window; the count so far."""

@@ -20,7 +20,7 @@ class CustomerData:
         CustomerKeys, "identity", "customer", "transcript", "customer_identities",
         "customer_attributes", "verified_attribute", "customer_merge", "customer_kept_apart",
         "customer_merging", "customer_merged_from", "link_attempts_customer", "link_code",
-        "link_issued", "link_attempts")
+        "link_issued", "link_attempts", "link_pending")
 
     def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
@@ -87,6 +87,13 @@ class CustomerData:
         async for key in self._redis.scan_iter(match=keys.link_code("*"), count=_BATCH):
             raw = await self._redis.get(key)
             if raw and json.loads(raw).get("customer_id") in owned:
+                await self._redis.delete(key)
+        identities = set(person.identities)
+        async for key in self._redis.scan_iter(match=keys.link_pending("*", "*"), count=_BATCH):
+            raw = await self._redis.get(key)  # asked of them, or asked by them
+            request = json.loads(raw) if raw else {}
+            if request and (request.get("customer_id") in owned or (
+                    request.get("channel"), request.get("channel_user_id")) in identities):
                 await self._redis.delete(key)
         for customer in person.customer_ids:
             await delete_matching(self._redis, keys.customer_merge(glob_literal(customer), "*"))

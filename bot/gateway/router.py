@@ -5,6 +5,7 @@ while the bot owns the conversation, take a bot turn (docs/architecture.md,
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -45,6 +46,13 @@ LINK_ALREADY_TEXT = "This channel is already linked to your conversation."
 LINK_INVALID_TEXT = ("That code isn't valid: it may be mistyped, expired or already used. "
                      "Type link on the channel you came from to get a new one.")
 LINK_LIMITED_TEXT = "Too many attempts; please wait a few minutes."
+LINK_CONFIRM_TEXT = ("Someone on {channel} wants to join this conversation — reply YES to allow "
+                     "(anything else refuses).")
+LINK_WAITING_TEXT = "Waiting for confirmation on {channel}…"
+LINK_ALLOWED_TEXT = "Linked: this conversation continues on {channel} too."
+LINK_REFUSED_TEXT = "Not linked: nothing was shared with {channel}."
+LINK_DECLINED_TEXT = "Not linked: it was not confirmed on {channel}."
+LINK_CONFIRM_EXPIRED_TEXT = "That request to link has expired or was already answered."
 LINK_SHARE_PHONE_HINT = ("\nTexted us from your phone before? Send /share_phone to link by "
                          "your phone number instead.")
 PHONE_LINKED_TEXT = ("Thanks, your number is verified. This chat is now linked with your SMS "
@@ -127,6 +135,10 @@ class Router:
         if not await self._first_delivery(stream_id, message):
             metrics.DUPLICATES.labels(channel=message.channel).inc()
             return
+        if await self._answers_link_request(stream_id, message):
+            await self._gateway_turn(stream_id, message,
+                                     lambda: self._confirm_reply(stream_id, message))
+            return
         command = link_command(message)
         if command is not None:
             await self._gateway_turn(stream_id, message,
@@ -201,7 +213,8 @@ class Router:
                             make_reply: Callable[[], Awaitable[str]]) -> None:
         """A message the gateway answers itself with a system message, whoever
         owns the conversation, never shown to Rasa: "link" issues a code, a code
-        (or "link CODE") redeems one, a shared Telegram contact links by phone.
+        (or "link CODE") redeems one, the issuer's answer to a redeemed code
+        allows or refuses the link, a shared Telegram contact links by phone.
         Each step runs once even if the entry is re-claimed."""
         progress = self._keys.inbound_progress(stream_id)
         reply = await self._redis.hget(progress, "link_reply")
@@ -232,6 +245,12 @@ class Router:
             return
         await self.send(message.channel, recipient, OutboundMessage(text=reply, author="system"))
         await self._redis.hset(progress, "answered", "1")
+        # An answer to a link request: the redeemer hears the outcome, once.
+        tell = await self._redis.hget(progress, "link_tell")
+        if tell is not None and await self._redis.hsetnx(progress, "link_told", "1"):
+            told = json.loads(tell)
+            await self.send(told["channel"], Recipient(told["customer_id"], told["user"]),
+                            OutboundMessage(text=told["text"], author="system"))
 
     async def _link_reply(self, message: InboundMessage, kind: str, code: str | None) -> str:
         if kind == "issue":
@@ -249,14 +268,58 @@ class Router:
             return text + (LINK_SHARE_PHONE_HINT if message.channel == "telegram" else "")
         result = await self._links.redeem(code or "", message.channel, message.channel_user_id)
         log.info("link code redemption on %s: %s", message.channel, result.status)
-        if result.status == "linked":
-            return LINK_DONE_TEXT.format(channel=CHANNEL_LABELS.get(result.from_channel or "",
-                                                                    result.from_channel))
+        if result.status == "pending" and result.issuer is not None:
+            # The issuing identity must say YES before anything moves (a code
+            # phished out of its owner links nothing without them).
+            issuer_channel, issuer_user = result.issuer
+            issuer = await self._identities.resolve(issuer_channel, issuer_user, None)
+            await self.send(issuer_channel, Recipient(issuer, issuer_user), OutboundMessage(
+                text=LINK_CONFIRM_TEXT.format(channel=_label(message.channel)), author="system"))
+            return LINK_WAITING_TEXT.format(channel=_label(issuer_channel))
         if result.status == "already_linked":
             return LINK_ALREADY_TEXT
         if result.status == "limited":
             return LINK_LIMITED_TEXT
         return LINK_INVALID_TEXT
+
+    async def _answers_link_request(self, stream_id: str, message: InboundMessage) -> bool:
+        """Whether this message answers a redeemed code of its sender's. Decided
+        once per stream entry (kept in its progress), so a re-claim goes the same way."""
+        progress = self._keys.inbound_progress(stream_id)
+        decided = await self._redis.hget(progress, "link_answer")
+        if decided is None:
+            due = await self._links.awaiting(message.channel, message.channel_user_id)
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hsetnx(progress, "link_answer", "1" if due else "0")
+                pipe.hget(progress, "link_answer")
+                pipe.expire(progress, SEEN_TTL_S)
+                _, decided, _ = await pipe.execute()
+        return bool(decided == "1")
+
+    async def _confirm_reply(self, stream_id: str, message: InboundMessage) -> str:
+        """The issuer's answer: exactly YES links, anything else refuses. The
+        issuer gets the reply; the redeemer hears the outcome on their channel
+        after it (kept in the progress, sent once by _gateway_turn)."""
+        allow = (message.button_payload is None
+                 and message.text.strip().rstrip(".!").strip().upper() == "YES")
+        result = await self._links.confirm(message.channel, message.channel_user_id, allow)
+        log.info("link confirmation on %s: %s", message.channel,
+                 result.status if result else "none pending")
+        if result is None or result.redeemer is None:
+            return LINK_CONFIRM_EXPIRED_TEXT
+        redeemer_channel, redeemer_user = result.redeemer
+        if result.ok and result.customer_id is not None:
+            told = LINK_DONE_TEXT.format(channel=_label(result.from_channel or message.channel))
+            reply = LINK_ALLOWED_TEXT.format(channel=_label(redeemer_channel))
+            redeemer = result.customer_id
+        else:
+            told = LINK_DECLINED_TEXT.format(channel=_label(message.channel))
+            reply = LINK_REFUSED_TEXT.format(channel=_label(redeemer_channel))
+            redeemer = await self._identities.resolve(redeemer_channel, redeemer_user, None)
+        await self._redis.hset(self._keys.inbound_progress(stream_id), "link_tell", json.dumps(
+            {"channel": redeemer_channel, "user": redeemer_user, "customer_id": redeemer,
+             "text": told}))
+        return reply
 
     async def _count_conversation(self, customer_id: str, message: InboundMessage) -> None:
         """A conversation starts with the first message after an hour's quiet (as
@@ -368,6 +431,10 @@ def ticket_refs(text: str) -> list[str]:
             refs.append(ref)
     return refs
 _LINK_REDEEM_RE = re.compile(r"/?link\s+([A-Za-z0-9]{4,10})", re.IGNORECASE)
+
+
+def _label(channel: str) -> str:
+    return CHANNEL_LABELS.get(channel, channel)
 
 
 def link_command(message: InboundMessage) -> tuple[str, str | None] | None:

@@ -43,6 +43,17 @@ async def web_text(chat: Chat, needle: str, timeout: float = 30) -> str:
     return await asyncio.wait_for(read(), timeout)
 
 
+async def said_to(customer: Customer, needle: str, timeout: float = 30) -> dict:
+    """The first bot message to `customer` containing `needle` (it may come
+    after the reply to their own last message: sent from another channel's turn)."""
+    for _ in range(int(timeout / 0.1)):
+        for message in await customer.bot_messages():
+            if needle in message["text"]:
+                return message
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing with {needle!r} on {customer.channel} within {timeout}s")
+
+
 class WebChat(Chat):
     async def next_frame_any(self) -> dict:
         frame = json.loads(await self.socket.recv())
@@ -62,11 +73,17 @@ async def test_a_conversation_moves_from_telegram_to_sms_to_web_chat_remembering
     try:
         assert "Ada" in (await telegram.say("my name is Ada"))["text"]
         first_code = code_in(await telegram.say("link"))
-        assert "from Telegram" in (await sms.say(first_code))["text"]
+        assert "Waiting for confirmation on Telegram" in (await sms.say(first_code))["text"]
+        await said_to(telegram, "wants to join")  # the issuing side is asked...
+        await telegram.say("YES")  # ...and allows it
+        assert "from Telegram" in (await said_to(sms, "Linked"))["text"]
         assert (await sms.say("what's my name?"))["text"].startswith("You're Ada")
 
         code = code_in(await sms.say("link"))
         await web.say(code)
+        await web_text(web, "Waiting for confirmation on SMS")
+        await said_to(sms, "wants to join")
+        await sms.say("YES")
         assert "from SMS" in await web_text(web, "Linked")  # the open socket follows
         await web.say("do you remember me?")
         assert (await web_text(web, "You're")).startswith("You're Ada")
@@ -84,8 +101,9 @@ async def test_a_conversation_moves_from_telegram_to_sms_to_web_chat_remembering
             await agent.aclose()
         said = [(e["channel"], e["text"]) for e in entries if e["author"] == "customer"]
         assert said == [("telegram", "my name is Ada"), ("telegram", "link"),
-                        ("sms", first_code), ("sms", "what's my name?"),
-                        ("sms", "link"), ("web", code), ("web", "do you remember me?")]
+                        ("sms", first_code), ("telegram", "YES"), ("sms", "what's my name?"),
+                        ("sms", "link"), ("web", code), ("sms", "YES"),
+                        ("web", "do you remember me?")]
         assert [e["ts"] for e in entries] == sorted(e["ts"] for e in entries)
         remembered = [e["channel"] for e in entries if e["text"].startswith("You're Ada")]
         assert remembered == ["sms", "web"]

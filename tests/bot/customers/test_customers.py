@@ -53,7 +53,7 @@ async def test_merge_then_unmerge_gives_both_customers_back_as_they_were(setup, 
     tg, sms = Sender(router, "telegram", "t1"), Sender(router, "sms", "+15550101")
     await tg.says("hello from telegram")
     code = await tg.get_code()
-    await sms.says(code)
+    await sms.redeems(code, tg)
     a = await tg.customer()
     assert await sms.customer() == a
 
@@ -91,9 +91,9 @@ async def test_a_code_link_brings_every_identity_of_the_other_customer(setup):
                     Sender(router, "web", "v_3"))
     await sms.says("hi")
     code = await sms.get_code()
-    await web.says(code)  # web joins the SMS customer
+    await web.redeems(code, sms)  # web joins the SMS customer
     code = await tg.get_code()
-    await sms.says(code)  # the SMS customer (with its web chat) joins Telegram's
+    await sms.redeems(code, tg)  # the SMS customer (with its web chat) joins Telegram's
     assert await web.customer() == await sms.customer() == await tg.customer()
 
 
@@ -197,7 +197,8 @@ async def test_replies_go_to_the_last_channel_unless_one_is_pinned(setup, redis)
     router, _ = setup
     tg, sms = Sender(router, "telegram", "t5"), Sender(router, "sms", "+15550107")
     code = await tg.get_code()
-    await sms.says(code)
+    await sms.redeems(code, tg)
+    await sms.says("on sms now")
     customer = await tg.customer()
     assert await reply_target(redis, customer) == ("sms", "+15550107")
     await tg.says("back on telegram")

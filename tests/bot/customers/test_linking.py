@@ -13,10 +13,15 @@ from bot.customers.keys import CUSTOMER_KEYS
 from bot.customers.linking import CODE_ALPHABET, LinkCodes, looks_like_code, new_code
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import (
+    LINK_ALLOWED_TEXT,
     LINK_ALREADY_TEXT,
+    LINK_CONFIRM_TEXT,
+    LINK_DECLINED_TEXT,
     LINK_INVALID_TEXT,
     LINK_LIMITED_TEXT,
+    LINK_REFUSED_TEXT,
     LINK_TOO_MANY_CODES_TEXT,
+    LINK_WAITING_TEXT,
     Router,
     link_command,
 )
@@ -55,13 +60,21 @@ class Sender:
         return await self.router.identities.resolve(self.channel, self.user, None)
 
     async def last_reply(self) -> str:
-        return (await self.router.transcripts.history(await self.customer()))[-1].text
+        """The last thing said to this identity's channel (a linked customer's
+        transcript also holds the other channels' lines)."""
+        history = await self.router.transcripts.history(await self.customer())
+        return [e for e in history if e.channel == self.channel and e.author != "customer"][-1].text
 
     async def get_code(self) -> str:
         await self.says("link")
         match = CODE_IN_TEXT.search(await self.last_reply())
         assert match, await self.last_reply()
         return match[1]
+
+    async def redeems(self, code: str, issuer: "Sender", answer: str = "YES") -> None:
+        """Send `code`, then the issuing identity answers the confirmation."""
+        await self.says(code)
+        await issuer.says(answer)
 
 
 async def test_a_code_from_telegram_links_sms_to_the_same_customer(setup, redis):
@@ -73,11 +86,16 @@ async def test_a_code_from_telegram_links_sms_to_the_same_customer(setup, redis)
     assert [b["message"] for b in fake.received] == ["my parcel is late"]  # "link" not to Rasa
 
     await sms.says(code.lower())  # codes match case-insensitively
+    assert await sms.last_reply() == LINK_WAITING_TEXT.format(channel="Telegram")
+    assert await tg.last_reply() == LINK_CONFIRM_TEXT.format(channel="SMS")
+    assert await sms.customer() != await tg.customer()  # nothing moved yet
+    await tg.says("yes")
+    assert await tg.last_reply() == LINK_ALLOWED_TEXT.format(channel="SMS")
     assert (await sms.last_reply()).startswith("Linked: you can continue here; "
                                                "I can see our conversation from Telegram.")
     customer = await tg.customer()
     assert await sms.customer() == customer
-    assert len(fake.received) == 1  # the code did not go to Rasa either
+    assert len(fake.received) == 1  # neither the code nor the YES went to Rasa
 
     await sms.says("any news?")
     assert fake.received[-1]["sender"] == customer  # Rasa slots follow the customer
@@ -85,11 +103,15 @@ async def test_a_code_from_telegram_links_sms_to_the_same_customer(setup, redis)
 
     history = await router.transcripts.history(customer)
     assert [(e.channel, e.author) for e in history] == [
-        ("telegram", "customer"), ("telegram", "bot"),
-        ("telegram", "customer"), ("telegram", "system"),
-        ("sms", "customer"), ("sms", "system"),
+        ("telegram", "customer"), ("telegram", "bot"),  # my parcel is late
+        ("telegram", "customer"), ("telegram", "system"),  # link, the code
+        ("telegram", "system"),  # someone on SMS wants to join
+        ("sms", "customer"), ("sms", "system"),  # the code, waiting (merged in)
+        ("telegram", "customer"), ("telegram", "system"), ("sms", "system"),  # yes, linked
         ("sms", "customer"), ("sms", "bot")]
-    assert [e.ts for e in history] == sorted(e.ts for e in history)
+    copied = {4 + 1, 4 + 2}  # the SMS code and "waiting" were copied in by the merge
+    own = [e.ts for i, e in enumerate(history) if i not in copied]
+    assert own == sorted(own)
     assert history[-1].text == "echo: any news?"
 
     identities = {k: json.loads(v) for k, v in
@@ -114,7 +136,7 @@ async def test_an_identity_with_its_own_history_is_merged_into_the_timeline(setu
     assert old != target
 
     code = await tg.get_code()
-    await sms.says(f"  LINK   {code.lower()} ")
+    await sms.redeems(f"  LINK   {code.lower()} ", tg)
     assert "from Telegram" in await sms.last_reply()
     assert await sms.customer() == target
 
@@ -124,11 +146,12 @@ async def test_an_identity_with_its_own_history_is_merged_into_the_timeline(setu
         ("telegram", "hello from telegram"), ("telegram", "echo: hello from telegram")]
     assert await redis.sismember(CUSTOMER_KEYS.customer_merged_from(target), old)
     assert await redis.hget(CUSTOMER_KEYS.customer(old), "merged_into") == target
-    assert len(await router.transcripts.history(old)) == 2  # kept for an unmerge
+    # kept for an unmerge: its two lines, the code and "waiting for confirmation"
+    assert len(await router.transcripts.history(old)) == 4
     assert await redis.hlen(CUSTOMER_KEYS.customer_identities(old)) == 0
     # the copies are marked with where they came from
     rows = await redis.xrange(CUSTOMER_KEYS.transcript(target))
-    assert sum(1 for _, f in rows if f.get("from") == old) == 2
+    assert sum(1 for _, f in rows if f.get("from") == old) == 4
 
     await sms.says(code)  # the issuer's code from an identity already on that customer
     assert await sms.last_reply() == LINK_INVALID_TEXT  # used: it is gone
@@ -170,7 +193,7 @@ async def test_a_used_code_cannot_be_used_again(setup):
     tg = Sender(router, "telegram", "t1")
     sms, web = Sender(router, "sms", "+15550005"), Sender(router, "web", "v_9")
     code = await tg.get_code()
-    await sms.says(code)
+    await sms.redeems(code, tg)
     await web.says(code)
     assert await web.last_reply() == LINK_INVALID_TEXT
     assert await web.customer() != await tg.customer() == await sms.customer()
@@ -197,17 +220,27 @@ async def test_guessing_is_blocked_even_for_the_right_code_until_the_window_pass
     assert fake.received == []
 
     await asyncio.sleep(1.2)  # the window passes
-    await sms.says(code)
+    await sms.redeems(code, tg)
     assert "Linked" in await sms.last_reply()
     assert await sms.customer() == await tg.customer()
 
 
-async def test_rotating_identities_hits_the_per_channel_failure_ceiling(redis):
-    links = LinkCodes(redis, failures_per_channel=10)
+async def test_rotating_identities_past_the_channel_budget_slows_that_channel_only(redis):
+    slept: list[float] = []
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    links = LinkCodes(redis, failures_per_channel=10, slowdown_s=2.0, sleep=sleep)
     for i in range(10):
-        assert (await links.redeem(new_code(), "web", f"v_{i}")).status == "invalid"
-    assert (await links.redeem(new_code(), "web", "v_fresh")).status == "limited"
-    assert (await links.redeem(new_code(), "sms", "+1555")).status == "invalid"  # other channel
+        result = await links.redeem(new_code(), "web", f"v_{i}")
+        assert result.status == "invalid" and not result.slowed
+    assert slept == []
+    result = await links.redeem(new_code(), "web", "v_fresh")
+    assert result.status == "invalid" and result.slowed  # slowed, not refused
+    assert slept == [2.0]
+    result = await links.redeem(new_code(), "sms", "+1555")  # other channel: full speed
+    assert result.status == "invalid" and not result.slowed
 
 
 async def test_attempts_are_limited_per_customer_across_its_identities(redis):
@@ -225,6 +258,7 @@ async def test_two_identities_racing_for_one_code_link_exactly_one(setup):
     racers = [Sender(router, "sms", "+15550007"), Sender(router, "web", "v_7")]
     code = await tg.get_code()
     await asyncio.gather(*(r.says(code) for r in racers))
+    await tg.says("YES")
     target = await tg.customer()
     linked = [r for r in racers if await r.customer() == target]
     assert len(linked) == 1
@@ -236,7 +270,9 @@ async def test_many_racers_on_the_store_one_winner(redis):
     links = LinkCodes(redis)
     code = await links.issue("c_target", "telegram", "t1")
     results = await asyncio.gather(*(links.redeem(code, "web", f"v_{i}") for i in range(20)))
-    assert [r.status for r in results].count("linked") == 1
+    assert [r.status for r in results].count("pending") == 1
+    assert [r.status for r in results].count("invalid") == 19
+    assert (await links.confirm("telegram", "t1", allow=True)).status == "linked"
     owners = [await redis.get(CUSTOMER_KEYS.identity("web", f"v_{i}")) for i in range(20)]
     assert owners.count("c_target") == 1
 
@@ -276,3 +312,103 @@ def test_only_exact_forms_are_link_commands():
     assert cmd("link", payload="/greet") is None
     assert all(c in CODE_ALPHABET for c in new_code())
     assert all(looks_like_code(new_code()) for _ in range(200))
+
+
+# -- the attacks: denial of linking, and a phished code --------------------------------
+
+
+async def test_200_wrong_guesses_from_fresh_identities_do_not_stop_a_real_customers_link(setup):
+    router, _ = setup
+    slept: list[float] = []
+
+    async def sleep(s: float) -> None:
+        slept.append(s)
+
+    links = LinkCodes(router.router._redis, sleep=sleep)
+    router = wired_router(router.router._redis, router.router._rasa, router.router._channels,
+                          links=links)
+    for i in range(200):  # an attacker rotating fresh web visitor ids
+        assert (await links.redeem(new_code(), "web", f"v_attacker_{i}")).status == "invalid"
+    tg, web = Sender(router, "telegram", "t1"), Sender(router, "web", "v_customer")
+    await web.says("hello")
+    code = await tg.get_code()
+    await web.redeems(code, tg)
+    assert "Linked" in await web.last_reply()  # slowed down a little, but linked
+    assert await web.customer() == await tg.customer()
+    assert slept == [links.slowdown_s]
+
+
+async def test_a_redeemed_code_merges_nothing_until_the_issuer_says_yes(setup, redis):
+    router, fake = setup
+    tg, web = Sender(router, "telegram", "t1"), Sender(router, "web", "v_victim")
+    await web.says("my address is 1 Main St")
+    victim = await web.customer()
+    code = await tg.get_code()  # issued on the attacker's channel...
+    await web.says(code)  # ...and sent to our bot by the victim
+    assert await web.last_reply() == LINK_WAITING_TEXT.format(channel="Telegram")
+    assert await tg.last_reply() == LINK_CONFIRM_TEXT.format(channel="web chat")
+    assert await web.customer() == victim != await tg.customer()
+    assert await redis.hget(CUSTOMER_KEYS.customer(victim), "merged_into") is None
+    assert all(e.channel == "telegram" for e in
+               await router.transcripts.timeline(await tg.customer()))
+    assert [b["message"] for b in fake.received] == ["my address is 1 Main St"]
+
+
+async def test_anything_but_yes_from_the_issuer_refuses_and_nothing_moves(setup, redis):
+    router, fake = setup
+    tg, web = Sender(router, "telegram", "t1"), Sender(router, "web", "v_9")
+    await web.says("hello")
+    victim = await web.customer()
+    await web.says(await tg.get_code())
+    await tg.says("yes please")  # not exactly YES: refused
+    assert await tg.last_reply() == LINK_REFUSED_TEXT.format(channel="web chat")
+    assert await web.last_reply() == LINK_DECLINED_TEXT.format(channel="Telegram")
+    assert await web.customer() == victim != await tg.customer()
+    assert await redis.hget(CUSTOMER_KEYS.customer(victim), "merged_into") is None
+    assert [b["message"] for b in fake.received] == ["hello"]  # the answer is not Rasa's
+    await tg.says("YES")  # too late: an ordinary message now, nothing to allow
+    assert await web.customer() == victim
+    assert fake.received[-1]["message"] == "YES"
+
+
+async def test_a_request_not_answered_in_time_expires_and_nothing_moves(setup):
+    router, fake = setup
+    router.links.confirm_ttl_s = 0.2
+    tg, web = Sender(router, "telegram", "t1"), Sender(router, "web", "v_10")
+    await web.says("hello")
+    victim = await web.customer()
+    await web.says(await tg.get_code())
+    await asyncio.sleep(0.4)
+    await tg.says("YES")
+    assert await web.customer() == victim != await tg.customer()
+    assert fake.received[-1]["message"] == "YES"  # no request left: it is an ordinary message
+
+
+async def test_only_the_issuing_identity_can_say_yes(setup):
+    router, _ = setup
+    tg, web = Sender(router, "telegram", "t1"), Sender(router, "web", "v_11")
+    await web.says("hello")
+    victim = await web.customer()
+    await web.says(await tg.get_code())
+    await web.says("YES")  # the redeemer cannot allow it itself
+    assert await web.customer() == victim != await tg.customer()
+
+
+async def test_the_issuers_yes_merges_exactly_once_even_when_sent_twice(setup, redis):
+    router, fake = setup
+    tg, web = Sender(router, "telegram", "t1"), Sender(router, "web", "v_12")
+    await web.says("hello")
+    old = await web.customer()
+    await web.says(await tg.get_code())
+    target = await tg.customer()
+    yes = [InboundMessage(channel="telegram", channel_user_id="t1", external_id=f"y{i}",
+                          text="YES") for i in range(2)]
+    await asyncio.gather(router.handle("8-1", yes[0]), router.handle("8-2", yes[1]))
+    await router.handle("8-1", yes[0])  # a re-claim of the first
+    assert await web.customer() == target
+    assert await redis.smembers(CUSTOMER_KEYS.customer_merged_from(target)) == {old}
+    allowed = [e for e in await router.transcripts.history(target)
+               if e.text == LINK_ALLOWED_TEXT.format(channel="web chat")]
+    told = [e for e in await router.transcripts.history(target) if e.text.startswith("Linked: you")]
+    assert len(allowed) == 1 and len(told) == 1
+    assert [b["message"] for b in fake.received] == ["hello", "YES"]  # the other is ordinary

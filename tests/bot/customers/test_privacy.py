@@ -70,8 +70,10 @@ async def build_a_customer_everywhere(p: Person, router: Router, redis: Redis) -
     await p.says("sms", PHONE, SECRETS[1])  # an SMS customer of its own first...
     previous = await router.identities.resolve("sms", PHONE, None)
     await p.says("sms", PHONE, code)  # ...then linked: kept for an unmerge
+    await p.says("telegram", TG, "YES")  # the issuer allows it
     code = CODE_IN_TEXT.search(await p.says("sms", PHONE, "link"))[1]
     await p.says("web", VISITOR, code)
+    await p.says("sms", PHONE, "YES")
     customer = await router.identities.resolve("telegram", TG, None)
     await router.verified.record(customer, VerifiedAttribute(kind="email", value=SECRETS[3]),
                                  "web_login")
@@ -129,10 +131,11 @@ async def test_erasure_leaves_nothing_of_the_person_and_nothing_else_is_lost(per
     customer, sms_customer = await build_a_customer_everywhere(p, router, redis)
     exported = await Privacy(redis).export(sms_customer)  # any of their ids finds the person
     assert exported["customer_id"] == customer
-    # Telegram's customer, and the SMS and Slack customers merged into it (the web
-    # visitor's first message was the code: it never had a customer of its own).
+    # Telegram's customer, and the SMS, web and Slack customers merged into it (the
+    # web visitor's first message was the code: it waited for the SMS side's YES
+    # as a customer of its own).
     people = [c["customer_id"] for c in exported["customers"]]
-    assert len(people) == 3 and people[0] == exported["customer_id"]
+    assert len(people) == 4 and people[0] == exported["customer_id"]
     everything = json.dumps(exported)
     assert all(secret in everything for secret in SECRETS)
     assert {"ref": "FD-ABCD", "customer_id": customer, "summary": SECRETS[0]} in \
