@@ -35,7 +35,9 @@ from redis.asyncio import Redis
 from starlette.requests import HTTPConnection
 
 from core import audit
+from core.addresses import client_address
 from core.responses import StaffUserView
+from core.settings import Settings
 from core.signin import SignInLimiter, SignInLimits
 from core.staff import (
     STAFF_KEYS,
@@ -143,6 +145,7 @@ class StaffServices(Protocol):
     """What staff sign-in needs of the app's services (the gateway's satisfy it)."""
 
     staff: StaffAuth
+    settings: Settings  # which proxy, if any, may say who the client is
 
 
 def staff_auth(request: HTTPConnection) -> StaffAuth:
@@ -262,7 +265,9 @@ async def login_page(request: Request, next: str = "/") -> HTMLResponse:
 async def login(request: Request, username: str = Form(max_length=64),
                 password: str = Form(max_length=256), next: str = Form("/"),
                 auth: StaffAuth = Depends(staff_auth)) -> Response:
-    address = request.client.host if request.client else "unknown"
+    services: StaffServices = request.app.state.services
+    # the same client address the web chat limits use (a trusted proxy may name it)
+    address = client_address(request, services.settings)
     result = await auth.sign_in(address, username.strip().lower(), password)
     if isinstance(result, TooManyAttempts):
         seconds = result.retry_after_s
