@@ -77,6 +77,12 @@ class ChannelSettings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str | None = None
     twilio_api_base: str = "https://api.twilio.com"
+    # Who answers SMS STOP/START/HELP. False (the default): Twilio's own opt-out
+    # handling answers them, as it does on every long code unless Advanced Opt-Out
+    # turns it off, and refuses our messages to an opted-out number (21610); the
+    # gateway only records the opt-out and opt-in, silently. True: only for numbers
+    # whose Twilio opt-out handling is off: the gateway sends its own texts.
+    sms_own_keyword_replies: bool = False
 
     _check_secrets = secret_minimums(
         "FRONTDOOR_", telegram_bot_token=1, telegram_webhook_secret=16,

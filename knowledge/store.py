@@ -169,12 +169,17 @@ class ArticleStore:
         """Keep a query that did not get a straight answer (outcome: fallback,
         clarify, escalated) for the editors' "unanswered questions" view.
 
-        With `customer_id`, a clarification is remembered as pending for that
+        With `customer_id` (always given for a customer's turn), the entry names
+        the customer, for their erasure; and a clarification is remembered as pending for that
         customer, so pressing one of its buttons (`clarification_picked`) marks it
         as answered after all. Returns the stream entry id."""
+        fields = {"query": query[:1000], "outcome": outcome, "channel": channel,
+                  "ts": str(time.time())}
+        if customer_id:  # so an erasure finds it by whom, not by wording
+            fields["customer"] = customer_id
         entry_id = await self._redis.xadd(
             self._keys.unanswered,
-            {"query": query[:1000], "outcome": outcome, "channel": channel, "ts": str(time.time())},
+            fields,
             maxlen=50_000,
             approximate=True,
         )

@@ -8,9 +8,19 @@ Body, HTTP Basic auth (account sid : auth token); errors are Twilio's JSON
 webhooks with X-Twilio-Signature = base64 HMAC-SHA1 of the URL plus the
 sorted params (RequestValidator.compute_signature).
 
+Opt-out keywords as Twilio handles them by default on a long code: a phone's
+STOP is answered by Twilio itself with its standard text, the number goes on
+the account's opt-out list, and the Messages API refuses sends to it (error
+21610) until it texts START (or YES), which Twilio also answers; HELP gets
+Twilio's standard help text. The keyword is still delivered to the webhook.
+With `FRONTDOOR_SMS_OWN_KEYWORD_REPLIES=true` (or `/_sandbox/opt-out-handling`
+`{"twilio_answers": false}`) the sandbox is a number whose opt-out handling is
+off: keywords are only delivered, and the gateway answers them.
+
 Control API for the /sandbox page and the tests, under /_sandbox/: send,
 redeliver, transcript, fail, block (the carrier reports the number as
-unsubscribed, error 21610) and reset. State is in memory, per app.
+unsubscribed, error 21610), opt-out-handling and reset. State is in memory,
+per app.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from twilio.request_validator import RequestValidator
 
+from bot.channels.sms.parse import keyword
 from bot.channels.sms.render import MAX_BODY_CHARS, sms_info
 from core.settings import Settings
 
@@ -38,6 +49,13 @@ router = APIRouter()
 API_VERSION = "2010-04-01"
 INBOUND_PATH = "/channels/sms/inbound"
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+# Twilio's default replies to the opt-out keywords (Messaging > Opt-out management).
+TWILIO_STOP_TEXT = ("You have successfully been unsubscribed. You will not receive any more "
+                    "messages from this number. Reply START to resubscribe.")
+TWILIO_START_TEXT = ("You have successfully been re-subscribed to messages from this number. "
+                     "Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply.")
+TWILIO_HELP_TEXT = "Reply STOP to unsubscribe. Msg&Data Rates May Apply."
 
 
 @dataclass
@@ -54,14 +72,20 @@ class _State:
     messages: dict[str, dict] = field(default_factory=dict)  # sid -> Message resource
     last_webhook: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> params
     blocked: set[str] = field(default_factory=set)  # numbers unsubscribed at the carrier
+    opted_out: set[str] = field(default_factory=set)  # Twilio's opt-out list (texted STOP)
+    twilio_answers: bool = True  # Twilio's default opt-out handling is on for the number
     failure: _Failure | None = None
+
+
+def _new_state(request: Request) -> _State:
+    own = _settings(request).channels.sms_own_keyword_replies
+    state = request.app.state.twilio_sandbox = _State(twilio_answers=not own)
+    return state
 
 
 def _state(request: Request) -> _State:
     state = getattr(request.app.state, "twilio_sandbox", None)
-    if state is None:
-        state = request.app.state.twilio_sandbox = _State()
-    return state
+    return state if state is not None else _new_state(request)
 
 
 def _settings(request: Request) -> Settings:
@@ -121,7 +145,7 @@ async def create_message(account_sid: str, request: Request) -> JSONResponse:
     if len(body) > MAX_BODY_CHARS:
         return _error(400, 21617,
                       "The concatenated message body exceeds the 1600 character limit.")
-    if to in state.blocked:
+    if to in state.blocked or to in state.opted_out:
         return _error(400, 21610, "Attempt to send to unsubscribed recipient")
 
     info = sms_info(body)
@@ -197,8 +221,43 @@ async def sandbox_send(body: SendRequest, request: Request) -> dict:
     _add(state, body.user, {"id": sid, "from": "user", "text": body.text, "buttons": [],
                             "ts": time.time(), "segments": info.segments,
                             "encoding": info.encoding})
+    if state.twilio_answers:
+        _opt_out_handling(state, body.user, body.text)
     state.last_webhook[body.user] = params
     return {"status": await _deliver(request, params), "message_sid": sid}
+
+
+def _opt_out_handling(state: _State, user: str, text: str) -> None:
+    """Twilio's default keyword handling: it answers, and keeps the opt-out list."""
+    word = keyword(text, user in state.opted_out)
+    if word == "stop":
+        if user in state.opted_out:
+            return
+        state.opted_out.add(user)
+        reply = TWILIO_STOP_TEXT
+    elif word == "start":
+        state.opted_out.discard(user)
+        reply = TWILIO_START_TEXT
+    elif word == "help":
+        reply = TWILIO_HELP_TEXT
+    else:
+        return
+    info = sms_info(reply)
+    _add(state, user, {"id": _sid("SM"), "from": "bot", "by": "twilio", "text": reply,
+                       "buttons": [], "ts": time.time(), "segments": info.segments,
+                       "encoding": info.encoding})
+
+
+class OptOutHandling(BaseModel):
+    twilio_answers: bool
+
+
+@router.post("/_sandbox/opt-out-handling")
+async def sandbox_opt_out_handling(body: OptOutHandling, request: Request) -> dict:
+    """Twilio's default opt-out handling on (it answers STOP/START/HELP and refuses
+    sends to opted-out numbers) or off (Advanced Opt-Out disabled it)."""
+    _state(request).twilio_answers = body.twilio_answers
+    return {"ok": True}
 
 
 @router.post("/_sandbox/redeliver")
@@ -243,5 +302,5 @@ async def sandbox_block(body: UserRequest, request: Request) -> dict:
 
 @router.post("/_sandbox/reset")
 async def sandbox_reset(request: Request) -> dict:
-    request.app.state.twilio_sandbox = _State()
+    _new_state(request)
     return {"ok": True}

@@ -54,7 +54,12 @@ def erase(customer_id: str, yes: bool = typer.Option(
                                          err=True):
             raise typer.Exit(1)
         erased = await Privacy(redis).erase(customer_id)
-        await audit.record(redis, "cli", "customer.erase", {"customers": ",".join(erased)})
-        console.print(f"Erased {', '.join(erased)}.")
+        await audit.record(redis, "cli", "customer.erase",
+                           {"customers": ",".join(erased.customer_ids), "aof": erased.aof.status})
+        console.print(f"Erased {', '.join(erased.customer_ids)}.")
+        if erased.aof.status == "rewriting":
+            console.print("Redis is rewriting its append-only file (BGREWRITEAOF).")
+        elif erased.aof.status == "operator":
+            console.print(f"[yellow]{erased.aof.note}[/yellow]")
 
     _run(work)

@@ -165,8 +165,12 @@ async def export_customer(customer_id: str, request: Request,
 async def erase_customer(customer_id: str, request: Request,
                          admin: StaffUser = Depends(require_staff("admin")),
                          svc: Services = Depends(services)) -> Response:
-    """Erase the customer (and customers merged into them) everywhere."""
+    """Erase the customer (and customers merged into them) everywhere. The header
+    `Frontdoor-AOF-Rewrite` says what became of Redis's append-only file: `off`
+    (not enabled), `rewriting` (BGREWRITEAOF started) or `operator` (refused by
+    the Redis service: an operator must rewrite it)."""
     await _existing(svc, customer_id)
     erased = await Privacy(svc.redis).erase(customer_id)
-    await _audit(request, admin, "customer.erase", customers=",".join(erased))
-    return Response(status_code=204)
+    await _audit(request, admin, "customer.erase", customers=",".join(erased.customer_ids),
+                 aof=erased.aof.status)
+    return Response(status_code=204, headers={"Frontdoor-AOF-Rewrite": erased.aof.status})

@@ -27,17 +27,24 @@ never messaged again until it texts START; erasing the flag would let the next
 agent reply reach a phone that refused us. The audit stream keeps the (random,
 meaningless) customer ids of merges and of the erasure itself, as the record
 that it happened.
+
+Deleted keys live on in Redis's append-only file until it is rewritten, so an
+erasure ends by starting an AOF rewrite when AOF is on (`core/aof.py`); where
+the Redis service refuses that (managed Redis), the outcome says an operator
+must rewrite it, and the CLI and API pass that on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from bot.customers.parts import personal_data_parts
 from bot.customers.personal import CustomerData
+from core.aof import AofOutcome, rewrite_after_erase
 from core.personal import Person, PersonalData
 from handoff.lookup import HandoffLookup
 
@@ -46,8 +53,17 @@ SECTIONS = ("profile", "identities", "verified_attributes", "merges", "owner", "
             "tickets", "assistant_memory", "sms_opted_out")
 
 
+@dataclass(frozen=True)
+class Erasure:
+    customer_ids: list[str]
+    """The customer ids erased (the live one first)."""
+    aof: AofOutcome
+    """What became of the append-only file's copies of the erased values."""
+
+
 class Privacy:
     def __init__(self, redis: Redis, parts: list[PersonalData] | None = None) -> None:
+        self._redis = redis
         self._customers = CustomerData(redis)
         self._handoff = HandoffLookup(redis)
         self._parts = parts if parts is not None else personal_data_parts(redis)
@@ -73,12 +89,13 @@ class Privacy:
                 "customers": [_ordered(c, sections[c]) for c in person.customer_ids]}
 
     # -- erasure -----------------------------------------------------------------------
-    async def erase(self, customer_id: str) -> list[str]:
-        """Erase the person behind `customer_id`; returns the customer ids erased."""
+    async def erase(self, customer_id: str) -> Erasure:
+        """Erase the person behind `customer_id`, then have Redis rewrite its
+        append-only file; returns the customer ids erased and the AOF outcome."""
         person = await self.person(customer_id)
         for part in self._parts:
             await part.erase(person)
-        return list(person.customer_ids)
+        return Erasure(list(person.customer_ids), await rewrite_after_erase(self._redis))
 
 
 def _ordered(customer_id: str, sections: dict) -> dict:

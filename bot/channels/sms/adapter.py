@@ -1,5 +1,12 @@
 """The SMS adapter: sends through Twilio's Messages REST API (twilio's async
 client), honours opt-outs, and verifies X-Twilio-Signature over our public URL.
+
+STOP, START and HELP have one responder. By default Twilio's opt-out handling
+answers them (as it does on a long code unless Advanced Opt-Out turns it off)
+and refuses any message of ours to a number that texted STOP (error 21610), so
+the gateway records the opt-out and opt-in silently and answers nothing.
+`FRONTDOOR_SMS_OWN_KEYWORD_REPLIES=true`, for numbers whose Twilio opt-out
+handling is off, makes the gateway send its own texts (parse.py) instead.
 """
 
 from __future__ import annotations
@@ -102,6 +109,7 @@ class SmsChannel:
         token = settings.channels.twilio_auth_token.get_secret_value()  # type: ignore[union-attr]
         self._validator = RequestValidator(token)
         self._client: Client | None = None
+        self._own_replies = settings.channels.sms_own_keyword_replies
 
     # -- inbound ------------------------------------------------------------------
 
@@ -155,18 +163,25 @@ class SmsChannel:
             return None
 
     async def _keyword(self, word: Keyword, phone: str) -> None:
+        """Record an opt-out or opt-in. Twilio has already answered the phone
+        (and refuses a reply of ours to STOP), unless we answer keywords ourselves."""
         key = SMS_KEYS.sms_opted_out(phone)
+        responder = "we confirm" if self._own_replies else "Twilio's opt-out handling answers"
         if word == "stop":
             # One confirmation per opt-out: a second STOP gets no more messages.
             if await self._redis.set(key, str(time.time()), nx=True):
-                log.info("%s opted out of SMS", _mask(phone))
-                await self._reply(phone, OPT_OUT_TEXT)
+                log.info("%s opted out of SMS (%s)", _mask(phone), responder)
+                if self._own_replies:
+                    await self._reply(phone, OPT_OUT_TEXT)
         elif word == "start":
             if await self._redis.delete(key):
-                log.info("%s opted back in to SMS", _mask(phone))
-            await self._reply(phone, OPT_IN_TEXT)
-        else:  # HELP is answered even while opted out (CTIA)
+                log.info("%s opted back in to SMS (%s)", _mask(phone), responder)
+            if self._own_replies:
+                await self._reply(phone, OPT_IN_TEXT)
+        elif self._own_replies:  # HELP is answered even while opted out (CTIA)
             await self._reply(phone, HELP_TEXT)
+        else:
+            log.info("HELP from %s: Twilio's opt-out handling answers it", _mask(phone))
 
     async def _first_answer(self, sid: str) -> bool:
         return bool(await self._redis.set(SMS_KEYS.sms_handled(sid), "1", nx=True,
@@ -197,7 +212,10 @@ class SmsChannel:
     async def send(self, recipient: Recipient, entry: TranscriptEntry) -> None:
         phone = recipient.channel_user_id
         if await self.is_opted_out(phone):
-            log.info("dropping a message to opted-out %s", _mask(phone))
+            # Dropped for good, not retried: Twilio would refuse it (21610).
+            log.warning("message %s to %s not sent: the number opted out of SMS (texted "
+                        "STOP) and gets nothing until it texts START", entry.id or "",
+                        _mask(phone))
             return
         parts = render(entry)
         if entry.buttons:
@@ -232,7 +250,9 @@ class SmsChannel:
                 raise ChannelSendError(f"Twilio error {status} ({code})") from exc
             if code == ERROR_UNSUBSCRIBED:
                 await self._redis.set(SMS_KEYS.sms_opted_out(phone), str(time.time()))
-                log.info("%s has unsubscribed at the carrier; message dropped", _mask(phone))
+                log.warning("message to %s not sent: Twilio reports the number unsubscribed "
+                            "(21610, it texted STOP); recorded as opted out, dropped",
+                            _mask(phone))
                 return False
             log.error("Twilio refused a message to %s: HTTP %s, error %s; dropped",
                       _mask(phone), status, code)

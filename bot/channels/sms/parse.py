@@ -33,6 +33,8 @@ START_WORDS = frozenset({"START", "UNSTOP"})
 YES = "YES"  # opts back in only while opted out; otherwise it is an answer to the bot
 HELP_WORDS = frozenset({"HELP", "INFO"})
 
+# Our own answers to the keywords, sent only with FRONTDOOR_SMS_OWN_KEYWORD_REPLIES
+# (numbers whose Twilio opt-out handling is off); by default Twilio answers them.
 OPT_OUT_TEXT = ("You have been unsubscribed from Brightside messages. "
                 "Reply START to resubscribe.")
 OPT_IN_TEXT = ("You have been resubscribed to Brightside messages. "

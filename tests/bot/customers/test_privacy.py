@@ -2,12 +2,15 @@
 person is left anywhere in Redis, and nobody else lost anything."""
 
 import asyncio
+import contextlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from redis.asyncio import Redis
 
@@ -21,27 +24,46 @@ from bot.gateway.inbound import InboundStream
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import Router
 from bot.rasa_store.keys import RASA_KEYS
+from core.aof import rewrite_finished
 from core.audit import AUDIT_KEYS
 from core.models import InboundMessage, VerifiedAttribute
+from core.redis import binary_of, text_client
 from handoff.keys import HANDOFF_KEYS
+from knowledge.keys import KNOWLEDGE_KEYS
 from knowledge.store import ArticleStore
+from knowledge.unanswered import UnansweredQuestions, _sha, normalise
 from tests.bot.customers.test_customers import gateway  # noqa: F401 - fixture
 from tests.bot.customers.test_linking import CODE_IN_TEXT
 from tests.bot.gateway.test_router import FakeRasa
+from tests.conftest import free_port
 from tests.routers import wired_router
 from tests.staff import make_staff, signed_in_client
 
 ROOT = Path(__file__).resolve().parents[3]
 TG, PHONE, VISITOR, SLACK = "7700123001", "+15550201", "v_privacy1", "U0PRIVACY"
 SECRETS = ["my sofa arrived broken", "call me on this number", "slack words about my bed",
-           "priv@example.com", "Ada Lovelace"]
+           "priv@example.com", "Ada Lovelace",
+           # typed with a leading "/": the assistant (and so the unanswered list) gets
+           # them without it; the first is recorded with the customer's id, the second
+           # as entries were before ids were recorded
+           "Where is my bed frame", "my mattress squeaks"]
+OTHERS_QUESTION = "unrelated question"
+
+
+class Embedder:
+    """Stands in for the model: the cache keys are what matters here."""
+
+    name = "test-model"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.ones((len(texts), 384), dtype=np.float32)
 
 
 class Person:
     """Drives the router the way the gateway does: inbound stream, then handle."""
 
-    def __init__(self, router: Router, redis: Redis) -> None:
-        self.router, self.stream, self.n = router, InboundStream(redis), 0
+    def __init__(self, router: Router, redis: Redis, rasa: FakeRasa) -> None:
+        self.router, self.stream, self.n, self.rasa = router, InboundStream(redis), 0, rasa
 
     async def says(self, channel: str, user: str, text: str, **extra) -> str:
         self.n += 1
@@ -52,14 +74,31 @@ class Person:
         return (await self.router.transcripts.history(customer))[-1].text
 
 
-@pytest.fixture
-async def person(redis):
+@contextlib.asynccontextmanager
+async def people_on(redis: Redis):
     fake = FakeRasa()
     async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
         channels = {name: InMemoryChannel(name) for name in ("telegram", "sms", "web", "slack")}
         router = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
                               channels)
-        yield Person(router, redis), router
+        yield Person(router, redis, fake), router
+
+
+@pytest.fixture
+async def person(redis):
+    async with people_on(redis) as built:
+        yield built
+
+
+async def unanswered(p: Person, redis: Redis, *, with_customer: bool = True) -> str:
+    """Record the last question as the knowledge action does when it has no
+    answer: the text Rasa got, from the sender Rasa got (the customer id)."""
+    got = p.rasa.received[-1]
+    await ArticleStore(redis).record_unanswered(
+        got["message"], "fallback", "telegram",
+        customer_id=got["sender"] if with_customer else None)
+    await UnansweredQuestions(redis).embeddings(Embedder(), [normalise(got["message"])])
+    return got["message"]
 
 
 async def build_a_customer_everywhere(p: Person, router: Router, redis: Redis) -> list[str]:
@@ -98,8 +137,13 @@ async def build_a_customer_everywhere(p: Person, router: Router, redis: Redis) -
     await redis.set(SLACK_KEYS.slack_user_name(SLACK), SECRETS[4])
     await redis.set(SLACK_KEYS.slack_pressed("D0PRIVACY", "1.2"), "x")
     await ArticleStore(redis).record_unanswered(SECRETS[0], "fallback", "telegram")
+    await p.says("telegram", TG, "/ " + SECRETS[5])
+    assert await unanswered(p, redis) == SECRETS[5]
+    await p.says("telegram", TG, "/" + SECRETS[6])
+    assert await unanswered(p, redis, with_customer=False) == SECRETS[6]
 
-    await p.says("sms", "+15550299", "unrelated question")
+    await p.says("sms", "+15550299", OTHERS_QUESTION)
+    await unanswered(p, redis)
     await redis.hset(HANDOFF_KEYS.ticket("FD-ZZZZ"), "customer_id",
                      await router.identities.resolve("sms", "+15550299", None))
     return [customer, previous]
@@ -110,8 +154,8 @@ async def everything_in_redis(redis: Redis) -> dict[str, str]:
     dump = {}
     async for key in redis.scan_iter(count=1000):
         kind = await redis.type(key)
-        if kind == "string":
-            value = await redis.get(key)
+        if kind == "string":  # embeddings are bytes
+            value = (await binary_of(redis).get(key)).decode(errors="replace")
         elif kind == "hash":
             value = await redis.hgetall(key)
         elif kind == "list":
@@ -142,7 +186,8 @@ async def test_erasure_leaves_nothing_of_the_person_and_nothing_else_is_lost(per
         exported["customers"][0]["tickets"]
 
     erased = await Privacy(redis).erase(customer)
-    assert set(erased) == set(people)
+    assert set(erased.customer_ids) == set(people)
+    assert erased.aof.status == "off"  # the test server runs without AOF
 
     needles = [*people, TG, PHONE, VISITOR, SLACK, "D0PRIVACY", "FD-ABCD", *SECRETS]
     left = {key: value for key, value in (await everything_in_redis(redis)).items()
@@ -155,6 +200,72 @@ async def test_erasure_leaves_nothing_of_the_person_and_nothing_else_is_lost(per
         "unrelated question"]
     assert await redis.zrange(HANDOFF_KEYS.team_queue("general"), 0, -1) == ["FD-ZZZZ"]
     assert await redis.hget(HANDOFF_KEYS.ticket("FD-ZZZZ"), "customer_id") == other
+    # Their questions' cached embeddings are gone (the keys name only a hash); the
+    # other customer's question and its embedding are still there.
+    embeddings = {key.rpartition(":")[2] async for key in
+                  redis.scan_iter(match=KNOWLEDGE_KEYS.embedding("*", "*"))}
+    assert embeddings == {_sha(normalise(OTHERS_QUESTION))}
+    assert [f["query"] for _, f in await redis.xrange(KNOWLEDGE_KEYS.unanswered)] == [
+        OTHERS_QUESTION]
+
+
+@pytest.fixture
+def aof_server(tmp_path):
+    """A throwaway redis-server with the append-only file on, as in production."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
+         "127.0.0.1", "--dir", str(tmp_path), "--save", "", "--appendonly", "yes",
+         "--appendfsync", "always"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        yield f"redis://127.0.0.1:{port}/0", tmp_path
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+async def aof_redis(aof_server):
+    url, folder = aof_server
+    client = text_client(url)
+    for _ in range(200):
+        with contextlib.suppress(Exception):
+            if await client.ping():
+                break
+        await asyncio.sleep(0.05)
+    yield client, folder
+    await client.aclose()
+
+
+def aof_bytes(folder: Path) -> bytes:
+    return b"".join(f.read_bytes() for f in sorted(folder.rglob("*")) if f.is_file()
+                    and not f.name.endswith(".rdb"))
+
+
+async def test_an_erasure_rewrites_the_append_only_file_so_the_values_leave_it(aof_redis):
+    redis, folder = aof_redis
+    async with people_on(redis) as (p, router):
+        await p.says("sms", PHONE, SECRETS[0])
+        await p.says("sms", PHONE, "/" + SECRETS[5])
+        await unanswered(p, redis)
+        customer = await router.identities.resolve("sms", PHONE, None)
+        assert await rewrite_finished(redis)  # the server's own first rewrite, if any
+        assert SECRETS[0].encode() in aof_bytes(folder)
+        assert SECRETS[5].encode() in aof_bytes(folder)
+
+        erased = await Privacy(redis).erase(customer)
+
+    assert erased.aof.status == "rewriting"
+    assert await rewrite_finished(redis)
+    # the files the rewrite replaced are removed right after it; allow a moment
+    for _ in range(100):
+        written = aof_bytes(folder)
+        if SECRETS[0].encode() not in written and PHONE.encode() not in written:
+            break
+        await asyncio.sleep(0.05)
+    for needle in (SECRETS[0], SECRETS[5], PHONE):
+        assert needle.encode() not in written, needle
 
 
 async def test_admins_export_and_erase_through_the_api_agents_cannot(gateway):  # noqa: F811

@@ -6,6 +6,7 @@ in-process on free ports."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -51,6 +52,7 @@ from core.models import Button, InboundMessage, TranscriptEntry
 from core.redis import text_client
 from core.settings import Settings, with_channels, with_sandboxes
 from sandbox import twilio as twilio_sandbox
+from sandbox.twilio import TWILIO_HELP_TEXT, TWILIO_START_TEXT, TWILIO_STOP_TEXT
 from tests.bodies import CHUNK, CountingBody
 from tests.conftest import SESSION_SECRET, free_port, serve
 
@@ -324,10 +326,12 @@ def sandbox_app(settings: Settings, http: httpx.AsyncClient) -> FastAPI:
     return app
 
 
-@pytest.fixture(scope="module")
-async def env(redis_server):
-    settings = with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
-                                       sandbox_port=free_port(), session_secret=SESSION_SECRET))
+@contextlib.asynccontextmanager
+async def servers(redis_server: str, **channel_settings: object):
+    settings = with_channels(
+        with_sandboxes(Settings(redis_url=f"{redis_server}/1", port=free_port(),
+                                sandbox_port=free_port(), session_secret=SESSION_SECRET)),
+        **channel_settings)
     redis = text_client(settings.effective_redis_url)
     channel = SmsChannel(settings, redis)
     async with (httpx.AsyncClient(timeout=10) as http,
@@ -337,6 +341,20 @@ async def env(redis_server):
                   f"http://127.0.0.1:{settings.sandbox_port}/twilio")
     await channel.close()
     await redis.aclose()
+
+
+@pytest.fixture(scope="module")
+async def env(redis_server):
+    """Twilio's default: its opt-out handling answers STOP/START/HELP."""
+    async with servers(redis_server) as built:
+        yield built
+
+
+@pytest.fixture
+async def own_replies(redis_server, redis):
+    """A number whose Twilio opt-out handling is off; the gateway answers keywords."""
+    async with servers(redis_server, sms_own_keyword_replies=True) as built:
+        yield built
 
 
 @pytest.fixture(autouse=False)
@@ -466,8 +484,77 @@ async def test_a_signed_but_malformed_webhook_is_a_400_and_changes_nothing(sms):
     assert response.status_code == 400 and await sms.inbound() == []
 
 
-async def test_stop_start_help(sms):
+async def _outbox_delivers(sms, user: str, text: str) -> None:
+    """An agent's reply through the outbox worker, as the gateway sends it; returns
+    once the outbox entry is acknowledged (delivered, or dropped for good)."""
+    sender = OutboxSender(sms.redis, {"sms": sms.channel}, concurrency=1, reclaim_idle_ms=60_000,
+                          max_attempts=3, backoff_s=0.01, backoff_max_s=0.02)
+    await sender.worker.start()
+    try:
+        outbox_id = await Outbox(sms.redis).enqueue("sms", Recipient("c_1", user),
+                                                    bot_entry(text))
+        for _ in range(1000):  # done (delivered or dropped for good), then acknowledged
+            if await sms.redis.exists(GATEWAY_KEYS.outbox_done(outbox_id)) and \
+                    (await sms.redis.xpending(GATEWAY_KEYS.outbox_stream,
+                                              "senders"))["pending"] == 0:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the outbox entry was never acknowledged")
+    finally:
+        await sender.worker.stop()
+
+
+async def test_stop_is_answered_once_by_twilio_and_the_gateway_records_it_silently(sms, caplog):
     user = "+15550001111"
+    assert (await sms.text(user, " Stop "))["status"] == 200
+    # Exactly one confirmation reaches the phone: Twilio's; ours would be refused.
+    assert [(m["text"], m.get("by")) for m in await sms.transcript(user, "bot")] == [
+        (TWILIO_STOP_TEXT, "twilio")]
+    assert await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
+    await sms.http.post(f"{sms.sandbox}/_sandbox/redeliver", json={"user": user})
+    await sms.text(user, "STOP")  # already out: nothing more
+    await sms.text(user, "hello?")  # not taken while opted out
+    assert [m["text"] for m in await sms.transcript(user, "bot")] == [TWILIO_STOP_TEXT]
+    assert await sms.inbound() == []
+
+    # An agent's reply: not sent, not retried, and the log says why.
+    with caplog.at_level(logging.WARNING, logger="bot.channels.sms.adapter"):
+        await _outbox_delivers(sms, user, "Sorry about your order")
+    assert "not sent: the number opted out of SMS" in caplog.text and user not in caplog.text
+    assert await sms.redis.xlen(GATEWAY_KEYS.outbox_dead) == 0
+    # Had our record lagged behind Twilio's list, Twilio's 21610 is taken the same way.
+    await sms.redis.delete(SMS_KEYS.sms_opted_out(user))
+    with caplog.at_level(logging.WARNING, logger="bot.channels.sms.adapter"):
+        await _outbox_delivers(sms, user, "Sorry again")
+    assert "Twilio reports the number unsubscribed (21610" in caplog.text
+    assert await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
+    assert [m["text"] for m in await sms.transcript(user, "bot")] == [TWILIO_STOP_TEXT]
+
+    await sms.text(user, "help")  # Twilio answers HELP, even while opted out; we do not
+    await sms.text(user, "START")  # re-enables: Twilio confirms, the gateway records it
+    assert not await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
+    await sms.text(user, "hello again")
+    await _outbox_delivers(sms, user, "Welcome back")
+    await sms.text(user, "Yes")  # an answer now, not a keyword
+    texts = [m["text"] for m in await sms.transcript(user, "bot")]
+    assert texts == [TWILIO_STOP_TEXT, TWILIO_HELP_TEXT, TWILIO_START_TEXT, "Welcome back"]
+    assert not {OPT_OUT_TEXT, OPT_IN_TEXT, HELP_TEXT} & set(texts)
+    assert [m.text for m in await sms.inbound()] == ["hello again", "Yes"]
+
+
+async def test_yes_opts_back_in_while_opted_out(sms):
+    user = "+15550001112"
+    await sms.text(user, "QUIT")
+    await sms.text(user, "yes")
+    assert not await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
+    assert [m["text"] for m in await sms.transcript(user, "bot")] == [
+        TWILIO_STOP_TEXT, TWILIO_START_TEXT]
+    assert await sms.inbound() == []
+
+
+async def test_with_own_keyword_replies_our_texts_are_the_ones_sent(own_replies):
+    sms, user = own_replies, "+15550001113"
     assert (await sms.text(user, " Stop "))["status"] == 200
     assert [m["text"] for m in await sms.transcript(user, "bot")] == [OPT_OUT_TEXT]
     assert await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
@@ -488,6 +575,7 @@ async def test_stop_start_help(sms):
     await sms.text(user, "Yes")  # an answer now, not a keyword
     texts = [m["text"] for m in await sms.transcript(user, "bot")]
     assert texts == [OPT_OUT_TEXT, OPT_IN_TEXT, OPT_OUT_TEXT, HELP_TEXT, OPT_IN_TEXT]
+    assert all(m.get("by") != "twilio" for m in await sms.transcript(user, "bot"))
     assert [m.text for m in await sms.inbound()] == ["hello again", "Yes"]
 
 
