@@ -19,6 +19,7 @@ class ClosingChannel(InMemoryChannel):
         ClosingChannel.closed += 1
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_a_part_that_fails_to_start_stops_everything_started_before_it(
         redis_server, monkeypatch):
     stopped: list[str] = []
@@ -44,6 +45,7 @@ async def test_a_part_that_fails_to_start_stops_everything_started_before_it(
     assert ClosingChannel.closed == 1
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_the_built_gateway_shares_one_transcript_store_between_router_and_api(
         redis_server):
     settings = Settings(redis_url=f"{redis_server}/3", port=free_port(),

@@ -61,6 +61,7 @@ def sign_in(client: httpx.AsyncClient, username: str, password: str):
     return client.post("/login", data={"username": username, "password": password})
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_thirty_concurrent_guesses_get_only_the_allowance_checked(redis_server,
                                                                          monkeypatch):
     hasher = CountingHasher()
@@ -85,6 +86,7 @@ async def test_thirty_concurrent_guesses_get_only_the_allowance_checked(redis_se
             assert (await sign_in(attacker, "ada", RIGHT)).status_code == 303
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_a_wrong_guess_after_the_delay_makes_the_next_delay_longer(redis_server):
     async with door(redis_server, staff_signin_attempts_per_user=1,
                     staff_signin_attempts_per_address=100, staff_signin_delay_s=0.3) \
@@ -122,6 +124,7 @@ async def test_spraying_admin_from_one_address_does_not_keep_the_real_admin_out(
             assert me.status_code == 200 and me.json()["username"] == "admin"
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_a_sign_in_flood_does_not_stall_other_requests(redis_server, monkeypatch):
     # Each hash and verify holds its thread for 0.1 s, like Argon2's CPU time; on
     # the event loop, 16 looping sign-ins would hold every other request for seconds.

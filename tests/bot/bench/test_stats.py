@@ -55,6 +55,7 @@ def test_the_ecdf_ends_at_one():
     assert xs == [1.0, 2.0, 3.0] and ys == [1 / 3, 2 / 3, 1.0]
 
 
+@pytest.mark.slow  # matplotlib's first import: in make test, not test-fast
 def test_a_plot_is_written_to_a_new_folder(tmp_path):
     fig, ax = pyplot().subplots()
     plot_ecdf(ax, TWENTY, "twenty")

@@ -199,6 +199,7 @@ async def test_a_used_code_cannot_be_used_again(setup):
     assert await web.customer() != await tg.customer() == await sms.customer()
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_guessing_is_blocked_even_for_the_right_code_until_the_window_passes(setup):
     router, fake = setup
     router = wired_router(router.router._redis, router.router._rasa, router.router._channels,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.infra.streams import StreamWorker
 
 
@@ -11,6 +13,7 @@ async def _nothing(entry_id: str, fields: dict, keep_alive) -> None:
     return None
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_a_worker_stopped_right_after_it_started_stops_within_seconds(redis):
     # redis-py may swallow a cancellation that lands while the worker's first
     # blocking read sets up its connection; the stop must not wait forever.
@@ -22,6 +25,7 @@ async def test_a_worker_stopped_right_after_it_started_stops_within_seconds(redi
     await asyncio.wait_for(asyncio.gather(*(w.stop() for w in workers)), timeout=10)
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_a_handler_keeps_its_entry_alive_so_no_replica_reclaims_it(redis):
     seen: list[str] = []
     started, release = asyncio.Event(), asyncio.Event()

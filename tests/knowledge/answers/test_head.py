@@ -39,6 +39,7 @@ def clusters(n_articles: int, per_article: int, noise: float, seed: int, dim: in
     return unit(centres[labels] + noise * rng.normal(size=(len(labels), dim))), labels, centres
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 def test_the_head_overrules_one_stray_variant_that_plain_max_cosine_follows():
     # "billing" is worded many ways around one direction; "shipping" has one odd
     # variant that happens to sit next to the customer's question.

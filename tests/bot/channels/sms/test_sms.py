@@ -505,6 +505,7 @@ async def _outbox_delivers(sms, user: str, text: str) -> None:
         await sender.worker.stop()
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_stop_is_answered_once_by_twilio_and_the_gateway_records_it_silently(sms, caplog):
     user = "+15550001111"
     assert (await sms.text(user, " Stop "))["status"] == 200

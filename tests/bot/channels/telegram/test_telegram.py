@@ -544,6 +544,7 @@ async def test_set_webhook_registers_our_url_secret_and_update_types(tg: Env):
     assert (await tg.sb("send", user="ana", text="hi"))["status"] == 200  # the secret matches
 
 
+@pytest.mark.slow  # a long-poll round trip: in make test, not test-fast
 async def test_long_polling_feeds_the_same_path_once_per_update(tg: Env):
     poller = asyncio.create_task(poll_forever(tg.settings, InboundStream(tg.redis), tg.redis,
                                               poll_timeout=1))

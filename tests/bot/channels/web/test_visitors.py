@@ -69,6 +69,7 @@ async def customer_keys(redis) -> list[str]:
                   + [k async for k in redis.scan_iter("fd:{c_*")])
 
 
+@pytest.mark.slow  # seconds of real waiting: in make test, not test-fast
 async def test_fifty_connects_without_a_message_leave_no_customer_keys(redis_server):
     # (limits raised: this attacker stays under them and still costs nothing lasting)
     async with gateway(redis_server, webchat_connects_per_address=1000,
