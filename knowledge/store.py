@@ -33,15 +33,27 @@ class ArticleStore:
         self._seed_folder = seed_folder
 
     async def revision(self) -> int:
-        await self._ensure_seeded()
+        # Every question reads this: one round trip once the store is seeded.
+        revision = await self._revision()
+        if revision == 0 and await self._seed_if_empty(revision):
+            revision = await self._revision()
+        return revision
+
+    async def _revision(self) -> int:
         return int(await self._redis.get(self._keys.kb_revision) or 0)
 
     async def _ensure_seeded(self) -> None:
-        if self._seed_folder is not None and not await self._redis.get(self._keys.kb_revision):
-            count = await self.seed_from_folder(self._seed_folder)
-            if count:
-                log.info("knowledge base seeded with %s articles from %s", count,
-                         self._seed_folder)
+        if self._seed_folder is not None:
+            await self._seed_if_empty(await self._revision())
+
+    async def _seed_if_empty(self, revision: int) -> int:
+        """Seed from the folder when the store is empty; how many were loaded."""
+        if self._seed_folder is None or revision != 0:
+            return 0
+        count = await self.seed_from_folder(self._seed_folder)
+        if count:
+            log.info("knowledge base seeded with %s articles from %s", count, self._seed_folder)
+        return count
 
     async def get(self, article_id: str) -> Article:
         await self._ensure_seeded()
