@@ -30,6 +30,7 @@ from bot.channels.slack.keys import SLACK_KEYS
 from bot.channels.slack.parse import (
     EVENTS_PATH,
     MAX_BODY_BYTES,
+    REPLAY_WINDOW_S,
     reply_target,
     slack_to_text,
     to_inbound,
@@ -453,8 +454,11 @@ async def test_forged_stale_and_tampered_requests_are_rejected_before_parsing(sl
     cases = {
         "no signature": {"Content-Type": "application/json"},
         "wrong secret": {**good, "X-Slack-Signature": "v0=" + "0" * 64},
-        "stale": slack.signed(body, timestamp=int(time.time()) - 301),
-        "future": slack.signed(body, timestamp=int(time.time()) + 301),
+        # A minute past the window either way: the headers are built before the
+        # requests run, and a clock tick between the two must not bring a
+        # "future" timestamp back inside Slack's 300 s window.
+        "stale": slack.signed(body, timestamp=int(time.time()) - REPLAY_WINDOW_S - 60),
+        "future": slack.signed(body, timestamp=int(time.time()) + REPLAY_WINDOW_S + 60),
         "not a timestamp": {**good, "X-Slack-Request-Timestamp": "soon"},
     }
     for case, headers in cases.items():
