@@ -187,10 +187,21 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     rasa_port: int = 5005
-    # Token for Rasa's HTTP API (enabled on 127.0.0.1 so the gateway can tell a
-    # tracker that an agent resolved the conversation).
+    # Rasa servers the gateway talks to (e.g. ["http://rasa-1:5005",
+    # "http://rasa-2:5005"], or one load balancer); empty: the one the launcher
+    # starts on 127.0.0.1:rasa_port.
+    rasa_urls: list[str] = Field(default_factory=list)
+    # Token for Rasa's HTTP API (the gateway tells a tracker that an agent
+    # resolved the conversation); every Rasa replica must be given the same one.
     rasa_token: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(24)))
     actions_port: int = 5055
+    # The action server Rasa calls (one server or a load balancer in front of
+    # several); unset: the one the launcher starts on 127.0.0.1:actions_port.
+    action_server_url: str | None = None
+    # Rasa sends this token with every action call (its action endpoint's
+    # `token`); the action server answers 401 to a call without it.
+    actions_token: SecretStr = Field(
+        default_factory=lambda: SecretStr(secrets.token_urlsafe(24)))
     public_url: str | None = None  # external base URL; defaults to http://host:port
     var_dir: Path = PROJECT_ROOT / "var"
     models_dir: Path = PROJECT_ROOT / "models"
@@ -260,8 +271,8 @@ class Settings(BaseSettings):
     handoff: HandoffSettings = Field(default_factory=lambda: HandoffSettings())
     knowledge: KnowledgeSettings = Field(default_factory=lambda: KnowledgeSettings())
 
-    _check_secrets = secret_minimums("FRONTDOOR_", rasa_token=16, session_secret=32,
-                                     staff_secret=32, metrics_token=16)
+    _check_secrets = secret_minimums("FRONTDOOR_", rasa_token=16, actions_token=16,
+                                     session_secret=32, staff_secret=32, metrics_token=16)
 
     @field_validator("image_hosts")
     @classmethod
@@ -278,12 +289,17 @@ class Settings(BaseSettings):
         return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
 
     @property
+    def rasa_replicas(self) -> list[str]:
+        return [u.rstrip("/") for u in self.rasa_urls] or [f"http://127.0.0.1:{self.rasa_port}"]
+
+    @property
     def rasa_url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}"
+        """The first Rasa replica (the local one the launcher starts, by default)."""
+        return self.rasa_replicas[0]
 
     @property
     def actions_url(self) -> str:
-        return f"http://127.0.0.1:{self.actions_port}"
+        return (self.action_server_url or f"http://127.0.0.1:{self.actions_port}").rstrip("/")
 
     @property
     def base_url(self) -> str:
