@@ -31,6 +31,7 @@ from bot.gateway.replies import ReplySender
 from bot.gateway.responses import Health
 from bot.gateway.router import Router
 from bot.gateway.services import Services, services
+from bot.infra.children import DOWN_STATES, read_status
 from bot.infra.live import LiveHub
 from bot.infra.streams import KeepAlive, StreamWorker
 from bot.rendering.previews import PREVIEWS
@@ -198,7 +199,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
              responses={503: {"model": Health}})
     async def healthz(request: Request) -> JSONResponse:
         """Redis is required; Rasa or the action server being down is 'degraded'
-        (messages wait and are answered when they are back)."""
+        (messages wait and are answered when they are back), and so is, under
+        `frontdoor up`, a process restarting or given up on (`children`)."""
         svc = services(request)
         try:
             redis_ok = bool(await svc.redis.ping())
@@ -206,11 +208,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             redis_ok = False
         rasa_ok = await svc.rasa.healthy()
         actions_ok = await svc.rasa.actions_healthy()
-        status = "ok" if redis_ok and rasa_ok and actions_ok else (
+        children = read_status(svc.settings.supervisor_state)  # None: no supervisor
+        children_ok = not any(c.state in DOWN_STATES for c in children or ())
+        status = "ok" if redis_ok and rasa_ok and actions_ok and children_ok else (
             "degraded" if redis_ok else "down")
-        return JSONResponse(
-            {"status": status, "redis": redis_ok, "rasa": rasa_ok, "actions": actions_ok},
-            status_code=200 if redis_ok else 503,
-        )
+        body: dict = {"status": status, "redis": redis_ok, "rasa": rasa_ok, "actions": actions_ok}
+        if children is not None:
+            body["children"] = [c.model_dump() for c in children]
+        return JSONResponse(body, status_code=200 if redis_ok else 503)
 
     return app

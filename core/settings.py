@@ -266,6 +266,19 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     reclaim_idle_ms: int = 30_000  # pending entries of a dead worker are taken over after this
 
+    # `frontdoor up` restarts a process that exits (bot/infra/supervisor.py): after
+    # supervisor_backoff_s, doubling up to supervisor_backoff_max_s for each further
+    # crash, back to the start once it has stayed up supervisor_stable_s; past
+    # supervisor_max_restarts_per_minute restarts in a minute it is given up ("failed").
+    supervisor_backoff_s: float = Field(default=1.0, gt=0)
+    supervisor_backoff_max_s: float = Field(default=30.0, gt=0)
+    supervisor_max_restarts_per_minute: int = Field(default=5, ge=1)
+    supervisor_stable_s: float = Field(default=60.0, gt=0)
+    # The gateway: the supervisor's state file (bot/infra/children.py), passed in
+    # by `frontdoor up`; /healthz and /metrics report the processes in it. Unset:
+    # a gateway run on its own, without the supervisor.
+    supervisor_state: Path | None = None
+
     # The sections, each read from its own variables
     channels: ChannelSettings = Field(default_factory=lambda: ChannelSettings())
     handoff: HandoffSettings = Field(default_factory=lambda: HandoffSettings())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-import time
 from pathlib import Path
 
 import typer
@@ -14,7 +13,7 @@ from rich.console import Console
 from bot.cli import customers as cli_customers
 from bot.cli import kb as cli_kb
 from bot.cli import staff as cli_staff
-from bot.infra.supervisor import LaunchError, Stack, tail
+from bot.infra.supervisor import LaunchError, Stack
 from bot.infra.supervisor import train as rasa_train
 from core.redis import text_client
 from core.settings import Settings, get_settings, with_sandboxes
@@ -39,11 +38,15 @@ def up(sandboxes: bool = typer.Option(
         help="Also run the local Telegram/Slack/Twilio sandboxes and enable every channel "
              "against them (what `make demo` does).")) -> None:
     """Start Redis (unless FRONTDOOR_REDIS_URL is set), Rasa, the action server and
-    the gateway; wait until each is healthy; stop them all on Ctrl-C or SIGTERM."""
+    the gateway; wait until each is healthy; restart one that exits (with backoff,
+    at most FRONTDOOR_SUPERVISOR_MAX_RESTARTS_PER_MINUTE); stop them all on Ctrl-C
+    or SIGTERM."""
     settings = get_settings()
     if sandboxes:
         settings = with_sandboxes(settings)
-    stack = Stack(settings, echo=console.print)
+    # Child log lines are printed as they are, never read as Rich markup.
+    stack = Stack(settings, echo=lambda text: console.print(text, markup=False, highlight=False),
+                  alert=lambda text: console.print(text, markup=False, style="bold red"))
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     console.print("[bold]Starting Front Door[/bold] (logs in var/log/)")
     try:
@@ -68,11 +71,9 @@ def up(sandboxes: bool = typer.Option(
                           f"{staff_file})")
         console.print(f"  channels        {', '.join(enabled_channels(settings))}")
         console.print("Press Ctrl-C to stop.")
-        while (dead := stack.dead_child()) is None:
-            time.sleep(0.5)
-        assert dead.proc is not None  # dead_child only returns started children
-        console.print(f"[red]{dead.name} died (exit code {dead.proc.returncode}).[/red] "
-                      f"Last lines of {dead.log_path}:\n{tail(dead.log_path)}")
+        # A process that exits is started again; returns only when every one is given up on.
+        stack.supervise()
+        console.print("[red]Every process has failed.[/red]")
         raise typer.Exit(1)
     except LaunchError as exc:
         console.print(f"[red]Could not start:[/red] {exc}")
@@ -80,6 +81,10 @@ def up(sandboxes: bool = typer.Option(
     except KeyboardInterrupt:
         console.print("Stopping…")
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the stop short and leave children behind
+        # (stop() kills whatever is still running after its timeout).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
         console.print("Stopped.")
 

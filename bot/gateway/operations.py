@@ -62,11 +62,13 @@ async def metrics_reader(request: Request, auth: StaffAuth = Depends(staff_auth)
 async def prometheus_metrics(request: Request) -> Response:
     """Prometheus metrics: an admin session, or `Authorization: Bearer
     <FRONTDOOR_METRICS_TOKEN>`."""
-    handoff = services(request).handoff
+    svc = services(request)
+    handoff = svc.handoff
     waiting = {team: len(await handoff.queue.waiting(team)) for team in handoff.teams.teams}
     metrics.set_handoff_gauges(
         await report(handoff.redis, days=metrics.REPORT_WINDOW_DAYS), waiting)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST,
+    body = generate_latest() + metrics.children_metrics(svc.settings.supervisor_state)
+    return Response(body, media_type=CONTENT_TYPE_LATEST,
                     headers={"Cache-Control": "no-store"})
 
 

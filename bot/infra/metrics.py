@@ -1,6 +1,13 @@
 """Prometheus metrics of the gateway (served at /metrics)."""
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections.abc import Iterator
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.infra.children import read_status
 
 INBOUND_MESSAGES = Counter("frontdoor_inbound_messages_total",
                            "Customer messages accepted", ["channel"])
@@ -50,3 +57,35 @@ def set_handoff_gauges(report: dict, waiting: dict[str, int]) -> None:
         ESCALATION_REASONS.labels(reason).set(count)
     for team, count in waiting.items():
         QUEUE_WAITING.labels(team).set(count)
+
+
+class ChildrenCollector(Collector):
+    """The processes `frontdoor up` supervises, read from its state file
+    (bot/infra/children.py) at each scrape; nothing without one."""
+
+    def __init__(self, state_path: Path | None) -> None:
+        self.state_path = state_path
+
+    def collect(self) -> Iterator[Metric]:
+        children = read_status(self.state_path)
+        if children is None:
+            return
+        restarts = CounterMetricFamily(
+            "frontdoor_child_restarts", "Times the supervisor started a process again after it "
+            "exited (since `frontdoor up` started)", labels=["child"])
+        up = GaugeMetricFamily("frontdoor_child_up",
+                               "1 while the process runs, 0 while it is starting, restarting, "
+                               "given up on (failed) or stopped", labels=["child"])
+        for child in children:
+            restarts.add_metric([child.name], child.restarts)
+            up.add_metric([child.name], 1 if child.state == "running" else 0)
+        yield restarts
+        yield up
+
+
+def children_metrics(state_path: Path | None) -> bytes:
+    """The supervisor's figures in Prometheus' text format, from a registry of
+    their own (the collector reads one gateway's settings)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ChildrenCollector(state_path))
+    return generate_latest(registry)

@@ -1,12 +1,17 @@
 """Start, watch and stop Front Door's processes: Redis, Rasa, the action server,
 the gateway and, for the demo, the platform sandboxes (docs/architecture.md#processes).
+A process that exits is started again after a backoff, the others keep running
+(`Stack.supervise`, `RestartPolicy`); each one's state is in a small JSON file
+(bot/infra/children.py) the gateway reports at /healthz and /metrics.
 
 The CLI (`frontdoor up`), the test session and the benchmarks all use this, so
 the way the product runs is the way it is tested."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import secrets
 import shutil
@@ -14,8 +19,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -23,7 +30,10 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from bot.infra.children import ChildState, ChildStatus, state_file, write_status
 from core.settings import PROJECT_ROOT, Settings, environment, variables
+
+log = logging.getLogger(__name__)
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
@@ -150,7 +160,9 @@ def gateway_env(settings: Settings) -> dict[str, str]:
     """Every setting, so the gateway builds the same Settings the launcher has."""
     return {**base_env(), **environment(settings),
             "FRONTDOOR_REDIS_URL": settings.effective_redis_url,
-            "FRONTDOOR_SESSION_SECRET": session_secret(settings)}
+            "FRONTDOOR_SESSION_SECRET": session_secret(settings),
+            # where the supervisor reports its children (/healthz, /metrics)
+            "FRONTDOOR_SUPERVISOR_STATE": str(state_file(settings))}
 
 
 def rasa_env(settings: Settings) -> dict[str, str]:
@@ -220,19 +232,85 @@ def plan(settings: Settings) -> list[list[Child]]:
     return waves
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When to start a process that exited again: after backoff_s, doubling with
+    each further crash up to backoff_max_s; the doubling starts over once the
+    process has stayed up stable_s. A process restarted max_per_minute times in
+    the last minute is given up: one that cannot stay up is reported, not
+    restarted forever."""
+
+    backoff_s: float = 1.0
+    backoff_max_s: float = 30.0
+    max_per_minute: int = 5
+    stable_s: float = 60.0
+    window_s: float = 60.0  # "per minute"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RestartPolicy:
+        return cls(backoff_s=settings.supervisor_backoff_s,
+                   backoff_max_s=settings.supervisor_backoff_max_s,
+                   max_per_minute=settings.supervisor_max_restarts_per_minute,
+                   stable_s=settings.supervisor_stable_s)
+
+    def recent(self, restart_times: Sequence[float], now: float) -> int:
+        return sum(1 for t in restart_times if now - t < self.window_s)
+
+    def next_delay(self, streak: int, restart_times: Sequence[float], now: float
+                   ) -> float | None:
+        """Seconds to wait before the next restart, or None: give up. `streak`:
+        restarts since the process last stayed up stable_s; `restart_times`: when
+        it was restarted (time.monotonic)."""
+        if self.recent(restart_times, now) >= self.max_per_minute:
+            return None
+        return min(self.backoff_s * 2 ** min(streak, 32), self.backoff_max_s)
+
+
+@dataclass
+class _Run:
+    """What the supervisor knows about one child (times from time.monotonic,
+    except `since`, which is reported)."""
+
+    state: ChildState = "starting"
+    since: float = field(default_factory=time.time)
+    restarts: int = 0
+    last_exit_code: int | None = None
+    restart_times: list[float] = field(default_factory=list)
+    streak: int = 0  # restarts since it last stayed up stable_s
+    up_at: float = 0.0  # became healthy
+    due: float | None = None  # waiting in backoff until then
+    deadline: float = 0.0  # a restarted process must be healthy by then
+
+
 class Stack:
-    def __init__(self, settings: Settings, echo=print) -> None:
+    """The processes of one `frontdoor up` (or test session, or benchmark).
+    `planner` makes the waves of children (tests give cheap ones)."""
+
+    def __init__(self, settings: Settings, echo: Callable[[str], object] = print,
+                 alert: Callable[[str], object] | None = None,
+                 planner: Callable[[Settings], list[list[Child]]] = plan) -> None:
         self.settings = settings
         self.children: list[Child] = []
+        self.policy = RestartPolicy.from_settings(settings)
+        self.state_path = state_file(settings)
         self._echo = echo
+        self._alert = alert or echo  # a child given up on: said loudly
+        self._plan = planner
+        self._runs: dict[str, _Run] = {}
+        # supervise() and stop() may run in different threads: stop() waits for
+        # the current pass, and no child is started again after it.
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
     def start(self) -> None:
+        self._stopping.clear()
         try:
-            for wave in plan(self.settings):
+            for wave in self._plan(self.settings):
                 for child in wave:
                     self._spawn(child)
                 for child in wave:
                     self._wait_healthy(child)
+                    self._set(child, "running")
                     self._echo(f"  {child.name:<8} ready")
         except BaseException:
             self.stop()
@@ -242,12 +320,17 @@ class Stack:
         if port_in_use(child.port):
             raise LaunchError(f"port {child.port} for {child.name} is already in use; stop what "
                               f"runs there or choose another port (FRONTDOOR_*_PORT)")
-        child.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = child.log_path.open("ab")
-        child.proc = subprocess.Popen(child.argv, cwd=PROJECT_ROOT, env=child.env, stdout=log,
-                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
+        self._launch(child)
         self.children.append(child)
+        self._runs[child.name] = _Run()
+        self._write_state()
+
+    def _launch(self, child: Child) -> None:
+        child.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with child.log_path.open("ab") as log:  # the child keeps its own copy
+            child.proc = subprocess.Popen(child.argv, cwd=PROJECT_ROOT, env=child.env,
+                                          stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, start_new_session=True)
 
     def _wait_healthy(self, child: Child) -> None:
         deadline = time.monotonic() + child.timeout_s
@@ -276,23 +359,141 @@ class Stack:
         except httpx.HTTPError:
             return False
 
-    def dead_child(self) -> Child | None:
-        return next((c for c in self.children if c.proc and c.proc.poll() is not None), None)
+    # Supervision: one loop, one pass over the children every poll_s, so a child
+    # waiting in backoff or starting again never holds up the others' watch.
+
+    def supervise(self, stop: threading.Event | None = None, poll_s: float = 0.5) -> None:
+        """Watch the children until `stop` is set or stop() is called (or every
+        child has been given up on): a child that exits is started again after
+        the policy's backoff; the others keep running untouched."""
+        stop = stop or threading.Event()
+        while not (stop.is_set() or self._stopping.is_set()):
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                for child in self.children:
+                    self._check(child)
+                if self.children and all(self._runs[c.name].state == "failed"
+                                         for c in self.children):
+                    return
+            stop.wait(poll_s)
+
+    def status(self) -> dict[str, ChildStatus]:
+        return {child.name: self._status(child) for child in self.children}
+
+    def _check(self, child: Child) -> None:
+        run = self._runs[child.name]
+        assert child.proc is not None  # every child in self.children was started
+        now = time.monotonic()
+        if run.state == "running":
+            code = child.proc.poll()
+            if code is not None:
+                self._crashed(child, code, f"{child.name} exited with code {code}")
+            elif run.streak and now - run.up_at >= self.policy.stable_s:
+                run.streak = 0  # stayed up: the next crash waits backoff_s again
+        elif run.state == "restarting":
+            if run.due is not None:  # in backoff
+                if now >= run.due:
+                    self._restart(child)
+                return
+            code = child.proc.poll()
+            if code is not None:
+                self._crashed(child, code,
+                              f"{child.name} exited with code {code} while starting again")
+            elif self._healthy(child):
+                self._set(child, "running")
+                self._echo(f"  {child.name:<8} is back (restart {run.restarts})")
+            elif now >= run.deadline:
+                self._kill_group(child)
+                self._crashed(child, child.proc.returncode,
+                              f"{child.name} not healthy {child.timeout_s:.0f}s after its restart")
+
+    def _crashed(self, child: Child, code: int | None, what: str) -> None:
+        run = self._runs[child.name]
+        run.last_exit_code = code
+        self._kill_group(child)  # what it started dies with it, and its port is free
+        now = time.monotonic()
+        delay = self.policy.next_delay(run.streak, run.restart_times, now)
+        last_lines = f"last lines of {child.log_path}:\n{tail(child.log_path, 15)}"
+        if delay is None:
+            run.due = None
+            self._set(child, "failed")
+            log.error("%s: given up after %d restarts", what, run.restarts)
+            recent = self.policy.recent(run.restart_times, now)
+            self._alert(f"!! {what}. FAILED: restarted {recent} times in the last minute, "
+                        f"{child.name} is given up on and stays down; "
+                        f"the other processes keep running. Fix it, then restart "
+                        f"`frontdoor up`. {last_lines}")
+            return
+        run.due = now + delay
+        run.streak += 1
+        self._set(child, "restarting")
+        log.warning("%s; restarting it in %gs", what, delay)
+        self._echo(f"{what}; restarting it in {delay:g}s (restart {run.restarts + 1}). "
+                   f"{last_lines}")
+
+    def _restart(self, child: Child) -> None:
+        run = self._runs[child.name]
+        now = time.monotonic()
+        run.due = None
+        run.restarts += 1
+        run.restart_times = [t for t in run.restart_times if now - t < self.policy.window_s]
+        run.restart_times.append(now)
+        run.deadline = now + child.timeout_s
+        try:
+            self._launch(child)
+        except OSError as exc:  # e.g. its program is gone
+            self._crashed(child, None, f"{child.name} could not be started again: {exc}")
+            return
+        self._write_state()  # its new pid
+
+    def _kill_group(self, child: Child) -> None:
+        if child.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.proc.pid, signal.SIGKILL)
+        child.proc.wait()
+
+    def _set(self, child: Child, state: ChildState) -> None:
+        run = self._runs[child.name]
+        run.state, run.since = state, time.time()
+        if state == "running":
+            run.up_at = time.monotonic()
+        self._write_state()
+
+    def _status(self, child: Child) -> ChildStatus:
+        run = self._runs[child.name]
+        return ChildStatus(name=child.name, state=run.state,
+                           pid=child.proc.pid if child.proc else None, restarts=run.restarts,
+                           last_exit_code=run.last_exit_code, since=run.since)
+
+    def _write_state(self) -> None:
+        try:
+            write_status(self.state_path, (self._status(c) for c in self.children))
+        except OSError as exc:  # a report we cannot write must not stop supervision
+            log.warning("cannot write %s: %s", self.state_path, exc)
 
     def stop(self, timeout_s: float = 15.0) -> None:
-        for child in reversed(self.children):
-            if child.proc and child.proc.poll() is None:
-                os.killpg(child.proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        for child in reversed(self.children):
-            if not child.proc:
-                continue
-            try:
-                child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(child.proc.pid, signal.SIGKILL)
-                child.proc.wait()
-        self.children.clear()
+        """SIGTERM to every child's process group, SIGKILL to any still running
+        after timeout_s. A child waiting in backoff is not started again."""
+        self._stopping.set()
+        with self._lock:
+            for child in reversed(self.children):
+                if child.proc and child.proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(child.proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            for child in reversed(self.children):
+                if not child.proc:
+                    continue
+                try:
+                    child.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self._kill_group(child)
+                run = self._runs[child.name]
+                run.state, run.since = "stopped", time.time()
+            self._write_state()
+            self.children.clear()
 
 
 def train(settings: Settings, force: bool = False, echo=print) -> int:
