@@ -389,8 +389,6 @@ class Stack:
             code = child.proc.poll()
             if code is not None:
                 self._crashed(child, code, f"{child.name} exited with code {code}")
-            elif run.streak and now - run.up_at >= self.policy.stable_s:
-                run.streak = 0  # stayed up: the next crash waits backoff_s again
         elif run.state == "restarting":
             if run.due is not None:  # in backoff
                 if now >= run.due:
@@ -413,6 +411,8 @@ class Stack:
         run.last_exit_code = code
         self._kill_group(child)  # what it started dies with it, and its port is free
         now = time.monotonic()
+        if run.state == "running" and now - run.up_at >= self.policy.stable_s:
+            run.streak = 0  # it had stayed up: wait backoff_s again, not the doubled delay
         delay = self.policy.next_delay(run.streak, run.restart_times, now)
         last_lines = f"last lines of {child.log_path}:\n{tail(child.log_path, 15)}"
         if delay is None:
@@ -478,6 +478,8 @@ class Stack:
         after timeout_s. A child waiting in backoff is not started again."""
         self._stopping.set()
         with self._lock:
+            if not self.children:
+                return  # stopped already (the state file says so)
             for child in reversed(self.children):
                 if child.proc and child.proc.poll() is None:
                     with contextlib.suppress(ProcessLookupError):

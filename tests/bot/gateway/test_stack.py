@@ -161,13 +161,16 @@ async def test_health_and_metrics_are_served(stack, stack_redis):
     base = f"http://{stack.host}:{stack.port}"
     async with httpx.AsyncClient() as http:
         health = (await http.get(f"{base}/healthz")).json()
+        children = {c["name"]: c["state"] for c in health.pop("children")}  # the supervisor's
         assert health == {"status": "ok", "redis": True, "rasa": True, "actions": True}
+        assert children == dict.fromkeys(("rasa", "actions", "gateway", "sandbox"), "running")
         assert (await http.get(f"{base}/metrics")).status_code == 401  # admins only
     await make_staff(stack_redis, "ops-admin", "admin")
     admin = await signed_in_client(base, "ops-admin")
     try:
         metrics = (await admin.get("/metrics")).text
         assert "frontdoor_inbound_messages_total" in metrics
+        assert 'frontdoor_child_up{child="rasa"} 1.0' in metrics
         assert (await admin.get("/openapi.json")).json()["info"]["title"] == "Front Door"
     finally:
         await admin.aclose()
