@@ -6,7 +6,6 @@ restarts. A gateway run on its own has no supervisor and reports none."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -60,12 +59,12 @@ async def test_metrics_count_the_restarts_read_at_each_scrape(gateway):
     assert 'frontdoor_child_up{child="gateway"} 1.0' in second
 
 
-async def test_a_gateway_without_a_supervisor_reports_no_children(redis_server, tmp_path: Path):
-    async with gateway_without_rasa(redis_server, 9, metrics_token=SecretStr(METRICS_TOKEN)
-                                    ) as (s, _redis, _app):
-        async with httpx.AsyncClient(base_url=s.base_url) as http:
-            health = (await http.get("/healthz")).json()
-            metrics = (await http.get(
-                "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})).text
+async def test_a_gateway_without_a_supervisor_reports_no_children(redis_server):
+    bearer = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    async with (gateway_without_rasa(redis_server, 9, metrics_token=SecretStr(METRICS_TOKEN)
+                                     ) as (s, _redis, _app),
+                httpx.AsyncClient(base_url=s.base_url) as http):
+        health = (await http.get("/healthz")).json()
+        metrics = (await http.get("/metrics", headers=bearer)).text
     assert "children" not in health
     assert "frontdoor_child_" not in metrics
