@@ -44,9 +44,12 @@ def up(sandboxes: bool = typer.Option(
     settings = get_settings()
     if sandboxes:
         settings = with_sandboxes(settings)
-    # Child log lines are printed as they are, never read as Rich markup.
-    stack = Stack(settings, echo=lambda text: console.print(text, markup=False, highlight=False),
-                  alert=lambda text: console.print(text, markup=False, style="bold red"))
+    # Child log lines are printed as they are: never read as Rich markup, never re-wrapped.
+    stack = Stack(settings,
+                  echo=lambda text: console.print(text, markup=False, highlight=False,
+                                                  soft_wrap=True),
+                  alert=lambda text: console.print(text, markup=False, style="bold red",
+                                                   soft_wrap=True))
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     console.print("[bold]Starting Front Door[/bold] (logs in var/log/)")
     try:

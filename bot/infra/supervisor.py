@@ -418,7 +418,6 @@ class Stack:
         if delay is None:
             run.due = None
             self._set(child, "failed")
-            log.error("%s: given up after %d restarts", what, run.restarts)
             recent = self.policy.recent(run.restart_times, now)
             self._alert(f"!! {what}. FAILED: restarted {recent} times in the last minute, "
                         f"{child.name} is given up on and stays down; "
@@ -428,7 +427,6 @@ class Stack:
         run.due = now + delay
         run.streak += 1
         self._set(child, "restarting")
-        log.warning("%s; restarting it in %gs", what, delay)
         self._echo(f"{what}; restarting it in {delay:g}s (restart {run.restarts + 1}). "
                    f"{last_lines}")
 
