@@ -1,13 +1,15 @@
 """A cheap child process for the supervisor tests, instead of Rasa: an HTTP
 server on 127.0.0.1:PORT that answers 200 to every GET.
 
-With --only-once MARKER it serves its first run only and exits with code 3 on
-every later one: a process that cannot stay up."""
+With --only-once MARKER it serves its first run only; every later run exits
+with code 3 (a process that cannot stay up), or, with --then hang, runs without
+ever answering (a process that never becomes healthy)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -26,10 +28,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
     parser.add_argument("--only-once", type=Path)
+    parser.add_argument("--then", choices=("exit", "hang"), default="exit")
     args = parser.parse_args()
     if args.only_once is not None:
         if args.only_once.exists():
             print("cheap child: refusing to start again", flush=True)
+            if args.then == "hang":
+                time.sleep(3600)
             sys.exit(3)
         args.only_once.touch()
     HTTPServer(("127.0.0.1", args.port), Ok).serve_forever()

@@ -148,7 +148,7 @@ def test_a_child_that_keeps_dying_is_given_up_and_the_rest_keeps_running(tmp_pat
         steady_before = children(settings)["steady"]
         os.kill(children(settings)["flaky"].pid, signal.SIGKILL)  # type: ignore[arg-type]
 
-        wait_for(lambda: children(settings)["flaky"].state == "failed")
+        wait_for(lambda: children(settings)["flaky"].state == "failed" and said.alerts)
         failed = children(settings)["flaky"]
         assert failed.restarts == 3 and failed.last_exit_code == 3
         assert not alive(failed.pid)  # type: ignore[arg-type]
@@ -161,6 +161,24 @@ def test_a_child_that_keeps_dying_is_given_up_and_the_rest_keeps_running(tmp_pat
         assert children(settings)["flaky"].restarts == 3
         assert stack.status()["flaky"].state == "failed"
         assert children(settings)["steady"] == steady_before and answers(steady)
+
+
+def test_a_restarted_child_that_never_becomes_healthy_is_killed_and_counted(tmp_path):
+    settings = settings_for(tmp_path, supervisor_max_restarts_per_minute=2)
+    hung = cheap_child("hung", tmp_path, "--only-once", str(tmp_path / "started-once"),
+                       "--then", "hang")
+    hung.timeout_s = 0.5  # its start timeout, after each restart too
+    with supervised(settings, [[hung]]):
+        os.kill(children(settings)["hung"].pid, signal.SIGKILL)  # type: ignore[arg-type]
+        wait_for(lambda: children(settings)["hung"].restarts == 1)
+        restarted = children(settings)["hung"].pid
+        assert children(settings)["hung"].state == "restarting"
+
+        wait_for(lambda: children(settings)["hung"].state == "failed")
+        # killed at its start timeout each time (SIGKILL), not waited for forever
+        assert children(settings)["hung"].restarts == 2
+        assert children(settings)["hung"].last_exit_code == -9
+        assert not alive(restarted)  # type: ignore[arg-type]
 
 
 def test_stop_stops_everything_including_a_child_waiting_to_restart(tmp_path):
