@@ -179,8 +179,8 @@ class Customers:
         merging = await self._redis.hget(self._keys.customer(source), "merging_into")
         if merging == target:
             raw = await self._redis.get(self._keys.customer_merge(target, source))
-            if raw is not None and json.loads(raw).get("state") == "moving":
-                return dict(json.loads(raw))
+            if raw is not None and json.loads(raw).get("state") in ("moving", "done"):
+                return dict(json.loads(raw))  # resume ("done": only source's last step)
         elif merging:
             raise MergeRefused(f"{source} is being merged into {merging}: finish that first")
         for customer_id in (source, target):
@@ -211,6 +211,18 @@ class Customers:
     async def _carry_out(self, record: dict) -> None:
         """Steps 3 to 5 of a merge plan; every step may already have been done."""
         source, target = record["source"], record["target"]
+        if record["state"] == "moving":
+            await self._move_everything(record)
+        async with self._redis.pipeline(transaction=True) as pipe:  # source's slot
+            pipe.hset(self._keys.customer(source),
+                      mapping={"merged_into": target, "merged_at": str(record["at"])})
+            pipe.hdel(self._keys.customer(source), "merging_into")
+            await pipe.execute()
+
+    async def _move_everything(self, record: dict) -> None:
+        """Steps 3 to 5a: identities, attributes, transcript, then `target` records
+        the merge as done."""
+        source, target = record["source"], record["target"]
         for name, original in record["identities"].items():
             await self._redis.hset(self._keys.customer_identities(target), name,
                                    record["new_identities"][name])
@@ -227,11 +239,6 @@ class Customers:
             pipe.sadd(self._keys.customer_merged_from(target), source)
             pipe.hset(self._keys.customer(target),
                       mapping={"merged_from": source, "merged_at": str(record["at"])})
-            await pipe.execute()
-        async with self._redis.pipeline(transaction=True) as pipe:  # source's slot
-            pipe.hset(self._keys.customer(source),
-                      mapping={"merged_into": target, "merged_at": str(record["at"])})
-            pipe.hdel(self._keys.customer(source), "merging_into")
             await pipe.execute()
 
     async def resume_merge(self, source: str) -> bool:

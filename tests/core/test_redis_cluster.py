@@ -25,6 +25,7 @@ from bot.gateway.keys import GATEWAY_KEYS
 from bot.infra.live import LiveHub
 from bot.infra.redis_cluster_procs import LocalCluster, running_cluster
 from bot.infra.streams import StreamWorker
+from core.aof import rewrite_finished
 from core.models import TranscriptEntry
 from core.redis import binary_of
 from core.redis_cluster import TextRedisCluster, cluster_text_client, sync_cluster_text_client
@@ -83,7 +84,7 @@ async def test_the_cluster_client_answers_text_its_twin_bytes_and_scans_every_pr
 
 
 async def test_a_cross_slot_command_is_refused_so_the_key_schema_matters(cc):
-    with pytest.raises(Exception, match="same (key )?slot|CROSSSLOT"):
+    with pytest.raises(Exception, match=r"same (key )?slot|CROSSSLOT"):
         await cc.mget("fd:{c_aaaaaaaaaaaaaaaa}:x", "fd:{c_bbbbbbbbbbbbbbbb}:x")
 
 
@@ -143,6 +144,32 @@ async def test_transcripts_export_and_erase_on_the_cluster(cc):
     assert not [v for k in left if await cc.type(k) == "string"
                 for v in [await cc.get(k)] if v and gone in v]
     assert [e.text for e in await transcripts.history(keep)] == ["stays"]
+
+
+async def test_an_erasure_rewrites_the_append_only_file_of_every_node(cc, cluster):
+    nodes = [cluster.client(port) for port in cluster.ports]
+    for node in nodes:
+        node.config_set("appendonly", "yes")
+    try:
+        before = [rewrites_done(node) for node in nodes]
+        customer = await IdentityStore(cc).resolve("telegram", "aof", None)
+        erased = await Privacy(cc).erase(customer)
+        assert erased.aof.status == "rewriting"
+        assert await rewrite_finished(cc, timeout_s=20)
+        assert all(rewrites_done(n) > b for n, b in zip(nodes, before, strict=True))
+    finally:
+        for node in nodes:
+            node.config_set("appendonly", "no")
+            node.close()
+
+
+def rewrites_done(node) -> int:
+    """Rewrites a node finished (the first, on switching AOF on, may still run)."""
+    deadline = time.monotonic() + 10
+    while int(node.info("persistence")["aof_rewrite_in_progress"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    return int(node.info("persistence").get("aof_rewrites", 0))
 
 
 async def test_handoff_escalate_claim_transfer_and_resolve(cc):
@@ -229,7 +256,7 @@ async def test_live_frames_of_customers_in_every_slot_reach_one_hub(cc):
         await hub.stop()
 
 
-class contextlib_all:  # noqa: N801 - reads as a context manager
+class contextlib_all:
     """Subscribe to every customer's frames and the handoff events at once."""
 
     def __init__(self, hub: LiveHub, customers: list[str]) -> None:
