@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
@@ -29,11 +30,13 @@ from core.aof import rewrite_finished
 from core.models import TranscriptEntry
 from core.redis import binary_of
 from core.redis_cluster import TextRedisCluster, cluster_text_client, sync_cluster_text_client
-from core.settings import HandoffSettings
+from core.settings import HandoffSettings, KnowledgeSettings
 from core.signin import SignInLimiter, SignInLimits
 from handoff.service import HandoffService
+from knowledge.answers.embedder import Embedder
 from knowledge.models import Article
 from knowledge.store import ArticleStore
+from knowledge.unanswered import UnansweredQuestions
 
 
 @pytest.fixture(scope="session")
@@ -214,6 +217,20 @@ async def test_knowledge_publish_and_lookups(cc):
     assert sorted(a.id for a in await store.all()) == ["refunds", "returns"]  # the MGET
     assert await store.revision() == 2
     assert [a.version for a in await store.versions("refunds")] == [1, 2]
+    first = await store.record_unanswered("refund for a gift?", "clarify", "web",
+                                          customer_id="c_aaaaaaaaaaaaaaaa")
+    assert await store.clarification_picked("c_aaaaaaaaaaaaaaaa", "refunds") == first
+    unanswered = UnansweredQuestions(cc)
+    assert [e.query for e in await unanswered.open_entries()] == []  # picked: answered
+    assert await unanswered.resolve([first], "dismissed") == 0
+
+
+async def test_embeddings_are_cached_and_read_back_with_one_mget(cc):
+    embedder = Embedder(KnowledgeSettings().model_path())
+    texts = ["where is my parcel", "refund for a gift"]
+    fresh = await UnansweredQuestions(cc).embeddings(embedder, texts)
+    cached = await UnansweredQuestions(cc).embeddings(embedder, texts)  # MGET, binary twin
+    np.testing.assert_array_equal(fresh, cached)
 
 
 async def test_stream_worker_handles_and_dead_letters_on_the_cluster(cc):
