@@ -64,6 +64,13 @@ class SlotGuard:
             count = int(args[2])
             return [_text(k) for k in args[3:3 + count]]
         parser, conn = self._parser(client)
+        spec = parser.commands.get(name.split()[0].lower())
+        if (spec is not None and "movablekeys" not in spec["flags"]
+                and spec["first_key_pos"] == spec["last_key_pos"]
+                and (spec["first_key_pos"] > 0 or "subcommands" not in spec)):
+            # fast path: a command with one key at most (not XGROUP-like containers)
+            first = spec["first_key_pos"]
+            return [_text(args[first])] if 0 < first < len(args) else []
         found = parser.get_keys(conn, _text(args[0]),  # values may be bytes
                                 *(a if isinstance(a, bytes) else str(a) for a in args[1:]))
         return [_text(k) for k in found or ()]
@@ -76,8 +83,8 @@ class SlotGuard:
                                  f"{len(slots)} hash slots: {sorted(set(keys))}")
 
     def check_command(self, client: Redis, args: Sequence[Any]) -> None:
-        if _text(args[0]).upper() in SPLIT_BY_CLUSTER_CLIENT:
-            return
+        if _text(args[0]).upper() in SPLIT_BY_CLUSTER_CLIENT or len(args) < 3:
+            return  # split by the cluster client, or room for one key at most
         self.check(self.keys(client, args), _text(args[0]).upper())
 
     def check_transaction(self, pipe: Pipeline) -> None:
