@@ -10,7 +10,9 @@ different hash slots fails in any test that runs it, without a cluster:
   transaction: redis-py's cluster client splits them per slot (not atomically),
   which is what the code asks of them;
 - a MULTI pipeline (`transaction=True`) with its WATCHed keys and the reads made
-  while watching must stay in one slot, exactly like a cluster transaction.
+  while watching must stay in one slot, exactly like a cluster transaction;
+- a pipeline must not hold a command redis-py's cluster pipeline refuses
+  (MGET, MSET, EVALSHA, PUBLISH, …: `redis.cluster.PIPELINE_BLOCKED_COMMANDS`).
 
 Keys are found the way redis-py's cluster client finds them: from the server's
 COMMAND table (and COMMAND GETKEYS for commands with movable keys).
@@ -26,6 +28,7 @@ import pytest
 import redis as redis_sync
 from redis._parsers.commands import CommandsParser
 from redis.asyncio.client import Pipeline, Redis
+from redis.cluster import PIPELINE_BLOCKED_COMMANDS
 from redis.crc import key_slot
 
 # Split per slot by redis-py's cluster client (ClusterMultiKeyCommands).
@@ -87,6 +90,11 @@ class SlotGuard:
             return  # split by the cluster client, or room for one key at most
         self.check(self.keys(client, args), _text(args[0]).upper())
 
+    def check_pipelined(self, args: Sequence[Any]) -> None:
+        name = _text(args[0]).upper()
+        if name in PIPELINE_BLOCKED_COMMANDS:
+            raise CrossSlotError(f"{name} in a pipeline: redis-py's cluster pipeline refuses it")
+
     def check_transaction(self, pipe: Pipeline) -> None:
         keys = list(getattr(pipe, "_guard_keys", ()))
         for args, _options in pipe.command_stack:
@@ -112,12 +120,15 @@ def installed() -> Iterator[None]:
 
     async def immediate_execute_command(self: Pipeline, *args: Any, **options: Any) -> Any:
         # WATCH and the reads made while watching belong to the transaction to come
+        GUARD.check_pipelined(args)
         keys = GUARD.keys(self, args)
         self._guard_keys = [*getattr(self, "_guard_keys", ()), *keys]  # type: ignore[attr-defined]
         GUARD.check(self._guard_keys, "a WATCH block")  # type: ignore[attr-defined]
         return await original_immediate(self, *args, **options)
 
     async def execute(self: Pipeline, raise_on_error: bool = True) -> Any:
+        for args, _options in self.command_stack:
+            GUARD.check_pipelined(args)
         if self.is_transaction or self.explicit_transaction:
             GUARD.check_transaction(self)
         else:

@@ -38,3 +38,14 @@ async def test_a_transaction_and_its_watched_keys_must_stay_in_one_slot(redis):
     async with redis.pipeline(transaction=False) as pipe:  # not atomic: any slots
         pipe.get(A).get(B)
         assert await pipe.execute() == ["1", None]
+
+
+async def test_a_pipeline_holds_no_command_the_cluster_pipeline_refuses(redis):
+    async with redis.pipeline(transaction=True) as pipe:
+        await pipe.watch(A)
+        with pytest.raises(CrossSlotError, match="MGET in a pipeline"):
+            await pipe.mget(A, A2)  # one slot, but refused by redis-py's cluster pipeline
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.publish("fd:live:{c_aaaaaaaaaaaaaaaa}", "{}")
+        with pytest.raises(CrossSlotError, match="PUBLISH in a pipeline"):
+            await pipe.execute()
