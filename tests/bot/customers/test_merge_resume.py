@@ -91,3 +91,23 @@ async def test_a_merge_cut_short_between_its_last_two_steps_only_marks_the_sourc
     assert finished["record"] == ("done", ["sms:+15550100"], 1)
     assert finished["target identities"] == ["sms", "telegram"] and finished["mark"] is None
     assert finished["timeline"] == ["hello from sms", "hello from telegram"]
+
+
+async def test_an_unmerge_cut_short_is_finished_by_asking_again(redis):
+    source, target = await two_customers(redis)
+    customers = Customers(redis)
+    await customers.merge(source, target, how="agent", by="alice")
+    # the process dies after marking the record and moving the identity back
+    key = CUSTOMER_KEYS.customer_merge(target, source)
+    record = json.loads(await redis.get(key))
+    await redis.set(key, json.dumps({**record, "state": "unmerging"}))
+    await redis.set(CUSTOMER_KEYS.identity("sms", "+15550100"), source)
+    assert (await customers.merges(target))[0]["state"] == "unmerging"
+
+    result = await customers.unmerge(target, source)  # the retry
+    assert result.identities == ["sms:+15550100"] and result.entries == 1
+    assert await IdentityStore(redis).find("sms", "+15550100") == source
+    assert [i["channel"] for i in await customers.identities(source)] == ["sms"]
+    assert [i["channel"] for i in await customers.identities(target)] == ["telegram"]
+    assert await customers.live(source) == source and await customers.merges(target) == []
+    assert await redis.get(key) is None and await customers.kept_apart(source, target)
