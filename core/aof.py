@@ -57,7 +57,7 @@ async def rewrite_after_erase(redis: Redis, busy_wait_s: float = _BUSY_WAIT_S) -
     deadline = time.monotonic() + busy_wait_s
     while True:
         try:
-            await redis.bgrewriteaof()
+            await redis.bgrewriteaof(**_every_node(redis))
             return AofOutcome("rewriting")
         except ResponseError as exc:
             # A rewrite already running snapshotted the data before the erasure.
@@ -73,9 +73,16 @@ async def rewrite_finished(redis: Redis, timeout_s: float = 60.0) -> bool:
     """Wait until no AOF rewrite is in progress or scheduled; False on timeout."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        info = await redis.info("persistence")
-        if not int(info.get("aof_rewrite_in_progress", 0)) and \
-                not int(info.get("aof_rewrite_scheduled", 0)):
+        info = await redis.info("persistence", **_every_node(redis))
+        nodes = list(info.values()) if _every_node(redis) else [info]
+        if not any(int(n.get("aof_rewrite_in_progress", 0)) or
+                   int(n.get("aof_rewrite_scheduled", 0)) for n in nodes):
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+def _every_node(redis: Redis) -> dict:
+    """On Redis Cluster (core/redis_cluster.py) every node keeps its own AOF: send
+    the command to all of them (redis-py's cluster client answers per node)."""
+    return {"target_nodes": redis.get_nodes()} if hasattr(redis, "get_primaries") else {}

@@ -6,7 +6,9 @@ bot/rasa_store/keys.py, bot/infra/keys.py, handoff/keys.py, knowledge/keys.py,
 core/staff.py, core/audit.py), and lets the others read its data only through
 its own API. Per-customer keys carry the customer id as a hash tag (`{c_...}`)
 so that, on Redis Cluster, all of one customer's data lives in one slot
-(docs/architecture.md#keys); the agent queue's keys share the `{handoff}` tag.
+(docs/architecture.md#keys); the agent queue's keys share the `{handoff}` tag,
+the knowledge base's `{kb}`. A multi-key command, MULTI or script touches keys
+of one tag only (tests/slot_guard.py enforces it in every test).
 
 The personal-data rule (tests/core/test_personal_keys.py): every key builder of
 every key class is either

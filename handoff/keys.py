@@ -2,7 +2,8 @@
 per-customer handoff state and the daily report counters.
 
 Queue keys share the {handoff} hash tag so the claim/resolve scripts touch
-one Cluster slot; per-customer keys keep the customer's tag."""
+one Cluster slot; so does each customer's list of tickets (written with the
+ticket); the rest of per-customer keys keep the customer's tag."""
 
 from __future__ import annotations
 
@@ -84,8 +85,9 @@ class HandoffKeys(KeySpace):
 
     # -- per customer ----------------------------------------------------------------
     def customer_tickets(self, customer_id: str) -> str:
-        """List of one customer's ticket references, oldest first."""
-        return f"{self.customer_tag(customer_id)}:tickets"
+        """List of one customer's ticket references, oldest first. Under {handoff},
+        not the customer's tag: a new ticket enters it in the same MULTI as the queue."""
+        return f"{self.handoff_tag}:customer:{customer_id}:tickets"
 
     def owner(self, customer_id: str) -> str:
         """Who talks to the customer now: bot, queue or agent:<name>

@@ -1,5 +1,10 @@
 """The knowledge part's Redis keys: articles, embeddings, the fitted head and
-the editors' unanswered questions."""
+the editors' unanswered questions.
+
+Every knowledge-base key shares the {kb} hash tag, so a publish (article,
+versions, ids and revision in one MULTI, WATCHing the articles) and the MGETs of
+articles and embeddings touch one Cluster slot. The knowledge base is small and
+read-mostly (each process keeps its own index), so one slot is no bottleneck."""
 
 from __future__ import annotations
 
@@ -21,45 +26,50 @@ class KnowledgeKeys(KeySpace):
         "unanswered_resolved": "unanswered entry id -> how an editor dealt with it; no text",
     }
 
+    @property
+    def _kb(self) -> str:
+        """`fd:{kb}`: the start of every knowledge-base key (one Cluster slot)."""
+        return f"{self.prefix}:{{kb}}"
+
     def article(self, article_id: str) -> str:
-        return f"{self.prefix}:kb:article:{article_id}"
+        return f"{self._kb}:article:{article_id}"
 
     def article_versions(self, article_id: str) -> str:
-        return f"{self.prefix}:kb:article:{article_id}:versions"
+        return f"{self._kb}:article:{article_id}:versions"
 
     @property
     def article_ids(self) -> str:
-        return f"{self.prefix}:kb:ids"
+        return f"{self._kb}:ids"
 
     @property
     def kb_revision(self) -> str:
         """Bumped on every publish; every process rebuilds its index when it moves."""
-        return f"{self.prefix}:kb:revision"
+        return f"{self._kb}:revision"
 
     @property
     def kb_seeded(self) -> str:
-        return f"{self.prefix}:kb:seeded"
+        return f"{self._kb}:seeded"
 
     def embedding(self, model: str, text_sha: str) -> str:
         """Bytes of one text's embedding (article variants, and customers' unanswered
         questions for grouping), by a hash of the text."""
-        return f"{self.prefix}:kb:emb:{model}:{text_sha}"
+        return f"{self._kb}:emb:{model}:{text_sha}"
 
     def kb_head(self, model: str, content_sha: str) -> str:
         """A fitted answer head and its thresholds, for one exact set of published
         variants (and head settings): fitted once, shared by every replica."""
-        return f"{self.prefix}:kb:head:{model}:{content_sha}"
+        return f"{self._kb}:head:{model}:{content_sha}"
 
     @property
     def unanswered(self) -> str:
-        return f"{self.prefix}:kb:unanswered"
+        return f"{self._kb}:unanswered"
 
     @property
     def unanswered_resolved(self) -> str:
         """Hash: unanswered stream entry id -> how it was dealt with ("picked:<article>"
         when the customer pressed a clarification button, "variant:<article>",
         "new:<article>" or "dismissed" when an editor handled it)."""
-        return f"{self.prefix}:kb:unanswered:resolved"
+        return f"{self._kb}:unanswered:resolved"
 
     def clarify_pending(self, customer_id: str) -> str:
         """The unanswered entry id of the clarification a customer was last offered,

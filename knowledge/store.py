@@ -123,7 +123,8 @@ class ArticleStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(*keys)
-                raws = await pipe.mget(keys)
+                # one GET each: a cluster pipeline refuses MGET while watching
+                raws = [await pipe.get(key) for key in keys]
                 saved, conflicts, now = [], [], time.time()
                 for (article, expected), raw in zip(changes, raws, strict=True):
                     current = Article.model_validate_json(raw).version if raw else None

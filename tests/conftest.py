@@ -25,6 +25,7 @@ from bot.infra.supervisor import Stack, model_path
 from core import staff
 from core.redis import text_client
 from core.settings import Settings, with_sandboxes
+from tests import slot_guard
 
 # A web chat secret for tests that set their own: long enough for the settings (32+).
 SESSION_SECRET = "test-session-secret-at-least-32-characters"
@@ -101,6 +102,14 @@ def cheap_password_hashing():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(staff, "_hasher", PasswordHasher(time_cost=1, memory_cost=8,
                                                       parallelism=1))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_hash_slot_per_atomic_call():
+    """Multi-key commands, transactions and scripts that Redis Cluster would refuse
+    (CROSSSLOT) fail on the tests' plain Redis too (tests/slot_guard.py)."""
+    with slot_guard.installed():
         yield
 
 

@@ -100,9 +100,13 @@ class Customers:
         return await self._redis.get(self._keys.identity(channel, channel_user_id))
 
     async def live(self, customer_id: str) -> str:
-        """Follow merged_into: the customer a merged-away id now lives on as."""
+        """Follow merged_into: the customer a merged-away id now lives on as. A merge
+        left unfinished by a crash (merging_into, see `merge`) is finished first."""
         for _ in range(16):
-            nxt = await self._redis.hget(self._keys.customer(customer_id), "merged_into")
+            nxt, merging = await self._redis.hmget(self._keys.customer(customer_id),
+                                                   ["merged_into", "merging_into"])
+            if merging and not nxt and await self.resume_merge(customer_id):
+                nxt = merging
             if not nxt or nxt == customer_id:
                 break
             customer_id = nxt
@@ -140,66 +144,151 @@ class Customers:
 
     async def merge(self, source: str, target: str, *, how: str,
                     by: str | None = None) -> MergeResult:
-        """Merge customer `source` into `target` (see the module docstring)."""
+        """Merge customer `source` into `target` (see the module docstring).
+
+        Redis Cluster keeps every atomic step inside one hash slot, and the two
+        customers and the identity index live in different slots; so the merge is
+        a fixed sequence of steps, each within one slot and each safe to repeat,
+        behind a durable plan:
+
+        1. the plan, as the merge record in `target`'s slot with state "moving"
+           (what moves, the new identity records, the attributes `target` gains);
+        2. `merging_into` = target on `source`: the "merge in progress" mark;
+        3. per identity: `target`'s identities gain it, then the index points at
+           `target`, then `source`'s identities lose it (so the identity always
+           resolves to a customer that lists it);
+        4. attributes, last channel, transcript copies (all idempotent);
+        5. in `target`'s slot, one MULTI: the record "done", merged_from;
+           then in `source`'s slot, one MULTI: merged_into, the mark removed.
+
+        A crash anywhere leaves the mark and the plan; the same merge asked again
+        (an agent's retry, a re-claimed router entry) or any `live(source)` lookup
+        resumes from the plan and ends in the same state as an uninterrupted merge.
+        Until step 5 the customer is not shown as merged (unmerge refuses)."""
         if source == target:
             raise MergeRefused("a customer cannot be merged into itself")
         async with self._locked(source, target):
-            for customer_id in (source, target):
-                into = await self._redis.hget(self._keys.customer(customer_id), "merged_into")
-                if into:
-                    raise MergeRefused(f"{customer_id} is already merged into {into}")
-            now = time.time()
-            moved: dict[str, dict] = {}
-            for name, raw in (await self._redis.hgetall(
-                    self._keys.customer_identities(source))).items():
-                record = json.loads(raw)
-                moved[name] = record
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.set(self._keys.identity(record["channel"], record["channel_user_id"]),
-                             target)
-                    pipe.hset(self._keys.customer_identities(target), name,
-                              _identity_record(record["channel"], record["channel_user_id"],
-                                               how, by, first_seen=record.get("linked_at")))
-                    pipe.hdel(self._keys.customer_identities(source), name)
-                    await pipe.execute()
-            attributes = await self._move_attributes(source, target)
-            await self._adopt_last_channel(source, target)
-            copied = await self._transcripts.copy_into(source, target)
-            record = {"source": source, "target": target, "how": how, "by": by, "at": now,
-                      "identities": moved, "attributes": attributes, "entries": copied}
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.set(self._keys.customer_merge(target, source), json.dumps(record))
-                pipe.sadd(self._keys.customer_merged_from(target), source)
-                pipe.hset(self._keys.customer(target),
-                          mapping={"merged_from": source, "merged_at": str(now)})
-                pipe.hset(self._keys.customer(source),
-                          mapping={"merged_into": target, "merged_at": str(now)})
-                await pipe.execute()
+            record = await self._merge_plan(source, target, how, by)
+            await self._carry_out(record)
         await self._moved(source)
-        return MergeResult(source, target, sorted(moved), copied)
+        return MergeResult(source, target, sorted(record["identities"]), record["entries"])
+
+    async def _merge_plan(self, source: str, target: str, how: str, by: str | None) -> dict:
+        """The plan of an interrupted merge of `source` into `target`, or a new one,
+        stored (steps 1 and 2) before anything moves."""
+        merging = await self._redis.hget(self._keys.customer(source), "merging_into")
+        if merging == target:
+            raw = await self._redis.get(self._keys.customer_merge(target, source))
+            if raw is not None and json.loads(raw).get("state") in ("moving", "done"):
+                return dict(json.loads(raw))  # resume ("done": only source's last step)
+        elif merging:
+            raise MergeRefused(f"{source} is being merged into {merging}: finish that first")
+        for customer_id in (source, target):
+            fields = await self._redis.hmget(self._keys.customer(customer_id),
+                                             ["merged_into", "merging_into"])
+            if fields[0] or (customer_id == target and fields[1]):
+                raise MergeRefused(f"{customer_id} is already merged into "
+                                   f"{fields[0] or fields[1]}")
+        old = await self._redis.get(self._keys.customer_merge(target, source))
+        if old is not None and json.loads(old).get("state") == "unmerging":
+            raise MergeRefused(f"{source} is being unmerged from {target}: finish that first")
+        now = time.time()
+        moved = {name: json.loads(raw) for name, raw in (await self._redis.hgetall(
+            self._keys.customer_identities(source))).items()}
+        theirs = await self._redis.hkeys(self._keys.customer_attributes(source))
+        ours = set(await self._redis.hkeys(self._keys.customer_attributes(target)))
+        record = {
+            "source": source, "target": target, "how": how, "by": by, "at": now,
+            "identities": moved,
+            "new_identities": {name: _identity_record(
+                r["channel"], r["channel_user_id"], how, by, first_seen=r.get("linked_at"),
+                at=now) for name, r in moved.items()},
+            "attributes": sorted(set(theirs) - ours), "entries": 0, "state": "moving"}
+        await self._redis.set(self._keys.customer_merge(target, source), json.dumps(record))
+        await self._redis.hset(self._keys.customer(source), "merging_into", target)
+        return record
+
+    async def _carry_out(self, record: dict) -> None:
+        """Steps 3 to 5 of a merge plan; every step may already have been done."""
+        source, target = record["source"], record["target"]
+        if record["state"] == "moving":
+            await self._move_everything(record)
+        async with self._redis.pipeline(transaction=True) as pipe:  # source's slot
+            pipe.hset(self._keys.customer(source),
+                      mapping={"merged_into": target, "merged_at": str(record["at"])})
+            pipe.hdel(self._keys.customer(source), "merging_into")
+            await pipe.execute()
+
+    async def _move_everything(self, record: dict) -> None:
+        """Steps 3 to 5a: identities, attributes, transcript, then `target` records
+        the merge as done."""
+        source, target = record["source"], record["target"]
+        for name, original in record["identities"].items():
+            await self._redis.hset(self._keys.customer_identities(target), name,
+                                   record["new_identities"][name])
+            await self._redis.set(
+                self._keys.identity(original["channel"], original["channel_user_id"]), target)
+            await self._redis.hdel(self._keys.customer_identities(source), name)
+        await self._move_attributes(source, target, record["attributes"])
+        await self._adopt_last_channel(source, target)
+        record["entries"] = await self._transcripts.copy_into(source, target)
+        record["state"] = "done"
+        async with self._redis.pipeline(transaction=True) as pipe:  # target's slot
+            pipe.set(self._keys.customer_merge(target, source),
+                     json.dumps({k: v for k, v in record.items() if k != "new_identities"}))
+            pipe.sadd(self._keys.customer_merged_from(target), source)
+            pipe.hset(self._keys.customer(target),
+                      mapping={"merged_from": source, "merged_at": str(record["at"])})
+            await pipe.execute()
+
+    async def resume_merge(self, source: str) -> bool:
+        """Finish an interrupted merge of `source`, if there is one and nobody is
+        working on it right now; True if one was finished."""
+        target = await self._redis.hget(self._keys.customer(source), "merging_into")
+        if not target:
+            return False
+        raw = await self._redis.get(self._keys.customer_merge(target, source))
+        if raw is None:
+            return False
+        record = json.loads(raw)
+        try:
+            async with self._locked(source, target, wait_s=0):
+                record = await self._merge_plan(source, target, record["how"], record.get("by"))
+                await self._carry_out(record)
+        except MergeRefused:
+            return False
+        await self._moved(source)
+        return True
 
     async def unmerge(self, target: str, source: str) -> MergeResult:
         """Undo the merge of `source` into `target`: the identities that moved go
         back to `source`, the copied entries leave `target`'s timeline, and
-        `source` is a customer of its own again with its transcript as it was."""
+        `source` is a customer of its own again with its transcript as it was.
+
+        Like a merge, a sequence of one-slot steps that are safe to repeat: the
+        merge record (state "unmerging") is the mark, deleted last, so an unmerge
+        interrupted by a crash is finished by asking for it again."""
         async with self._locked(source, target):
             raw = await self._redis.get(self._keys.customer_merge(target, source))
-            if raw is None:
+            record = json.loads(raw) if raw is not None else None
+            if record is None or record.get("state") not in (None, "done", "unmerging"):
                 raise MergeRefused(f"{source} was not merged into {target}")
             into = await self._redis.hget(self._keys.customer(target), "merged_into")
             if into:
                 raise MergeRefused(f"{target} is itself merged into {into}: unmerge that first")
-            record = json.loads(raw)
+            if record.get("state") != "unmerging":
+                record["state"] = "unmerging"
+                await self._redis.set(self._keys.customer_merge(target, source),
+                                      json.dumps(record))
             back = []
             for name, original in record["identities"].items():
                 key = self._keys.identity(original["channel"], original["channel_user_id"])
-                if await self._redis.get(key) != target:
+                if await self._redis.get(key) not in (target, source):
                     continue  # moved on since (linked elsewhere, or erased): leave it
-                async with self._redis.pipeline(transaction=True) as pipe:
-                    pipe.set(key, source)
-                    pipe.hset(self._keys.customer_identities(source), name, json.dumps(original))
-                    pipe.hdel(self._keys.customer_identities(target), name)
-                    await pipe.execute()
+                await self._redis.hset(self._keys.customer_identities(source), name,
+                                       json.dumps(original))
+                await self._redis.set(key, source)
+                await self._redis.hdel(self._keys.customer_identities(target), name)
                 back.append(name)
             for name in record["attributes"]:
                 kind, _, value = name.partition(":")
@@ -208,16 +297,18 @@ class Customers:
                 if await self._redis.get(index) == target:
                     await self._redis.set(index, source)
             removed = await self._transcripts.remove_copies(target, source)
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.delete(self._keys.customer_merge(target, source))
-                pipe.srem(self._keys.customer_merged_from(target), source)
+            async with self._redis.pipeline(transaction=True) as pipe:  # source's slot
                 # Someone decided these are two people: no automatic relinking.
                 pipe.sadd(self._keys.customer_kept_apart(source), target)
-                pipe.sadd(self._keys.customer_kept_apart(target), source)
                 pipe.hdel(self._keys.customer(source), "merged_into", "merged_at")
                 await pipe.execute()
             if await self._redis.hget(self._keys.customer(target), "merged_from") == source:
                 await self._redis.hdel(self._keys.customer(target), "merged_from", "merged_at")
+            async with self._redis.pipeline(transaction=True) as pipe:  # target's slot
+                pipe.sadd(self._keys.customer_kept_apart(target), source)
+                pipe.srem(self._keys.customer_merged_from(target), source)
+                pipe.delete(self._keys.customer_merge(target, source))  # the mark, last
+                await pipe.execute()
             await self._forget_reply_channel_if_gone(target)
         await self._moved(target)
         return MergeResult(source, target, sorted(back), removed)
@@ -315,19 +406,18 @@ class Customers:
         }
 
     # -- plumbing --------------------------------------------------------------------
-    async def _move_attributes(self, source: str, target: str) -> list[str]:
-        """Add source's verified attributes to target; the ones target did not
-        have are returned (an unmerge takes exactly those back)."""
-        added = []
+    async def _move_attributes(self, source: str, target: str, added: list[str]) -> None:
+        """Give target the verified attributes it did not have (`added`, planned
+        before anything moved: an unmerge takes exactly those back) and point every
+        one of source's at target. Safe to repeat."""
         for name, raw in (await self._redis.hgetall(
                 self._keys.customer_attributes(source))).items():
-            if await self._redis.hsetnx(self._keys.customer_attributes(target), name, raw):
-                added.append(name)
+            if name in added:
+                await self._redis.hset(self._keys.customer_attributes(target), name, raw)
             kind, _, value = name.partition(":")
             index = self._keys.verified_attribute(kind, value)
             if await self._redis.get(index) in (source, None):
                 await self._redis.set(index, target)
-        return added
 
     async def _adopt_last_channel(self, source: str, target: str) -> None:
         """Replies go where the person wrote last, which may be on the merged customer."""
@@ -344,13 +434,14 @@ class Customers:
         await publish_moved(self._redis, customer_id)
 
     @contextlib.asynccontextmanager
-    async def _locked(self, *customer_ids: str) -> AsyncIterator[None]:
+    async def _locked(self, *customer_ids: str, wait_s: float = LOCK_WAIT_S
+                      ) -> AsyncIterator[None]:
         """Both customers held for the duration, taken in a fixed order (no deadlock)."""
         held: list[str] = []
         try:
             for customer_id in sorted(set(customer_ids)):
                 key = self._keys.customer_merging(customer_id)
-                deadline = time.monotonic() + LOCK_WAIT_S
+                deadline = time.monotonic() + wait_s
                 while not await self._redis.set(key, "1", nx=True, px=LOCK_TTL_MS):
                     if time.monotonic() > deadline:
                         raise MergeRefused(f"{customer_id} is being changed; try again")
@@ -369,9 +460,9 @@ async def reply_target(redis: Redis, customer_id: str) -> tuple[str, str]:
 
 
 def _identity_record(channel: str, channel_user_id: str, how: str, by: str | None = None,
-                     first_seen: float | None = None) -> str:
-    record = {"channel": channel, "channel_user_id": channel_user_id, "linked_at": time.time(),
-              "how": how}
+                     first_seen: float | None = None, at: float | None = None) -> str:
+    record = {"channel": channel, "channel_user_id": channel_user_id,
+              "linked_at": at or time.time(), "how": how}
     if by:
         record["by"] = by
     if first_seen:

@@ -67,18 +67,34 @@ class TranscriptStore:
 
     async def copy_into(self, source: str, target: str, batch: int = 500) -> int:
         """Append a copy of every entry of `source` to `target`, keeping each entry's
-        ts and channel and marking it with the source ("from"), so an unmerge can
-        take the copies out again. The source stream is left as it was."""
-        copied, start = 0, "-"
+        ts and channel and marking it with the source ("from", "from_id"), so an
+        unmerge can take the copies out again. The source stream is left as it was.
+        Safe to run again after a crash (a merge resumes): entries already copied
+        are skipped. Returns how many copies of `source` `target` holds."""
+        done = await self._copied_ids(target, source, batch)
+        copied, start = len(done), "-"
         while True:
             rows = await self._redis.xrange(self._keys.transcript(source), min=start, count=batch)
             for stream_id, fields in rows:
+                if stream_id in done:
+                    continue
                 copy = {k: v for k, v in fields.items() if k in ("e", "h")}
                 await self._redis.xadd(self._keys.transcript(target),
                                        {**copy, "from": source, "from_id": stream_id})
                 copied += 1
             if len(rows) < batch:
                 return copied
+            start = "(" + rows[-1][0]
+
+    async def _copied_ids(self, target: str, source: str, batch: int) -> set[str]:
+        """The source entry ids already copied into `target`."""
+        found, start = set(), "-"
+        while True:
+            rows = await self._redis.xrange(self._keys.transcript(target), min=start, count=batch)
+            found |= {fields["from_id"] for _, fields in rows
+                      if _from(fields) == source and "from_id" in fields}
+            if len(rows) < batch:
+                return found
             start = "(" + rows[-1][0]
 
     async def remove_copies(self, target: str, source: str, batch: int = 500) -> int:

@@ -2,7 +2,10 @@
 agent consoles (every transcript entry of a customer, queue and ticket events).
 
 One pattern subscription per gateway process; frames published by any replica
-reach whichever replica holds the socket (docs/architecture.md#processes)."""
+reach whichever replica holds the socket (docs/architecture.md#processes). On
+Redis Cluster this stays classic pub/sub: the cluster forwards every PUBLISH to
+all nodes, so the one PSUBSCRIBE, on whichever node, sees every customer's
+frames (tests/core/test_redis_cluster.py); sharded pub/sub has no patterns."""
 
 from __future__ import annotations
 

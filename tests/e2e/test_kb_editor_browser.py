@@ -154,7 +154,7 @@ async def test_try_a_question_shows_the_decision_and_the_scored_matches(gateway,
     await page.get_by_test_id("kb-try-q").fill("who won the football last night")
     await page.get_by_test_id("kb-try-go").click()
     await expect(result.get_by_test_id("kb-try-decision")).to_have_text("Fall back")
-    assert await redis.xlen("fd:kb:unanswered") == 0  # trying is not a customer asking
+    assert await redis.xlen("fd:{kb}:unanswered") == 0  # trying is not a customer asking
     assert page.errors == []
 
 

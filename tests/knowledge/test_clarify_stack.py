@@ -17,13 +17,13 @@ async def test_a_picked_clarification_is_not_unanswered(stack):
         await chat.say("returns")
         reply = await chat.bot_reply()
         assert len(reply["buttons"]) >= 2
-        entry_id, fields = (await redis.xrevrange("fd:kb:unanswered", count=1))[0]
+        entry_id, fields = (await redis.xrevrange("fd:{kb}:unanswered", count=1))[0]
         assert fields["outcome"] == "clarify" and fields["query"] == "returns"
-        assert await redis.hget("fd:kb:unanswered:resolved", entry_id) is None
+        assert await redis.hget("fd:{kb}:unanswered:resolved", entry_id) is None
 
         await chat.press(reply["buttons"][0])
         answer = await chat.bot_reply()
-        how = await redis.hget("fd:kb:unanswered:resolved", entry_id)
+        how = await redis.hget("fd:{kb}:unanswered:resolved", entry_id)
         assert how == f"picked:{answer['article']['id']}"
     finally:
         await chat.close()

@@ -16,6 +16,10 @@ class SlackKeys(KeySpace):
         "slack_sent_parts": "a count named by a transcript entry id; no user id or text",
     }
 
+    def _user(self, user_id: str) -> str:
+        """`fd:slack:{<user id>}`: a user's cached profile, one slot (read with one MGET)."""
+        return f"{self.prefix}:slack:{{{user_id}}}"
+
     def slack_handled_event(self, event_id: str) -> str:
         return f"{self.prefix}:slack:event:{event_id}"
 
@@ -29,11 +33,11 @@ class SlackKeys(KeySpace):
 
     def slack_user_name(self, user_id: str) -> str:
         """Cached display name from users.info."""
-        return f"{self.prefix}:slack:user-name:{user_id}"
+        return f"{self._user(user_id)}:name"
 
     def slack_user_email(self, user_id: str) -> str:
         """Cached profile email from users.info (Slack verified it); "" when none."""
-        return f"{self.prefix}:slack:user-email:{user_id}"
+        return f"{self._user(user_id)}:email"
 
     def slack_pressed(self, channel_id: str, message_ts: str) -> str:
         """A bot message whose buttons were already pressed once."""

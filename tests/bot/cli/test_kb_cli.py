@@ -27,7 +27,7 @@ def kb_db(redis_server, monkeypatch):
 
 
 def articles(client) -> dict[str, str]:
-    return {k: client.get(k) for k in client.scan_iter("fd:kb:article:*")
+    return {k: client.get(k) for k in client.scan_iter("fd:{kb}:article:*")
             if not k.endswith(":versions")}
 
 
@@ -41,7 +41,7 @@ def test_export_then_import_into_an_empty_store_restores_every_article(kb_db, tm
     before = articles(kb_db)
 
     kb_db.flushdb()
-    kb_db.set("fd:kb:seeded", "1")  # an empty store that will not seed itself
+    kb_db.set("fd:{kb}:seeded", "1")  # an empty store that will not seed itself
     imported = runner.invoke(app, ["kb", "import", str(target), "--author", "ci"])
     assert imported.exit_code == 0, imported.output
     assert f"{len(before)} created" in imported.output

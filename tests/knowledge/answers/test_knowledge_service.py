@@ -56,7 +56,7 @@ async def test_an_unrelated_question_gets_the_honest_fallback_and_is_kept_for_ed
     decision = await service.decide("who won the football last night")
     assert decision.kind == "fallback"
     assert "don't know" in decision_reply(decision, "web").text
-    kept = await redis.xrange("fd:kb:unanswered")
+    kept = await redis.xrange("fd:{kb}:unanswered")
     assert kept[-1][1]["query"] == "who won the football last night"
 
 
@@ -104,11 +104,11 @@ async def test_after_a_publish_cosine_answers_at_once_and_the_refitted_head_foll
 
 
 async def test_a_fitted_head_is_shared_through_redis_by_content(service, redis, embedder):
-    assert len([k async for k in redis.scan_iter("fd:kb:head:*")]) == 1
+    assert len([k async for k in redis.scan_iter("fd:{kb}:head:*")]) == 1
     replica = KnowledgeService(redis, embedder, KnowledgeSettings())
     assert await replica.learned()
     assert replica.thresholds == service.thresholds
-    assert len([k async for k in redis.scan_iter("fd:kb:head:*")]) == 1
+    assert len([k async for k in redis.scan_iter("fd:{kb}:head:*")]) == 1
 
 
 async def test_a_small_knowledge_base_keeps_plain_cosine(redis, embedder):

@@ -71,7 +71,7 @@ async def test_only_editors_and_admins_may_use_the_editor(gateway):
         assert (await agent.put("/api/kb/articles/contact-us", json={})).status_code == 403
         assert (await agent.get("/kb")).status_code == 403
         assert (await agent.get("/api/kb/export")).status_code == 403
-        assert not await redis.exists("fd:kb:article:purple-unicorns")
+        assert not await redis.exists("fd:{kb}:article:purple-unicorns")
 
         listed = await editor.get("/api/kb/articles")
         assert listed.status_code == 200 and len(listed.json()["articles"]) >= 40  # seeded
@@ -83,7 +83,7 @@ async def test_only_editors_and_admins_may_use_the_editor(gateway):
         editor.headers.pop("X-Requested-With")
         forged = await editor.post("/api/kb/articles", json=NEW)
         assert forged.status_code == 403
-        assert not await redis.exists("fd:kb:article:purple-unicorns")
+        assert not await redis.exists("fd:{kb}:article:purple-unicorns")
     finally:
         for client in (agent, admin, editor):
             await client.aclose()
@@ -117,7 +117,7 @@ async def test_invalid_articles_are_refused_with_a_clear_error(gateway, editor, 
     response = await editor.post("/api/kb/articles", json={**NEW, **change})
     assert response.status_code == 422
     assert complaint in str(response.json()["detail"])
-    assert not await redis.exists("fd:kb:article:purple-unicorns")
+    assert not await redis.exists("fd:{kb}:article:purple-unicorns")
 
 
 async def test_create_then_edit_and_the_version_check_stops_a_silent_overwrite(gateway, editor):
@@ -222,7 +222,7 @@ async def test_try_a_question_shows_matches_and_is_not_recorded(gateway, editor)
     unknown = (await editor.post("/api/kb/try",
                                  json={"question": "who won the football last night"})).json()
     assert unknown["decision"] == "fallback" and unknown["article"] is None
-    assert await redis.xlen("fd:kb:unanswered") == 0
+    assert await redis.xlen("fd:{kb}:unanswered") == 0
 
 
 @pytest.mark.slow
@@ -273,7 +273,7 @@ async def test_export_then_import_gives_identical_articles(gateway, editor, fmt,
 
     # Into an empty one (seeded, so only "tricky" is new): every article comes back
     # exactly as it was.
-    await redis.delete(*[key async for key in redis.scan_iter("fd:kb:*")])
+    await redis.delete(*[key async for key in redis.scan_iter("fd:{kb}:*")])
     imported = await editor.post("/api/kb/import", files={"file": (filename, exported.content)})
     assert imported.status_code == 200, imported.text
     assert imported.json()["created"] == ["tricky"]
@@ -340,7 +340,7 @@ async def test_a_formula_in_a_question_exports_neutralised_and_comes_back_unchan
         exported.content.decode("utf-8-sig"), newline=""))}
     assert rows["formula"]["title"] == "'@SUM(A1)"
     assert rows["formula"]["questions"].startswith("'=HYPERLINK(")
-    await redis.delete(*[key async for key in redis.scan_iter("fd:kb:*")])
+    await redis.delete(*[key async for key in redis.scan_iter("fd:{kb}:*")])
     imported = await editor.post("/api/kb/import", files={"file": ("kb.csv", exported.content)})
     assert imported.status_code == 200, imported.text
     assert await _content(redis) == original
