@@ -51,6 +51,21 @@ def agent_owner(agent: str) -> str:
     return f"agent:{agent}"
 
 
+def _owner_of(ticket: Ticket) -> str:
+    """Who owns the conversation while `ticket` is open."""
+    if ticket.agent and ticket.status == "claimed":
+        return agent_owner(ticket.agent)
+    return OWNER_QUEUE
+
+
+# KEYS: owner. ARGV: expected, new, the bot's name (a missing key is the bot).
+_COMPARE_AND_SET = """
+local current = redis.call('GET', KEYS[1]) or ARGV[3]
+if current == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
+
+
 def day_key(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
 
@@ -64,6 +79,7 @@ class HandoffService:
         self.keys = keys
         self.queue = TicketQueue(redis, keys)
         self._should_tell = redis.register_script(_SHOULD_TELL)
+        self._compare_and_set = redis.register_script(_COMPARE_AND_SET)
 
     # -- escalation -------------------------------------------------------------------
     async def escalate(self, customer_id: str, channel: str, reason: str, *,
@@ -75,6 +91,10 @@ class HandoffService:
         helped them if that agent is online."""
         open_ticket = await self.open_ticket_of(customer_id)
         if open_ticket is not None:
+            # A retry after a crash between opening the ticket and handing over
+            # the conversation finishes the hand-over; an owner already set (an
+            # agent who claimed it meanwhile) is left alone.
+            await self._set_owner_if(customer_id, _owner_of(open_ticket), expected=OWNER_BOT)
             return open_ticket, await self.standing(open_ticket)
         route = self.teams.topics.get(topic or "")
         team = route.team if route else self.teams.default_team
@@ -184,6 +204,12 @@ class HandoffService:
         (double click, retry) changes nothing and returns False."""
         ticket, first = await self.queue.resolve(ref, by)
         if not first:
+            # A retry after a crash between resolving and handing back: the bot
+            # gets the conversation back unless the customer has a newer ticket.
+            owner = await HandoffLookup(self.redis, self.keys).owner(ticket.customer_id)
+            if owner not in (None, OWNER_BOT) and await self.open_ticket_of(
+                    ticket.customer_id) is None:
+                await self._set_owner_if(ticket.customer_id, OWNER_BOT, expected=owner)
             return ticket, False
         await self._set_owner(ticket.customer_id, OWNER_BOT)
         if ticket.agent:
@@ -307,6 +333,11 @@ class HandoffService:
 
     async def _set_owner(self, customer_id: str, owner: str) -> None:
         await self.redis.set(self.keys.owner(customer_id), owner)
+
+    async def _set_owner_if(self, customer_id: str, owner: str, *, expected: str) -> None:
+        """Set the owner only while it is still `expected` (no key counts as the bot)."""
+        await self._compare_and_set(keys=[self.keys.owner(customer_id)],
+                                    args=[expected, owner, OWNER_BOT])
 
     async def _count(self, ts: float, *fields: str, by: float = 1) -> None:
         key = self.keys.stats_day(day_key(ts))

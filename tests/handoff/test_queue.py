@@ -106,6 +106,28 @@ async def test_resolve_hands_back_to_the_bot_once(service, redis):
     assert new.ref != ticket.ref  # a resolved ticket is closed; the next is a new one
 
 
+async def test_an_escalation_retried_after_a_crash_hands_the_conversation_over(service, redis):
+    ticket, _ = await service.escalate("c_a", "web", "fallback")
+    await redis.set(service.keys.owner("c_a"), "bot")  # crashed before the hand-over
+    again, _ = await service.escalate("c_a", "web", "fallback")
+    assert again.ref == ticket.ref and await owner(redis, "c_a") == "queue"
+    await service.claim(ticket.ref, "ann")
+    await service.escalate("c_a", "web", "fallback")  # asked again while ann has it
+    assert await owner(redis, "c_a") == "agent:ann"
+
+
+async def test_a_resolve_retried_after_a_crash_hands_the_conversation_back(service, redis):
+    ticket, _ = await service.escalate("c_a", "web", "fallback")
+    await service.claim(ticket.ref, "ann")
+    await service.resolve(ticket.ref, "ann")
+    await redis.set(service.keys.owner("c_a"), "agent:ann")  # crashed before handing back
+    _, first = await service.resolve(ticket.ref, "ann")
+    assert not first and await owner(redis, "c_a") == "bot"
+    await service.escalate("c_a", "web", "asked_for_human")
+    await service.resolve(ticket.ref, "ann")  # a late retry of the old one
+    assert await owner(redis, "c_a") == "queue"  # the newer ticket keeps it
+
+
 async def test_asking_for_a_person_again_soon_reaches_the_same_online_agent(service, redis):
     ticket, _ = await service.escalate("c_a", "web", "fallback")
     await service.claim(ticket.ref, "ann")
