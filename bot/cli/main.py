@@ -13,6 +13,7 @@ from rich.console import Console
 
 from bot.cli import customers as cli_customers
 from bot.cli import kb as cli_kb
+from bot.cli import run as cli_run
 from bot.cli import staff as cli_staff
 from bot.infra.supervisor import LaunchError, Stack, tail
 from bot.infra.supervisor import train as rasa_train
@@ -30,6 +31,7 @@ app.add_typer(telegram_app, name="telegram")
 app.add_typer(cli_staff.app, name="user")
 app.add_typer(cli_customers.app, name="customer")
 app.add_typer(cli_kb.app, name="kb")
+app.add_typer(cli_run.app, name="run")
 console = Console()
 
 
