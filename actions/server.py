@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import logging
+import os
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
@@ -57,6 +58,11 @@ def main() -> None:
     app = create_app(executor, cors_origins=None)
     require_token(app, settings.actions_token.get_secret_value())
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
+    # Stopped serving (SIGTERM, Ctrl-C). A knowledge head still being fitted in a
+    # worker thread (knowledge/answers/service.py) would hold the exit until its
+    # fit ends, since Python joins those threads; nothing of it is kept half-done.
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":
