@@ -57,7 +57,7 @@ def up(sandboxes: bool = typer.Option(
   API docs        {base}/docs
   health          {base}/healthz
   metrics         {base}/metrics
-  Rasa            {settings.rasa_url}
+  Rasa            {", ".join(settings.rasa_replicas)}
   action server   {settings.actions_url}
   Redis           {settings.effective_redis_url}""")
         console.print(f"  agent console   {base}/agent\n  reports         {base}/reports")

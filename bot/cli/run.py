@@ -72,7 +72,7 @@ def sandbox_settings(settings: Settings, process: str) -> Settings:
 @app.command()
 def gateway(host: str | None = typer.Option(None, help=HOST_HELP + " Default FRONTDOOR_HOST."),
             port: int | None = typer.Option(None, help="Default FRONTDOOR_PORT.")) -> None:
-    """The gateway (uvicorn): channels, web chat, agent console, editor, workers."""
+    """The gateway: channels, web chat, agent console, editor, workers (uvicorn)."""
     settings = get_settings()
     require(unset(settings, "rasa_token"), "the gateway")
     if settings.sandboxes:
@@ -85,9 +85,11 @@ def gateway(host: str | None = typer.Option(None, help=HOST_HELP + " Default FRO
 @app.command()
 def rasa(host: str = typer.Option("127.0.0.1", help=HOST_HELP),
          port: int | None = typer.Option(None, help="Default FRONTDOOR_RASA_PORT.")) -> None:
-    """A Rasa server: writes endpoints.yml (Redis tracker and lock store, the action
-    server at FRONTDOOR_ACTION_SERVER_URL) under FRONTDOOR_VAR_DIR/run/, then runs
-    Rasa with its API token from the environment, never the command line."""
+    """A Rasa server, with the trained model of this project.
+
+    Writes endpoints.yml (Redis tracker and lock store, the action server at
+    FRONTDOOR_ACTION_SERVER_URL) under FRONTDOOR_VAR_DIR/run/, then runs Rasa
+    with both tokens from the environment, never the command line."""
     settings = get_settings()
     require(unset(settings, "rasa_token", "actions_token"), "Rasa")
     if not RASA_PYTHON.exists():
@@ -105,8 +107,9 @@ def rasa(host: str = typer.Option("127.0.0.1", help=HOST_HELP),
 @app.command()
 def actions(host: str = typer.Option("127.0.0.1", help=HOST_HELP),
             port: int | None = typer.Option(None, help="Default FRONTDOOR_ACTIONS_PORT.")) -> None:
-    """The action server (rasa-sdk): knowledge answers, escalation. Answers 401 to
-    any call without FRONTDOOR_ACTIONS_TOKEN, except /health."""
+    """The action server: knowledge answers, escalation (rasa-sdk).
+
+    Answers 401 to any call without FRONTDOOR_ACTIONS_TOKEN, except /health."""
     settings = get_settings()
     require(unset(settings, "actions_token"), "the action server")
     execute(actions_argv(host, port or settings.actions_port), actions_env(settings))
@@ -116,9 +119,10 @@ def actions(host: str = typer.Option("127.0.0.1", help=HOST_HELP),
 def sandbox(host: str = typer.Option("127.0.0.1", help=HOST_HELP),
             port: int | None = typer.Option(None, help="Default FRONTDOOR_SANDBOX_PORT.")
             ) -> None:
-    """The local Telegram, Slack and Twilio stand-ins (demo and tests), delivering
-    to the gateway at FRONTDOOR_HOST:FRONTDOOR_PORT; give the gateway
-    FRONTDOOR_SANDBOXES=true and the same channel secrets."""
+    """The local Telegram, Slack and Twilio stand-ins (demo and tests).
+
+    They deliver to the gateway at FRONTDOOR_HOST:FRONTDOOR_PORT; give the
+    gateway FRONTDOOR_SANDBOXES=true and the same channel secrets."""
     settings = get_settings()
     settings = sandbox_settings(settings.model_copy(
         update={"sandbox_port": port or settings.sandbox_port}), "the sandbox")
