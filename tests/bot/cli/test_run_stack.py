@@ -63,6 +63,10 @@ class Process:
             time.sleep(0.2)
         pytest.fail(f"{self.name} not healthy in time:\n{self.log()}")
 
+    def command_line(self) -> str:
+        """What `ps` shows of the process."""
+        return Path(f"/proc/{self.proc.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
 
@@ -176,6 +180,10 @@ async def test_every_process_on_its_own_answers_a_customer_and_survives_a_dead_r
         listed = await http.get(f"{url(actions_port)}/actions", params={"token": ACTIONS_TOKEN})
         assert listed.status_code == 200 and "action_answer_from_knowledge" in listed.text
     assert ACTIONS_TOKEN not in (tmp_path / "rasa-var" / "run" / "endpoints.yml").read_text()
+    assert "rasa_run.py run" in rasa.command_line()  # `frontdoor run` became the process
+    for process in (rasa, actions, gateway):
+        command_line = process.command_line()
+        assert RASA_TOKEN not in command_line and ACTIONS_TOKEN not in command_line
 
     # gateway -> Rasa -> action server (knowledge, from Redis) -> gateway (either
     # gateway's router may take the turn: they share the consumer group)
