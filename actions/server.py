@@ -3,17 +3,42 @@
 `python -m rasa_sdk` forks Sanic workers with the 'spawn' start method, which
 clashes with torch (already initialised by the embedding model) and would load
 the model once per process. One process per server instance is the unit we
-scale (run N behind a load balancer: docs/architecture.md#processes)."""
+scale (run N behind a load balancer: docs/architecture.md#processes).
+
+Only Rasa may run actions: every route but `/health` answers 401 unless the
+request carries FRONTDOOR_ACTIONS_TOKEN as the `token` query parameter, which
+is how Rasa sends its action endpoint's `token` (rasa/utils/endpoints.py)."""
 
 from __future__ import annotations
 
 import argparse
+import hmac
 import logging
+import os
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, json
 
 from core.settings import get_settings
+
+OPEN_PATHS = frozenset({"/health"})  # load balancers and the supervisor probe it
+
+
+def require_token(app: Sanic, token: str) -> None:
+    """Answer 401 before any handler runs unless the request has the token."""
+    expected = token.encode()
+
+    async def check(request: Request) -> HTTPResponse | None:
+        if request.path in OPEN_PATHS:
+            return None
+        given = (request.args.get("token") or "").encode()
+        if hmac.compare_digest(given, expected):  # constant time: no guessing by timing
+            return None
+        return json({"error": "unauthorized", "reason": "a valid token is required"}, status=401)
+
+    app.register_middleware(check, "request")
 
 
 def main() -> None:
@@ -22,12 +47,22 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5055)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    get_settings()  # refuse to start on settings the gateway would refuse (a weak secret)
+    settings = get_settings()  # refuses settings the gateway would refuse (a weak secret)
+    if "actions_token" not in settings.model_fields_set:
+        # a random default would match no Rasa: every action call would be refused
+        raise SystemExit("front door refuses to start: FRONTDOOR_ACTIONS_TOKEN is not set "
+                         "(give the action server and every Rasa server the same one)")
 
     executor = ActionExecutor()
     executor.register_package("actions")
     app = create_app(executor, cors_origins=None)
+    require_token(app, settings.actions_token.get_secret_value())
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
+    # Stopped serving (SIGTERM, Ctrl-C). A knowledge head still being fitted in a
+    # worker thread (knowledge/answers/service.py) would hold the exit until its
+    # fit ends, since Python joins those threads; nothing of it is kept half-done.
+    logging.shutdown()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         channels = build_channels(settings, hub, redis)
         for channel in channels.values():
             running.push_async_callback(channel.close)
-        rasa = RasaClient(http, settings.rasa_url, settings.actions_url,
+        rasa = RasaClient(http, settings.rasa_replicas, settings.actions_url,
                           settings.rasa_token.get_secret_value())
         transcripts = TranscriptStore(redis)
         replies = ReplySender(transcripts, Outbox(redis), hub)

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from bot.cli import customers as cli_customers
 from bot.cli import kb as cli_kb
+from bot.cli import run as cli_run
 from bot.cli import staff as cli_staff
 from bot.infra.supervisor import LaunchError, Stack
 from bot.infra.supervisor import train as rasa_train
@@ -29,6 +30,7 @@ app.add_typer(telegram_app, name="telegram")
 app.add_typer(cli_staff.app, name="user")
 app.add_typer(cli_customers.app, name="customer")
 app.add_typer(cli_kb.app, name="kb")
+app.add_typer(cli_run.app, name="run")
 console = Console()
 
 
@@ -61,7 +63,7 @@ def up(sandboxes: bool = typer.Option(
   API docs        {base}/docs
   health          {base}/healthz
   metrics         {base}/metrics
-  Rasa            {settings.rasa_url}
+  Rasa            {", ".join(settings.rasa_replicas)}
   action server   {settings.actions_url}
   Redis           {settings.effective_redis_url}""")
         console.print(f"  agent console   {base}/agent\n  reports         {base}/reports")

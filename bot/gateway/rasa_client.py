@@ -1,6 +1,22 @@
-"""Talk to Rasa's REST channel; the customer id is Rasa's sender id."""
+"""Talk to Rasa's REST channel; the customer id is Rasa's sender id.
+
+Several Rasa replicas share one tracker store and one lock store in Redis, so
+any of them can take any turn. Each customer still goes to one replica, chosen
+by rendezvous hashing of the customer id over the replica URLs: every gateway
+replica picks the same one without talking to the others, and removing a Rasa
+replica moves only its own customers. That matters because Rasa's Redis lock
+store takes a conversation's ticket with a plain GET then SET: atomic inside
+one Rasa process (its Redis client is synchronous), not across two, so a
+customer's turns are kept on one process while it is up
+(docs/architecture.md#processes). When that replica is unreachable or answers
+5xx, the next one in the customer's order is tried at once, before the router
+backs off."""
 
 from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
 
 import httpx
 
@@ -8,24 +24,47 @@ from bot import AssistantUnavailable
 from core.models import ArticleRef, Button, OutboundMessage
 
 
+def replica_order(customer_id: str, replicas: Sequence[str]) -> list[str]:
+    """The replicas in the order this customer tries them (rendezvous hashing):
+    the same on every gateway, whatever the order of the list."""
+    def weight(url: str) -> bytes:
+        return hashlib.blake2b(f"{url}\n{customer_id}".encode(), digest_size=8).digest()
+
+    return sorted(replicas, key=weight, reverse=True)
+
+
 class RasaClient:
-    def __init__(self, http: httpx.AsyncClient, rasa_url: str, actions_url: str,
-                 token: str = "") -> None:
+    def __init__(self, http: httpx.AsyncClient, rasa_urls: str | Sequence[str],
+                 actions_url: str, token: str = "") -> None:
+        """`rasa_urls`: one Rasa server (or a load balancer) or several replicas."""
+        urls = [rasa_urls] if isinstance(rasa_urls, str) else list(rasa_urls)
+        if not urls:
+            raise ValueError("RasaClient needs at least one Rasa URL")
         self._http = http
         self._token = token
-        self._webhook = f"{rasa_url}/webhooks/rest/webhook"
-        self._rasa_url = rasa_url
+        self._replicas = [url.rstrip("/") for url in urls]
         self._actions_health = f"{actions_url}/health"
 
+    async def _post(self, customer_id: str, path: str, **request) -> httpx.Response:
+        """POST to the customer's replica, or at once to the next one in their
+        order while a replica is unreachable or answers 5xx; AssistantUnavailable
+        when none answered."""
+        problems = []
+        for replica in replica_order(customer_id, self._replicas):
+            try:
+                response = await self._http.post(f"{replica}{path}", **request)
+            except httpx.HTTPError as exc:
+                problems.append(f"{replica} unreachable: {exc!r}")
+                continue
+            if response.status_code < 500:
+                return response
+            problems.append(f"{replica} answered {response.status_code}")
+        raise AssistantUnavailable("Rasa: " + "; ".join(problems))
+
     async def turn(self, customer_id: str, text: str, metadata: dict) -> list[OutboundMessage]:
-        try:
-            response = await self._http.post(
-                self._webhook, json={"sender": customer_id, "message": text, "metadata": metadata}
-            )
-        except httpx.HTTPError as exc:
-            raise AssistantUnavailable(f"Rasa unreachable: {exc!r}") from exc
-        if response.status_code >= 500:
-            raise AssistantUnavailable(f"Rasa answered {response.status_code}")
+        response = await self._post(
+            customer_id, "/webhooks/rest/webhook",
+            json={"sender": customer_id, "message": text, "metadata": metadata})
         response.raise_for_status()
         messages = parse_rasa_messages(response.json())
         if not messages and not await self.actions_healthy():
@@ -39,12 +78,9 @@ class RasaClient:
         bot does not resume a stale question. Slots the customer gave (their
         name, order number) stay."""
         events = [{"event": "active_loop", "name": None}]
-        try:
-            response = await self._http.post(
-                f"{self._rasa_url}/conversations/{customer_id}/tracker/events",
-                params={"token": self._token, "include_events": "NONE"}, json=events)
-        except httpx.HTTPError as exc:
-            raise AssistantUnavailable(f"Rasa unreachable: {exc!r}") from exc
+        response = await self._post(
+            customer_id, f"/conversations/{customer_id}/tracker/events",
+            params={"token": self._token, "include_events": "NONE"}, json=events)
         response.raise_for_status()
 
     async def actions_healthy(self) -> bool:
@@ -54,10 +90,14 @@ class RasaClient:
             return False
 
     async def healthy(self) -> bool:
-        try:
-            return (await self._http.get(self._rasa_url, timeout=2)).status_code == 200
-        except httpx.HTTPError:
-            return False
+        """True while any replica answers: every customer can be served."""
+        async def up(url: str) -> bool:
+            try:
+                return (await self._http.get(url, timeout=2)).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        return any(await asyncio.gather(*(up(url) for url in self._replicas)))
 
 
 def parse_rasa_messages(raw: list[dict]) -> list[OutboundMessage]:

@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import deque
@@ -31,14 +30,15 @@ import httpx
 import yaml
 
 from bot.infra.children import ChildState, ChildStatus, state_file, write_status
+from bot.infra.processes import actions_argv, gateway_argv, rasa_argv, sandbox_argv
 from core.settings import PROJECT_ROOT, Settings, environment, variables
 
 log = logging.getLogger(__name__)
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
-RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
-# Starts `rasa run` with the API token from FRONTDOOR_RASA_TOKEN, not from argv.
-RASA_RUN = Path(__file__).with_name("rasa_run.py")
+# Rasa reads the action server's token from its environment when it loads
+# endpoints.yml (Rasa's ${VAR} interpolation), so no file holds it.
+ACTIONS_TOKEN_VARIABLE = "FRONTDOOR_ACTIONS_TOKEN"
 
 
 class LaunchError(Exception):
@@ -84,7 +84,9 @@ def session_secret(settings: Settings) -> str:
 
 
 def write_rasa_endpoints(settings: Settings) -> Path:
-    """endpoints.yml for this run: our action server, our Redis for the tracker and lock store."""
+    """endpoints.yml for this run: our action server (its token sent by Rasa as the
+    `token` query parameter, read from the environment), our Redis for the
+    tracker and lock store."""
     url = urlsplit(settings.effective_redis_url)
     db = int((url.path or "/0").lstrip("/") or 0)
     redis = {"type": "redis", "url": url.hostname or "localhost", "port": url.port or 6379,
@@ -92,7 +94,8 @@ def write_rasa_endpoints(settings: Settings) -> Path:
     if url.password:
         redis["password"] = url.password
     config = {
-        "action_endpoint": {"url": f"{settings.actions_url}/webhook"},
+        "action_endpoint": {"url": f"{settings.actions_url}/webhook",
+                            "token": f"${{{ACTIONS_TOKEN_VARIABLE}}}"},
         "tracker_store": redis,
         "lock_store": dict(redis),
     }
@@ -145,8 +148,9 @@ def base_env() -> dict[str, str]:
 
 
 # Each process gets the settings it reads and no one else's secrets
-# (docs/security.md): the gateway all of them; Rasa only its API token (its
-# Redis is in endpoints.yml); the action server Redis, handoff and knowledge;
+# (docs/security.md): the gateway all of them; Rasa its API token and the action
+# server's token (its Redis is in endpoints.yml); the action server its token,
+# Redis, handoff and knowledge;
 # the sandbox, which plays the platforms, the channel credentials and where
 # the gateway is.
 SANDBOX_SETTINGS = ("FRONTDOOR_HOST", "FRONTDOOR_PORT", "FRONTDOOR_PUBLIC_URL",
@@ -166,13 +170,16 @@ def gateway_env(settings: Settings) -> dict[str, str]:
 
 
 def rasa_env(settings: Settings) -> dict[str, str]:
-    """Only the API token, read by rasa_run.py (never on the command line)."""
-    return {**base_env(), "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value()}
+    """The API token, read by rasa_run.py (never on the command line), and the
+    action server's token, which endpoints.yml names."""
+    return {**base_env(), "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value(),
+            ACTIONS_TOKEN_VARIABLE: settings.actions_token.get_secret_value()}
 
 
 def actions_env(settings: Settings) -> dict[str, str]:
     handoff = {k: v for k, v in variables(settings.handoff).items() if k not in ACTIONS_WITHOUT}
     return {**base_env(), "FRONTDOOR_REDIS_URL": settings.effective_redis_url,
+            ACTIONS_TOKEN_VARIABLE: settings.actions_token.get_secret_value(),
             **handoff, **variables(settings.knowledge)}
 
 
@@ -184,7 +191,9 @@ def sandbox_env(settings: Settings) -> dict[str, str]:
 
 
 def plan(settings: Settings) -> list[list[Child]]:
-    """Waves of children: each wave starts together once the previous one is healthy."""
+    """Waves of children: each wave starts together once the previous one is healthy.
+    Redis, Rasa and the action server run elsewhere when their URLs are set
+    (FRONTDOOR_REDIS_URL, FRONTDOOR_RASA_URLS, FRONTDOOR_ACTION_SERVER_URL)."""
     logs = settings.var_dir / "log"
     waves: list[list[Child]] = []
     if settings.redis_url is None:
@@ -196,37 +205,27 @@ def plan(settings: Settings) -> list[list[Child]]:
              "--bind", "127.0.0.1", "--dir", str(redis_dir), "--appendonly", "yes",
              "--save", "", "--protected-mode", "yes"],
             base_env(), None, logs / "redis.log", settings.redis_port, timeout_s=20)])
-    python = sys.executable
-    waves.append([
-        Child("rasa",
-              [str(RASA_PYTHON), str(RASA_RUN), "run", "--model", str(current_model(settings)),
-               "--endpoints", str(write_rasa_endpoints(settings)),
-               "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-               "--interface", "127.0.0.1", "--port", str(settings.rasa_port),
-               "--enable-api"],  # the token: from the environment, see rasa_run.py
-              rasa_env(settings), settings.rasa_url + "/", logs / "rasa.log", settings.rasa_port,
-              timeout_s=300),
-        Child("actions",
-              [python, "-m", "actions.server", "--port", str(settings.actions_port)],
-              actions_env(settings), settings.actions_url + "/health", logs / "actions.log",
-              settings.actions_port, timeout_s=180),
-        Child("gateway",
-              [python, "-m", "uvicorn", "bot.app:create_app", "--factory",
-               "--host", settings.host, "--port", str(settings.port),
-               "--ws-max-size", str(settings.max_frame_bytes * 4), "--no-access-log",
-               # the client address is ours to work out (core/addresses.py): uvicorn
-               # would otherwise believe X-Forwarded-For from 127.0.0.1 by default
-               "--no-proxy-headers",
-               "--timeout-graceful-shutdown", "10"],
-              gateway_env(settings), f"http://{settings.host}:{settings.port}/healthz",
-              logs / "gateway.log", settings.port, timeout_s=60),
-    ])
+    local = "127.0.0.1"
+    servers: list[Child] = []
+    if not settings.rasa_urls:
+        servers.append(Child(
+            "rasa", rasa_argv(current_model(settings), write_rasa_endpoints(settings), local,
+                              settings.rasa_port),
+            rasa_env(settings), f"http://{local}:{settings.rasa_port}/", logs / "rasa.log",
+            settings.rasa_port, timeout_s=300))
+    if settings.action_server_url is None:
+        servers.append(Child(
+            "actions", actions_argv(local, settings.actions_port),
+            actions_env(settings), settings.actions_url + "/health", logs / "actions.log",
+            settings.actions_port, timeout_s=180))
+    servers.append(Child(
+        "gateway", gateway_argv(settings, settings.host, settings.port),
+        gateway_env(settings), f"http://{settings.host}:{settings.port}/healthz",
+        logs / "gateway.log", settings.port, timeout_s=60))
+    waves.append(servers)
     if settings.sandboxes:
         waves[-1].append(Child(
-            "sandbox",
-            [python, "-m", "uvicorn", "sandbox.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(settings.sandbox_port), "--no-access-log",
-             "--timeout-graceful-shutdown", "10"],
+            "sandbox", sandbox_argv("127.0.0.1", settings.sandbox_port),
             sandbox_env(settings), f"http://127.0.0.1:{settings.sandbox_port}/healthz",
             logs / "sandbox.log", settings.sandbox_port, timeout_s=60))
     return waves

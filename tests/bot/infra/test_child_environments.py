@@ -1,7 +1,8 @@
 """Each process the supervisor starts gets only the settings it needs: no
 channel secret reaches Rasa or the action server, the sandbox gets only the
-channel credentials it plays the platforms with, and the Rasa token is never
-on a command line (`ps` shows every user's argv)."""
+channel credentials it plays the platforms with, and neither the Rasa token
+nor the action server's token is ever on a command line (`ps` shows every
+user's argv) or in a file."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import SecretStr
 
-from bot.infra import rasa_run, supervisor
+from bot.infra import processes, rasa_run, supervisor
 from core.settings import Settings, with_sandboxes
 
 RASA_TOKEN = "rasa-token-0123456789abcdef"
+ACTIONS_TOKEN = "actions-token-0123456789abcdef"
 METRICS_TOKEN = "metrics-token-0123456789"
 HOOK_SECRET = "hook-secret-0123456789"
 
@@ -24,6 +27,7 @@ HOOK_SECRET = "hook-secret-0123456789"
 @pytest.fixture
 def settings(tmp_path, monkeypatch) -> Settings:
     base = with_sandboxes(Settings(var_dir=tmp_path, rasa_token=SecretStr(RASA_TOKEN),
+                                   actions_token=SecretStr(ACTIONS_TOKEN),
                                    metrics_token=SecretStr(METRICS_TOKEN),
                                    redis_url="redis://:pw@127.0.0.1:6390/0"))
     handoff = base.handoff.model_copy(update={"webhook_urls": ["https://ops.example/hook"],
@@ -38,7 +42,8 @@ def settings(tmp_path, monkeypatch) -> Settings:
 def secrets_of(settings: Settings) -> dict[str, str]:
     channels = settings.channels
     return {
-        "rasa": RASA_TOKEN, "metrics": METRICS_TOKEN, "webhook": HOOK_SECRET,
+        "rasa": RASA_TOKEN, "actions": ACTIONS_TOKEN, "metrics": METRICS_TOKEN,
+        "webhook": HOOK_SECRET,
         "session": supervisor.session_secret(settings),
         "staff": settings.staff_secret.get_secret_value(),
         "telegram bot": channels.telegram_bot_token.get_secret_value(),  # type: ignore[union-attr]
@@ -55,15 +60,28 @@ def holding(env: dict[str, str], settings: Settings) -> set[str]:
     return {name for name, secret in secrets_of(settings).items() if secret in values}
 
 
-def test_rasa_gets_its_api_token_and_nothing_else_of_ours(settings):
+def test_rasa_gets_its_api_token_and_the_action_servers_and_nothing_else_of_ours(settings):
     env = supervisor.rasa_env(settings)
-    assert holding(env, settings) == {"rasa"}
-    assert [k for k in env if k.startswith("FRONTDOOR_")] == ["FRONTDOOR_RASA_TOKEN"]
+    assert holding(env, settings) == {"rasa", "actions"}
+    assert sorted(k for k in env if k.startswith("FRONTDOOR_")) == [
+        "FRONTDOOR_ACTIONS_TOKEN", "FRONTDOOR_RASA_TOKEN"]
 
 
-def test_the_action_server_gets_redis_handoff_and_knowledge_but_no_secret(settings):
+def test_rasas_endpoints_name_the_action_servers_token_without_holding_it(settings):
+    """Rasa fills ${FRONTDOOR_ACTIONS_TOKEN} from its environment when it reads
+    the file (rasa/shared/utils/io.py); it sends it as the `token` parameter."""
+    path = supervisor.write_rasa_endpoints(settings)
+    assert ACTIONS_TOKEN not in path.read_text()
+    endpoint = yaml.safe_load(path.read_text())["action_endpoint"]
+    assert endpoint == {"url": f"{settings.actions_url}/webhook",
+                        "token": "${FRONTDOOR_ACTIONS_TOKEN}"}
+    assert "token: ${FRONTDOOR_ACTIONS_TOKEN}\n" in path.read_text()  # plain: Rasa expands it
+
+
+def test_the_action_server_gets_its_token_redis_handoff_and_knowledge_and_no_other_secret(
+        settings):
     env = supervisor.actions_env(settings)
-    assert holding(env, settings) == set()
+    assert holding(env, settings) == {"actions"}
     assert env["FRONTDOOR_REDIS_URL"] == "redis://:pw@127.0.0.1:6390/0"
     assert env["FRONTDOOR_HANDOFF_WEBHOOK_URLS"] == '["https://ops.example/hook"]'
     assert "FRONTDOOR_ANSWER_THRESHOLD" in env and "FRONTDOOR_HANDOFF_TEAMS_FILE" in env
@@ -98,6 +116,7 @@ def test_the_child_settings_rebuild_from_their_environment(settings, monkeypatch
         if build is supervisor.actions_env:
             assert child.handoff == settings.handoff.model_copy(update={"webhook_secret": None})
             assert child.knowledge == settings.knowledge
+            assert child.actions_token == settings.actions_token
         else:
             assert child.channels == settings.channels
             assert child.base_url == settings.base_url
@@ -146,3 +165,27 @@ def test_the_rasa_launcher_refuses_a_missing_token_or_one_on_the_command_line():
         rasa_run.argv_with_token(["run"], {})
     with pytest.raises(SystemExit, match="not on the command line"):
         rasa_run.argv_with_token(["run", "--auth-token", "x"], {"FRONTDOOR_RASA_TOKEN": "y"})
+
+
+def test_up_starts_each_process_the_way_frontdoor_run_does(settings, monkeypatch):
+    """One definition of each command line (bot/infra/processes.py)."""
+    monkeypatch.setattr(supervisor, "current_model", lambda s: Path("/models/m.tar.gz"))
+    children = {c.name: c for wave in supervisor.plan(settings) for c in wave}
+    endpoints = supervisor.write_rasa_endpoints(settings)
+    assert children["rasa"].argv == processes.rasa_argv(
+        Path("/models/m.tar.gz"), endpoints, "127.0.0.1", settings.rasa_port)
+    assert children["actions"].argv == processes.actions_argv("127.0.0.1", settings.actions_port)
+    assert children["gateway"].argv == processes.gateway_argv(settings, settings.host,
+                                                              settings.port)
+    assert children["sandbox"].argv == processes.sandbox_argv("127.0.0.1", settings.sandbox_port)
+
+
+def test_up_starts_no_rasa_or_action_server_of_its_own_where_their_urls_are_given(settings):
+    elsewhere = settings.model_copy(update={
+        "rasa_urls": ["http://rasa-1:5005", "http://rasa-2:5005"],
+        "action_server_url": "http://actions:5055"})
+    children = {c.name: c for wave in supervisor.plan(elsewhere) for c in wave}
+    assert set(children) == {"gateway", "sandbox"}
+    env = children["gateway"].env
+    assert env["FRONTDOOR_RASA_URLS"] == '["http://rasa-1:5005", "http://rasa-2:5005"]'
+    assert env["FRONTDOOR_ACTION_SERVER_URL"] == "http://actions:5055"
