@@ -12,8 +12,32 @@ import logging
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
+from redis.exceptions import RedisError
+from sanic import Sanic, response
 
+from actions.handoff_service import handoff_service
 from core.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def add_redis_health(app: Sanic) -> None:
+    """GET /healthz: 200 when Redis answers, 503 (and one log line when it goes
+    away) when it does not; rasa-sdk's own /health only says the server runs.
+    The actions' client retries and reconnects by itself (core/redis.py)."""
+    last_ok = [True]
+
+    @app.get("/healthz")
+    async def healthz(request):
+        try:
+            ok = bool(await handoff_service().redis.ping())
+        except (RedisError, OSError) as error:  # e.g. MasterNotFoundError from Sentinel
+            ok = False
+            if last_ok[0]:
+                log.warning("health check: Redis unreachable: %s", error)
+        last_ok[0] = ok
+        return response.json({"status": "ok" if ok else "down", "redis": ok},
+                             status=200 if ok else 503)
 
 
 def main() -> None:
@@ -27,6 +51,7 @@ def main() -> None:
     executor = ActionExecutor()
     executor.register_package("actions")
     app = create_app(executor, cors_origins=None)
+    add_redis_health(app)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
 
 
