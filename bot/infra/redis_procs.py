@@ -66,6 +66,7 @@ class RedisProcess:
     workdir: Path
     argv: list[str]
     sentinel: bool = False
+    password: str | None = field(default=None, repr=False)  # requirepass, for `client`
     proc: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -74,8 +75,9 @@ class RedisProcess:
 
     def client(self, **kwargs) -> redis.Redis:
         """A plain blocking client of this process (short timeouts: for checks)."""
-        return redis.Redis(port=self.port, socket_connect_timeout=1, socket_timeout=2,
-                           decode_responses=True, **kwargs)
+        options = {"password": self.password, "socket_connect_timeout": 1,
+                   "socket_timeout": 2, "decode_responses": True, **kwargs}
+        return redis.Redis(port=self.port, **options)
 
     def start(self, timeout_s: float = 10) -> RedisProcess:
         if self.alive:
@@ -145,10 +147,9 @@ def start_redis(port: int, workdir: Path, replica_of: int | None = None,
         argv += ["--requirepass", password, "--masterauth", password]
     if replica_of is not None:
         argv += ["--replicaof", "127.0.0.1", str(replica_of)]
-    process = RedisProcess(port, workdir, [*argv, *extra]).start(timeout_s)
+    process = RedisProcess(port, workdir, [*argv, *extra], password=password).start(timeout_s)
     if replica_of is not None:
-        auth = {"password": password} if password else {}
-        with process.client(**auth) as client:
+        with process.client() as client:
             wait_until(lambda: client.info("replication").get("master_link_status") == "up",
                        timeout_s, f"replica {port} to sync with {replica_of}")
     return process

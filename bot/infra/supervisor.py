@@ -18,11 +18,11 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import yaml
 
+from bot.rasa_store.endpoints import rasa_python_path, rasa_redis_secrets, rasa_redis_stores
 from core.settings import PROJECT_ROOT, Settings, environment, variables
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
@@ -74,17 +74,11 @@ def session_secret(settings: Settings) -> str:
 
 
 def write_rasa_endpoints(settings: Settings) -> Path:
-    """endpoints.yml for this run: our action server, our Redis for the tracker and lock store."""
-    url = urlsplit(settings.effective_redis_url)
-    db = int((url.path or "/0").lstrip("/") or 0)
-    redis = {"type": "redis", "url": url.hostname or "localhost", "port": url.port or 6379,
-             "db": db, "key_prefix": "rasa"}
-    if url.password:
-        redis["password"] = url.password
+    """endpoints.yml for this run: our action server, our Redis for the tracker and
+    lock store (bot/rasa_store/endpoints.py; its password stays in Rasa's environment)."""
     config = {
         "action_endpoint": {"url": f"{settings.actions_url}/webhook"},
-        "tracker_store": redis,
-        "lock_store": dict(redis),
+        **rasa_redis_stores(settings.effective_rasa_redis_url),
     }
     path = settings.var_dir / "run" / "endpoints.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,13 +148,21 @@ def gateway_env(settings: Settings) -> dict[str, str]:
 
 
 def rasa_env(settings: Settings) -> dict[str, str]:
-    """Only the API token, read by rasa_run.py (never on the command line)."""
-    return {**base_env(), "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value()}
+    """The API token, read by rasa_run.py (never on the command line), and the
+    Redis passwords endpoints.yml names as ${VARIABLE}; PYTHONPATH finds our
+    Sentinel stores."""
+    env = base_env()
+    return {**env, "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value(),
+            **rasa_redis_secrets(settings.effective_rasa_redis_url),
+            "PYTHONPATH": rasa_python_path(env)}
 
 
 def actions_env(settings: Settings) -> dict[str, str]:
     handoff = {k: v for k, v in variables(settings.handoff).items() if k not in ACTIONS_WITHOUT}
-    return {**base_env(), "FRONTDOOR_REDIS_URL": settings.effective_redis_url,
+    # Rasa's own Redis is not the actions' business, but a Cluster URL is refused without it
+    rasa_redis = ({"FRONTDOOR_RASA_REDIS_URL": settings.rasa_redis_url}
+                  if settings.rasa_redis_url else {})
+    return {**base_env(), "FRONTDOOR_REDIS_URL": settings.effective_redis_url, **rasa_redis,
             **handoff, **variables(settings.knowledge)}
 
 

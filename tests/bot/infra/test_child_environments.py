@@ -55,10 +55,12 @@ def holding(env: dict[str, str], settings: Settings) -> set[str]:
     return {name for name, secret in secrets_of(settings).items() if secret in values}
 
 
-def test_rasa_gets_its_api_token_and_nothing_else_of_ours(settings):
+def test_rasa_gets_its_api_token_and_redis_password_and_nothing_else_of_ours(settings):
     env = supervisor.rasa_env(settings)
     assert holding(env, settings) == {"rasa"}
-    assert [k for k in env if k.startswith("FRONTDOOR_")] == ["FRONTDOOR_RASA_TOKEN"]
+    assert [k for k in env if k.startswith("FRONTDOOR_")] == [
+        "FRONTDOOR_RASA_TOKEN", "FRONTDOOR_RASA_REDIS_PASSWORD"]
+    assert env["FRONTDOOR_RASA_REDIS_PASSWORD"] == "pw"  # endpoints.yml says ${...}
 
 
 def test_the_action_server_gets_redis_handoff_and_knowledge_but_no_secret(settings):
