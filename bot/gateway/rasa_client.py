@@ -15,7 +15,9 @@ class RasaClient:
         self._token = token
         self._webhook = f"{rasa_url}/webhooks/rest/webhook"
         self._rasa_url = rasa_url
-        self._actions_health = f"{actions_url}/health"
+        # the action server's /healthz includes its Redis (actions/server.py): an
+        # action server that runs but cannot reach Redis cannot answer either
+        self._actions_health = f"{actions_url}/healthz"
 
     async def turn(self, customer_id: str, text: str, metadata: dict) -> list[OutboundMessage]:
         try:
