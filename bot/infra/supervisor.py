@@ -159,7 +159,7 @@ def rasa_env(settings: Settings) -> dict[str, str]:
 
 def actions_env(settings: Settings) -> dict[str, str]:
     handoff = {k: v for k, v in variables(settings.handoff).items() if k not in ACTIONS_WITHOUT}
-    # Rasa's own Redis is not the actions' business, but a Cluster URL is refused without it
+    # not used by the actions, but their settings refuse a Cluster URL without it
     rasa_redis = ({"FRONTDOOR_RASA_REDIS_URL": settings.rasa_redis_url}
                   if settings.rasa_redis_url else {})
     return {**base_env(), "FRONTDOOR_REDIS_URL": settings.effective_redis_url, **rasa_redis,
