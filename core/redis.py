@@ -230,7 +230,8 @@ class TextRedis(ClosingRedis):
 
 
 def text_client(url: str, **kwargs: Any) -> TextRedis:
-    """An asyncio client whose replies are str."""
+    """An asyncio client whose replies are str (for a Cluster URL: the client of
+    core/redis_cluster.py, which has the same `.binary` twin)."""
     return _async_client(url, TextRedis, decode_responses=True, **kwargs)
 
 
