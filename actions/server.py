@@ -18,12 +18,14 @@ import os
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
-from sanic import Request, Sanic
+from redis.exceptions import RedisError
+from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse, json
 
+from actions.handoff_service import handoff_service
 from core.settings import get_settings
 
-OPEN_PATHS = frozenset({"/health"})  # load balancers and the supervisor probe it
+OPEN_PATHS = frozenset({"/health", "/healthz"})  # load balancers and the supervisor probe them
 
 
 def require_token(app: Sanic, token: str) -> None:
@@ -39,6 +41,28 @@ def require_token(app: Sanic, token: str) -> None:
         return json({"error": "unauthorized", "reason": "a valid token is required"}, status=401)
 
     app.register_middleware(check, "request")
+
+
+log = logging.getLogger(__name__)
+
+
+def add_redis_health(app: Sanic) -> None:
+    """GET /healthz: 200 when Redis answers, 503 (and one log line when it goes
+    away) when it does not; rasa-sdk's own /health only says the server runs.
+    The actions' client retries and reconnects by itself (core/redis.py)."""
+    last_ok = [True]
+
+    @app.get("/healthz")
+    async def healthz(request):
+        try:
+            ok = bool(await handoff_service().redis.ping())
+        except (RedisError, OSError) as error:  # e.g. MasterNotFoundError from Sentinel
+            ok = False
+            if last_ok[0]:
+                log.warning("health check: Redis unreachable: %s", error)
+        last_ok[0] = ok
+        return response.json({"status": "ok" if ok else "down", "redis": ok},
+                             status=200 if ok else 503)
 
 
 def main() -> None:
@@ -57,6 +81,7 @@ def main() -> None:
     executor.register_package("actions")
     app = create_app(executor, cors_origins=None)
     require_token(app, settings.actions_token.get_secret_value())
+    add_redis_health(app)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
     # Stopped serving (SIGTERM, Ctrl-C). A knowledge head still being fitted in a
     # worker thread (knowledge/answers/service.py) would hold the exit until its

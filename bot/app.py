@@ -195,6 +195,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for channel_module in (telegram, slack, sms):
         app.include_router(channel_module.router, tags=["channels"])
 
+    redis_seen_ok = [True]  # the last health check's answer: log only the changes
+
     @app.get("/healthz", tags=["operations"], response_model=Health,
              responses={503: {"model": Health}})
     async def healthz(request: Request) -> JSONResponse:
@@ -204,8 +206,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         svc = services(request)
         try:
             redis_ok = bool(await svc.redis.ping())
-        except (RedisError, OSError):
+        except (RedisError, OSError) as error:  # e.g. MasterNotFoundError from Sentinel
             redis_ok = False
+            if redis_seen_ok[0]:
+                log.warning("health check: Redis unreachable: %s", error)
+        if redis_ok and not redis_seen_ok[0]:
+            log.info("health check: Redis reachable")
+        redis_seen_ok[0] = redis_ok
         rasa_ok = await svc.rasa.healthy()
         actions_ok = await svc.rasa.actions_healthy()
         children = read_status(svc.settings.supervisor_state)  # None: no supervisor

@@ -19,9 +19,18 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.redis import ClusterUrl, ServerUrl, parse_redis_url, redis_url_problem
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,6 +193,10 @@ class Settings(BaseSettings):
     # Where things run. Unset redis_url: the launcher starts a local Redis.
     redis_url: str | None = None
     redis_port: int = 6379
+    # Rasa's tracker and lock store, when they cannot share redis_url: required
+    # when it is a Cluster or a unix socket, which Rasa 3.6 cannot use
+    # (docs/architecture.md#redis); unset: Rasa uses redis_url.
+    rasa_redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     rasa_port: int = 5005
@@ -297,9 +310,40 @@ class Settings(BaseSettings):
                     {"host": host})
         return value
 
+    @field_validator("redis_url", "rasa_redis_url")
+    @classmethod
+    def _redis_url_forms(cls, value: str | None, info: ValidationInfo) -> str | None:
+        problem = None if value is None else redis_url_problem(value)
+        if problem:
+            raise PydanticCustomError("redis_url", "{env}: {problem}", {
+                "env": f"FRONTDOOR_{info.field_name}".upper(), "problem": problem})
+        return value
+
+    @model_validator(mode="after")
+    def _rasa_can_use_its_redis(self) -> Settings:
+        if self.rasa_redis_url is None:
+            target = parse_redis_url(self.effective_redis_url)
+            if isinstance(target, ClusterUrl) or (
+                    isinstance(target, ServerUrl) and target.url.startswith("unix:")):
+                raise PydanticCustomError(
+                    "redis_url", "FRONTDOOR_RASA_REDIS_URL is required when FRONTDOOR_REDIS_URL "
+                    "is a Cluster or a unix socket, which Rasa 3.6 cannot use: set it to a "
+                    "redis://, rediss:// or redis+sentinel:// URL for Rasa's tracker store")
+        elif isinstance(parse_redis_url(self.rasa_redis_url), ClusterUrl) or (
+                self.rasa_redis_url.startswith("unix:")):
+            raise PydanticCustomError(
+                "redis_url", "FRONTDOOR_RASA_REDIS_URL: Rasa 3.6 can use redis://, rediss:// "
+                "or redis+sentinel://, not a Cluster or a unix socket")
+        return self
+
     @property
     def effective_redis_url(self) -> str:
         return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def effective_rasa_redis_url(self) -> str:
+        """Where Rasa keeps its trackers and locks."""
+        return self.rasa_redis_url or self.effective_redis_url
 
     @property
     def rasa_replicas(self) -> list[str]:
@@ -375,10 +419,14 @@ def environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+# Errors whose message already names the variable
+NAMED = ("weak_secret", "redis_url")
+
+
 def refusal(error: ValidationError) -> str:
     """A one-line reason why settings were refused."""
     return "; ".join(
-        (f"{'.'.join(map(str, e['loc']))}: " if e["type"] != "weak_secret" and e["loc"] else "")
+        (f"{'.'.join(map(str, e['loc']))}: " if e["type"] not in NAMED and e["loc"] else "")
         + e["msg"] for e in error.errors())
 
 

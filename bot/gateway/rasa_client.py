@@ -43,7 +43,9 @@ class RasaClient:
         self._http = http
         self._token = token
         self._replicas = [url.rstrip("/") for url in urls]
-        self._actions_health = f"{actions_url}/health"
+        # the action server's /healthz includes its Redis (actions/server.py): an
+        # action server that runs but cannot reach Redis cannot answer either
+        self._actions_health = f"{actions_url}/healthz"
 
     async def _post(self, customer_id: str, path: str, **request) -> httpx.Response:
         """POST to the customer's replica, or at once to the next one in their

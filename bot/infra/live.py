@@ -17,6 +17,8 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.infra.keys import LIVE_KEYS, LiveKeys
 from bot.rendering.web import entry_view
@@ -38,11 +40,14 @@ class LiveHub:
         self._keys = keys
         self._queues: dict[str, set[asyncio.Queue]] = defaultdict(set)
         self._reader: asyncio.Task | None = None
-        self._ready = asyncio.Event()
+        self._tried = asyncio.Event()  # the first subscription attempt is over
 
     async def start(self) -> None:
+        """Start reading; return once subscribed, or once the first attempt failed
+        (Redis away: the reader keeps trying, and the gateway starts anyway and
+        reports Redis in its health check)."""
         self._reader = asyncio.create_task(self._read_forever(), name="live-hub")
-        await asyncio.wait_for(self._ready.wait(), timeout=10)
+        await asyncio.wait_for(self._tried.wait(), timeout=30)
 
     async def stop(self) -> None:
         if self._reader:
@@ -88,7 +93,7 @@ class LiveHub:
             try:
                 await pubsub.psubscribe(self._keys.live("*").replace("{*}", "*"),
                                         EVENTS_CHANNEL)
-                self._ready.set()
+                self._tried.set()
                 while True:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
@@ -96,8 +101,12 @@ class LiveHub:
             except asyncio.CancelledError:
                 await pubsub.aclose()
                 raise
-            except Exception:  # Redis went away: resubscribe, sockets stay open
-                log.exception("live hub lost its subscription; retrying")
+            except Exception as error:  # Redis went away: resubscribe, sockets stay open
+                if isinstance(error, (RedisConnectionError, RedisTimeoutError)):
+                    log.warning("live hub cannot reach Redis (%s); retrying", error)
+                else:
+                    log.exception("live hub lost its subscription; retrying")
+                self._tried.set()
                 await pubsub.aclose()
                 await asyncio.sleep(1)
 

@@ -59,9 +59,18 @@ class StreamWorker:
         self._in_flight: set[str] = set()
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self._group_ready = False
 
     async def start(self) -> None:
-        await ensure_group(self._redis, self._stream, self._group)
+        """Create the group and start reading. Redis away is not fatal: the worker
+        logs it and creates the group once Redis answers (its process keeps
+        running and reports Redis in its health check)."""
+        try:
+            await ensure_group(self._redis, self._stream, self._group)
+            self._group_ready = True
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            log.warning("stream worker %s cannot reach Redis yet (%s); retrying",
+                        self._stream, error)
         self._task = asyncio.create_task(self._run(), name=f"worker:{self._stream}")
 
     async def stop(self) -> None:
@@ -87,6 +96,9 @@ class StreamWorker:
         # after start), and the loop would then read on forever.
         while not self._stopping:
             try:
+                if not self._group_ready:
+                    await ensure_group(self._redis, self._stream, self._group)
+                    self._group_ready = True
                 if loop.time() - last_reclaim > self._reclaim_idle_ms / 3000:
                     await self._reclaim()
                     last_reclaim = loop.time()
@@ -102,6 +114,19 @@ class StreamWorker:
                         self._submit(entry_id, fields)
             except asyncio.CancelledError:
                 raise
+            except ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    log.exception("stream worker %s failed to read; retrying", self._stream)
+                    await asyncio.sleep(1)
+                    continue
+                # Redis came back empty (restarted without its data): make the group again
+                log.warning("stream worker %s: its group is gone; creating it again",
+                            self._stream)
+                self._group_ready = False
+            except (RedisConnectionError, RedisTimeoutError) as error:
+                log.warning("stream worker %s cannot reach Redis (%s); retrying",
+                            self._stream, error)
+                await asyncio.sleep(1)
             except Exception:
                 log.exception("stream worker %s failed to read; retrying", self._stream)
                 await asyncio.sleep(1)
@@ -139,11 +164,23 @@ class StreamWorker:
                 return
             log.exception("entry %s of %s failed; moved to %s", entry_id, self._stream,
                           self._dead_letter)
-            await self._redis.xadd(self._dead_letter, {**fields, "source_id": entry_id},
-                                   maxlen=10_000, approximate=True)
+            await self._acknowledge(entry_id, dead={**fields, "source_id": entry_id})
+            return
         finally:
             self._in_flight.discard(entry_id)
-        await self._redis.xack(self._stream, self._group, entry_id)
+        await self._acknowledge(entry_id)
+
+    async def _acknowledge(self, entry_id: str, dead: dict | None = None) -> None:
+        try:
+            if dead is not None:
+                await self._redis.xadd(self._dead_letter, dead, maxlen=10_000,
+                                       approximate=True)
+            await self._redis.xack(self._stream, self._group, entry_id)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # Handled, but Redis went away before the ack: the entry stays pending,
+            # is re-claimed and handled again (handlers are idempotent).
+            log.warning("entry %s of %s not acknowledged (%s); it will be re-claimed",
+                        entry_id, self._stream, error)
 
 
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:

@@ -24,13 +24,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import yaml
 
 from bot.infra.children import ChildState, ChildStatus, state_file, write_status
 from bot.infra.processes import actions_argv, gateway_argv, rasa_argv, sandbox_argv
+from bot.rasa_store.endpoints import rasa_python_path, rasa_redis_secrets, rasa_redis_stores
 from core.settings import PROJECT_ROOT, Settings, environment, variables
 
 log = logging.getLogger(__name__)
@@ -85,19 +85,13 @@ def session_secret(settings: Settings) -> str:
 
 def write_rasa_endpoints(settings: Settings) -> Path:
     """endpoints.yml for this run: our action server (its token sent by Rasa as the
-    `token` query parameter, read from the environment), our Redis for the
-    tracker and lock store."""
-    url = urlsplit(settings.effective_redis_url)
-    db = int((url.path or "/0").lstrip("/") or 0)
-    redis = {"type": "redis", "url": url.hostname or "localhost", "port": url.port or 6379,
-             "db": db, "key_prefix": "rasa"}
-    if url.password:
-        redis["password"] = url.password
+    `token` query parameter, read from the environment), our Redis for the tracker
+    and lock store (bot/rasa_store/endpoints.py; its password stays in Rasa's
+    environment)."""
     config = {
         "action_endpoint": {"url": f"{settings.actions_url}/webhook",
                             "token": f"${{{ACTIONS_TOKEN_VARIABLE}}}"},
-        "tracker_store": redis,
-        "lock_store": dict(redis),
+        **rasa_redis_stores(settings.effective_rasa_redis_url),
     }
     path = settings.var_dir / "run" / "endpoints.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,14 +165,21 @@ def gateway_env(settings: Settings) -> dict[str, str]:
 
 def rasa_env(settings: Settings) -> dict[str, str]:
     """The API token, read by rasa_run.py (never on the command line), and the
-    action server's token, which endpoints.yml names."""
-    return {**base_env(), "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value(),
-            ACTIONS_TOKEN_VARIABLE: settings.actions_token.get_secret_value()}
+    action server's token and the Redis passwords endpoints.yml names as
+    ${VARIABLE}; PYTHONPATH finds our Sentinel stores."""
+    env = base_env()
+    return {**env, "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value(),
+            ACTIONS_TOKEN_VARIABLE: settings.actions_token.get_secret_value(),
+            **rasa_redis_secrets(settings.effective_rasa_redis_url),
+            "PYTHONPATH": rasa_python_path(env)}
 
 
 def actions_env(settings: Settings) -> dict[str, str]:
     handoff = {k: v for k, v in variables(settings.handoff).items() if k not in ACTIONS_WITHOUT}
-    return {**base_env(), "FRONTDOOR_REDIS_URL": settings.effective_redis_url,
+    # not used by the actions, but their settings refuse a Cluster URL without it
+    rasa_redis = ({"FRONTDOOR_RASA_REDIS_URL": settings.rasa_redis_url}
+                  if settings.rasa_redis_url else {})
+    return {**base_env(), "FRONTDOOR_REDIS_URL": settings.effective_redis_url, **rasa_redis,
             ACTIONS_TOKEN_VARIABLE: settings.actions_token.get_secret_value(),
             **handoff, **variables(settings.knowledge)}
 

@@ -25,7 +25,7 @@ class FakeRasa:
         self.received: list[dict] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/health":
+        if request.url.path == "/healthz":
             return httpx.Response(200, json={"status": "ok"})
         if self.down_for > 0:
             self.down_for -= 1
@@ -121,7 +121,7 @@ async def test_rasa_answering_nothing_because_the_action_server_is_down_is_a_del
     calls = {"webhook": 0}
 
     def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/health":
+        if request.url.path == "/healthz":
             return httpx.Response(200 if calls["webhook"] > 2 else 503)
         calls["webhook"] += 1
         if calls["webhook"] <= 2:

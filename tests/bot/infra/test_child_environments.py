@@ -60,11 +60,13 @@ def holding(env: dict[str, str], settings: Settings) -> set[str]:
     return {name for name, secret in secrets_of(settings).items() if secret in values}
 
 
-def test_rasa_gets_its_api_token_and_the_action_servers_and_nothing_else_of_ours(settings):
+def test_rasa_gets_its_api_token_the_action_servers_and_redis_password_and_nothing_else(
+        settings):
     env = supervisor.rasa_env(settings)
     assert holding(env, settings) == {"rasa", "actions"}
     assert sorted(k for k in env if k.startswith("FRONTDOOR_")) == [
-        "FRONTDOOR_ACTIONS_TOKEN", "FRONTDOOR_RASA_TOKEN"]
+        "FRONTDOOR_ACTIONS_TOKEN", "FRONTDOOR_RASA_REDIS_PASSWORD", "FRONTDOOR_RASA_TOKEN"]
+    assert env["FRONTDOOR_RASA_REDIS_PASSWORD"] == "pw"  # endpoints.yml says ${...}
 
 
 def test_rasas_endpoints_name_the_action_servers_token_without_holding_it(settings):
