@@ -106,9 +106,10 @@ def cheap_password_hashing():
 
 
 @pytest.fixture(scope="session", autouse=True)
-def one_hash_slot_per_atomic_call():
+def one_hash_slot_per_atomic_call(redis_server):
     """Multi-key commands, transactions and scripts that Redis Cluster would refuse
     (CROSSSLOT) fail on the tests' plain Redis too (tests/slot_guard.py)."""
+    slot_guard.GUARD.command_source = ("127.0.0.1", int(redis_server.rsplit(":", 1)[1]))
     with slot_guard.installed():
         yield
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from bot.infra import supervisor
+from bot.infra import processes, supervisor
 from bot.infra.redis_procs import free_port, sentinel_url, start_redis, start_sentinels, stop_all
 from bot.rasa_store.endpoints import RasaRedisError, rasa_redis_secrets, rasa_redis_stores
 from core.settings import Settings
@@ -79,7 +79,7 @@ RASA_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow  # Rasa takes seconds to import
 def test_rasa_keeps_its_tracker_and_lock_on_the_master_sentinel_names(tmp_path):
-    if not supervisor.RASA_PYTHON.exists():
+    if not processes.RASA_PYTHON.exists():
         pytest.skip("no Rasa environment (make setup)")
     master = start_redis(free_port(), tmp_path / "master", password="master-password")
     sentinels = start_sentinels([free_port()], tmp_path / "sentinels", master_port=master.port,
@@ -92,7 +92,7 @@ def test_rasa_keeps_its_tracker_and_lock_on_the_master_sentinel_names(tmp_path):
         assert "master-password" not in endpoints.read_text()
         script = tmp_path / "use_stores.py"
         script.write_text(RASA_SCRIPT)
-        done = subprocess.run([str(supervisor.RASA_PYTHON), str(script), str(endpoints)],
+        done = subprocess.run([str(processes.RASA_PYTHON), str(script), str(endpoints)],
                               env=supervisor.rasa_env(settings), capture_output=True, text=True,
                               timeout=120, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
