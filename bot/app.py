@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -114,7 +115,8 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         bridge = HandoffBridge(redis, replies, transcripts, hub, rasa, handoff, articles)
         router = Router(redis, rasa, channels, hub, transcripts, replies, bridge,
                         backoff_s=settings.retry_backoff_s,
-                        backoff_max_s=settings.retry_backoff_max_s)
+                        backoff_max_s=settings.retry_backoff_max_s,
+                        lease_ms=settings.reclaim_idle_ms)
 
         async def route(entry_id: str, fields: dict, keep_alive: KeepAlive) -> None:
             await router.handle(entry_id, InboundMessage.model_validate_json(fields["m"]),
@@ -125,7 +127,10 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
                          key_of=lambda f: (f["channel"], f["channel_user_id"]),
                          concurrency=settings.worker_concurrency,
                          reclaim_idle_ms=settings.reclaim_idle_ms,
-                         dead_letter=GATEWAY_KEYS.inbound_dead),
+                         dead_letter=GATEWAY_KEYS.inbound_dead,
+                         # one name per process slot: a restarted gateway resumes
+                         # its own pending messages at once
+                         consumer=f"{socket.gethostname()}-{settings.port}", ordered=True),
             OutboxSender(redis, channels, concurrency=settings.worker_concurrency,
                          reclaim_idle_ms=settings.reclaim_idle_ms,
                          max_attempts=settings.outbox_max_attempts,

@@ -19,7 +19,14 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -259,12 +266,16 @@ class Settings(BaseSettings):
     sandbox_port: int = 8001
 
     # Router and workers
-    rasa_timeout_s: float = 30.0
+    # A bot turn takes well under a second (the knowledge action included); Rasa
+    # answering slower than this is treated as down and the turn is retried.
+    rasa_timeout_s: float = 10.0
     worker_concurrency: int = 64
     retry_backoff_s: float = 1.0
     retry_backoff_max_s: float = 15.0
     outbox_max_attempts: int = 8
-    reclaim_idle_ms: int = 30_000  # pending entries of a dead worker are taken over after this
+    # Pending entries of a dead worker are taken over after this; above the Rasa
+    # timeout, so a slow turn is never taken over while it still runs.
+    reclaim_idle_ms: int = 15_000
 
     # The sections, each read from its own variables
     channels: ChannelSettings = Field(default_factory=lambda: ChannelSettings())
@@ -273,6 +284,14 @@ class Settings(BaseSettings):
 
     _check_secrets = secret_minimums("FRONTDOOR_", rasa_token=16, actions_token=16,
                                      session_secret=32, staff_secret=32, metrics_token=16)
+
+    @model_validator(mode="after")
+    def _takeover_after_rasa_gave_up(self) -> Settings:
+        if self.reclaim_idle_ms <= self.rasa_timeout_s * 1000:
+            raise ValueError(
+                f"FRONTDOOR_RECLAIM_IDLE_MS ({self.reclaim_idle_ms}) must be above "
+                f"FRONTDOOR_RASA_TIMEOUT_S*1000 ({self.rasa_timeout_s * 1000:g})")
+        return self
 
     @field_validator("image_hosts")
     @classmethod

@@ -71,6 +71,7 @@ class OutboxSender:
             concurrency=concurrency,
             reclaim_idle_ms=reclaim_idle_ms,
             dead_letter=keys.outbox_dead,
+            ordered=True,  # one customer's replies go out in order, whichever replica sends
         )
 
     async def _deliver(self, entry_id: str, fields: dict, keep_alive: KeepAlive) -> None:

@@ -28,11 +28,55 @@ class RasaClient:
             raise AssistantUnavailable(f"Rasa answered {response.status_code}")
         response.raise_for_status()
         messages = parse_rasa_messages(response.json())
-        if not messages and not await self.actions_healthy():
-            # Rasa swallows a failed custom action and answers with nothing; the
-            # message must wait for the action server instead of going unanswered.
-            raise AssistantUnavailable("action server unreachable")
+        if not messages:
+            # Every turn of this assistant says something (each rule ends in a
+            # response or an action that always utters). Nothing means Rasa swallowed
+            # a failed custom action (action server down, or its Redis broken): the
+            # message waits and is retried, rather than going unanswered.
+            raise AssistantUnavailable("Rasa answered nothing: a custom action failed")
         return messages
+
+    async def recorded_turn(self, customer_id: str, message_id: str
+                            ) -> list[OutboundMessage] | None:
+        """Before a message is sent to Rasa again: whether an earlier attempt (the
+        REST metadata's `message_id`) is already in the conversation's tracker.
+        With its replies recorded after it, those replies (the turn is not run
+        twice, so its actions are not either); recorded without any (its action
+        failed), it is reverted (Rasa's `rewind`) and None is returned, as when it
+        was never recorded: the message is then sent as new."""
+        base = f"{self._rasa_url}/conversations/{customer_id}/tracker"
+        try:
+            response = await self._http.get(base, params={"token": self._token})
+        except httpx.HTTPError as exc:
+            raise AssistantUnavailable(f"Rasa unreachable: {exc!r}") from exc
+        if response.status_code >= 500:
+            raise AssistantUnavailable(f"Rasa answered {response.status_code}")
+        response.raise_for_status()
+        events = response.json().get("events") or []
+        users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+        mine = [i for i in users
+                if ((events[i].get("metadata") or {}).get("message_id")) == message_id]
+        if not mine:
+            return None
+        after = events[mine[-1] + 1:]
+        end = next((i for i, e in enumerate(after) if e.get("event") in ("user", "rewind")),
+                   len(after))
+        if end < len(after) and after[end].get("event") == "rewind":
+            return None  # reverted by an earlier retry
+        bots = [e for e in after[:end] if e.get("event") == "bot"]
+        if bots:
+            return parse_rasa_messages([item for e in bots for item in _rest_items(e)])
+        if mine[-1] != users[-1]:
+            return None  # a later message follows it: nothing to undo here
+        try:
+            reverted = await self._http.post(f"{base}/events", params={
+                "token": self._token, "include_events": "NONE"}, json=[{"event": "rewind"}])
+        except httpx.HTTPError as exc:
+            raise AssistantUnavailable(f"Rasa unreachable: {exc!r}") from exc
+        if reverted.status_code >= 500:
+            raise AssistantUnavailable(f"Rasa answered {reverted.status_code}")
+        reverted.raise_for_status()
+        return None
 
     async def reset_dialogue(self, customer_id: str) -> None:
         """After a person handled the conversation: end any active form, so the
@@ -58,6 +102,16 @@ class RasaClient:
             return (await self._http.get(self._rasa_url, timeout=2)).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+def _rest_items(event: dict) -> list[dict]:
+    """A tracker's bot event as the REST channel would have sent it."""
+    data = event.get("data") or {}
+    items = [{"text": event.get("text"), "buttons": data.get("buttons"),
+              "image": data.get("image")}]
+    if data.get("custom"):
+        items.append({"custom": data["custom"]})
+    return items
 
 
 def parse_rasa_messages(raw: list[dict]) -> list[OutboundMessage]:

@@ -7,6 +7,7 @@ the way the product runs is the way it is tested."""
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
 import shutil
@@ -155,7 +156,10 @@ def gateway_env(settings: Settings) -> dict[str, str]:
 
 def rasa_env(settings: Settings) -> dict[str, str]:
     """Only the API token, read by rasa_run.py (never on the command line)."""
-    return {**base_env(), "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value()}
+    return {**base_env(), "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value(),
+            # Rasa's per-conversation lock (RedisLockStore) lasts this long; a lock
+            # left by a crash freezes its conversation no longer than a turn may take.
+            "TICKET_LOCK_LIFETIME": str(max(1, math.ceil(settings.rasa_timeout_s)))}
 
 
 def actions_env(settings: Settings) -> dict[str, str]:

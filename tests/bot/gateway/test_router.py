@@ -18,11 +18,14 @@ from tests.routers import wired_router
 
 
 class FakeRasa:
-    """Answers like Rasa's REST channel; can be 'down' for a number of calls."""
+    """Answers like Rasa's REST channel and keeps a tracker per sender (the HTTP
+    API's GET tracker and appended events, `rewind` included); can be 'down' for
+    a number of calls."""
 
     def __init__(self, down_for: int = 0) -> None:
         self.down_for = down_for
         self.received: list[dict] = []
+        self.trackers: dict[str, list[dict]] = {}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/health":
@@ -30,13 +33,38 @@ class FakeRasa:
         if self.down_for > 0:
             self.down_for -= 1
             raise httpx.ConnectError("connection refused")
+        if request.url.path.startswith("/conversations/"):
+            sender = request.url.path.split("/")[2]
+            events = self.trackers.setdefault(sender, [])
+            if request.method == "POST":
+                events.extend(json.loads(request.content))
+                return httpx.Response(200, json={})
+            return httpx.Response(200, json={"sender_id": sender, "events": events})
         body = json.loads(request.content)
         self.received.append(body)
-        return httpx.Response(200, json=[
+        replies = self.answer(body)
+        events = self.trackers.setdefault(body["sender"], [])
+        events.append({"event": "user", "text": body["message"], "metadata": body["metadata"]})
+        events.extend({"event": "bot", "text": r["text"], "data": {}} for r in replies
+                      if "text" in r)
+        return httpx.Response(200, json=replies)
+
+    def answer(self, body: dict) -> list[dict]:
+        return [
             {"recipient_id": body["sender"], "text": f"echo: {body['message']}"},
             {"recipient_id": body["sender"], "custom": {"frontdoor": {
                 "decision": "answer", "article": {"id": "a1", "version": 2, "title": "A"}}}},
-        ])
+        ]
+
+    def recorded(self, sender: str) -> list[str]:
+        """The user messages in the tracker's state (reverted ones removed)."""
+        texts: list[str] = []
+        for event in self.trackers.get(sender, []):
+            if event["event"] == "user":
+                texts.append(event["text"])
+            elif event["event"] == "rewind" and texts:
+                texts.pop()
+        return texts
 
 
 @pytest.fixture
@@ -117,23 +145,32 @@ async def test_while_rasa_is_down_the_message_waits_and_the_customer_is_told_onc
     assert texts.count(DELAY_TEXT) == 1 and texts[-1] == "echo: second"
 
 
-async def test_rasa_answering_nothing_because_the_action_server_is_down_is_a_delay(redis):
-    calls = {"webhook": 0}
+class ActionsDownRasa(FakeRasa):
+    """Rasa while its action server is down: the message is recorded, the failed
+    action is swallowed, and the answer is empty."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/health":
-            return httpx.Response(200 if calls["webhook"] > 2 else 503)
-        calls["webhook"] += 1
-        if calls["webhook"] <= 2:
-            return httpx.Response(200, json=[])  # Rasa swallowed the failed custom action
-        return httpx.Response(200, json=[{"recipient_id": "x", "text": "the answer"}])
+    def __init__(self, empty_for: int) -> None:
+        super().__init__()
+        self.empty_for = empty_for
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        router = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
-                              {"web": InMemoryChannel()})
-        await router.handle("1-1", inbound("refund?", "m1"))
-        customer = await router.identities.resolve("web", "v_1", None)
-        assert (await router.transcripts.history(customer))[-1].text == "the answer"
+    def answer(self, body: dict) -> list[dict]:
+        if self.empty_for > 0:
+            self.empty_for -= 1
+            return []
+        return [{"recipient_id": body["sender"], "text": "the answer"}]
+
+
+async def test_an_empty_answer_is_retried_and_the_message_recorded_once_when_actions_are_back(
+        make_router):
+    fake = ActionsDownRasa(empty_for=2)
+    router, channel = make_router(fake)
+    await router.handle("1-1", inbound("refund?", "m1"))
+    customer = await router.identities.resolve("web", "v_1", None)
+    texts = [e.text for e in await router.transcripts.history(customer)]
+    assert texts == ["refund?", DELAY_TEXT, "the answer"]
+    assert len(fake.received) == 3  # asked three times ...
+    assert fake.recorded(customer) == ["refund?"]  # ... and Rasa remembers it once
+    assert [level for _, level, _ in channel.notices][-1] == "clear"
 
 
 async def test_when_a_person_owns_the_conversation_the_bot_stays_silent(make_router, redis):
