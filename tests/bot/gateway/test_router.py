@@ -1,5 +1,5 @@
 """The router against a real Redis; Rasa is an httpx.MockTransport peer here
-(the real Rasa server is exercised in test_stack.py)."""
+(tests/bot/gateway/fake_rasa.py; the real Rasa server is exercised in test_stack.py)."""
 
 import asyncio
 import json
@@ -14,57 +14,8 @@ from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import DELAY_TEXT
 from core.models import Button, InboundMessage, OutboundMessage
 from handoff.keys import HANDOFF_KEYS
+from tests.bot.gateway.fake_rasa import FakeRasa
 from tests.routers import wired_router
-
-
-class FakeRasa:
-    """Answers like Rasa's REST channel and keeps a tracker per sender (the HTTP
-    API's GET tracker and appended events, `rewind` included); can be 'down' for
-    a number of calls."""
-
-    def __init__(self, down_for: int = 0) -> None:
-        self.down_for = down_for
-        self.received: list[dict] = []
-        self.trackers: dict[str, list[dict]] = {}
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/health":
-            return httpx.Response(200, json={"status": "ok"})
-        if self.down_for > 0:
-            self.down_for -= 1
-            raise httpx.ConnectError("connection refused")
-        if request.url.path.startswith("/conversations/"):
-            sender = request.url.path.split("/")[2]
-            events = self.trackers.setdefault(sender, [])
-            if request.method == "POST":
-                events.extend(json.loads(request.content))
-                return httpx.Response(200, json={})
-            return httpx.Response(200, json={"sender_id": sender, "events": events})
-        body = json.loads(request.content)
-        self.received.append(body)
-        replies = self.answer(body)
-        events = self.trackers.setdefault(body["sender"], [])
-        events.append({"event": "user", "text": body["message"], "metadata": body["metadata"]})
-        events.extend({"event": "bot", "text": r["text"], "data": {}} for r in replies
-                      if "text" in r)
-        return httpx.Response(200, json=replies)
-
-    def answer(self, body: dict) -> list[dict]:
-        return [
-            {"recipient_id": body["sender"], "text": f"echo: {body['message']}"},
-            {"recipient_id": body["sender"], "custom": {"frontdoor": {
-                "decision": "answer", "article": {"id": "a1", "version": 2, "title": "A"}}}},
-        ]
-
-    def recorded(self, sender: str) -> list[str]:
-        """The user messages in the tracker's state (reverted ones removed)."""
-        texts: list[str] = []
-        for event in self.trackers.get(sender, []):
-            if event["event"] == "user":
-                texts.append(event["text"])
-            elif event["event"] == "rewind" and texts:
-                texts.pop()
-        return texts
 
 
 @pytest.fixture
