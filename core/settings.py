@@ -288,9 +288,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _takeover_after_rasa_gave_up(self) -> Settings:
         if self.reclaim_idle_ms <= self.rasa_timeout_s * 1000:
-            raise ValueError(
-                f"FRONTDOOR_RECLAIM_IDLE_MS ({self.reclaim_idle_ms}) must be above "
-                f"FRONTDOOR_RASA_TIMEOUT_S*1000 ({self.rasa_timeout_s * 1000:g})")
+            raise PydanticCustomError(
+                "takeover_before_timeout",
+                "FRONTDOOR_RECLAIM_IDLE_MS ({idle}) must be above "
+                "FRONTDOOR_RASA_TIMEOUT_S*1000 ({timeout}): a slow bot turn would be "
+                "taken over by another gateway while it still runs",
+                {"idle": self.reclaim_idle_ms, "timeout": f"{self.rasa_timeout_s * 1000:g}"})
         return self
 
     @field_validator("image_hosts")

@@ -61,6 +61,13 @@ def test_rasa_gets_its_api_token_and_nothing_else_of_ours(settings):
     assert [k for k in env if k.startswith("FRONTDOOR_")] == ["FRONTDOOR_RASA_TOKEN"]
 
 
+def test_rasas_conversation_locks_last_no_longer_than_a_turn_may_take(settings):
+    # a lock left behind by a crash (Redis restarted mid-turn) freezes its
+    # conversation for this long at most, not Rasa's default minute
+    env = supervisor.rasa_env(settings.model_copy(update={"rasa_timeout_s": 7.5}))
+    assert env["TICKET_LOCK_LIFETIME"] == "8"
+
+
 def test_the_action_server_gets_redis_handoff_and_knowledge_but_no_secret(settings):
     env = supervisor.actions_env(settings)
     assert holding(env, settings) == set()
