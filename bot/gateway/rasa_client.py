@@ -8,6 +8,12 @@ from bot import AssistantUnavailable
 from core.models import ArticleRef, Button, OutboundMessage
 
 
+# Revert a user message with whatever followed it (Rasa's UserUtteranceReverted,
+# which also drops the action_listen before it), then listen again, as Rasa's own
+# fallback does: the conversation is where it was before the message came.
+REVERT_TURN = [{"event": "rewind"}, {"event": "action", "name": "action_listen"}]
+
+
 class RasaClient:
     def __init__(self, http: httpx.AsyncClient, rasa_url: str, actions_url: str,
                  token: str = "") -> None:
@@ -70,7 +76,7 @@ class RasaClient:
             return None  # a later message follows it: nothing to undo here
         try:
             reverted = await self._http.post(f"{base}/events", params={
-                "token": self._token, "include_events": "NONE"}, json=[{"event": "rewind"}])
+                "token": self._token, "include_events": "NONE"}, json=REVERT_TURN)
         except httpx.HTTPError as exc:
             raise AssistantUnavailable(f"Rasa unreachable: {exc!r}") from exc
         if reverted.status_code >= 500:

@@ -2,7 +2,6 @@
 (tests/bot/gateway/fake_rasa.py; the real Rasa server is exercised in test_stack.py)."""
 
 import asyncio
-import json
 
 import httpx
 import pytest

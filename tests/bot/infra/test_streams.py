@@ -59,10 +59,11 @@ def _worker(redis, stream: str, handler, name: str | None = None, reclaim_ms: in
 
 
 async def _until(condition, timeout_s: float = 10) -> None:
-    async def wait() -> None:
-        while not condition():
-            await asyncio.sleep(0.01)
-    await asyncio.wait_for(wait(), timeout_s)
+    for _ in range(int(timeout_s * 100)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
 
 
 async def test_one_keys_entries_run_in_stream_order_across_two_live_workers(redis):
