@@ -7,7 +7,6 @@ import httpx
 from bot import AssistantUnavailable
 from core.models import ArticleRef, Button, OutboundMessage
 
-
 # Revert a user message with whatever followed it (Rasa's UserUtteranceReverted,
 # which also drops the action_listen before it), then listen again, as Rasa's own
 # fallback does: the conversation is where it was before the message came.

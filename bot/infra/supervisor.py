@@ -157,8 +157,10 @@ def gateway_env(settings: Settings) -> dict[str, str]:
 def rasa_env(settings: Settings) -> dict[str, str]:
     """Only the API token, read by rasa_run.py (never on the command line)."""
     return {**base_env(), "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value(),
-            # Rasa's per-conversation lock (RedisLockStore) lasts this long; a lock
-            # left by a crash freezes its conversation no longer than a turn may take.
+            # Rasa's per-conversation lock (RedisLockStore) lasts this long (Rasa's
+            # default: 60 s): a lock left by a crash holds its conversation no longer
+            # than the gateway waits for a turn. Not shorter: a waiting ticket that
+            # expires within a second of the one ahead of it is never served.
             "TICKET_LOCK_LIFETIME": str(max(1, math.ceil(settings.rasa_timeout_s)))}
 
 

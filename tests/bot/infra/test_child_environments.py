@@ -65,7 +65,7 @@ def test_rasas_conversation_locks_last_no_longer_than_a_turn_may_take(settings):
     # a lock left behind by a crash (Redis restarted mid-turn) freezes its
     # conversation for this long at most, not Rasa's default minute
     env = supervisor.rasa_env(settings.model_copy(update={"rasa_timeout_s": 7.5}))
-    assert env["TICKET_LOCK_LIFETIME"] == "8"
+    assert env["TICKET_LOCK_LIFETIME"] == "8"  # the gateway's Rasa timeout, not a minute
 
 
 def test_the_action_server_gets_redis_handoff_and_knowledge_but_no_secret(settings):
