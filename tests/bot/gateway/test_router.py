@@ -191,3 +191,21 @@ async def test_a_button_payload_never_offered_reaches_rasa_as_plain_text_on_ever
                                text="Yes", button_payload="/affirm")
         await router.handle("1-3", other)
         assert fake.received[-1]["message"] == "Yes"
+
+
+class NoApiRasa(FakeRasa):
+    """Rasa whose HTTP API refuses the gateway (a token that does not match)."""
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/conversations/"):
+            return httpx.Response(401, json={"message": "unauthorized"})
+        return await super().__call__(request)
+
+
+async def test_a_tracker_the_gateway_may_not_read_does_not_cost_the_customer_their_answer(
+        make_router):
+    fake = NoApiRasa(down_for=2)
+    router, _ = make_router(fake)
+    await router.handle("1-1", inbound("hello?", "m1"))
+    customer = await router.identities.resolve("web", "v_1", None)
+    assert (await router.transcripts.history(customer))[-1].text == "echo: hello?"
