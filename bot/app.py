@@ -122,20 +122,20 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
             await router.handle(entry_id, InboundMessage.model_validate_json(fields["m"]),
                                 keep_alive)
 
+        # One consumer name per process slot (host and port): a restarted gateway
+        # resumes its own pending messages and replies at once.
+        slot = f"{socket.gethostname()}-{settings.port}"
         workers = [
             StreamWorker(redis, GATEWAY_KEYS.inbound_stream, "router", route,
                          key_of=lambda f: (f["channel"], f["channel_user_id"]),
                          concurrency=settings.worker_concurrency,
                          reclaim_idle_ms=settings.reclaim_idle_ms,
-                         dead_letter=GATEWAY_KEYS.inbound_dead,
-                         # one name per process slot: a restarted gateway resumes
-                         # its own pending messages at once
-                         consumer=f"{socket.gethostname()}-{settings.port}", ordered=True),
+                         dead_letter=GATEWAY_KEYS.inbound_dead, consumer=slot, ordered=True),
             OutboxSender(redis, channels, concurrency=settings.worker_concurrency,
                          reclaim_idle_ms=settings.reclaim_idle_ms,
                          max_attempts=settings.outbox_max_attempts,
                          backoff_s=settings.retry_backoff_s,
-                         backoff_max_s=settings.retry_backoff_max_s).worker,
+                         backoff_max_s=settings.retry_backoff_max_s, consumer=slot).worker,
             webhook_stream_worker(redis, http, handoff, settings),
         ]
         for worker in workers:
