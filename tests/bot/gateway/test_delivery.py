@@ -139,3 +139,32 @@ async def test_an_older_message_left_by_a_dead_gateway_is_answered_before_a_newe
     assert await history(survivor) == [("customer", "first"), ("bot", "echo: first"),
                                        ("customer", "second"), ("bot", "echo: second")]
     assert [b["message"] for b in fake.received] == ["first", "second"]
+
+
+class TimingOut(httpx.AsyncBaseTransport):
+    """The gateway's Rasa timeout, over the fake (MockTransport has none)."""
+
+    def __init__(self, fake: FakeRasa, timeout_s: float) -> None:
+        self._inner = httpx.MockTransport(fake)
+        self._timeout_s = timeout_s
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await asyncio.wait_for(self._inner.handle_async_request(request),
+                                          self._timeout_s)
+        except TimeoutError:
+            raise httpx.ReadTimeout("timed out", request=request) from None
+
+
+async def test_a_turn_the_gateway_gave_up_on_is_not_run_again_its_replies_are_used(redis):
+    fake = FakeRasa(delay_s=0.8, redis=redis)  # slower than the gateway waits
+    async with httpx.AsyncClient(transport=TimingOut(fake, 0.3)) as http:
+        wired = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
+                             {"web": InMemoryChannel("web")})
+        await wired.handle("1-1", message("cancel my order", "m1"))
+    await fake.finish()
+    customer = await wired.identities.resolve("web", "v_1", None)
+    assert len(fake.received) == 1  # the retry waited for Rasa's lock, then read the tracker
+    assert fake.recorded(customer) == ["cancel my order"]
+    texts = [e.text for e in await wired.transcripts.history(customer)]
+    assert texts == ["cancel my order", DELAY_TEXT, "echo: cancel my order"]
