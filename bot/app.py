@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -115,23 +116,27 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         bridge = HandoffBridge(redis, replies, transcripts, hub, rasa, handoff, articles)
         router = Router(redis, rasa, channels, hub, transcripts, replies, bridge,
                         backoff_s=settings.retry_backoff_s,
-                        backoff_max_s=settings.retry_backoff_max_s)
+                        backoff_max_s=settings.retry_backoff_max_s,
+                        lease_ms=settings.reclaim_idle_ms)
 
         async def route(entry_id: str, fields: dict, keep_alive: KeepAlive) -> None:
             await router.handle(entry_id, InboundMessage.model_validate_json(fields["m"]),
                                 keep_alive)
 
+        # One consumer name per process slot (host and port): a restarted gateway
+        # resumes its own pending messages and replies at once.
+        slot = f"{socket.gethostname()}-{settings.port}"
         workers = [
             StreamWorker(redis, GATEWAY_KEYS.inbound_stream, "router", route,
                          key_of=lambda f: (f["channel"], f["channel_user_id"]),
                          concurrency=settings.worker_concurrency,
                          reclaim_idle_ms=settings.reclaim_idle_ms,
-                         dead_letter=GATEWAY_KEYS.inbound_dead),
+                         dead_letter=GATEWAY_KEYS.inbound_dead, consumer=slot, ordered=True),
             OutboxSender(redis, channels, concurrency=settings.worker_concurrency,
                          reclaim_idle_ms=settings.reclaim_idle_ms,
                          max_attempts=settings.outbox_max_attempts,
                          backoff_s=settings.retry_backoff_s,
-                         backoff_max_s=settings.retry_backoff_max_s).worker,
+                         backoff_max_s=settings.retry_backoff_max_s, consumer=slot).worker,
             webhook_stream_worker(redis, http, handoff, settings),
         ]
         for worker in workers:

@@ -272,12 +272,16 @@ class Settings(BaseSettings):
     sandbox_port: int = 8001
 
     # Router and workers
-    rasa_timeout_s: float = 30.0
+    # A bot turn takes well under a second (the knowledge action included); Rasa
+    # answering slower than this is treated as down and the turn is retried.
+    rasa_timeout_s: float = 10.0
     worker_concurrency: int = 64
     retry_backoff_s: float = 1.0
     retry_backoff_max_s: float = 15.0
     outbox_max_attempts: int = 8
-    reclaim_idle_ms: int = 30_000  # pending entries of a dead worker are taken over after this
+    # Pending entries of a dead worker are taken over after this; above the Rasa
+    # timeout, so a slow turn is never taken over while it still runs.
+    reclaim_idle_ms: int = 15_000
 
     # `frontdoor up` restarts a process that exits (bot/infra/supervisor.py): after
     # supervisor_backoff_s, doubling up to supervisor_backoff_max_s for each further
@@ -299,6 +303,17 @@ class Settings(BaseSettings):
 
     _check_secrets = secret_minimums("FRONTDOOR_", rasa_token=16, actions_token=16,
                                      session_secret=32, staff_secret=32, metrics_token=16)
+
+    @model_validator(mode="after")
+    def _takeover_after_rasa_gave_up(self) -> Settings:
+        if self.reclaim_idle_ms <= self.rasa_timeout_s * 1000:
+            raise PydanticCustomError(
+                "takeover_before_timeout",
+                "FRONTDOOR_RECLAIM_IDLE_MS ({idle}) must be above "
+                "FRONTDOOR_RASA_TIMEOUT_S*1000 ({timeout}): a slow bot turn would be "
+                "taken over by another gateway while it still runs",
+                {"idle": self.reclaim_idle_ms, "timeout": f"{self.rasa_timeout_s * 1000:g}"})
+        return self
 
     @field_validator("image_hosts")
     @classmethod

@@ -29,6 +29,9 @@ from tests import slot_guard
 
 # A web chat secret for tests that set their own: long enough for the settings (32+).
 SESSION_SECRET = "test-session-secret-at-least-32-characters"
+# The running stack by its gateway port, for the few tests that take one of its
+# processes down and start it again (tests/bot/gateway/test_delivery_stack.py).
+RUNNING_STACKS: dict[int, Stack] = {}
 
 
 def free_port() -> int:
@@ -171,5 +174,6 @@ def stack(redis_server, tmp_path_factory) -> Settings:
         pytest.fail("no model trained from the current project: run `make test` (it trains)")
     running = Stack(settings, echo=lambda *_: None)
     running.start()
+    RUNNING_STACKS[settings.port] = running
     yield settings
     running.stop()

@@ -55,6 +55,7 @@ class OutboxSender:
         backoff_s: float,
         backoff_max_s: float,
         keys: GatewayKeys = GATEWAY_KEYS,
+        consumer: str | None = None,
     ) -> None:
         self._redis = redis
         self._keys = keys
@@ -71,6 +72,8 @@ class OutboxSender:
             concurrency=concurrency,
             reclaim_idle_ms=reclaim_idle_ms,
             dead_letter=keys.outbox_dead,
+            ordered=True,  # one customer's replies go out in order, whichever replica sends
+            consumer=consumer,
         )
 
     async def _deliver(self, entry_id: str, fields: dict, keep_alive: KeepAlive) -> None:

@@ -16,12 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Sequence
 
 import httpx
 
 from bot import AssistantUnavailable
 from core.models import ArticleRef, Button, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+# Revert a user message with whatever followed it (Rasa's UserUtteranceReverted,
+# which also drops the action_listen before it), then listen again, as Rasa's own
+# fallback does: the conversation is where it was before the message came.
+REVERT_TURN = [{"event": "rewind"}, {"event": "action", "name": "action_listen"}]
 
 
 def replica_order(customer_id: str, replicas: Sequence[str]) -> list[str]:
@@ -48,13 +56,17 @@ class RasaClient:
         self._actions_health = f"{actions_url}/healthz"
 
     async def _post(self, customer_id: str, path: str, **request) -> httpx.Response:
-        """POST to the customer's replica, or at once to the next one in their
-        order while a replica is unreachable or answers 5xx; AssistantUnavailable
-        when none answered."""
+        return await self._request("POST", customer_id, path, **request)
+
+    async def _request(self, method: str, customer_id: str, path: str, **request
+                       ) -> httpx.Response:
+        """Ask the customer's replica, or at once the next one in their order while
+        a replica is unreachable or answers 5xx; AssistantUnavailable when none
+        answered."""
         problems = []
         for replica in replica_order(customer_id, self._replicas):
             try:
-                response = await self._http.post(f"{replica}{path}", **request)
+                response = await self._http.request(method, f"{replica}{path}", **request)
             except httpx.HTTPError as exc:
                 problems.append(f"{replica} unreachable: {exc!r}")
                 continue
@@ -69,11 +81,54 @@ class RasaClient:
             json={"sender": customer_id, "message": text, "metadata": metadata})
         response.raise_for_status()
         messages = parse_rasa_messages(response.json())
-        if not messages and not await self.actions_healthy():
-            # Rasa swallows a failed custom action and answers with nothing; the
-            # message must wait for the action server instead of going unanswered.
-            raise AssistantUnavailable("action server unreachable")
+        if not messages:
+            # Every turn of this assistant says something (each rule ends in a
+            # response or an action that always utters). Nothing means Rasa swallowed
+            # a failed custom action (action server down, or its Redis broken): the
+            # message waits and is retried, rather than going unanswered.
+            raise AssistantUnavailable("Rasa answered nothing: a custom action failed")
         return messages
+
+    async def recorded_turn(self, customer_id: str, message_id: str
+                            ) -> list[OutboundMessage] | None:
+        """Before a message is sent to Rasa again: whether an earlier attempt (the
+        REST metadata's `message_id`) is already in the conversation's tracker.
+        With its replies recorded after it, those replies (the turn is not run
+        twice, so its actions are not either); recorded without any (its action
+        failed), it is reverted (Rasa's `rewind`) and None is returned, as when it
+        was never recorded: the message is then sent as new."""
+        tracker = f"/conversations/{customer_id}/tracker"
+        response = await self._request("GET", customer_id, tracker,
+                                       params={"token": self._token})
+        if response.status_code >= 400:
+            # Rasa's HTTP API refused (a token that does not match, the API not
+            # enabled): the message still gets its answer, at the risk of Rasa
+            # recording it twice.
+            log.warning("cannot read the tracker of %s (%s): sending the message again "
+                        "unchecked", customer_id, response.status_code)
+            return None
+        events = response.json().get("events") or []
+        users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+        mine = [i for i in users
+                if ((events[i].get("metadata") or {}).get("message_id")) == message_id]
+        if not mine:
+            return None
+        after = events[mine[-1] + 1:]
+        end = next((i for i, e in enumerate(after) if e.get("event") in ("user", "rewind")),
+                   len(after))
+        if end < len(after) and after[end].get("event") == "rewind":
+            return None  # reverted by an earlier retry
+        bots = [e for e in after[:end] if e.get("event") == "bot"]
+        if bots:
+            return parse_rasa_messages([item for e in bots for item in _rest_items(e)])
+        if mine[-1] != users[-1]:
+            return None  # a later message follows it: nothing to undo here
+        reverted = await self._post(customer_id, f"{tracker}/events", params={
+            "token": self._token, "include_events": "NONE"}, json=REVERT_TURN)
+        if reverted.status_code >= 400:
+            log.warning("cannot revert a failed turn of %s (%s)", customer_id,
+                        reverted.status_code)
+        return None
 
     async def reset_dialogue(self, customer_id: str) -> None:
         """After a person handled the conversation: end any active form, so the
@@ -100,6 +155,16 @@ class RasaClient:
                 return False
 
         return any(await asyncio.gather(*(up(url) for url in self._replicas)))
+
+
+def _rest_items(event: dict) -> list[dict]:
+    """A tracker's bot event as the REST channel would have sent it."""
+    data = event.get("data") or {}
+    items = [{"text": event.get("text"), "buttons": data.get("buttons"),
+              "image": data.get("image")}]
+    if data.get("custom"):
+        items.append({"custom": data["custom"]})
+    return items
 
 
 def parse_rasa_messages(raw: list[dict]) -> list[OutboundMessage]:

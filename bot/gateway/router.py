@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot import AssistantUnavailable
 from bot.channels.base import ChannelAdapter, Recipient
@@ -24,8 +25,10 @@ from bot.customers.verified import VerifiedAttributes, e164
 from bot.gateway.keys import GATEWAY_KEYS, GatewayKeys
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
+from bot.gateway.turns import Lease, TurnLeases
 from bot.infra import metrics
 from bot.infra.live import LiveHub
+from bot.rasa_store.store import RasaStore
 from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
 from handoff.lookup import HandoffLookup
 from handoff.reports import count_conversation
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 DELAY_TEXT = ("Sorry, we're experiencing a short delay. Your message is saved and "
               "we'll answer as soon as we can.")
 SEEN_TTL_S = 7 * 24 * 3600
+RASA_LOCK_POLL_S = 0.2
 CONVERSATION_GAP_S = 3600
 
 LINK_ISSUED_TEXT = ('Your code is {code}. Within {minutes}, send it (or "link {code}") on the '
@@ -111,7 +115,13 @@ class Router:
         backoff_s: float = 1.0,
         backoff_max_s: float = 15.0,
         keys: GatewayKeys = GATEWAY_KEYS,
+        lease_ms: int = 15_000,
+        delay_notice_s: float = 5.0,
     ) -> None:
+        """`lease_ms`: how long a gateway's hold on a bot turn lasts unrenewed (at
+        most the streams' `reclaim_idle_ms`, so a dead gateway's turn is free by
+        the time its entry is taken over). `delay_notice_s`: a customer whose
+        message is not answered this long after it arrived hears about the delay."""
         self._redis = redis
         self._keys = keys
         self._rasa = rasa
@@ -127,6 +137,9 @@ class Router:
         self._customers = Customers(redis)
         self._verified = VerifiedAttributes(redis)
         self._conversations = HandoffLookup(redis)
+        self._leases = TurnLeases(redis, lease_ms, SEEN_TTL_S)
+        self._rasa_store = RasaStore(redis)
+        self._delay_notice_s = delay_notice_s
 
     async def handle(self, stream_id: str, message: InboundMessage,
                      keep_alive: KeepAlive = _no_keep_alive) -> None:
@@ -200,10 +213,57 @@ class Router:
         if await self._handoff.before_bot(customer_id, message, recipient):
             await self._redis.hset(progress, "answered", "1")
             return  # a CSAT answer, or a returning customer handed to their agent
-        replies = await self._bot_turn(stream_id, message, recipient, keep_alive)
-        for reply in replies:
-            await self.send(message.channel, recipient, reply)
-        await self._redis.hset(progress, "answered", "1")
+        delay = _Delay()
+        watch = asyncio.create_task(self._delay_watch(message, recipient, delay))
+        try:
+            replies = await self._leased_turn(stream_id, message, recipient, keep_alive, delay)
+            if replies is None:
+                return  # answered by another gateway
+            for reply in replies:
+                await self.send(message.channel, recipient, reply)
+            await self._redis.hset(progress, "answered", "1")
+        finally:
+            watch.cancel()
+        if delay.told:
+            await self._channels[message.channel].notice(recipient, "clear", "")
+
+    async def _leased_turn(self, stream_id: str, message: InboundMessage, recipient: Recipient,
+                           keep_alive: KeepAlive, delay: _Delay) -> list[OutboundMessage] | None:
+        """The bot turn under this message's lease: None if another gateway
+        answered it meanwhile (or holds it to the end)."""
+        progress = self._keys.inbound_progress(stream_id)
+        lease = await self._leases.take(progress)
+        while lease == "busy":  # another gateway is on it: wait for its answer or its end
+            await keep_alive()
+            await asyncio.sleep(self._leases.lease_ms / 10_000)
+            lease = await self._leases.take(progress)
+        if not isinstance(lease, Lease):
+            return None  # answered
+        if lease.earlier_turns:  # taken over from a gateway that died mid-turn
+            await self._tell(delay, message.channel, recipient)
+        async with self._leases.kept(progress, lease):
+            replies = await self._bot_turn(stream_id, message, recipient, keep_alive,
+                                           delay, check_first=lease.earlier_turns > 0)
+        if not await self._leases.held(progress, lease):
+            log.warning("lost the turn of %s to another gateway; its replies are theirs",
+                        stream_id)
+            return None
+        return replies
+
+    async def _delay_watch(self, message: InboundMessage, recipient: Recipient,
+                           delay: _Delay) -> None:
+        """However the delay arises (queued behind a slow turn, taken over from a
+        dead gateway, a frozen conversation), the customer hears about it."""
+        await asyncio.sleep(max(0.0, message.received_at + self._delay_notice_s - time.time()))
+        try:
+            await self._tell(delay, message.channel, recipient)
+        except (RedisError, OSError) as exc:  # Redis away: the turn itself reports that
+            log.warning("could not tell about a delay: %r", exc)
+
+    async def _tell(self, delay: _Delay, channel: str, recipient: Recipient) -> None:
+        if not delay.told:
+            delay.told = True
+            await self._tell_delay_once(channel, recipient)
 
     async def send(self, channel: str, recipient: Recipient, message: OutboundMessage
                    ) -> TranscriptEntry:
@@ -376,36 +436,56 @@ class Router:
 
     async def _bot_turn(
         self, stream_id: str, message: InboundMessage, recipient: Recipient,
-        keep_alive: KeepAlive,
+        keep_alive: KeepAlive, delay: _Delay, *, check_first: bool = False,
     ) -> list[OutboundMessage]:
+        """Ask Rasa until it answers. The stream entry id goes with the message as
+        `message_id`; before any second attempt the conversation's tracker is read
+        (once Rasa's lock on it is free), so a message Rasa already recorded is not
+        recorded again: its recorded replies are used, or a failed turn is reverted."""
         channel = self._channels[message.channel]
         text = message.button_payload or _plain_text(message.text)
-        metadata = {"channel": message.channel, "locale": message.locale}
-        delay = self._backoff_s
-        delayed = False
+        metadata = {"channel": message.channel, "locale": message.locale,
+                    "message_id": stream_id}
+        backoff = self._backoff_s
         await channel.typing(recipient, True)
         try:
             while True:
                 started = time.perf_counter()
                 try:
+                    if check_first:
+                        await self._rasa_idle(recipient.customer_id, keep_alive)
+                        recorded = await self._rasa.recorded_turn(recipient.customer_id,
+                                                                  stream_id)
+                        if recorded is not None:
+                            log.info("%s was answered by Rasa before; its replies are reused",
+                                     stream_id)
+                            return recorded
                     replies = await self._rasa.turn(recipient.customer_id, text, metadata)
                     metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
-                    break
+                    return replies
                 except AssistantUnavailable as exc:
                     metrics.ASSISTANT_UNAVAILABLE.inc()
                     log.warning("assistant unavailable for %s: %s; retrying in %.1fs",
-                                stream_id, exc, delay)
-                    if not delayed:
-                        delayed = True
-                        await self._tell_delay_once(message.channel, recipient)
+                                stream_id, exc, backoff)
+                    check_first = True
+                    await self._tell(delay, message.channel, recipient)
                     await keep_alive()
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self._backoff_max_s)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, self._backoff_max_s)
         finally:
             await channel.typing(recipient, False)
-        if delayed:
-            await channel.notice(recipient, "clear", "")
-        return replies
+
+    async def _rasa_idle(self, customer_id: str, keep_alive: KeepAlive) -> None:
+        """Wait (at most a lease's length) until Rasa holds no lock on the
+        conversation: an earlier attempt that timed out here may still be running
+        there, and its outcome must be in the tracker before it is read."""
+        deadline = time.monotonic() + self._leases.lease_ms / 1000
+        while await self._rasa_store.conversation_busy(customer_id):
+            if time.monotonic() > deadline:
+                log.warning("Rasa still locks %s; asking anyway", customer_id)
+                return
+            await keep_alive()
+            await asyncio.sleep(RASA_LOCK_POLL_S)
 
     async def _tell_delay_once(self, channel_name: str, recipient: Recipient) -> None:
         key = self._keys.delay_notice(recipient.customer_id)
@@ -413,6 +493,12 @@ class Router:
             await self.send(channel_name, recipient,
                             OutboundMessage(text=DELAY_TEXT, author="system"))
         await self._channels[channel_name].notice(recipient, "warning", DELAY_TEXT)
+
+
+class _Delay:
+    """Whether this message's customer was told about a delay (once per turn)."""
+
+    told = False
 
 
 _LINK_ISSUE_RE = re.compile(r"/?link", re.IGNORECASE)

@@ -26,6 +26,8 @@ ASSISTANT_UNAVAILABLE = Counter("frontdoor_assistant_unavailable_total",
 KNOWLEDGE_DECISIONS = Counter("frontdoor_knowledge_decisions_total",
                               "Knowledge answers by policy outcome", ["decision"])
 WEBCHAT_CONNECTIONS = Gauge("frontdoor_webchat_connections", "Open web chat sockets")
+WEBCHAT_STORE_DELAYS = Counter("frontdoor_webchat_store_delays_total",
+                               "Web chat messages that could not be stored at once (Redis away)")
 
 # Handoff figures over the last 7 days, read from the shared Redis counters at
 # each scrape (so every gateway replica reports the same numbers).

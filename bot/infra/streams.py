@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Hashable
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.infra.keyed import KeyedSerializer
@@ -27,6 +27,22 @@ KeepAlive = Callable[[], Awaitable[None]]
 # the entry while it is still being handled.
 Handler = Callable[[str, dict, KeepAlive], Awaitable[None]]
 KeyOf = Callable[[dict], Hashable]
+
+# Reset the idle time of the entries this consumer still owns (one round trip for
+# every entry in flight, queued or running); an entry another consumer took over
+# meanwhile is left to it. Returns the ids still ours.
+_RENEW = """
+local kept = {}
+for i = 1, #ARGV - 2 do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[#ARGV - 1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[#ARGV] then
+    redis.call('XCLAIM', KEYS[1], ARGV[#ARGV - 1], ARGV[#ARGV], 0, ARGV[i], 'JUSTID')
+    kept[#kept + 1] = ARGV[i]
+  end
+end
+return kept
+"""
+ORDER_POLL_S = 0.05  # how often an entry waiting for an older one of its key looks again
 
 
 def consumer_name() -> str:
@@ -45,7 +61,15 @@ class StreamWorker:
         concurrency: int,
         reclaim_idle_ms: int,
         dead_letter: str,
+        consumer: str | None = None,
+        ordered: bool = False,
     ) -> None:
+        """`consumer`: a name stable across restarts of the same process slot (e.g.
+        host and port) lets a restarted worker resume its own pending entries at
+        once instead of after `reclaim_idle_ms`. `ordered`: entries of one key are
+        handled in stream order across every consumer of the group, not only
+        within this one (an entry waits for older entries of its key pending
+        elsewhere, and runs an abandoned one itself first)."""
         self._redis = redis
         self._stream = stream
         self._group = group
@@ -54,12 +78,17 @@ class StreamWorker:
         self._limit = concurrency
         self._reclaim_idle_ms = reclaim_idle_ms
         self._dead_letter = dead_letter
-        self.consumer = consumer_name()
+        self.consumer = consumer or consumer_name()
+        self._ordered = ordered
         self._serial = KeyedSerializer(concurrency)
         self._in_flight: set[str] = set()
+        self._done: dict[str, None] = {}  # recently finished ids (an inline run's queued copy)
+        self._keys_of_ids: dict[str, Hashable | None] = {}
         self._task: asyncio.Task | None = None
+        self._renewer: asyncio.Task | None = None
         self._stopping = False
         self._group_ready = False
+        self._renew = redis.register_script(_RENEW)
 
     async def start(self) -> None:
         """Create the group and start reading. Redis away is not fatal: the worker
@@ -72,13 +101,16 @@ class StreamWorker:
             log.warning("stream worker %s cannot reach Redis yet (%s); retrying",
                         self._stream, error)
         self._task = asyncio.create_task(self._run(), name=f"worker:{self._stream}")
+        self._renewer = asyncio.create_task(self._renew_in_flight(),
+                                            name=f"renew:{self._stream}")
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._renewer):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._serial.cancel_all()  # unacknowledged entries stay pending for the next worker
         await asyncio.sleep(0)
 
@@ -88,9 +120,50 @@ class StreamWorker:
         await self._redis.xclaim(self._stream, self._group, self.consumer, 0, [entry_id],
                                  justid=True)
 
+    async def _renew_in_flight(self) -> None:
+        """Every entry in flight here, queued behind its key or running, stays ours:
+        its idle time is reset every third of `reclaim_idle_ms`, so only the entries
+        of a dead (or cut-off) worker are ever taken over."""
+        while True:
+            await asyncio.sleep(self._reclaim_idle_ms / 3000)
+            ids = list(self._in_flight)
+            if not ids:
+                continue
+            try:
+                kept = await self._renew(keys=[self._stream],
+                                         args=[*ids, self._group, self.consumer])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:  # Redis away: the next round tries again
+                log.warning("could not renew %d entries of %s: %r", len(ids), self._stream,
+                            exc)
+                continue
+            lost = set(ids) - set(kept) - set(self._done)
+            if lost & self._in_flight:
+                log.warning("entries of %s taken over by another consumer: %s", self._stream,
+                            sorted(lost & self._in_flight))
+
+    async def _resume_own(self) -> None:
+        """Entries still pending for this consumer name (a restarted process slot):
+        handled at once, in stream order."""
+        start = "0"
+        while not self._stopping:
+            response = await self._redis.xreadgroup(
+                self._group, self.consumer, {self._stream: start}, count=100)
+            entries = [e for _, batch in response or () for e in batch]
+            if not entries:
+                return
+            for entry_id, fields in entries:
+                if fields:
+                    self._submit(entry_id, fields)
+                else:  # trimmed away while pending
+                    await self._redis.xack(self._stream, self._group, entry_id)
+            start = entries[-1][0]
+
     async def _run(self) -> None:
         last_reclaim = 0.0
         loop = asyncio.get_running_loop()
+        resumed = False
         # Checked as well as cancelled: redis-py can swallow a cancellation that
         # lands while a fresh connection is being set up (seen with a stop right
         # after start), and the loop would then read on forever.
@@ -99,6 +172,9 @@ class StreamWorker:
                 if not self._group_ready:
                     await ensure_group(self._redis, self._stream, self._group)
                     self._group_ready = True
+                if not resumed:
+                    await self._resume_own()
+                    resumed = True
                 if loop.time() - last_reclaim > self._reclaim_idle_ms / 3000:
                     await self._reclaim()
                     last_reclaim = loop.time()
@@ -150,7 +226,12 @@ class StreamWorker:
         self._serial.submit(self._key_of(fields), lambda: self._handle(entry_id, fields))
 
     async def _handle(self, entry_id: str, fields: dict) -> None:
+        if entry_id in self._done:  # already run ahead of a newer entry of its key
+            self._in_flight.discard(entry_id)
+            return
         try:
+            if self._ordered:
+                await self._older_first(entry_id, self._key_of(fields))
             await self._handler(entry_id, fields, lambda: self.keep_alive(entry_id))
         except asyncio.CancelledError:
             raise
@@ -181,6 +262,61 @@ class StreamWorker:
             # is re-claimed and handled again (handlers are idempotent).
             log.warning("entry %s of %s not acknowledged (%s); it will be re-claimed",
                         entry_id, self._stream, error)
+        self._finished(entry_id)
+
+    def _finished(self, entry_id: str) -> None:
+        self._done[entry_id] = None
+        while len(self._done) > 10_000:
+            del self._done[next(iter(self._done))]
+
+    async def _older_first(self, entry_id: str, key: Hashable) -> None:
+        """Wait until no older entry of `key` is pending in the group. One whose
+        worker died (idle past `reclaim_idle_ms`), or one re-claimed by this worker
+        and queued behind this entry, is claimed and handled here first."""
+        while True:
+            older = await self._redis.xpending_range(
+                self._stream, self._group, min="-", max=f"({entry_id}", count=1000)
+            blocking = None
+            for pending in older:
+                if await self._key_of_id(pending["message_id"]) == key:
+                    blocking = pending
+                    break
+            if blocking is None:
+                return
+            other = blocking["message_id"]
+            ours = blocking["consumer"] == self.consumer
+            if ours or blocking["time_since_delivered"] >= self._reclaim_idle_ms:
+                claimed = await self._redis.xclaim(
+                    self._stream, self._group, self.consumer,
+                    0 if ours else self._reclaim_idle_ms, [other], justid=True)
+                if claimed:
+                    await self._run_inline(other)
+                    continue
+            await asyncio.sleep(ORDER_POLL_S)
+
+    async def _run_inline(self, entry_id: str) -> None:
+        found = await self._redis.xrange(self._stream, entry_id, entry_id)
+        if not found or not found[0][1]:
+            await self._redis.xack(self._stream, self._group, entry_id)
+            return
+        queued_here = entry_id in self._in_flight
+        self._in_flight.add(entry_id)
+        log.info("entry %s of %s handled first, ahead of a newer entry of its key",
+                 entry_id, self._stream)
+        try:
+            await self._handle(entry_id, found[0][1])
+        finally:
+            if queued_here:  # its queued copy finds it done
+                self._in_flight.add(entry_id)
+
+    async def _key_of_id(self, entry_id: str) -> Hashable | None:
+        if entry_id not in self._keys_of_ids:
+            found = await self._redis.xrange(self._stream, entry_id, entry_id)
+            if len(self._keys_of_ids) > 10_000:
+                self._keys_of_ids.clear()
+            self._keys_of_ids[entry_id] = (self._key_of(found[0][1])
+                                           if found and found[0][1] else None)
+        return self._keys_of_ids[entry_id]
 
 
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:

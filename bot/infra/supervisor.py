@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -171,7 +172,12 @@ def rasa_env(settings: Settings) -> dict[str, str]:
     return {**env, "FRONTDOOR_RASA_TOKEN": settings.rasa_token.get_secret_value(),
             ACTIONS_TOKEN_VARIABLE: settings.actions_token.get_secret_value(),
             **rasa_redis_secrets(settings.effective_rasa_redis_url),
-            "PYTHONPATH": rasa_python_path(env)}
+            "PYTHONPATH": rasa_python_path(env),
+            # Rasa's per-conversation lock (RedisLockStore) lasts this long (Rasa's
+            # default: 60 s): a lock left by a crash holds its conversation no longer
+            # than the gateway waits for a turn. Not shorter: a waiting ticket that
+            # expires within a second of the one ahead of it is never served.
+            "TICKET_LOCK_LIFETIME": str(max(1, math.ceil(settings.rasa_timeout_s)))}
 
 
 def actions_env(settings: Settings) -> dict[str, str]:

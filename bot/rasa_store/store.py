@@ -4,6 +4,7 @@ conversation) of each customer id, and its lock."""
 from __future__ import annotations
 
 import json
+import time
 
 from redis.asyncio import Redis
 
@@ -29,3 +30,16 @@ class RasaStore:
         for customer in person.customer_ids:
             await self._redis.delete(self._keys.rasa_tracker(customer),
                                      self._keys.rasa_lock(customer))
+
+    async def conversation_busy(self, sender_id: str) -> bool:
+        """Whether Rasa holds an unexpired lock on the conversation (a turn still
+        running there, or a lock left by a crash that has not expired yet)."""
+        raw = await self._redis.get(self._keys.rasa_lock(sender_id))
+        if not raw:
+            return False
+        now = time.time()
+        try:
+            tickets = [json.loads(t) for t in json.loads(raw).get("tickets", [])]
+            return any(float(t["expires"]) > now for t in tickets)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return False

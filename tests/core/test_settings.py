@@ -104,3 +104,19 @@ def test_the_action_server_refuses_to_start_on_an_empty_secret():
                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "FRONTDOOR_SESSION_SECRET is too short: at least 32 characters" in done.stderr
+
+
+def test_a_takeover_time_not_above_the_rasa_timeout_is_refused_in_one_line(
+        monkeypatch, fresh_settings):
+    # a slow turn would be taken over by another gateway while it still runs
+    monkeypatch.setenv("FRONTDOOR_RECLAIM_IDLE_MS", "5000")
+    monkeypatch.setenv("FRONTDOOR_RASA_TIMEOUT_S", "10")
+    with pytest.raises(SystemExit) as refused:
+        create_app()
+    reason = str(refused.value)
+    assert "FRONTDOOR_RECLAIM_IDLE_MS (5000) must be above FRONTDOOR_RASA_TIMEOUT_S*1000 " \
+           "(10000)" in reason
+    assert "\n" not in reason and "Value error" not in reason
+    monkeypatch.delenv("FRONTDOOR_RECLAIM_IDLE_MS")
+    monkeypatch.delenv("FRONTDOOR_RASA_TIMEOUT_S")
+    assert Settings().reclaim_idle_ms > Settings().rasa_timeout_s * 1000  # the defaults pass

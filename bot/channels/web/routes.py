@@ -6,11 +6,15 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocketState
 
 from bot import BadInput, SessionInvalid
@@ -33,6 +37,13 @@ CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_RATE_LIMITED = 4429  # the widget reconnects later, with its usual backoff
 RATE_WINDOW_S = 10.0
 MAX_SESSION_BYTES = 4096  # {"token": "..."}: a few hundred bytes
+CLOSE_TRY_AGAIN = 1013  # the widget reconnects and re-sends what was not acknowledged
+STORE_ATTEMPT_S = 2.0  # one try at Redis while a message waits to be stored
+STORE_RETRY_S = 1.0
+STORE_GIVE_UP_S = 60.0
+STORE_DELAY_TEXT = ("Sorry, we're experiencing a short delay. Your message will be sent "
+                    "as soon as we can take it.")
+T = TypeVar("T")
 
 
 class SessionRequest(BaseModel):
@@ -236,6 +247,7 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: s
         if received["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(received.get("code", 1000))
         client_id = None
+        waiting = _Waiting(websocket)
         try:
             if received.get("text") is None:
                 raise BadInput("bad_frame", "The chat only understands text frames.")
@@ -250,21 +262,57 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: s
                 raise BadInput("rate_limited", "You're sending messages very fast; "
                                                "please wait a moment.")
             # One budget for every socket from the address.
-            if await svc.visitor_limits.count("message", address):
+            if await waiting.redis(partial(svc.visitor_limits.count, "message", address)):
                 raise BadInput("rate_limited", "You're sending messages very fast; "
                                                "please wait a moment.")
             if isinstance(frame, ButtonFrame):
                 # No customer yet: nothing was offered to them.
-                await _check_button_offered(svc, current.customer_id, frame.payload)
+                await waiting.redis(partial(_check_button_offered, svc, current.customer_id,
+                                            frame.payload))
             message = _inbound(frame, visitor, svc.settings.max_message_chars)
         except BadInput as exc:
             metrics.REJECTED.labels(channel="web", code=exc.code).inc()
             await websocket.send_json({"type": "error", "code": exc.code, "text": exc.message,
                                        "client_id": client_id})
             continue
-        await current.customer(svc, visitor)  # the first message creates the customer
-        await svc.inbound.append(message)
+        # the first message creates the customer
+        await waiting.redis(partial(current.customer, svc, visitor))
+        await waiting.redis(partial(svc.inbound.append, message))
+        # Acknowledged only once stored: the widget re-sends an unacknowledged
+        # message on reconnect (same client id, so it is taken once).
         await websocket.send_json({"type": "ack", "client_id": frame.client_id})
+        await waiting.done()
+
+
+class _Waiting:
+    """A message that cannot be stored yet (Redis away): the customer is told
+    within seconds by a notice, the message is retried for a while, and past
+    that the socket closes without acknowledging it, so the widget re-sends it."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._websocket = websocket
+        self._told = False
+
+    async def redis(self, step: Callable[[], Awaitable[T]]) -> T:
+        deadline = time.monotonic() + STORE_GIVE_UP_S
+        while True:
+            try:
+                return await asyncio.wait_for(step(), STORE_ATTEMPT_S)
+            except (RedisError, OSError, TimeoutError) as exc:
+                log.warning("web chat: a message cannot be stored yet: %r", exc)
+            if not self._told:
+                self._told = True
+                metrics.WEBCHAT_STORE_DELAYS.inc()
+                await self._websocket.send_json({"type": "notice", "level": "warning",
+                                                 "text": STORE_DELAY_TEXT})
+            if time.monotonic() > deadline:
+                await self._websocket.close(code=CLOSE_TRY_AGAIN, reason="try again later")
+                raise WebSocketDisconnect(CLOSE_TRY_AGAIN)
+            await asyncio.sleep(STORE_RETRY_S)
+
+    async def done(self) -> None:
+        if self._told:
+            await self._websocket.send_json({"type": "notice", "level": "clear", "text": ""})
 
 
 async def _check_button_offered(svc: Services, customer_id: str | None, payload: str) -> None:

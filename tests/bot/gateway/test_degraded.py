@@ -43,7 +43,7 @@ async def gateway_without_rasa(stack, redis_server):
     settings = Settings(
         redis_url=f"{redis_server}/3", port=free_port(), rasa_port=free_port(),
         actions_port=stack.actions_port, retry_backoff_s=0.2, retry_backoff_max_s=0.5,
-        session_secret=SESSION_SECRET,
+        session_secret=SESSION_SECRET, rasa_token=stack.rasa_token,  # it reads the tracker
     )
     async with serve(create_app(settings), settings.port):
         yield settings

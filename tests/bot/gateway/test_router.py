@@ -1,8 +1,7 @@
 """The router against a real Redis; Rasa is an httpx.MockTransport peer here
-(the real Rasa server is exercised in test_stack.py)."""
+(tests/bot/gateway/fake_rasa.py; the real Rasa server is exercised in test_stack.py)."""
 
 import asyncio
-import json
 
 import httpx
 import pytest
@@ -14,29 +13,8 @@ from bot.gateway.rasa_client import RasaClient
 from bot.gateway.router import DELAY_TEXT
 from core.models import Button, InboundMessage, OutboundMessage
 from handoff.keys import HANDOFF_KEYS
+from tests.bot.gateway.fake_rasa import FakeRasa
 from tests.routers import wired_router
-
-
-class FakeRasa:
-    """Answers like Rasa's REST channel; can be 'down' for a number of calls."""
-
-    def __init__(self, down_for: int = 0) -> None:
-        self.down_for = down_for
-        self.received: list[dict] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/healthz":
-            return httpx.Response(200, json={"status": "ok"})
-        if self.down_for > 0:
-            self.down_for -= 1
-            raise httpx.ConnectError("connection refused")
-        body = json.loads(request.content)
-        self.received.append(body)
-        return httpx.Response(200, json=[
-            {"recipient_id": body["sender"], "text": f"echo: {body['message']}"},
-            {"recipient_id": body["sender"], "custom": {"frontdoor": {
-                "decision": "answer", "article": {"id": "a1", "version": 2, "title": "A"}}}},
-        ])
 
 
 @pytest.fixture
@@ -117,23 +95,32 @@ async def test_while_rasa_is_down_the_message_waits_and_the_customer_is_told_onc
     assert texts.count(DELAY_TEXT) == 1 and texts[-1] == "echo: second"
 
 
-async def test_rasa_answering_nothing_because_the_action_server_is_down_is_a_delay(redis):
-    calls = {"webhook": 0}
+class ActionsDownRasa(FakeRasa):
+    """Rasa while its action server is down: the message is recorded, the failed
+    action is swallowed, and the answer is empty."""
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/healthz":
-            return httpx.Response(200 if calls["webhook"] > 2 else 503)
-        calls["webhook"] += 1
-        if calls["webhook"] <= 2:
-            return httpx.Response(200, json=[])  # Rasa swallowed the failed custom action
-        return httpx.Response(200, json=[{"recipient_id": "x", "text": "the answer"}])
+    def __init__(self, empty_for: int) -> None:
+        super().__init__()
+        self.empty_for = empty_for
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        router = wired_router(redis, RasaClient(http, "http://rasa", "http://actions"),
-                              {"web": InMemoryChannel()})
-        await router.handle("1-1", inbound("refund?", "m1"))
-        customer = await router.identities.resolve("web", "v_1", None)
-        assert (await router.transcripts.history(customer))[-1].text == "the answer"
+    def answer(self, body: dict) -> list[dict]:
+        if self.empty_for > 0:
+            self.empty_for -= 1
+            return []
+        return [{"recipient_id": body["sender"], "text": "the answer"}]
+
+
+async def test_an_empty_answer_is_retried_and_the_message_recorded_once_when_actions_are_back(
+        make_router):
+    fake = ActionsDownRasa(empty_for=2)
+    router, channel = make_router(fake)
+    await router.handle("1-1", inbound("refund?", "m1"))
+    customer = await router.identities.resolve("web", "v_1", None)
+    texts = [e.text for e in await router.transcripts.history(customer)]
+    assert texts == ["refund?", DELAY_TEXT, "the answer"]
+    assert len(fake.received) == 3  # asked three times ...
+    assert fake.recorded(customer) == ["refund?"]  # ... and Rasa remembers it once
+    assert [level for _, level, _ in channel.notices][-1] == "clear"
 
 
 async def test_when_a_person_owns_the_conversation_the_bot_stays_silent(make_router, redis):
@@ -204,3 +191,21 @@ async def test_a_button_payload_never_offered_reaches_rasa_as_plain_text_on_ever
                                text="Yes", button_payload="/affirm")
         await router.handle("1-3", other)
         assert fake.received[-1]["message"] == "Yes"
+
+
+class NoApiRasa(FakeRasa):
+    """Rasa whose HTTP API refuses the gateway (a token that does not match)."""
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/conversations/"):
+            return httpx.Response(401, json={"message": "unauthorized"})
+        return await super().__call__(request)
+
+
+async def test_a_tracker_the_gateway_may_not_read_does_not_cost_the_customer_their_answer(
+        make_router):
+    fake = NoApiRasa(down_for=2)
+    router, _ = make_router(fake)
+    await router.handle("1-1", inbound("hello?", "m1"))
+    customer = await router.identities.resolve("web", "v_1", None)
+    assert (await router.transcripts.history(customer))[-1].text == "echo: hello?"

@@ -69,6 +69,13 @@ def test_rasa_gets_its_api_token_the_action_servers_and_redis_password_and_nothi
     assert env["FRONTDOOR_RASA_REDIS_PASSWORD"] == "pw"  # endpoints.yml says ${...}
 
 
+def test_rasas_conversation_locks_last_no_longer_than_a_turn_may_take(settings):
+    # a lock left behind by a crash (Redis restarted mid-turn) freezes its
+    # conversation for this long at most, not Rasa's default minute
+    env = supervisor.rasa_env(settings.model_copy(update={"rasa_timeout_s": 7.5}))
+    assert env["TICKET_LOCK_LIFETIME"] == "8"  # the gateway's Rasa timeout, not a minute
+
+
 def test_rasas_endpoints_name_the_action_servers_token_without_holding_it(settings):
     """Rasa fills ${FRONTDOOR_ACTIONS_TOKEN} from its environment when it reads
     the file (rasa/shared/utils/io.py); it sends it as the `token` parameter."""
