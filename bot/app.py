@@ -96,6 +96,10 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
     async with contextlib.AsyncExitStack() as running:
         redis = text_client(settings.effective_redis_url, max_connections=512)
         running.push_async_callback(redis.aclose)
+        rasa_redis = redis  # Rasa's trackers and locks, unless in a Redis of their own
+        if settings.rasa_redis_url is not None:
+            rasa_redis = text_client(settings.rasa_redis_url)
+            running.push_async_callback(rasa_redis.aclose)
         http = httpx.AsyncClient(
             timeout=settings.rasa_timeout_s,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
@@ -117,7 +121,7 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         router = Router(redis, rasa, channels, hub, transcripts, replies, bridge,
                         backoff_s=settings.retry_backoff_s,
                         backoff_max_s=settings.retry_backoff_max_s,
-                        lease_ms=settings.reclaim_idle_ms)
+                        lease_ms=settings.reclaim_idle_ms, rasa_redis=rasa_redis)
 
         async def route(entry_id: str, fields: dict, keep_alive: KeepAlive) -> None:
             await router.handle(entry_id, InboundMessage.model_validate_json(fields["m"]),
@@ -151,7 +155,7 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
                                   hash_threads=settings.staff_hash_threads)
         running.callback(staff.close)
         yield Services(
-            settings=settings, redis=redis, http=http, rasa=rasa, hub=hub,
+            settings=settings, redis=redis, rasa_redis=rasa_redis, http=http, rasa=rasa, hub=hub,
             inbound=InboundStream(redis), channels=channels,
             identities=IdentityStore(redis), transcripts=transcripts, router=router,
             sessions=SessionSigner(settings.session_secret.get_secret_value(),

@@ -33,7 +33,7 @@ import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import redis as redis_sync
 import redis.retry as sync_retry
@@ -152,6 +152,16 @@ def _addresses(hosts: str, default_port: int, scheme: str) -> tuple[tuple[str, i
             raise RedisUrlError(f"{scheme}:// needs host[:port] pairs separated by commas")
         found.append((host, int(port or default_port)))
     return tuple(found)
+
+
+def without_password(url: str) -> str:
+    """The URL to show in a message: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def redis_url_problem(url: str) -> str | None:

@@ -10,7 +10,7 @@ import typer
 from redis.asyncio import Redis
 from rich.console import Console
 
-from bot.cli.redis_job import run_with_redis
+from bot.cli.redis_job import rasa_redis_of, run_with_redis
 from bot.customers.merge import Customers
 from bot.customers.privacy import Privacy
 from core import audit
@@ -37,7 +37,8 @@ def export(customer_id: str) -> None:
 
     async def work(redis: Redis) -> None:
         await _require(redis, customer_id)
-        data = await Privacy(redis).export(customer_id)
+        async with rasa_redis_of(redis) as rasa_redis:
+            data = await Privacy(redis, rasa_redis=rasa_redis).export(customer_id)
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
     _run(work)
@@ -53,7 +54,8 @@ def erase(customer_id: str, yes: bool = typer.Option(
         if not yes and not typer.confirm(f"Erase {customer_id} and everything about them?",
                                          err=True):
             raise typer.Exit(1)
-        erased = await Privacy(redis).erase(customer_id)
+        async with rasa_redis_of(redis) as rasa_redis:
+            erased = await Privacy(redis, rasa_redis=rasa_redis).erase(customer_id)
         await audit.record(redis, "cli", "customer.erase",
                            {"customers": ",".join(erased.customer_ids), "aof": erased.aof.status})
         console.print(f"Erased {', '.join(erased.customer_ids)}.")

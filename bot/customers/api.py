@@ -156,7 +156,7 @@ async def export_customer(customer_id: str, request: Request,
                           svc: Services = Depends(services)) -> dict:
     """Everything stored about the customer (and customers merged into them)."""
     await _existing(svc, customer_id)
-    data = await Privacy(svc.redis).export(customer_id)
+    data = await Privacy(svc.redis, rasa_redis=svc.rasa_redis).export(customer_id)
     await _audit(request, admin, "customer.export", customer=customer_id)
     return data
 
@@ -170,7 +170,7 @@ async def erase_customer(customer_id: str, request: Request,
     (not enabled), `rewriting` (BGREWRITEAOF started) or `operator` (refused by
     the Redis service: an operator must rewrite it)."""
     await _existing(svc, customer_id)
-    erased = await Privacy(svc.redis).erase(customer_id)
+    erased = await Privacy(svc.redis, rasa_redis=svc.rasa_redis).erase(customer_id)
     await _audit(request, admin, "customer.erase", customers=",".join(erased.customer_ids),
                  aof=erased.aof.status)
     return Response(status_code=204, headers={"Frontdoor-AOF-Rewrite": erased.aof.status})

@@ -24,5 +24,8 @@ PERSONAL_DATA: tuple[Callable[[Redis], PersonalData], ...] = (
 )
 
 
-def personal_data_parts(redis: Redis) -> list[PersonalData]:
-    return [part(redis) for part in PERSONAL_DATA]
+def personal_data_parts(redis: Redis, rasa_redis: Redis | None = None) -> list[PersonalData]:
+    """Every part on our Redis; Rasa's trackers on `rasa_redis` when Rasa keeps
+    them in a Redis of its own (FRONTDOOR_RASA_REDIS_URL)."""
+    return [part(rasa_redis or redis) if part is RasaStore else part(redis)
+            for part in PERSONAL_DATA]

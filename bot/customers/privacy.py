@@ -62,11 +62,14 @@ class Erasure:
 
 
 class Privacy:
-    def __init__(self, redis: Redis, parts: list[PersonalData] | None = None) -> None:
+    def __init__(self, redis: Redis, parts: list[PersonalData] | None = None, *,
+                 rasa_redis: Redis | None = None) -> None:
+        """`rasa_redis`: where Rasa keeps its trackers, when not in our Redis."""
         self._redis = redis
+        self._rasa_redis = rasa_redis if rasa_redis is not redis else None
         self._customers = CustomerData(redis)
         self._handoff = HandoffLookup(redis)
-        self._parts = parts if parts is not None else personal_data_parts(redis)
+        self._parts = parts if parts is not None else personal_data_parts(redis, rasa_redis)
 
     async def people(self, customer_id: str) -> list[str]:
         """The live customer and everyone merged into it, recursively."""
@@ -95,7 +98,12 @@ class Privacy:
         person = await self.person(customer_id)
         for part in self._parts:
             await part.erase(person)
-        return Erasure(list(person.customer_ids), await rewrite_after_erase(self._redis))
+        outcome = await rewrite_after_erase(self._redis)
+        if self._rasa_redis is not None:  # Rasa's own Redis keeps its own file
+            rasa_outcome = await rewrite_after_erase(self._rasa_redis)
+            if rasa_outcome.status == "operator":  # an operator must act: say so
+                outcome = rasa_outcome
+        return Erasure(list(person.customer_ids), outcome)
 
 
 def _ordered(customer_id: str, sections: dict) -> dict:

@@ -117,11 +117,13 @@ class Router:
         keys: GatewayKeys = GATEWAY_KEYS,
         lease_ms: int = 15_000,
         delay_notice_s: float = 5.0,
+        rasa_redis: Redis | None = None,
     ) -> None:
         """`lease_ms`: how long a gateway's hold on a bot turn lasts unrenewed (at
         most the streams' `reclaim_idle_ms`, so a dead gateway's turn is free by
         the time its entry is taken over). `delay_notice_s`: a customer whose
-        message is not answered this long after it arrived hears about the delay."""
+        message is not answered this long after it arrived hears about the delay.
+        `rasa_redis`: where Rasa keeps its locks, when not in `redis`."""
         self._redis = redis
         self._keys = keys
         self._rasa = rasa
@@ -138,7 +140,7 @@ class Router:
         self._verified = VerifiedAttributes(redis)
         self._conversations = HandoffLookup(redis)
         self._leases = TurnLeases(redis, lease_ms, SEEN_TTL_S)
-        self._rasa_store = RasaStore(redis)
+        self._rasa_store = RasaStore(rasa_redis or redis)
         self._delay_notice_s = delay_notice_s
 
     async def handle(self, stream_id: str, message: InboundMessage,

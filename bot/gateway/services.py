@@ -35,6 +35,7 @@ from knowledge.editor.backend import EditorBackend
 class Services:
     settings: Settings
     redis: Redis
+    rasa_redis: Redis  # where Rasa keeps trackers and locks: `redis` unless set apart
     http: httpx.AsyncClient
     rasa: RasaClient
     hub: LiveHub
