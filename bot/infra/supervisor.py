@@ -384,6 +384,22 @@ class Stack:
                     return
             stop.wait(poll_s)
 
+    def kill(self, name: str) -> Child:
+        """SIGKILL one child and what it started (a crash on purpose: tests)."""
+        child = next(c for c in self.children if c.name == name)
+        self._kill_group(child)
+        return child
+
+    def start_again(self, name: str) -> None:
+        """Start a killed child again, as a restart, and wait until it is healthy
+        (for a stack that is not supervised: tests)."""
+        with self._lock:
+            child = next(c for c in self.children if c.name == name)
+            self._runs[name].restarts += 1
+            self._launch(child)
+            self._wait_healthy(child)
+            self._set(child, "running")
+
     def status(self) -> dict[str, ChildStatus]:
         return {child.name: self._status(child) for child in self.children}
 

@@ -6,8 +6,6 @@ tracker holds their message once, and one ticket exists."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 
 import httpx
 import pytest
@@ -24,17 +22,11 @@ pytestmark = pytest.mark.stack
 
 
 def kill_actions(running: Stack):
-    child = next(c for c in running.children if c.name == "actions")
-    assert child.proc is not None
-    os.killpg(child.proc.pid, signal.SIGKILL)
-    child.proc.wait(10)
-    return child
+    return running.kill("actions")
 
 
 def start_again(running: Stack, child) -> None:
-    running.children.remove(child)
-    running._spawn(child)
-    running._wait_healthy(child)
+    running.start_again(child.name)
 
 
 def effective_user_texts(events: list[dict]) -> tuple[list[str], int]:
