@@ -1,0 +1,181 @@
+"""What a chaos run measured, per fault window: the tables, the plot and the JSON.
+
+A message belongs to the window of the fault last injected before it was sent
+("baseline" before the first fault); a window ends where the next fault starts.
+
+- lost: a message whose marker no reply carried by the end of the run (the run
+  ends with a grace period in which nothing new is sent);
+- duplicated: replies beyond the first that carry one message's marker
+  (bubbles, as defined in drivers.py);
+- max_wait_s: the longest time from sending to the first reply;
+- recovery_s: from the kill until the last *late* reply of the window arrived,
+  late being slower than LATE_S or three times the baseline's p95, whichever is
+  longer (0 when no reply was late): when replies were flowing normally again;
+- order_violations: a first reply to a customer's message that arrived after
+  the first reply to one of that customer's later messages;
+- agent_*: the same for agents' replies to escalated customers;
+- webhooks_*: ticket events enqueued in the window (the stream id's time) that
+  the receiver never accepted, or accepted more than once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.bench.chaos.drivers import Ledger
+from bot.bench.chaos.faults import DESCRIPTIONS, Outcome
+from bot.bench.stats import finish_axes, p95, pyplot, save_figure
+
+LATE_S = 5.0
+
+
+def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
+            deliveries: list[str]) -> dict[str, Any]:
+    """The result: {"faults": {name: {...}}, "lost", "duplicated", "_windows",
+    "_points"} (underscored keys are for the table and plot, not the JSON)."""
+    windows: dict[str, dict[str, Any]] = {}
+    for name in ["baseline", *(o.name for o in outcomes)]:
+        windows[name] = {"sent": 0, "lost": 0, "duplicated": 0, "max_wait_s": 0.0,
+                         "recovery_s": 0.0, "order_violations": 0, "agent_sent": 0,
+                         "agent_lost": 0, "agent_duplicated": 0, "webhooks": 0,
+                         "webhooks_lost": 0, "webhooks_duplicated": 0}
+    latencies: dict[str, list[float]] = defaultdict(list)
+    points: list[tuple[float, float, str]] = []  # (sent at, wait, channel)
+    for mark, sent in ledger.sent.items():
+        w = windows[sent.window]
+        replies = ledger.replies.get(mark, [])
+        prefix = "agent_" if sent.kind == "agent" else ""
+        w[prefix + "sent"] += 1
+        if not replies:
+            w[prefix + "lost"] += 1
+            continue
+        w[prefix + "duplicated"] += len(replies) - 1
+        wait = replies[0][0] - sent.t_sent
+        if sent.kind == "bot":
+            latencies[sent.window].append(wait)
+            w["max_wait_s"] = max(w["max_wait_s"], round(wait, 2))
+            points.append((sent.t_sent, wait, sent.channel))
+    late = max(LATE_S, 3 * p95(latencies["baseline"])) if latencies["baseline"] else LATE_S
+    for outcome in outcomes:
+        w = windows[outcome.name]
+        w["back_s"] = None if outcome.back_s is None else round(outcome.back_s, 1)
+        if outcome.skipped:
+            w["skipped"] = outcome.skipped
+        last_late = max((ledger.replies[m][0][0] for m, s in ledger.sent.items()
+                         if s.window == outcome.name and s.kind == "bot" and ledger.replies.get(m)
+                         and ledger.replies[m][0][0] - s.t_sent > late), default=None)
+        w["recovery_s"] = round(last_late - outcome.t_fault, 1) if last_late else 0.0
+    for arrived in ledger.arrivals.values():
+        highest = 0
+        for mark in arrived:
+            sent = ledger.sent[mark]
+            if sent.kind != "bot":
+                continue
+            if sent.seq < highest:
+                windows[sent.window]["order_violations"] += 1
+            highest = max(highest, sent.seq)
+    _webhooks(windows, outcomes, webhook_events, deliveries)
+    faults = {name: w for name, w in windows.items() if name != "baseline"}
+    return {"faults": faults,
+            "lost": sum(w["lost"] + w["agent_lost"] for w in windows.values()),
+            "duplicated": sum(w["duplicated"] + w["agent_duplicated"] for w in windows.values()),
+            "_windows": windows, "_points": points, "_late_s": late,
+            "_unmatched": ledger.unmatched, "_escalations": ledger.escalations,
+            "_reconnects": ledger.reconnects}
+
+
+def _webhooks(windows: dict[str, dict[str, Any]], outcomes: list[Outcome],
+              events: list[str], deliveries: list[str]) -> None:
+    """`events`: the webhook stream's entry ids; `deliveries`: the delivery ids
+    the receiver accepted ("<entry id>-<url index>"; one URL here)."""
+    accepted: dict[str, int] = defaultdict(int)
+    for delivery in deliveries:
+        accepted[delivery] += 1
+    starts = sorted((o.t_fault, o.name) for o in outcomes)
+    for entry_id in events:
+        at = int(entry_id.split("-", 1)[0]) / 1000
+        name = "baseline"
+        for t, fault in starts:
+            if at >= t:
+                name = fault
+        w = windows[name]
+        w["webhooks"] += 1
+        count = accepted.get(f"{entry_id}-0", 0)
+        w["webhooks_lost"] += count == 0
+        w["webhooks_duplicated"] += max(0, count - 1)
+
+
+def public(result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON: exactly {"faults", "lost", "duplicated"}."""
+    return {"faults": result["faults"], "lost": result["lost"],
+            "duplicated": result["duplicated"]}
+
+
+def print_tables(result: dict[str, Any], console: Console) -> None:
+    table = Table(title="Chaos: customers' messages per fault window")
+    columns = ("window", "sent", "lost", "dup", "max wait s", "back s", "recovery s", "order",
+               "agent sent/lost/dup", "webhooks/lost/dup")
+    for col in columns:
+        table.add_column(col, justify="left" if col == "window" else "right")
+    totals: dict[str, float] = defaultdict(float)
+    for name, w in result["_windows"].items():
+        if w.get("skipped"):
+            table.add_row(name, "—", "—", "—", "—", "—", "—", "—", "—", "—")
+            continue
+        back = w.get("back_s")
+        table.add_row(name, str(w["sent"]), str(w["lost"]), str(w["duplicated"]),
+                      f"{w['max_wait_s']:.1f}", "" if back is None else f"{back:.1f}",
+                      "" if name == "baseline" else f"{w['recovery_s']:.1f}",
+                      str(w["order_violations"]),
+                      f"{w['agent_sent']}/{w['agent_lost']}/{w['agent_duplicated']}",
+                      f"{w['webhooks']}/{w['webhooks_lost']}/{w['webhooks_duplicated']}")
+        for key in ("sent", "lost", "duplicated", "order_violations", "agent_sent",
+                    "agent_lost", "agent_duplicated", "webhooks", "webhooks_lost",
+                    "webhooks_duplicated"):
+            totals[key] += w[key]
+        totals["max_wait_s"] = max(totals["max_wait_s"], w["max_wait_s"])
+    t = {k: int(v) if k != "max_wait_s" else v for k, v in totals.items()}
+    table.add_row("[bold]total[/bold]", str(t["sent"]), str(t["lost"]), str(t["duplicated"]),
+                  f"{t['max_wait_s']:.1f}", "", "", str(t["order_violations"]),
+                  f"{t['agent_sent']}/{t['agent_lost']}/{t['agent_duplicated']}",
+                  f"{t['webhooks']}/{t['webhooks_lost']}/{t['webhooks_duplicated']}")
+    console.print(table)
+    for name, w in result["_windows"].items():
+        if w.get("skipped"):
+            console.print(f"  {name}: skipped — {w['skipped']}")
+        elif name in DESCRIPTIONS:
+            console.print(f"  {name}: {DESCRIPTIONS[name]}")
+    console.print(f"late = slower than {result['_late_s']:.1f}s; escalations: "
+                  f"{result['_escalations']}; web chat reconnects: {result['_reconnects']}; "
+                  f"replies with an unknown marker: {result['_unmatched']}")
+
+
+def plot(result: dict[str, Any], outcomes: list[Outcome], t0: float, path: Path) -> None:
+    """Reply latency of every message over the run, per channel, with each fault
+    marked; lost messages are drawn at the top."""
+    fig, ax = pyplot().subplots(figsize=(11, 4.5))
+    by_channel: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for t, wait, channel in result["_points"]:
+        by_channel[channel].append((t - t0, wait))
+    for channel, values in sorted(by_channel.items()):
+        ax.plot([v[0] for v in values], [v[1] for v in values], ".", markersize=3,
+                label=channel)
+    top = max((p[1] for p in result["_points"]), default=1.0)
+    for outcome in outcomes:
+        if outcome.skipped:
+            continue
+        x = outcome.t_fault - t0
+        ax.axvline(x, color="red", alpha=0.5, linestyle="--")
+        ax.text(x, top * 1.02 if not math.isnan(top) else 1, outcome.name, rotation=90,
+                fontsize=7, va="bottom", ha="right", color="red")
+        if outcome.back_s:
+            ax.axvspan(x, x + outcome.back_s, color="red", alpha=0.08)
+    finish_axes(ax, "seconds since the customers started", "wait for the reply (s)",
+                title="Reply latency under faults (red: kill → back)", legend_loc="upper left")
+    save_figure(fig, path)

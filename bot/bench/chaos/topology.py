@@ -1,0 +1,430 @@
+"""The chaos bench's private topology: every process real, on free loopback
+ports, under one temporary var dir, each one killable (SIGKILL) and restartable
+on the same port with the same data.
+
+    Redis master + replica (+ three Sentinels, once FRONTDOOR_REDIS_URL takes
+    redis+sentinel:// URLs), Rasa (one replica by default), two action servers,
+    two gateways, the platform sandbox, and a webhook receiver.
+
+Two small in-process TCP balancers stand where a load balancer stands in a
+deployment: one in front of the gateways (what the platforms and the agent
+reach: FRONTDOOR_PUBLIC_URL) and one in front of the action servers (Rasa's
+action endpoint, which takes a single URL). Web chat customers connect to a
+gateway directly, as a sticky WebSocket behind a balancer would, and move to
+the other one themselves when theirs dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import httpx
+import redis as redis_sync
+from pydantic import SecretStr
+
+from bot.bench.chaos.receiver import SECRET_ENV
+from bot.infra.supervisor import (
+    RASA_PYTHON,
+    RASA_RUN,
+    LaunchError,
+    actions_env,
+    base_env,
+    current_model,
+    gateway_env,
+    rasa_env,
+    sandbox_env,
+    tail,
+    write_rasa_endpoints,
+)
+from core.settings import PROJECT_ROOT, HandoffSettings, Settings, with_sandboxes
+
+log = logging.getLogger(__name__)
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+SENTINEL_MASTER = "mymaster"
+WEBHOOK_SECRET = "chaos-bench-webhook-secret-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sentinel_urls_supported() -> bool:
+    """Whether this tree's Redis clients take redis+sentinel:// URLs (branch
+    `redisf`). Until they do, the processes use the master's plain URL, and a
+    Sentinel failover would leave them writing to a replica: that fault is skipped."""
+    source = (PROJECT_ROOT / "core" / "redis.py").read_text()
+    return "redis+sentinel" in source
+
+
+def cluster_urls_supported() -> bool:
+    source = (PROJECT_ROOT / "core" / "redis.py").read_text()
+    return "redis+cluster" in source
+
+
+def redis_ping(port: int) -> bool:
+    try:
+        return bool(redis_sync.Redis(port=port, socket_connect_timeout=1,
+                                     socket_timeout=1).ping())
+    except redis_sync.RedisError:
+        return False
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return httpx.get(url, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+    return check
+
+
+@dataclass
+class Proc:
+    """One child process: started, killed and restarted with the same argv, port
+    and data directory, so a restart is the same server coming back."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(repr=False)
+    healthy: Callable[[], bool] = field(repr=False)
+    log_path: Path
+    port: int
+    timeout_s: float = 180.0
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+    restarts: int = 0
+
+    def spawn(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log_file:
+            self.proc = subprocess.Popen(self.argv, cwd=PROJECT_ROOT, env=self.env,
+                                         stdout=log_file, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def check(self) -> bool:
+        """Healthy now? LaunchError with the log's tail if it has exited."""
+        assert self.proc is not None  # spawned
+        if self.proc.poll() is not None:
+            raise LaunchError(f"{self.name} exited with code {self.proc.returncode}; "
+                              f"last lines of {self.log_path}:\n{tail(self.log_path)}")
+        return self.healthy()
+
+    def wait_healthy(self) -> float:
+        """Seconds until healthy; LaunchError if it dies or times out."""
+        return wait_all([self])[self.name]
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.alive and self.proc else None
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (Rasa's python may have children) and reap it."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def restart(self) -> float:
+        """Start again on the same port; seconds until healthy."""
+        self.restarts += 1
+        self.spawn()
+        return self.wait_healthy()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if not self.alive:
+            return
+        assert self.proc is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def wait_all(procs: list[Proc]) -> dict[str, float]:
+    """Seconds until each of `procs` (started together) is healthy."""
+    started = time.monotonic()
+    waiting, ready = list(procs), {}
+    while waiting:
+        for proc in list(waiting):
+            if proc.check():
+                ready[proc.name] = time.monotonic() - started
+                waiting.remove(proc)
+            elif time.monotonic() - started > proc.timeout_s:
+                raise LaunchError(f"{proc.name} not healthy after {proc.timeout_s:.0f}s; "
+                                  f"last lines of {proc.log_path}:\n{tail(proc.log_path)}")
+        time.sleep(0.1)
+    return ready
+
+
+# -- Redis: the small interface the topology is written against -----------------
+# (start a server, a replica, Sentinels; bot/infra/redis_procs.py on branch
+# `redisf` will provide the same, and these then delegate to it)
+
+def start_redis(name: str, port: int, data_dir: Path, logs: Path, *,
+                replica_of: int | None = None, aof: bool = True) -> Proc:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+            "--appendonly", "yes" if aof else "no", "--save", "", "--protected-mode", "yes"]
+    if replica_of is not None:
+        argv += ["--replicaof", "127.0.0.1", str(replica_of)]
+    return Proc(name, argv, base_env(), lambda: redis_ping(port), logs / f"{name}.log", port,
+                timeout_s=20)
+
+
+def start_sentinels(master_port: int, ports: list[int], var: Path, logs: Path) -> list[Proc]:
+    """Sentinels watching the master, quorum 2; each writes its own config file
+    (Sentinel rewrites it as it learns the topology)."""
+    procs = []
+    for i, port in enumerate(ports):
+        conf = var / f"sentinel-{i}.conf"
+        conf.write_text(
+            f"port {port}\nbind 127.0.0.1\ndir {var}\n"
+            f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master_port} 2\n"
+            f"sentinel down-after-milliseconds {SENTINEL_MASTER} 2000\n"
+            f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
+            f"sentinel parallel-syncs {SENTINEL_MASTER} 1\n")
+        procs.append(Proc(f"sentinel-{i}", [REDIS_SERVER, str(conf), "--sentinel"], base_env(),
+                          partial(redis_ping, port), logs / f"sentinel-{i}.log", port,
+                          timeout_s=20))
+    return procs
+
+
+# -- balancers -------------------------------------------------------------------
+
+class Balancer:
+    """A TCP balancer in a thread of its own: each connection goes to the next
+    backend in turn, skipping one that refuses the connection (as a load
+    balancer's health check would take a dead replica out)."""
+
+    def __init__(self, name: str, backends: list[int]) -> None:
+        self.name, self.backends = name, backends
+        self.port = free_port()
+        self._next = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"balancer-{name}", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+        self._ready.wait(10)
+
+    def stop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._serve, "127.0.0.1", self.port))
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream = None
+        for _ in range(len(self.backends)):
+            port = self.backends[self._next % len(self.backends)]
+            self._next += 1
+            try:
+                upstream = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                continue
+        if upstream is None:
+            writer.close()
+            return
+        up_reader, up_writer = upstream
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+# -- the topology ------------------------------------------------------------------
+
+@dataclass
+class Options:
+    gateways: int = 2
+    action_servers: int = 2
+    rasa_replicas: int = 1
+    sentinels: bool = False  # needs redis+sentinel URLs (branch redisf)
+
+
+class Topology:
+    def __init__(self, var_dir: Path, options: Options,
+                 echo: Callable[[str], None] = print) -> None:
+        self.var, self.options, self._echo = var_dir, options, echo
+        logs = var_dir / "log"
+        self.redis_master = start_redis("redis-master", free_port(), var_dir / "redis-0", logs)
+        self.redis_replica = start_redis("redis-replica", free_port(), var_dir / "redis-1", logs,
+                                         replica_of=self.redis_master.port)
+        self.sentinels = (start_sentinels(self.redis_master.port,
+                                          [free_port() for _ in range(3)], var_dir, logs)
+                          if options.sentinels else [])
+        self.receiver = Proc("webhook-receiver", [], {}, lambda: False, logs / "receiver.log",
+                             free_port(), timeout_s=30)
+        self.deliveries_path = var_dir / "webhook-deliveries.jsonl"
+        gateway_ports = [free_port() for _ in range(options.gateways)]
+        action_ports = [free_port() for _ in range(options.action_servers)]
+        rasa_ports = [free_port() for _ in range(options.rasa_replicas)]
+        self.gateway_balancer = Balancer("gateways", gateway_ports)
+        self.actions_balancer = Balancer("actions", action_ports)
+        if options.sentinels:
+            hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+            redis_url = f"redis+sentinel://{hosts}/{SENTINEL_MASTER}/0"
+        else:
+            redis_url = f"redis://127.0.0.1:{self.redis_master.port}/0"
+        handoff = HandoffSettings(
+            webhook_urls=[f"http://127.0.0.1:{self.receiver.port}/hook"],
+            webhook_secret=SecretStr(WEBHOOK_SECRET))
+        self.settings = with_sandboxes(Settings(
+            redis_url=redis_url, var_dir=var_dir, port=gateway_ports[0],
+            public_url=self.gateway_balancer.url, sandbox_port=free_port(),
+            rasa_port=rasa_ports[0], rasa_urls=[f"http://127.0.0.1:{p}" for p in rasa_ports],
+            action_server_url=self.actions_balancer.url, handoff=handoff,
+            # the bench's customers all come from 127.0.0.1 and are no flood
+            rate_limit_per_10s=1_000_000, webchat_sessions_per_address=1_000_000,
+            webchat_connects_per_address=1_000_000, webchat_messages_per_address=1_000_000))
+        python = sys.executable
+        s = self.settings
+        self.receiver.argv = [python, "-m", "bot.bench.chaos.receiver", "--port",
+                              str(self.receiver.port), "--out", str(self.deliveries_path)]
+        self.receiver.env = {**base_env(), SECRET_ENV: WEBHOOK_SECRET}
+        self.receiver.healthy = http_ok(f"http://127.0.0.1:{self.receiver.port}/healthz")
+        self.rasa = [Proc(f"rasa-{i}", [str(RASA_PYTHON), str(RASA_RUN), "run", "--model",
+                                        str(current_model(s)), "--endpoints",
+                                        str(write_rasa_endpoints(s)), "--credentials",
+                                        str(PROJECT_ROOT / "credentials.yml"), "--interface",
+                                        "127.0.0.1", "--port", str(port), "--enable-api"],
+                          rasa_env(s), http_ok(f"http://127.0.0.1:{port}/"),
+                          logs / f"rasa-{i}.log", port, timeout_s=300)
+                     for i, port in enumerate(rasa_ports)]
+        self.actions = [Proc(f"actions-{i}", [python, "-m", "actions.server", "--port", str(port)],
+                             actions_env(s), http_ok(f"http://127.0.0.1:{port}/health"),
+                             logs / f"actions-{i}.log", port, timeout_s=240)
+                        for i, port in enumerate(action_ports)]
+        self.gateways = [Proc(f"gateway-{i}", [python, "-m", "uvicorn", "bot.app:create_app",
+                                               "--factory", "--host", "127.0.0.1", "--port",
+                                               str(port), "--no-access-log", "--no-proxy-headers",
+                                               "--timeout-graceful-shutdown", "5"],
+                              gateway_env(s), http_ok(f"http://127.0.0.1:{port}/healthz"),
+                              logs / f"gateway-{i}.log", port, timeout_s=120)
+                         for i, port in enumerate(gateway_ports)]
+        self.sandbox = Proc("sandbox", [python, "-m", "uvicorn", "sandbox.app:create_app",
+                                        "--factory", "--host", "127.0.0.1", "--port",
+                                        str(s.sandbox_port), "--no-access-log"],
+                            sandbox_env(s), http_ok(f"http://127.0.0.1:{s.sandbox_port}/healthz"),
+                            logs / "sandbox.log", s.sandbox_port, timeout_s=60)
+        self.startup_s: dict[str, float] = {}
+
+    @property
+    def waves(self) -> list[list[Proc]]:
+        return [[self.redis_master], [self.redis_replica, *self.sentinels, self.receiver],
+                [*self.rasa, *self.actions, *self.gateways, self.sandbox]]
+
+    @property
+    def procs(self) -> list[Proc]:
+        return [p for wave in self.waves for p in wave]
+
+    @property
+    def gateway_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{g.port}" for g in self.gateways]
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.sandbox_port}"
+
+    @property
+    def redis_url(self) -> str:
+        """The master's plain URL, for the bench's own reads (key counts, staff)."""
+        return f"redis://127.0.0.1:{self.redis_master.port}/0"
+
+    def start(self) -> None:
+        self.gateway_balancer.start()
+        self.actions_balancer.start()
+        try:
+            for wave in self.waves:
+                for proc in wave:
+                    proc.spawn()
+                for name, seconds in wait_all(wave).items():
+                    self.startup_s[name] = round(seconds, 1)
+                    self._echo(f"  {name:<16} ready after {seconds:.1f}s")
+            self.wait_replica_synced()
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_replica_synced(self, timeout_s: float = 30) -> None:
+        client = redis_sync.Redis(port=self.redis_replica.port, decode_responses=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with contextlib.suppress(redis_sync.RedisError):
+                if client.info("replication").get("master_link_status") == "up":
+                    return
+            time.sleep(0.2)
+        raise LaunchError("the Redis replica did not sync with its master")
+
+    def stop(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.gateway_balancer.stop()
+        self.actions_balancer.stop()
+
+    def rss_bytes(self) -> dict[str, int]:
+        """Resident memory of each live process and its children, from /proc."""
+        out = {}
+        for proc in self.procs:
+            if proc.pid is not None:
+                out[proc.name] = _tree_rss(proc.pid)
+        return out
+
+
+def _tree_rss(pid: int) -> int:
+    page = os.sysconf("SC_PAGE_SIZE")
+    total, pids = 0, [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * page
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, IndexError, ValueError):
+            continue
+        pids.extend(int(c) for c in children)
+    return total
