@@ -55,7 +55,6 @@ class Sent:
     kind: str  # "bot" (a customer's message, the bot answers) or "agent" (an agent's reply)
     seq: int  # the customer's own message number (ordering)
     t_sent: float
-    window: str
 
 
 @dataclass
@@ -66,7 +65,6 @@ class Ledger:
     replies: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
     arrivals: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     unmatched: int = 0  # replies with a marker nobody sent (should stay 0)
-    window: str = "baseline"
     escalations: int = 0
     reconnects: int = 0
     _counter: int = 0
@@ -75,7 +73,7 @@ class Ledger:
     def new(self, customer: str, channel: str, kind: str, seq: int) -> str:
         self._counter += 1
         mark = marker("Kx" if kind == "bot" else "Ag", self._counter)
-        self.sent[mark] = Sent(mark, customer, channel, kind, seq, time.time(), self.window)
+        self.sent[mark] = Sent(mark, customer, channel, kind, seq, time.time())
         self._events[mark] = asyncio.Event()
         return mark
 

@@ -1,7 +1,9 @@
 """What a chaos run measured, per fault window: the tables, the plot and the JSON.
 
-A message belongs to the window of the fault last injected before it was sent
-("baseline" before the first fault); a window ends where the next fault starts.
+A message counts in the window of the fault last injected before it was
+answered ("baseline" before the first fault): a message still waiting when a
+fault hits counts for that fault. A message never answered counts for the last
+fault injected before it had waited TURN_TIMEOUT_S.
 
 - lost: a message whose marker no reply carried by the end of the run (the run
   ends with a grace period in which nothing new is sent);
@@ -28,7 +30,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.bench.chaos.drivers import Ledger
+from bot.bench.chaos.drivers import TURN_TIMEOUT_S, Ledger
 from bot.bench.chaos.faults import DESCRIPTIONS, Outcome
 from bot.bench.stats import finish_axes, p95, pyplot, save_figure
 
@@ -47,9 +49,12 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
                          "webhooks_lost": 0, "webhooks_duplicated": 0}
     latencies: dict[str, list[float]] = defaultdict(list)
     points: list[tuple[float, float, str]] = []  # (sent at, wait, channel)
+    starts = sorted((o.t_fault, o.name) for o in outcomes if not o.skipped)
+    window_of: dict[str, str] = {}
     for mark, sent in ledger.sent.items():
-        w = windows[sent.window]
         replies = ledger.replies.get(mark, [])
+        window_of[mark] = attribute(sent.t_sent, replies[0][0] if replies else None, starts)
+        w = windows[window_of[mark]]
         prefix = "agent_" if sent.kind == "agent" else ""
         w[prefix + "sent"] += 1
         if not replies:
@@ -58,7 +63,7 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
         w[prefix + "duplicated"] += len(replies) - 1
         wait = replies[0][0] - sent.t_sent
         if sent.kind == "bot":
-            latencies[sent.window].append(wait)
+            latencies[window_of[mark]].append(wait)
             w["max_wait_s"] = max(w["max_wait_s"], round(wait, 2))
             points.append((sent.t_sent, wait, sent.channel))
     late = max(LATE_S, 3 * p95(latencies["baseline"])) if latencies["baseline"] else LATE_S
@@ -67,9 +72,10 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
         w["back_s"] = None if outcome.back_s is None else round(outcome.back_s, 1)
         if outcome.skipped:
             w["skipped"] = outcome.skipped
-        last_late = max((ledger.replies[m][0][0] for m, s in ledger.sent.items()
-                         if s.window == outcome.name and s.kind == "bot" and ledger.replies.get(m)
-                         and ledger.replies[m][0][0] - s.t_sent > late), default=None)
+        last_late = max((first[0][0] for m, s in ledger.sent.items()
+                         if window_of[m] == outcome.name and s.kind == "bot"
+                         and (first := ledger.replies.get(m))
+                         and first[0][0] - s.t_sent > late), default=None)
         w["recovery_s"] = round(last_late - outcome.t_fault, 1) if last_late else 0.0
     for arrived in ledger.arrivals.values():
         highest = 0
@@ -78,7 +84,7 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
             if sent.kind != "bot":
                 continue
             if sent.seq < highest:
-                windows[sent.window]["order_violations"] += 1
+                windows[window_of[mark]]["order_violations"] += 1
             highest = max(highest, sent.seq)
     _webhooks(windows, outcomes, webhook_events, deliveries)
     faults = {name: w for name, w in windows.items() if name != "baseline"}
@@ -88,6 +94,19 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
             "_windows": windows, "_points": points, "_late_s": late,
             "_unmatched": ledger.unmatched, "_escalations": ledger.escalations,
             "_reconnects": ledger.reconnects}
+
+
+def attribute(t_sent: float, t_reply: float | None, starts: list[tuple[float, str]]) -> str:
+    """The window a message counts in: the last fault injected before it was
+    answered, so a message still waiting when a fault hits counts for that fault
+    (a message never answered: the last fault before it had waited
+    TURN_TIMEOUT_S), else "baseline"."""
+    horizon = t_reply if t_reply is not None else t_sent + TURN_TIMEOUT_S
+    name = "baseline"
+    for t, fault in starts:
+        if t <= horizon:
+            name = fault
+    return name
 
 
 def _webhooks(windows: dict[str, dict[str, Any]], outcomes: list[Outcome],
@@ -122,7 +141,7 @@ def print_tables(result: dict[str, Any], console: Console) -> None:
     columns = ("window", "sent", "lost", "dup", "max wait s", "back s", "recovery s", "order",
                "agent sent/lost/dup", "webhooks/lost/dup")
     for col in columns:
-        table.add_column(col, justify="left" if col == "window" else "right")
+        table.add_column(col, justify="left" if col == "window" else "right", no_wrap=True)
     totals: dict[str, float] = defaultdict(float)
     for name, w in result["_windows"].items():
         if w.get("skipped"):
@@ -172,8 +191,8 @@ def plot(result: dict[str, Any], outcomes: list[Outcome], t0: float, path: Path)
             continue
         x = outcome.t_fault - t0
         ax.axvline(x, color="red", alpha=0.5, linestyle="--")
-        ax.text(x, top * 1.02 if not math.isnan(top) else 1, outcome.name, rotation=90,
-                fontsize=7, va="bottom", ha="right", color="red")
+        ax.text(x, top if not math.isnan(top) else 1, f" {outcome.name}", rotation=90,
+                fontsize=8, va="top", ha="right", color="red")
         if outcome.back_s:
             ax.axvspan(x, x + outcome.back_s, color="red", alpha=0.08)
     finish_axes(ax, "seconds since the customers started", "wait for the reply (s)",

@@ -111,7 +111,6 @@ async def _drive(topo: Topology, plan: Plan, console: Console) -> tuple[Ledger, 
                     outcomes.append(Outcome(name, time.time(), None, skipped=fault))
                     console.print(f"  {name}: skipped ({fault})")
                     continue
-                ledger.window = name
                 t_fault = time.time()
                 back = await fault()
                 outcomes.append(Outcome(name, t_fault, back))
@@ -181,7 +180,8 @@ def run(json_output: bool, plan: Plan, options: Options, cluster: bool, out_dir:
     if json_output:
         print(json.dumps(report.public(result)))
     else:
-        report.print_tables(result, console)
+        # the table has ten columns: wider than a pipe's default 80
+        report.print_tables(result, console if console.width >= 120 else Console(width=140))
         path = out_dir / "chaos-latency.png"
         report.plot(result, outcomes, t0, path)
         console.print(f"plot: {path}")
