@@ -129,7 +129,7 @@ class Customer:
         """Turns until `stop` is set: a message, its reply (or TURN_TIMEOUT_S), a pause."""
         while not stop.is_set():
             if rng.random() < escalate_p:
-                await self.escalate()
+                await self.escalate(stop)
             else:
                 self.seq += 1
                 mark = self.ledger.new(self.name, self.channel, "bot", self.seq)
@@ -138,15 +138,18 @@ class Customer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), rng.uniform(1.0, 3.0))
 
-    async def escalate(self) -> None:
-        """Ask for a person and wait for the agent's reply (the agent resolves the
-        ticket after replying, and the bot answers again)."""
+    async def escalate(self, stop: asyncio.Event) -> None:
+        """Ask for a person and wait for the agent's reply, or the end of the run
+        (the agent resolves the ticket after replying, and the bot answers again)."""
         self.ledger.escalations += 1
         self.agent_arrived.clear()
         self.seq += 1
         await self.send(ESCALATE_TEXT, f"esc{self.seq}")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.agent_arrived.wait(), AGENT_WAIT_S)
+        waits = [asyncio.ensure_future(self.agent_arrived.wait()),
+                 asyncio.ensure_future(stop.wait())]
+        await asyncio.wait(waits, timeout=AGENT_WAIT_S, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
 
 
 class WebCustomer(Customer):

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import redis as redis_sync
 
 from bot.bench.chaos.drivers import SandboxPoller
-from bot.bench.chaos.topology import SENTINEL_MASTER, Proc, Topology
+from bot.bench.chaos.topology import SENTINEL_MASTER, Proc, RedisNode, Topology
+from bot.infra.redis_procs import wait_for_master
 
 DESCRIPTIONS = {
     "gateway": "SIGKILL gateway-0, restart it (its web chat customers move to gateway-1)",
@@ -37,7 +38,7 @@ class Outcome:
     skipped: str | None = None
 
 
-async def _kill_restart(proc: Proc) -> float:
+async def _kill_restart(proc: Proc | RedisNode) -> float:
     started = time.monotonic()
     await asyncio.to_thread(proc.kill)
     await asyncio.to_thread(proc.restart)
@@ -62,24 +63,20 @@ async def _redis_restart(topo: Topology) -> float:
 
 
 async def _redis_failover(topo: Topology) -> float:
-    """Kill the master; done when a Sentinel names the replica as master. The old
-    master then comes back and Sentinel makes it a replica; the two swap roles
-    in the topology so a later fault kills the current master."""
-    sentinel = redis_sync.Redis(port=topo.sentinels[0].port, decode_responses=True)
+    """Kill the master; done when every Sentinel names the replica and it says it
+    is the master. The old master then comes back and Sentinel turns it into a
+    replica; the two swap roles in the topology, so a later fault kills the
+    current master."""
     started = time.monotonic()
     await asyncio.to_thread(topo.redis_master.kill)
-    while time.monotonic() - started < 60:
-        with contextlib.suppress(redis_sync.RedisError):
-            _, port = sentinel.sentinel_get_master_addr_by_name(SENTINEL_MASTER)
-            if int(port) == topo.redis_replica.port:
-                break
-        await asyncio.sleep(0.1)
+    servers = [n.server for n in topo.sentinels if n.server is not None]
+    await asyncio.to_thread(wait_for_master, servers, SENTINEL_MASTER,
+                            topo.redis_replica.port, 60)
     back = time.monotonic() - started
     old = topo.redis_master
-    old.argv += ["--replicaof", "127.0.0.1", str(topo.redis_replica.port)]
     await asyncio.to_thread(old.restart)
     topo.redis_master, topo.redis_replica = topo.redis_replica, old
-    sentinel.close()
+    await asyncio.to_thread(topo.wait_replica_synced)
     return back
 
 

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,7 +28,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -37,6 +35,7 @@ import redis as redis_sync
 from pydantic import SecretStr
 
 from bot.bench.chaos.receiver import SECRET_ENV
+from bot.infra.redis_procs import RedisProcess, start_redis, start_sentinels
 from bot.infra.supervisor import (
     RASA_PYTHON,
     RASA_RUN,
@@ -53,7 +52,6 @@ from bot.infra.supervisor import (
 from core.settings import PROJECT_ROOT, HandoffSettings, Settings, with_sandboxes
 
 log = logging.getLogger(__name__)
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 SENTINEL_MASTER = "mymaster"
 WEBHOOK_SECRET = "chaos-bench-webhook-secret-0123456789"
 
@@ -178,37 +176,52 @@ def wait_all(procs: list[Proc]) -> dict[str, float]:
     return ready
 
 
-# -- Redis: the small interface the topology is written against -----------------
-# (start a server, a replica, Sentinels; bot/infra/redis_procs.py on branch
-# `redisf` will provide the same, and these then delegate to it)
+# -- Redis: real servers from bot/infra/redis_procs.py -------------------------
 
-def start_redis(name: str, port: int, data_dir: Path, logs: Path, *,
-                replica_of: int | None = None, aof: bool = True) -> Proc:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    argv = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-            "--appendonly", "yes" if aof else "no", "--save", "", "--protected-mode", "yes"]
-    if replica_of is not None:
-        argv += ["--replicaof", "127.0.0.1", str(replica_of)]
-    return Proc(name, argv, base_env(), lambda: redis_ping(port), logs / f"{name}.log", port,
-                timeout_s=20)
+class RedisNode:
+    """A redis-server or Sentinel (bot/infra/redis_procs.RedisProcess) with the
+    same handles as Proc, so faults and the soak treat it like any process."""
 
+    def __init__(self, name: str, port: int, first_start: Callable[[], RedisProcess]) -> None:
+        self.name, self.port = name, port
+        self._first_start = first_start
+        self.server: RedisProcess | None = None
+        self.restarts = 0
 
-def start_sentinels(master_port: int, ports: list[int], var: Path, logs: Path) -> list[Proc]:
-    """Sentinels watching the master, quorum 2; each writes its own config file
-    (Sentinel rewrites it as it learns the topology)."""
-    procs = []
-    for i, port in enumerate(ports):
-        conf = var / f"sentinel-{i}.conf"
-        conf.write_text(
-            f"port {port}\nbind 127.0.0.1\ndir {var}\n"
-            f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master_port} 2\n"
-            f"sentinel down-after-milliseconds {SENTINEL_MASTER} 2000\n"
-            f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
-            f"sentinel parallel-syncs {SENTINEL_MASTER} 1\n")
-        procs.append(Proc(f"sentinel-{i}", [REDIS_SERVER, str(conf), "--sentinel"], base_env(),
-                          partial(redis_ping, port), logs / f"sentinel-{i}.log", port,
-                          timeout_s=20))
-    return procs
+    @classmethod
+    def running(cls, name: str, server: RedisProcess) -> RedisNode:
+        """A node for a server already started (the Sentinels start together)."""
+        node = cls(name, server.port, lambda: server)
+        node.server = server
+        return node
+
+    def spawn(self) -> None:
+        self.server = self._first_start() if self.server is None else self.server.start()
+
+    def check(self) -> bool:
+        return self.alive and redis_ping(self.port)
+
+    @property
+    def alive(self) -> bool:
+        return self.server is not None and self.server.alive
+
+    @property
+    def pid(self) -> int | None:
+        return self.server.proc.pid if self.alive and self.server and self.server.proc else None
+
+    def kill(self) -> None:
+        if self.server is not None:
+            self.server.kill()
+
+    def restart(self) -> float:
+        started = time.monotonic()
+        self.restarts += 1
+        self.spawn()
+        return time.monotonic() - started
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.server is not None:
+            self.server.stop(timeout_s)
 
 
 # -- balancers -------------------------------------------------------------------
@@ -292,12 +305,14 @@ class Topology:
                  echo: Callable[[str], None] = print) -> None:
         self.var, self.options, self._echo = var_dir, options, echo
         logs = var_dir / "log"
-        self.redis_master = start_redis("redis-master", free_port(), var_dir / "redis-0", logs)
-        self.redis_replica = start_redis("redis-replica", free_port(), var_dir / "redis-1", logs,
-                                         replica_of=self.redis_master.port)
-        self.sentinels = (start_sentinels(self.redis_master.port,
-                                          [free_port() for _ in range(3)], var_dir, logs)
-                          if options.sentinels else [])
+        redis_dir = var_dir / "redis"
+        self.redis_master = RedisNode("redis-master", free_port(), lambda: start_redis(
+            self.redis_master.port, redis_dir / "master", appendonly=True))
+        self.redis_replica = RedisNode("redis-replica", free_port(), lambda: start_redis(
+            self.redis_replica.port, redis_dir / "replica", self.redis_master.port,
+            appendonly=True))
+        self._sentinel_ports = [free_port() for _ in range(3)] if options.sentinels else []
+        self.sentinels: list[RedisNode] = []
         self.receiver = Proc("webhook-receiver", [], {}, lambda: False, logs / "receiver.log",
                              free_port(), timeout_s=30)
         self.deliveries_path = var_dir / "webhook-deliveries.jsonl"
@@ -307,7 +322,7 @@ class Topology:
         self.gateway_balancer = Balancer("gateways", gateway_ports)
         self.actions_balancer = Balancer("actions", action_ports)
         if options.sentinels:
-            hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+            hosts = ",".join(f"127.0.0.1:{port}" for port in self._sentinel_ports)
             redis_url = f"redis+sentinel://{hosts}/{SENTINEL_MASTER}/0"
         else:
             redis_url = f"redis://127.0.0.1:{self.redis_master.port}/0"
@@ -355,13 +370,17 @@ class Topology:
         self.startup_s: dict[str, float] = {}
 
     @property
-    def waves(self) -> list[list[Proc]]:
-        return [[self.redis_master], [self.redis_replica, *self.sentinels, self.receiver],
-                [*self.rasa, *self.actions, *self.gateways, self.sandbox]]
+    def redis_nodes(self) -> list[RedisNode]:
+        return [self.redis_master, self.redis_replica, *self.sentinels]
 
     @property
-    def procs(self) -> list[Proc]:
-        return [p for wave in self.waves for p in wave]
+    def waves(self) -> list[list[Proc]]:
+        """The processes after Redis, started wave by wave."""
+        return [[self.receiver], [*self.rasa, *self.actions, *self.gateways, self.sandbox]]
+
+    @property
+    def procs(self) -> list[Proc | RedisNode]:
+        return [*self.redis_nodes, *(p for wave in self.waves for p in wave)]
 
     @property
     def gateway_urls(self) -> list[str]:
@@ -380,6 +399,18 @@ class Topology:
         self.gateway_balancer.start()
         self.actions_balancer.start()
         try:
+            started = time.monotonic()
+            self.redis_master.spawn()
+            self.redis_replica.spawn()  # returns once in sync with the master
+            if self._sentinel_ports:
+                servers = start_sentinels(self._sentinel_ports, self.var / "sentinels",
+                                          master_port=self.redis_master.port,
+                                          service=SENTINEL_MASTER, replicas=1)
+                for i, server in enumerate(servers):
+                    self.sentinels.append(RedisNode.running(f"sentinel-{i}", server))
+            self.startup_s["redis"] = round(time.monotonic() - started, 1)
+            self._echo(f"  {'redis':<16} ready after {self.startup_s['redis']:.1f}s "
+                       f"({len(self.redis_nodes)} servers)")
             for wave in self.waves:
                 for proc in wave:
                     proc.spawn()

@@ -131,7 +131,7 @@ def test_a_short_chaos_run_kills_a_gateway_and_reports_every_message():
     counts what was sent. The fault targets themselves are not asserted."""
     from bot.bench.chaos.run import Plan, main_for_tests
 
-    result = main_for_tests(Plan(minutes=0.4, customers=4, faults=("gateway",)),
+    result = main_for_tests(Plan(minutes=0.2, customers=4, faults=("gateway",), escalate_p=0),
                             Options(action_servers=1))
     assert result.keys() == {"faults", "lost", "duplicated"}
     gateway = result["faults"]["gateway"]
