@@ -48,13 +48,15 @@ def binary_client(url: str, **kwargs: Any) -> Redis:
     return Redis.from_url(url, decode_responses=False, **kwargs)
 
 
-def binary_of(client: Redis) -> Redis:
-    """The binary client to use next to `client`: the client itself when it does not
-    decode, else the twin of a text client made by `text_client`."""
-    if not client.connection_pool.connection_kwargs.get("decode_responses"):
+def binary_of(client: Any) -> Any:
+    """The binary client to use next to `client` (a `Redis`, or a `RedisCluster` from
+    core/redis_cluster.py): the client itself when it does not decode, else the twin
+    of a text client made here or by `cluster_text_client` (duck-typed: `.binary`)."""
+    if not client.get_encoder().decode_responses:
         return client
-    if isinstance(client, TextRedis):
-        return client.binary
+    binary = getattr(client, "binary", None)
+    if binary is not None:
+        return binary
     raise TypeError("binary values need a client from core.redis (text_client or binary_client)")
 
 
