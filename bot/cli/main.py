@@ -204,7 +204,7 @@ def bench_chaos(
     if soak is not None:
         from bot.bench.chaos.soak import run as run_soak
 
-        sys.exit(run_soak(json_output, soak, customers, options, out, console))
+        sys.exit(run_soak(json_output, soak, customers, options, cluster, out, console))
     from bot.bench.chaos.run import Plan
     from bot.bench.chaos.run import run as run_chaos
 

@@ -92,9 +92,33 @@ async def _platform(topo: Topology, poller: SandboxPoller) -> float:
     return back
 
 
+async def _cluster_failover(topo: Topology) -> float:
+    """Kill a cluster primary; done when the cluster is ok again with its replica
+    promoted. The old primary then comes back as a replica."""
+    cluster = topo.cluster
+    assert cluster is not None
+    victim = cluster.primaries()[0]
+    started = time.monotonic()
+    await asyncio.to_thread(cluster.kill, victim)
+
+    def promoted() -> None:
+        while victim in cluster.primaries():
+            time.sleep(0.1)
+        cluster.wait_ok(60)
+
+    await asyncio.to_thread(promoted)
+    back = time.monotonic() - started
+    await asyncio.to_thread(cluster.restart, victim)
+    return back
+
+
 def injector(name: str, topo: Topology, poller: SandboxPoller
              ) -> Callable[[], Awaitable[float]] | str:
-    """The fault's coroutine factory, or why it cannot run on this topology."""
+    """The fault's coroutine factory, or why it cannot run on this topology.
+    With a cluster, `redis_restart` is Rasa's own Redis (plain, AOF) and
+    `redis_failover` a cluster primary."""
+    if name == "redis_failover" and topo.cluster is not None:
+        return lambda: _cluster_failover(topo)
     if name == "redis_failover" and not topo.sentinels:
         return ("needs redis+sentinel URLs (branch redisf): with the master's plain URL "
                 "every process would keep writing to the old master")

@@ -35,7 +35,7 @@ from bot.bench.chaos.topology import (
     cluster_urls_supported,
     sentinel_urls_supported,
 )
-from core.redis import text_client
+from bot.infra.redis_cluster_procs import start_local_cluster
 from core.staff import StaffStore
 from handoff.keys import HANDOFF_KEYS
 from handoff.service import HandoffService
@@ -43,6 +43,9 @@ from handoff.service import HandoffService
 log = logging.getLogger(__name__)
 GRACE_S = 60.0  # after the last message, how long late replies may still come
 AGENT = ("chaos-agent", "chaos-agent-password-0123")
+CLUSTER_MISSING = ("--cluster needs FRONTDOOR_REDIS_URL=redis+cluster://… and "
+                   "FRONTDOOR_RASA_REDIS_URL (branches `redisf` and `cluster`), "
+                   "not in this tree yet")
 
 
 @dataclass
@@ -73,7 +76,7 @@ def make_customers(topo: Topology, ledger: Ledger, n: int, http: httpx.AsyncClie
 
 
 async def _prepare_agent(topo: Topology) -> None:
-    redis = text_client(topo.redis_url)
+    redis = topo.data_client()
     try:
         await StaffStore(redis).create(AGENT[0], AGENT[1], ["agent"])
         await HandoffService(redis, topo.settings.handoff).set_profile(AGENT[0], capacity=1000)
@@ -136,7 +139,7 @@ async def _drive(topo: Topology, plan: Plan, console: Console) -> tuple[Ledger, 
 async def _webhooks(topo: Topology) -> tuple[list[str], list[str]]:
     """The ticket events enqueued (stream ids) and the deliveries the receiver
     accepted, once every event has arrived or the grace period is over."""
-    redis = text_client(topo.redis_url)
+    redis = topo.data_client()
     try:
         deadline = time.monotonic() + GRACE_S
         while True:
@@ -160,12 +163,13 @@ def run(json_output: bool, plan: Plan, options: Options, cluster: bool, out_dir:
         console: Console) -> int:
     quiet = Console(quiet=True) if json_output else console
     if cluster and not cluster_urls_supported():
-        console.print("[red]--cluster needs redis+cluster:// URLs (branch `cluster`/`redisf`), "
-                      "not in this tree yet.[/red]")
+        console.print(f"[red]{CLUSTER_MISSING}[/red]")
         return 2
-    options.sentinels = sentinel_urls_supported()
+    options.sentinels = sentinel_urls_supported() and not cluster
     with tempfile.TemporaryDirectory(prefix="frontdoor-chaos-") as tmp:
-        topo = Topology(Path(tmp), options, echo=quiet.print)
+        topo = Topology(Path(tmp), options, echo=quiet.print,
+                        cluster=start_local_cluster(Path(tmp) / "cluster", 3, 1)
+                        if cluster else None)
         quiet.print(f"Starting the chaos topology (logs in {tmp}/log)…")
         started = time.monotonic()
         topo.start()

@@ -27,10 +27,15 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.bench.chaos.drivers import Ledger, SandboxPoller, Visitor
-from bot.bench.chaos.run import _prepare_agent, make_customers
-from bot.bench.chaos.topology import Options, Topology, sentinel_urls_supported
+from bot.bench.chaos.run import CLUSTER_MISSING, _prepare_agent, make_customers
+from bot.bench.chaos.topology import (
+    Options,
+    Topology,
+    cluster_urls_supported,
+    sentinel_urls_supported,
+)
 from bot.bench.stats import finish_axes, pyplot, save_figure
-from core.redis import text_client
+from bot.infra.redis_cluster_procs import start_local_cluster
 
 SAMPLE_EVERY_S = 10.0
 VISITORS_PER_MINUTE = 30
@@ -56,8 +61,10 @@ class Samples:
     no_ttl: list[Counter] = field(default_factory=list)
 
 
-async def count_keys(redis_url: str) -> tuple[Counter, Counter]:
-    redis = text_client(redis_url)
+async def count_keys(topo: Topology) -> tuple[Counter, Counter]:
+    """Keys per kind, and those without a TTL, where the gateways keep their data
+    (with a cluster, every primary is scanned)."""
+    redis = topo.data_client()
     kinds: Counter = Counter()
     forever: Counter = Counter()
     try:
@@ -102,7 +109,7 @@ async def _soak(topo: Topology, minutes: float, n_customers: int, console: Conso
         t0 = time.monotonic()
         try:
             while (elapsed := time.monotonic() - t0) < minutes * 60:
-                kinds, forever = await count_keys(topo.redis_url)
+                kinds, forever = await count_keys(topo)
                 samples.times.append(elapsed)
                 samples.rss.append(topo.rss_bytes())
                 samples.keys.append(kinds)
@@ -182,12 +189,17 @@ def plot(samples: Samples, path: Path) -> None:
     save_figure(fig, path)
 
 
-def run(json_output: bool, minutes: float, customers: int, options: Options, out_dir: Path,
-        console: Console) -> int:
+def run(json_output: bool, minutes: float, customers: int, options: Options, cluster: bool,
+        out_dir: Path, console: Console) -> int:
     quiet = Console(quiet=True) if json_output else console
-    options.sentinels = sentinel_urls_supported()
+    if cluster and not cluster_urls_supported():
+        console.print(f"[red]{CLUSTER_MISSING}[/red]")
+        return 2
+    options.sentinels = sentinel_urls_supported() and not cluster
     with tempfile.TemporaryDirectory(prefix="frontdoor-soak-") as tmp:
-        topo = Topology(Path(tmp), options, echo=quiet.print)
+        topo = Topology(Path(tmp), options, echo=quiet.print,
+                        cluster=start_local_cluster(Path(tmp) / "cluster", 3, 1)
+                        if cluster else None)
         quiet.print("Starting the soak topology…")
         topo.start()
         try:

@@ -29,12 +29,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis as redis_sync
 from pydantic import SecretStr
 
 from bot.bench.chaos.receiver import SECRET_ENV
+from bot.infra.redis_cluster_procs import LocalCluster
 from bot.infra.redis_procs import RedisProcess, start_redis, start_sentinels
 from bot.infra.supervisor import (
     RASA_PYTHON,
@@ -49,6 +51,8 @@ from bot.infra.supervisor import (
     tail,
     write_rasa_endpoints,
 )
+from core.redis import text_client
+from core.redis_cluster import cluster_text_client
 from core.settings import PROJECT_ROOT, HandoffSettings, Settings, with_sandboxes
 
 log = logging.getLogger(__name__)
@@ -71,8 +75,10 @@ def sentinel_urls_supported() -> bool:
 
 
 def cluster_urls_supported() -> bool:
+    """Whether FRONTDOOR_REDIS_URL takes redis+cluster:// and Rasa can have its
+    own FRONTDOOR_RASA_REDIS_URL (branches `redisf` and `cluster`)."""
     source = (PROJECT_ROOT / "core" / "redis.py").read_text()
-    return "redis+cluster" in source
+    return "redis+cluster" in source and "rasa_redis_url" in Settings.model_fields
 
 
 def redis_ping(port: int) -> bool:
@@ -301,9 +307,15 @@ class Options:
 
 
 class Topology:
+    """With `cluster` (a running LocalCluster, `--cluster`): the gateways and
+    action servers keep their data in the cluster, and the master + replica
+    hold only Rasa's tracker and lock store (FRONTDOOR_RASA_REDIS_URL)."""
+
     def __init__(self, var_dir: Path, options: Options,
-                 echo: Callable[[str], None] = print) -> None:
+                 echo: Callable[[str], None] = print,
+                 cluster: LocalCluster | None = None) -> None:
         self.var, self.options, self._echo = var_dir, options, echo
+        self.cluster = cluster
         logs = var_dir / "log"
         redis_dir = var_dir / "redis"
         self.redis_master = RedisNode("redis-master", free_port(), lambda: start_redis(
@@ -326,11 +338,15 @@ class Topology:
             redis_url = f"redis+sentinel://{hosts}/{SENTINEL_MASTER}/0"
         else:
             redis_url = f"redis://127.0.0.1:{self.redis_master.port}/0"
+        where: dict[str, Any] = {"redis_url": redis_url}
+        if cluster is not None:
+            nodes = ",".join(f"{host}:{port}" for host, port in cluster.nodes)
+            where = {"redis_url": f"redis+cluster://{nodes}", "rasa_redis_url": redis_url}
         handoff = HandoffSettings(
             webhook_urls=[f"http://127.0.0.1:{self.receiver.port}/hook"],
             webhook_secret=SecretStr(WEBHOOK_SECRET))
         self.settings = with_sandboxes(Settings(
-            redis_url=redis_url, var_dir=var_dir, port=gateway_ports[0],
+            **where, var_dir=var_dir, port=gateway_ports[0],
             public_url=self.gateway_balancer.url, sandbox_port=free_port(),
             rasa_port=rasa_ports[0], rasa_urls=[f"http://127.0.0.1:{p}" for p in rasa_ports],
             action_server_url=self.actions_balancer.url, handoff=handoff,
@@ -392,8 +408,15 @@ class Topology:
 
     @property
     def redis_url(self) -> str:
-        """The master's plain URL, for the bench's own reads (key counts, staff)."""
+        """The master's plain URL (Rasa's only, with a cluster)."""
         return f"redis://127.0.0.1:{self.redis_master.port}/0"
+
+    def data_client(self) -> Any:
+        """An asyncio text client of where the gateways keep their data, for the
+        bench's own reads and writes (staff, webhook stream, key counts)."""
+        if self.cluster is not None:
+            return cluster_text_client(self.cluster.nodes)
+        return text_client(self.redis_url)
 
     def start(self) -> None:
         self.gateway_balancer.start()
@@ -435,6 +458,8 @@ class Topology:
     def stop(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         self.gateway_balancer.stop()
         self.actions_balancer.stop()
 
@@ -444,6 +469,10 @@ class Topology:
         for proc in self.procs:
             if proc.pid is not None:
                 out[proc.name] = _tree_rss(proc.pid)
+        if self.cluster is not None:
+            for port, node in self.cluster.processes.items():
+                if node.poll() is None:
+                    out[f"cluster-{port}"] = _tree_rss(node.pid)
         return out
 
 
