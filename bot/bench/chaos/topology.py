@@ -325,6 +325,11 @@ class Topology:
             appendonly=True))
         self._sentinel_ports = [free_port() for _ in range(3)] if options.sentinels else []
         self.sentinels: list[RedisNode] = []
+        # Rasa 3.6's tracker store takes one plain server: with Sentinels it gets
+        # a Redis of its own (which the failover fault leaves alone)
+        self.redis_rasa = (RedisNode("redis-rasa", free_port(), lambda: start_redis(
+            self.redis_rasa.port, redis_dir / "rasa", appendonly=True))
+            if options.sentinels else self.redis_master)
         self.receiver = Proc("webhook-receiver", [], {}, lambda: False, logs / "receiver.log",
                              free_port(), timeout_s=30)
         self.deliveries_path = var_dir / "webhook-deliveries.jsonl"
@@ -338,10 +343,13 @@ class Topology:
             redis_url = f"redis+sentinel://{hosts}/{SENTINEL_MASTER}/0"
         else:
             redis_url = f"redis://127.0.0.1:{self.redis_master.port}/0"
+        rasa_redis = f"redis://127.0.0.1:{self.redis_rasa.port}/0"
         where: dict[str, Any] = {"redis_url": redis_url}
         if cluster is not None:
             nodes = ",".join(f"{host}:{port}" for host, port in cluster.nodes)
-            where = {"redis_url": f"redis+cluster://{nodes}", "rasa_redis_url": redis_url}
+            where = {"redis_url": f"redis+cluster://{nodes}"}
+        if cluster is not None or options.sentinels:
+            where["rasa_redis_url"] = rasa_redis
         handoff = HandoffSettings(
             webhook_urls=[f"http://127.0.0.1:{self.receiver.port}/hook"],
             webhook_secret=SecretStr(WEBHOOK_SECRET))
@@ -359,9 +367,12 @@ class Topology:
                               str(self.receiver.port), "--out", str(self.deliveries_path)]
         self.receiver.env = {**base_env(), SECRET_ENV: WEBHOOK_SECRET}
         self.receiver.healthy = http_ok(f"http://127.0.0.1:{self.receiver.port}/healthz")
+        # written from Rasa's own URL whether or not this tree's supervisor knows
+        # FRONTDOOR_RASA_REDIS_URL yet
+        rasa_endpoints = write_rasa_endpoints(s.model_copy(update={"redis_url": rasa_redis}))
         self.rasa = [Proc(f"rasa-{i}", [str(RASA_PYTHON), str(RASA_RUN), "run", "--model",
                                         str(current_model(s)), "--endpoints",
-                                        str(write_rasa_endpoints(s)), "--credentials",
+                                        str(rasa_endpoints), "--credentials",
                                         str(PROJECT_ROOT / "credentials.yml"), "--interface",
                                         "127.0.0.1", "--port", str(port), "--enable-api"],
                           rasa_env(s), http_ok(f"http://127.0.0.1:{port}/"),
@@ -387,7 +398,8 @@ class Topology:
 
     @property
     def redis_nodes(self) -> list[RedisNode]:
-        return [self.redis_master, self.redis_replica, *self.sentinels]
+        extra = [self.redis_rasa] if self.redis_rasa is not self.redis_master else []
+        return [self.redis_master, self.redis_replica, *extra, *self.sentinels]
 
     @property
     def waves(self) -> list[list[Proc]]:
@@ -425,6 +437,8 @@ class Topology:
             started = time.monotonic()
             self.redis_master.spawn()
             self.redis_replica.spawn()  # returns once in sync with the master
+            if self.redis_rasa is not self.redis_master:
+                self.redis_rasa.spawn()
             if self._sentinel_ports:
                 servers = start_sentinels(self._sentinel_ports, self.var / "sentinels",
                                           master_port=self.redis_master.port,
