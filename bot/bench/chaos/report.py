@@ -22,6 +22,7 @@ fault injected before it had waited TURN_TIMEOUT_S.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -128,6 +129,22 @@ def _webhooks(windows: dict[str, dict[str, Any]], outcomes: list[Outcome],
         count = accepted.get(f"{entry_id}-0", 0)
         w["webhooks_lost"] += count == 0
         w["webhooks_duplicated"] += max(0, count - 1)
+
+
+def write_messages(ledger: Ledger, outcomes: list[Outcome], path: Path) -> None:
+    """One JSON line per message sent: who, when, its window and every reply
+    (time, bubble id) that carried its marker, to look into a lost or a
+    duplicated one next to the processes' logs."""
+    starts = sorted((o.t_fault, o.name) for o in outcomes if not o.skipped)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for mark, sent in ledger.sent.items():
+            replies = ledger.replies.get(mark, [])
+            f.write(json.dumps({
+                "marker": mark, "customer": sent.customer, "channel": sent.channel,
+                "kind": sent.kind, "seq": sent.seq, "sent": round(sent.t_sent, 3),
+                "window": attribute(sent.t_sent, replies[0][0] if replies else None, starts),
+                "replies": [[round(t, 3), rid] for t, rid in replies]}) + "\n")
 
 
 def public(result: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import random
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -179,6 +180,9 @@ def run(json_output: bool, plan: Plan, options: Options, cluster: bool, out_dir:
             events, delivered = asyncio.run(_webhooks(topo))
         finally:
             topo.stop()
+            # the logs outlive the temporary directory, to look into what was lost
+            shutil.copytree(Path(tmp) / "log", out_dir / "chaos-logs", dirs_exist_ok=True)
+    report.write_messages(ledger, outcomes, out_dir / "chaos-messages.jsonl")
     result = report.analyse(ledger, outcomes, events, delivered)
     result["_startup_s"] = topo.startup_s
     if json_output:
@@ -188,7 +192,8 @@ def run(json_output: bool, plan: Plan, options: Options, cluster: bool, out_dir:
         report.print_tables(result, console if console.width >= 120 else Console(width=140))
         path = out_dir / "chaos-latency.png"
         report.plot(result, outcomes, t0, path)
-        console.print(f"plot: {path}")
+        console.print(f"plot: {path}; every message and its replies: "
+                      f"{out_dir / 'chaos-messages.jsonl'}; logs: {out_dir / 'chaos-logs'}")
     return 0
 
 
