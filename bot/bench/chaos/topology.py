@@ -266,6 +266,12 @@ class Balancer:
             self._loop.run_forever()
         finally:
             server.close()
+            # the connections still open end here, not as "destroyed but pending"
+            pending = asyncio.all_tasks(self._loop)
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream = None

@@ -2,6 +2,7 @@
 the soak, and (slow) one real run of the harness with a gateway killed."""
 
 import asyncio
+import json
 import socket
 import threading
 
@@ -10,7 +11,7 @@ import pytest
 from actions.name_actions import parse_name
 from bot.bench.chaos.drivers import MARKER, Ledger, marker
 from bot.bench.chaos.faults import Outcome
-from bot.bench.chaos.report import analyse, attribute, public
+from bot.bench.chaos.report import analyse, attribute, public, write_messages
 from bot.bench.chaos.soak import key_kind, slope_per_hour
 from bot.bench.chaos.topology import Balancer, Options
 
@@ -47,7 +48,7 @@ def test_each_message_counts_in_the_window_of_the_last_fault_before_its_reply():
     assert attribute(190, None, starts) == "rasa"
 
 
-def test_lost_duplicated_order_and_recovery_per_fault():
+def test_lost_duplicated_order_and_recovery_per_fault(tmp_path):
     ledger = _ledger_with(
         ("a", 1, 10, [10.5]),            # baseline
         ("a", 2, 99, [140.0]),           # waited through the gateway fault: late
@@ -68,6 +69,12 @@ def test_lost_duplicated_order_and_recovery_per_fault():
     assert result["_windows"]["baseline"]["sent"] == 1
     assert public(result).keys() == {"faults", "lost", "duplicated"}
     assert (public(result)["lost"], public(result)["duplicated"]) == (1, 1)
+
+    write_messages(ledger, outcomes, tmp_path / "messages.jsonl")
+    lines = [json.loads(line) for line in (tmp_path / "messages.jsonl").read_text().splitlines()]
+    assert [(m["customer"], m["seq"], m["window"], len(m["replies"])) for m in lines] == [
+        ("a", 1, "baseline", 1), ("a", 2, "gateway", 1), ("a", 3, "gateway", 1),
+        ("b", 1, "gateway", 2), ("b", 2, "gateway", 0)]
 
 
 def test_key_kinds_replace_the_id_parts():
