@@ -67,6 +67,8 @@ class Ledger:
     unmatched: int = 0  # replies with a marker nobody sent (should stay 0)
     escalations: int = 0
     reconnects: int = 0
+    # web chat markers a reload shows in the history though no live frame brought them
+    only_in_history: set[str] = field(default_factory=set)
     _counter: int = 0
     _events: dict[str, asyncio.Event] = field(default_factory=dict)
 
@@ -223,6 +225,23 @@ class WebCustomer(Customer):
                 await socket.send(json.dumps({"type": "message", "text": text,
                                               "client_id": client_id}))
         # else: sent on reconnect, from unacked
+
+    async def history_markers(self) -> set[str]:
+        """The markers in bot and agent entries of a fresh socket's history (what
+        a page reload would show), without counting them as replies seen."""
+        base = self.gateways[self.current].replace("http://", "ws://")
+        found: set[str] = set()
+        with contextlib.suppress(OSError, websockets.WebSocketException, TimeoutError):
+            async with websockets.connect(f"{base}/webchat/ws?token={self.token}",
+                                          open_timeout=5) as socket:
+                while True:
+                    frame = json.loads(await asyncio.wait_for(socket.recv(), 5))
+                    if frame.get("type") == "history":
+                        for entry in frame["entries"]:
+                            if entry.get("author") in ("bot", "agent"):
+                                found.update(MARKER.findall(entry.get("text", "")))
+                        break
+        return found
 
     async def close(self) -> None:
         if self._task is not None:

@@ -128,6 +128,10 @@ async def _drive(topo: Topology, plan: Plan, console: Console) -> tuple[Ledger, 
             if all(m in ledger.replies for m in ledger.sent):
                 break
             await asyncio.sleep(1)
+        for customer in customers:
+            if isinstance(customer, WebCustomer):
+                shown = await customer.history_markers()
+                ledger.only_in_history |= {m for m in shown if m not in ledger.replies}
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
@@ -183,6 +187,9 @@ def run(json_output: bool, plan: Plan, options: Options, cluster: bool, out_dir:
             # the logs outlive the temporary directory, to look into what was lost
             shutil.copytree(Path(tmp) / "log", out_dir / "chaos-logs", dirs_exist_ok=True)
     report.write_messages(ledger, outcomes, out_dir / "chaos-messages.jsonl")
+    (out_dir / "chaos-faults.json").write_text(json.dumps(
+        [{"fault": o.name, "at": o.t_fault, "back_s": o.back_s, "skipped": o.skipped}
+         for o in outcomes], indent=1))
     result = report.analyse(ledger, outcomes, events, delivered)
     result["_startup_s"] = topo.startup_s
     if json_output:
