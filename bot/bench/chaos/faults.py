@@ -74,7 +74,7 @@ async def _redis_failover(topo: Topology) -> float:
                             topo.redis_replica.port, 60)
     back = time.monotonic() - started
     old = topo.redis_master
-    await asyncio.to_thread(old.restart)
+    await asyncio.to_thread(old.restart, topo.redis_replica.port)
     topo.redis_master, topo.redis_replica = topo.redis_replica, old
     await asyncio.to_thread(topo.wait_replica_synced)
     return back

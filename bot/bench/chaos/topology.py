@@ -219,9 +219,20 @@ class RedisNode:
         if self.server is not None:
             self.server.kill()
 
-    def restart(self) -> float:
+    def restart(self, replica_of: int | None = None) -> float:
+        """Start again on the same port and data; as a master, or as a replica of
+        127.0.0.1:replica_of. Its first start's role is not kept: after a failover
+        a replica may have become the master (under Sentinel a server's role is
+        Sentinel's to set, never a stale command line's)."""
         started = time.monotonic()
         self.restarts += 1
+        if self.server is not None:
+            argv = self.server.argv
+            if "--replicaof" in argv:
+                at = argv.index("--replicaof")
+                del argv[at:at + 3]
+            if replica_of is not None:
+                argv += ["--replicaof", "127.0.0.1", str(replica_of)]
         self.spawn()
         return time.monotonic() - started
 
