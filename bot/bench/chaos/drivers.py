@@ -69,6 +69,10 @@ class Ledger:
     reconnects: int = 0
     # web chat markers a reload shows in the history though no live frame brought them
     only_in_history: set[str] = field(default_factory=set)
+    # web chat messages a reload shows the customer said (the gateway stored them)
+    stored: set[str] = field(default_factory=set)
+    audited: set[str] = field(default_factory=set)  # customers whose history was read
+    acked: set[str] = field(default_factory=set)  # web chat client ids the gateway acknowledged
     _counter: int = 0
     _events: dict[str, asyncio.Event] = field(default_factory=dict)
 
@@ -206,7 +210,9 @@ class WebCustomer(Customer):
     def _frame(self, frame: dict) -> None:
         kind = frame.get("type")
         if kind == "ack":
-            self.unacked.pop(frame.get("client_id") or "", None)
+            client_id = frame.get("client_id") or ""
+            self.unacked.pop(client_id, None)
+            self.ledger.acked.add(client_id)
         elif kind == "entry":
             self._entry(frame["entry"])
         elif kind == "history":
@@ -226,10 +232,12 @@ class WebCustomer(Customer):
                                               "client_id": client_id}))
         # else: sent on reconnect, from unacked
 
-    async def history_markers(self) -> set[str]:
-        """The markers in bot and agent entries of a fresh socket's history (what
-        a page reload would show), without counting them as replies seen."""
+    async def history_markers(self) -> tuple[set[str], set[str]]:
+        """The markers in a fresh socket's history (what a page reload would show):
+        in the customer's own entries (the gateway stored the message) and in bot
+        and agent entries (it was answered), without counting them as replies seen."""
         base = self.gateways[self.current].replace("http://", "ws://")
+        said: set[str] = set()
         found: set[str] = set()
         with contextlib.suppress(OSError, websockets.WebSocketException, TimeoutError):
             async with websockets.connect(f"{base}/webchat/ws?token={self.token}",
@@ -238,10 +246,13 @@ class WebCustomer(Customer):
                     frame = json.loads(await asyncio.wait_for(socket.recv(), 5))
                     if frame.get("type") == "history":
                         for entry in frame["entries"]:
+                            marks = MARKER.findall(entry.get("text", ""))
                             if entry.get("author") in ("bot", "agent"):
-                                found.update(MARKER.findall(entry.get("text", "")))
+                                found.update(marks)
+                            elif entry.get("author") == "customer":
+                                said.update(marks)
                         break
-        return found
+        return said, found
 
     async def close(self) -> None:
         if self._task is not None:

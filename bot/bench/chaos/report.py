@@ -6,9 +6,13 @@ fault hits counts for that fault. A message never answered counts for the last
 fault injected before it had waited TURN_TIMEOUT_S.
 
 - lost: a message whose marker no reply carried by the end of the run (the run
-  ends with a grace period in which nothing new is sent); lost_but_in_history:
-  of those, web chat messages whose answer a page reload shows (answered and
-  stored, but no live frame brought it);
+  ends with a grace period in which nothing new is sent). Of the web chat ones,
+  what a page reload shows at the end tells where they went missing:
+  lost_never_stored, the customer's message is not in the transcript (it never
+  reached the gateway's inbound stream, or was dropped before it was stored);
+  lost_but_in_history, the answer is there but no live frame brought it;
+  lost_acked, the gateway had acknowledged the message (it was in the inbound
+  stream);
 - duplicated: replies beyond the first that carry one message's marker
   (bubbles, as defined in drivers.py);
 - max_wait_s: the longest time from sending to the first reply;
@@ -46,7 +50,8 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
     "_points"} (underscored keys are for the table and plot, not the JSON)."""
     windows: dict[str, dict[str, Any]] = {}
     for name in ["baseline", *(o.name for o in outcomes)]:
-        windows[name] = {"sent": 0, "lost": 0, "lost_but_in_history": 0, "duplicated": 0,
+        windows[name] = {"sent": 0, "lost": 0, "lost_but_in_history": 0,
+                         "lost_never_stored": 0, "lost_acked": 0, "duplicated": 0,
                          "max_wait_s": 0.0,
                          "recovery_s": 0.0, "order_violations": 0, "agent_sent": 0,
                          "agent_lost": 0, "agent_duplicated": 0, "webhooks": 0,
@@ -63,7 +68,10 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
         w[prefix + "sent"] += 1
         if not replies:
             w[prefix + "lost"] += 1
-            w["lost_but_in_history"] += sent.kind == "bot" and mark in ledger.only_in_history
+            if sent.kind == "bot" and sent.customer in ledger.audited:
+                w["lost_but_in_history"] += mark in ledger.only_in_history
+                w["lost_never_stored"] += mark not in ledger.stored
+                w["lost_acked"] += mark in ledger.acked
             continue
         w[prefix + "duplicated"] += len(replies) - 1
         wait = replies[0][0] - sent.t_sent
@@ -159,7 +167,7 @@ def public(result: dict[str, Any]) -> dict[str, Any]:
 
 def print_tables(result: dict[str, Any], console: Console) -> None:
     table = Table(title="Chaos: customers' messages per fault window")
-    columns = ("window", "sent", "lost (in history)", "dup", "max wait s", "back s",
+    columns = ("window", "sent", "lost (web: unstored/in history)", "dup", "max wait s", "back s",
                "recovery s", "order", "agent sent/lost/dup", "webhooks/lost/dup")
     for col in columns:
         table.add_column(col, justify="left" if col == "window" else "right", no_wrap=True)
@@ -169,21 +177,24 @@ def print_tables(result: dict[str, Any], console: Console) -> None:
             table.add_row(name, "—", "—", "—", "—", "—", "—", "—", "—", "—")
             continue
         back = w.get("back_s")
-        table.add_row(name, str(w["sent"]), f"{w['lost']} ({w['lost_but_in_history']})",
+        table.add_row(name, str(w["sent"]),
+                      f"{w['lost']} ({w['lost_never_stored']}/{w['lost_but_in_history']})",
                       str(w["duplicated"]),
                       f"{w['max_wait_s']:.1f}", "" if back is None else f"{back:.1f}",
                       "" if name == "baseline" else f"{w['recovery_s']:.1f}",
                       str(w["order_violations"]),
                       f"{w['agent_sent']}/{w['agent_lost']}/{w['agent_duplicated']}",
                       f"{w['webhooks']}/{w['webhooks_lost']}/{w['webhooks_duplicated']}")
-        for key in ("sent", "lost", "lost_but_in_history", "duplicated", "order_violations",
+        for key in ("sent", "lost", "lost_never_stored", "lost_but_in_history", "duplicated",
+                    "order_violations",
                     "agent_sent", "agent_lost", "agent_duplicated", "webhooks", "webhooks_lost",
                     "webhooks_duplicated"):
             totals[key] += w[key]
         totals["max_wait_s"] = max(totals["max_wait_s"], w["max_wait_s"])
     t = {k: int(v) if k != "max_wait_s" else v for k, v in totals.items()}
     table.add_row("[bold]total[/bold]", str(t["sent"]),
-                  f"{t['lost']} ({t['lost_but_in_history']})", str(t["duplicated"]),
+                  f"{t['lost']} ({t['lost_never_stored']}/{t['lost_but_in_history']})",
+                  str(t["duplicated"]),
                   f"{t['max_wait_s']:.1f}", "", "", str(t["order_violations"]),
                   f"{t['agent_sent']}/{t['agent_lost']}/{t['agent_duplicated']}",
                   f"{t['webhooks']}/{t['webhooks_lost']}/{t['webhooks_duplicated']}")
@@ -193,6 +204,8 @@ def print_tables(result: dict[str, Any], console: Console) -> None:
             console.print(f"  {name}: skipped — {w['skipped']}")
         elif name in DESCRIPTIONS:
             console.print(f"  {name}: {DESCRIPTIONS[name]}")
+    lost_acked = sum(w["lost_acked"] for w in result["_windows"].values())
+    console.print(f"web chat messages lost after the gateway acknowledged them: {lost_acked}")
     console.print(f"late = slower than {result['_late_s']:.1f}s; escalations: "
                   f"{result['_escalations']}; web chat reconnects: {result['_reconnects']}; "
                   f"replies with an unknown marker: {result['_unmatched']}")

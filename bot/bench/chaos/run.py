@@ -66,8 +66,8 @@ def make_customers(topo: Topology, ledger: Ledger, n: int, http: httpx.AsyncClie
     for i in range(n):
         kind = ("web", "telegram", "web", "sms")[i % 4]
         if kind == "web":
-            customers.append(WebCustomer(f"web-{i}", ledger, topo.gateway_urls,
-                                         i % len(topo.gateway_urls)))
+            first = (i // 2) % len(topo.gateway_urls)  # web customers are every other one
+            customers.append(WebCustomer(f"web-{i}", ledger, topo.gateway_urls, first))
         else:
             user = f"chaos-tg-{i}" if kind == "telegram" else f"+1555{i:07d}"
             customer = SandboxCustomer(f"{kind}-{i}", ledger, topo.sandbox_url, kind, user, http)
@@ -130,8 +130,10 @@ async def _drive(topo: Topology, plan: Plan, console: Console) -> tuple[Ledger, 
             await asyncio.sleep(1)
         for customer in customers:
             if isinstance(customer, WebCustomer):
-                shown = await customer.history_markers()
+                said, shown = await customer.history_markers()
                 ledger.only_in_history |= {m for m in shown if m not in ledger.replies}
+                ledger.stored |= said
+                ledger.audited.add(customer.name)
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
