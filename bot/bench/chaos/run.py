@@ -54,7 +54,7 @@ class Plan:
     minutes: float = 5.0  # the quiet periods add up to this; restarts come on top
     customers: int = 12
     faults: tuple[str, ...] = FAULTS
-    escalate_p: float = 0.08  # per turn, for every fourth customer
+    escalate_p: float = 0.08  # per turn, for every third customer (all channels)
     seed: int = 0
 
 
@@ -101,7 +101,7 @@ async def _drive(topo: Topology, plan: Plan, console: Console) -> tuple[Ledger, 
         background = [asyncio.create_task(poller.run()), asyncio.create_task(agent.run())]
         t0 = time.time()
         talking = [asyncio.create_task(c.talk(stop, random.Random(rng.random()),
-                                              plan.escalate_p if i % 4 == 3 else 0.0))
+                                              plan.escalate_p if i % 3 == 2 else 0.0))
                    for i, c in enumerate(customers)]
         quiet_s = plan.minutes * 60 / (len(plan.faults) + 1)
         outcomes: list[Outcome] = []
