@@ -32,6 +32,11 @@ import websockets
 log = logging.getLogger(__name__)
 
 MARKER = re.compile(r"\b(?:Kx|Ag)[a-z]{6}\b")
+# A reply answers a marker only in these words: the name action's greeting or
+# the agent's reply. "You're <marker>!" (the assistant read the message as "what's
+# my name?" and said the last name it had) answers no message of that marker.
+ANSWER = re.compile(r"(?:Nice to meet you, |a person here \()((?:Kx|Ag)[a-z]{6})\b")
+DELAY_PREFIX = "Sorry, we're experiencing a short delay"  # bot/gateway/router.py DELAY_TEXT
 ESCALATE_TEXT = "I want to talk to a person"
 TURN_TIMEOUT_S = 20.0  # a customer waits this long before typing the next message anyway
 AGENT_WAIT_S = 90.0  # an escalated customer waits this long for a person
@@ -65,6 +70,10 @@ class Ledger:
     replies: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
     arrivals: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     unmatched: int = 0  # replies with a marker nobody sent (should stay 0)
+    sends: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # bot replies that answer no marker: (time, bubble id, text) per customer
+    others: dict[str, list[tuple[float, str, str]]] = field(
+        default_factory=lambda: defaultdict(list))
     escalations: int = 0
     reconnects: int = 0
     # web chat markers a reload shows in the history though no live frame brought them
@@ -83,10 +92,19 @@ class Ledger:
         self._events[mark] = asyncio.Event()
         return mark
 
+    def sending(self, customer: str) -> None:
+        """A customer sends something (a marked message or an escalation)."""
+        self.sends[customer].append(time.time())
+
     def seen(self, text: str, reply_id: str, customer: str) -> list[str]:
-        """Record the markers in one reply; returns the markers of agent messages in it."""
+        """Record the markers in one reply; returns the markers of agent messages in it.
+        A bot reply that answers no marker is kept apart (`others`)."""
         now, agents = time.time(), []
-        for mark in MARKER.findall(text):
+        marks = ANSWER.findall(text)
+        if (not marks and not text.startswith(DELAY_PREFIX)
+                and all(rid != reply_id for _, rid, _ in self.others[customer])):
+            self.others[customer].append((now, reply_id, text[:100]))
+        for mark in marks:
             if mark not in self.sent:
                 self.unmatched += 1
                 continue
@@ -139,6 +157,7 @@ class Customer:
             else:
                 self.seq += 1
                 mark = self.ledger.new(self.name, self.channel, "bot", self.seq)
+                self.ledger.sending(self.name)
                 await self.send(f"my name is {mark}", mark)
                 await self.ledger.wait(mark, TURN_TIMEOUT_S)
             with contextlib.suppress(TimeoutError):
@@ -150,6 +169,7 @@ class Customer:
         self.ledger.escalations += 1
         self.agent_arrived.clear()
         self.seq += 1
+        self.ledger.sending(self.name)
         await self.send(ESCALATE_TEXT, f"esc{self.seq}")
         waits = [asyncio.ensure_future(self.agent_arrived.wait()),
                  asyncio.ensure_future(stop.wait())]
@@ -246,11 +266,11 @@ class WebCustomer(Customer):
                     frame = json.loads(await asyncio.wait_for(socket.recv(), 5))
                     if frame.get("type") == "history":
                         for entry in frame["entries"]:
-                            marks = MARKER.findall(entry.get("text", ""))
+                            text = entry.get("text", "")
                             if entry.get("author") in ("bot", "agent"):
-                                found.update(marks)
+                                found.update(ANSWER.findall(text))
                             elif entry.get("author") == "customer":
-                                said.update(marks)
+                                said.update(MARKER.findall(text))
                         break
         return said, found
 

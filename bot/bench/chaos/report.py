@@ -13,6 +13,9 @@ fault injected before it had waited TURN_TIMEOUT_S.
   lost_but_in_history, the answer is there but no live frame brought it;
   lost_acked, the gateway had acknowledged the message (it was in the inbound
   stream);
+- answered_otherwise: a message no reply carried the marker of, but the bot
+  said something else to the customer before their next message (the assistant
+  misread "my name is <marker>", e.g. as "what's my name?"): not lost;
 - duplicated: replies beyond the first that carry one message's marker
   (bubbles, as defined in drivers.py);
 - max_wait_s: the longest time from sending to the first reply;
@@ -37,7 +40,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bot.bench.chaos.drivers import TURN_TIMEOUT_S, Ledger
+from bot.bench.chaos.drivers import TURN_TIMEOUT_S, Ledger, Sent
 from bot.bench.chaos.faults import DESCRIPTIONS, Outcome
 from bot.bench.stats import finish_axes, p95, pyplot, save_figure
 
@@ -51,7 +54,8 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
     windows: dict[str, dict[str, Any]] = {}
     for name in ["baseline", *(o.name for o in outcomes)]:
         windows[name] = {"sent": 0, "lost": 0, "lost_but_in_history": 0,
-                         "lost_never_stored": 0, "lost_acked": 0, "duplicated": 0,
+                         "lost_never_stored": 0, "lost_acked": 0, "answered_otherwise": 0,
+                         "duplicated": 0,
                          "max_wait_s": 0.0,
                          "recovery_s": 0.0, "order_violations": 0, "agent_sent": 0,
                          "agent_lost": 0, "agent_duplicated": 0, "webhooks": 0,
@@ -60,12 +64,17 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
     points: list[tuple[float, float, str]] = []  # (sent at, wait, channel)
     starts = sorted((o.t_fault, o.name) for o in outcomes if not o.skipped)
     window_of: dict[str, str] = {}
+    misread: dict[str, str] = {}
     for mark, sent in ledger.sent.items():
         replies = ledger.replies.get(mark, [])
         window_of[mark] = attribute(sent.t_sent, replies[0][0] if replies else None, starts)
         w = windows[window_of[mark]]
         prefix = "agent_" if sent.kind == "agent" else ""
         w[prefix + "sent"] += 1
+        if not replies and sent.kind == "bot" and (other := answered_otherwise(ledger, sent)):
+            w["answered_otherwise"] += 1  # the assistant misread it: a reply, not a loss
+            misread[mark] = other
+            continue
         if not replies:
             w[prefix + "lost"] += 1
             if sent.kind == "bot" and sent.customer in ledger.audited:
@@ -107,6 +116,16 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
             "_windows": windows, "_points": points, "_late_s": late,
             "_unmatched": ledger.unmatched, "_escalations": ledger.escalations,
             "_reconnects": ledger.reconnects}
+
+
+def answered_otherwise(ledger: Ledger, sent: Sent) -> str | None:
+    """The text of a bot reply that answered no marker and came to this customer
+    after this message and before their next one (None: nothing came), e.g. "You're
+    Kx…!" when the assistant read "my name is Kx…" as a question."""
+    later = [t for t in ledger.sends.get(sent.customer, []) if t > sent.t_sent + 0.001]
+    until = min(later, default=float("inf"))
+    return next((text for t, _, text in ledger.others.get(sent.customer, [])
+                 if sent.t_sent <= t < until), None)
 
 
 def attribute(t_sent: float, t_reply: float | None, starts: list[tuple[float, str]]) -> str:
@@ -156,7 +175,9 @@ def write_messages(ledger: Ledger, outcomes: list[Outcome], path: Path) -> None:
                 "marker": mark, "customer": sent.customer, "channel": sent.channel,
                 "kind": sent.kind, "seq": sent.seq, "sent": round(sent.t_sent, 3),
                 "window": attribute(sent.t_sent, replies[0][0] if replies else None, starts),
-                "replies": [[round(t, 3), rid] for t, rid in replies]}) + "\n")
+                "replies": [[round(t, 3), rid] for t, rid in replies],
+                "answered_otherwise": None if replies or sent.kind != "bot"
+                else answered_otherwise(ledger, sent)}) + "\n")
 
 
 def public(result: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +226,9 @@ def print_tables(result: dict[str, Any], console: Console) -> None:
         elif name in DESCRIPTIONS:
             console.print(f"  {name}: {DESCRIPTIONS[name]}")
     lost_acked = sum(w["lost_acked"] for w in result["_windows"].values())
+    otherwise = sum(w["answered_otherwise"] for w in result["_windows"].values())
+    console.print(f"messages the assistant answered otherwise (misread intent, not counted "
+                  f"as lost): {otherwise}")
     console.print(f"web chat messages lost after the gateway acknowledged them: {lost_acked}")
     console.print(f"late = slower than {result['_late_s']:.1f}s; escalations: "
                   f"{result['_escalations']}; web chat reconnects: {result['_reconnects']}; "

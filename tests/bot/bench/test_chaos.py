@@ -39,6 +39,21 @@ def _ledger_with(*turns: tuple[str, int, float, list[float]]) -> Ledger:
     return ledger
 
 
+def test_a_message_the_assistant_misread_is_answered_otherwise_not_lost():
+    ledger = Ledger()
+    first = ledger.new("a", "web", "bot", 1)
+    ledger.sending("a")
+    ledger.seen(f"Nice to meet you, {first}! How can I help?", "e1", "a")
+    second = ledger.new("a", "web", "bot", 2)
+    ledger.sending("a")
+    # "my name is <second>" read as "what's my name?": the last name comes back
+    ledger.seen(f"You're {first}! How can I help?", "e2", "a")
+    result = analyse(ledger, [], webhook_events=[], deliveries=[])
+    baseline = result["_windows"]["baseline"]
+    assert (baseline["lost"], baseline["duplicated"], baseline["answered_otherwise"]) == (0, 0, 1)
+    assert ledger.replies[first] and second not in ledger.replies
+
+
 def test_each_message_counts_in_the_window_of_the_last_fault_before_its_reply():
     starts = [(100.0, "gateway"), (200.0, "rasa")]
     assert attribute(50, 51, starts) == "baseline"
