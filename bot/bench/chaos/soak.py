@@ -39,7 +39,9 @@ from bot.infra.redis_cluster_procs import start_local_cluster
 
 SAMPLE_EVERY_S = 10.0
 VISITORS_PER_MINUTE = 30
-_ID = re.compile(r"\d|^\{?c_|^\{?[A-Za-z0-9_-]{16,}\}?$")
+# An id part: digits or capitals (key words are lower case), a customer id, or long.
+_ID = re.compile(r"[\dA-Z]|^\{?c_|^\{?[A-Za-z0-9_-]{16,}\}?$")
+MERGE_AT = 5  # this many kinds differing in one part only: that part is an id too
 
 
 def key_kind(key: str) -> str:
@@ -51,6 +53,34 @@ def key_kind(key: str) -> str:
             part = "{*}" if part.startswith("{") else "*"
         parts.append(part)
     return ":".join(parts)
+
+
+def merge_kinds(kinds: set[str]) -> dict[str, str]:
+    """Kind → merged kind: where MERGE_AT or more kinds differ only in one part
+    (an id in lower-case words, e.g. an article slug), that part becomes `*`."""
+    merged = {kind: kind for kind in kinds}
+    changed = True
+    while changed:
+        changed = False
+        current = set(merged.values())
+        for kind in sorted(current):
+            parts = kind.split(":")
+            for i, part in enumerate(parts):
+                if part in ("*", "{*}"):
+                    continue
+                rest = parts[:i] + parts[i + 1:]
+                siblings = {k for k in current if (other := k.split(":"))
+                            and len(other) == len(parts) and other[:i] + other[i + 1:] == rest}
+                if len(siblings) >= MERGE_AT:
+                    star = ":".join([*parts[:i], "*", *parts[i + 1:]])
+                    for original, now in merged.items():
+                        if now in siblings:
+                            merged[original] = star
+                    changed = True
+                    break
+            if changed:
+                break
+    return merged
 
 
 @dataclass
@@ -65,16 +95,22 @@ async def count_keys(topo: Topology) -> tuple[Counter, Counter]:
     """Keys per kind, and those without a TTL, where the gateways keep their data
     (with a cluster, every primary is scanned)."""
     redis = topo.data_client()
-    kinds: Counter = Counter()
-    forever: Counter = Counter()
+    raw: Counter = Counter()
+    raw_forever: Counter = Counter()
     try:
         async for key in redis.scan_iter(count=1000):
             kind = key_kind(key)
-            kinds[kind] += 1
+            raw[kind] += 1
             if await redis.ttl(key) == -1:
-                forever[kind] += 1
+                raw_forever[kind] += 1
     finally:
         await redis.aclose()
+    merged = merge_kinds(set(raw))
+    kinds: Counter = Counter()
+    forever: Counter = Counter()
+    for kind, count in raw.items():
+        kinds[merged[kind]] += count
+        forever[merged[kind]] += raw_forever[kind]
     return kinds, forever
 
 
@@ -139,21 +175,24 @@ async def _visitors(topo: Topology, http: httpx.AsyncClient, stop: asyncio.Event
 
 
 def growth(samples: Samples) -> dict[str, Any]:
-    t = samples.times
+    """Per hour, from the second half of the samples: the first half holds the
+    warm-up (models loaded on the first question, the knowledge base seeded)."""
+    half = len(samples.times) // 2
+    t = samples.times[half:]
+    rss, keys = samples.rss[half:], samples.keys[half:]
     processes = sorted({name for row in samples.rss for name in row})
     kinds = sorted({k for row in samples.keys for k in row})
     return {
-        "minutes": round(t[-1] / 60, 1) if t else 0,
+        "minutes": round(samples.times[-1] / 60, 1) if samples.times else 0,
         "processes": {name: {
             "rss_mib": round(samples.rss[-1].get(name, 0) / 2**20, 1),
             "growth_mib_per_hour": round(slope_per_hour(
-                t, [row.get(name, 0) / 2**20 for row in samples.rss]), 1)}
+                t, [row.get(name, 0) / 2**20 for row in rss]), 1)}
             for name in processes},
         "keys": {kind: {
             "count": samples.keys[-1].get(kind, 0),
             "without_ttl": samples.no_ttl[-1].get(kind, 0),
-            "growth_per_hour": round(slope_per_hour(t, [row.get(kind, 0)
-                                                        for row in samples.keys]), 1)}
+            "growth_per_hour": round(slope_per_hour(t, [row.get(kind, 0) for row in keys]), 1)}
             for kind in kinds},
     }
 

@@ -12,7 +12,7 @@ from actions.name_actions import parse_name
 from bot.bench.chaos.drivers import MARKER, Ledger, marker
 from bot.bench.chaos.faults import Outcome
 from bot.bench.chaos.report import analyse, attribute, public, write_messages
-from bot.bench.chaos.soak import key_kind, slope_per_hour
+from bot.bench.chaos.soak import key_kind, merge_kinds, slope_per_hour
 from bot.bench.chaos.topology import Balancer, Options
 
 
@@ -98,6 +98,16 @@ def test_key_kinds_replace_the_id_parts():
     assert key_kind("rasa:tracker:c_2cfc4wticbjjrdxn") == "rasa:tracker:*"
     assert key_kind("fd:{handoff}:ticket:FD-TCU6") == "fd:{handoff}:ticket:*"
     assert key_kind("fd:{handoff}:tickets") == "fd:{handoff}:tickets"
+    assert key_kind("fd:seen:web:v_6pyJvaCM:Kxaaaadb") == "fd:seen:web:*:*"
+
+
+def test_kinds_differing_in_one_lower_case_part_are_merged():
+    slugs = {f"fd:kb:article:{slug}" for slug in ("returns", "exchanges", "delivery-times",
+                                                  "cancel-order", "contact-us")}
+    merged = merge_kinds(slugs | {"fd:kb:revision", "fd:{*}:transcript", "fd:{*}:owner"})
+    assert {merged[k] for k in slugs} == {"fd:kb:article:*"}
+    assert merged["fd:kb:revision"] == "fd:kb:revision"
+    assert merged["fd:{*}:owner"] == "fd:{*}:owner"  # two kinds: words, not ids
 
 
 def test_growth_per_hour_is_the_least_squares_slope():
