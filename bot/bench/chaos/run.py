@@ -38,7 +38,6 @@ from bot.bench.chaos.topology import (
 )
 from bot.infra.redis_cluster_procs import start_local_cluster
 from core.staff import StaffStore
-from handoff.keys import HANDOFF_KEYS
 from handoff.service import HandoffService
 
 log = logging.getLogger(__name__)
@@ -147,11 +146,13 @@ async def _webhooks(topo: Topology) -> tuple[list[str], list[str]]:
     """The ticket events enqueued (stream ids) and the deliveries the receiver
     accepted, once every event has arrived or the grace period is over."""
     redis = topo.data_client()
+    # the stream the handoff service enqueues ticket events on, as the gateway's
+    # webhook worker finds it (bot/app.py)
+    stream = HandoffService(redis, topo.settings.handoff).keys.webhook_stream
     try:
         deadline = time.monotonic() + GRACE_S
         while True:
-            events = [entry_id for entry_id, _ in
-                      await redis.xrange(HANDOFF_KEYS.webhook_stream)]
+            events = [entry_id for entry_id, _ in await redis.xrange(stream)]
             delivered = _deliveries(topo.deliveries_path)
             if set(f"{e}-0" for e in events) <= set(delivered) or time.monotonic() > deadline:
                 return events, delivered
