@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bot.bench.chaos.drivers import Ledger, SandboxPoller, Visitor
 from bot.bench.chaos.run import CLUSTER_MISSING, _prepare_agent, make_customers
@@ -208,7 +209,7 @@ def print_tables(result: dict[str, Any], console: Console) -> None:
     for col in ("kind", "keys", "without TTL", "growth/h"):
         keys.add_column(col, justify="left" if col == "kind" else "right")
     for kind, row in sorted(result["keys"].items(), key=lambda kv: -kv[1]["growth_per_hour"]):
-        keys.add_row(kind, str(row["count"]), str(row["without_ttl"]),
+        keys.add_row(Text(kind), str(row["count"]), str(row["without_ttl"]),  # no :emoji:
                      f"{row['growth_per_hour']:+.0f}")
     console.print(keys)
 
