@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from rich.table import Table
 
 from bot.bench.stats import finish_axes, latency_summary, plot_ecdf, pyplot, save_figure
 from bot.gateway.rasa_client import parse_rasa_messages
+from bot.infra.redis_procs import free_port
 from bot.infra.supervisor import Stack
 from core.settings import Settings
 
@@ -202,12 +202,6 @@ async def _bench(settings: Settings, messages: int, console: Console) -> dict:
     return report
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _print_table(report: dict, console: Console) -> None:
     table = Table(title="Web chat: Rasa direct (a) vs through the front door (b)")
     for col in ("customers", "path", "p50 ms", "p95 ms", "msgs/s"):
@@ -245,8 +239,8 @@ def _plot(latencies: dict[str, list[float]], path: Path) -> None:
 def run(json_output: bool, messages: int, console: Console) -> int:
     quiet = Console(quiet=True) if json_output else console
     with tempfile.TemporaryDirectory(prefix="frontdoor-bench-") as tmp:
-        settings = Settings(redis_port=_free_port(), port=_free_port(), rasa_port=_free_port(),
-                            actions_port=_free_port(), var_dir=Path(tmp),
+        settings = Settings(redis_port=free_port(), port=free_port(), rasa_port=free_port(),
+                            actions_port=free_port(), var_dir=Path(tmp),
                             # a benchmark client is no person: measure the pipeline,
                             # not the per-connection flood limit
                             rate_limit_per_10s=1_000_000)

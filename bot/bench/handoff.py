@@ -33,10 +33,10 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.table import Table
 
-from bot.bench.chat import _free_port
 from bot.bench.stats import finish_axes, latency_summary, plot_ecdf, pyplot, save_figure
 from bot.customers.merge import Customers
 from bot.customers.transcript import TranscriptStore
+from bot.infra.redis_procs import free_port
 from bot.infra.supervisor import Stack
 from core.models import Channel, TranscriptEntry
 from core.redis import text_client
@@ -211,8 +211,8 @@ def _plot(raw: dict[str, list[float]], path: Path) -> None:
 def run(json_output: bool, samples: int, transcript: int, console: Console) -> int:
     quiet = Console(quiet=True) if json_output else console
     with tempfile.TemporaryDirectory(prefix="frontdoor-bench-") as tmp:
-        settings = Settings(redis_port=_free_port(), port=_free_port(), rasa_port=_free_port(),
-                            actions_port=_free_port(), var_dir=Path(tmp),
+        settings = Settings(redis_port=free_port(), port=free_port(), rasa_port=free_port(),
+                            actions_port=free_port(), var_dir=Path(tmp),
                             session_secret=SecretStr(secrets.token_urlsafe(32)))
         stack = Stack(settings, echo=quiet.print)
         quiet.print("Starting a private stack for the benchmark…")

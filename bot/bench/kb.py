@@ -18,7 +18,6 @@ import json
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.bench.stats import finish_axes, p50, p95, pyplot, save_figure
+from bot.infra.redis_procs import free_port
 from core.redis import text_client
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.models import Article
@@ -210,19 +210,13 @@ def mean_of(dicts: list[dict], key: str):
 
 # -- orchestration -------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ThrowawayRedis:
     """redis-server on a free port, no persistence; stopped on exit."""
 
     def __enter__(self) -> str:
         import redis as redis_sync
 
-        port = _free_port()
+        port = free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="bench-kb-redis-")
         self._proc = subprocess.Popen(
             [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",

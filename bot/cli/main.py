@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from bot.bench.chaos import FAULTS
 from bot.cli import customers as cli_customers
 from bot.cli import kb as cli_kb
 from bot.cli import run as cli_run
@@ -186,6 +187,42 @@ def bench_handoff(
 
     sys.exit(run(json_output=json_output, samples=samples, transcript=transcript,
                  console=console))
+
+
+@bench_app.command("chaos")
+def bench_chaos(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    cluster: bool = typer.Option(False, "--cluster",
+                                 help="Gateways and action servers on a six-node Redis Cluster."),
+    minutes: float = typer.Option(5.0, "--minutes", min=0.1,
+                                  help="Quiet time between the faults (restarts add to it)."),
+    customers: int = typer.Option(12, "--customers", min=1,
+                                  help="Customers: half web chat, a quarter Telegram, SMS."),
+    faults: str = typer.Option(",".join(FAULTS), "--faults",
+                               help="Comma-separated faults to inject, in order."),
+    soak: float | None = typer.Option(None, "--soak", min=0.5, metavar="MINUTES",
+                                      help="No faults: sample memory and Redis keys every 10 s "
+                                           "for MINUTES and report growth per hour."),
+    rasa_replicas: int = typer.Option(1, "--rasa-replicas", min=1, max=4),
+    out: Path = typer.Option(Path("bench-results"), "--out", help="Where the plot goes."),
+) -> None:
+    """Kill and restart every kind of process (SIGKILL) while customers talk on web chat,
+    Telegram and SMS: lost and duplicated replies, longest wait and recovery per fault."""
+    from bot.bench.chaos.topology import Options
+
+    options = Options(rasa_replicas=rasa_replicas)
+    if soak is not None:
+        from bot.bench.chaos.soak import run as run_soak
+
+        sys.exit(run_soak(json_output, soak, customers, options, cluster, out, console))
+    from bot.bench.chaos.run import Plan
+    from bot.bench.chaos.run import run as run_chaos
+
+    chosen = tuple(f.strip() for f in faults.split(",") if f.strip())
+    if unknown := [f for f in chosen if f not in FAULTS]:
+        raise typer.BadParameter(f"unknown faults {unknown}; choose from {', '.join(FAULTS)}")
+    plan = Plan(minutes=minutes, customers=customers, faults=chosen)
+    sys.exit(run_chaos(json_output, plan, options, cluster, out, console))
 
 
 @bench_app.command("kb")
