@@ -20,8 +20,9 @@ fault injected before it had waited TURN_TIMEOUT_S.
   (bubbles, as defined in drivers.py);
 - max_wait_s: the longest time from sending to the first reply;
 - recovery_s: from the kill until the last *late* reply of the window arrived,
-  late being slower than LATE_S or three times the baseline's p95, whichever is
-  longer (0 when no reply was late): when replies were flowing normally again;
+  late being slower than LATE_S, three times the baseline's p95, or three times
+  the p95 of the BEFORE_S before the fault, whichever is longest (0 when no
+  reply was late): when replies were flowing as before the fault again;
 - order_violations: a first reply to a customer's message that arrived after
   the first reply to one of that customer's later messages;
 - agent_*: the same for agents' replies to escalated customers;
@@ -45,6 +46,7 @@ from bot.bench.chaos.faults import DESCRIPTIONS, Outcome
 from bot.bench.stats import finish_axes, p95, pyplot, save_figure
 
 LATE_S = 5.0
+BEFORE_S = 30.0  # how replies flowed just before a fault: the 30 s before it
 
 
 def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
@@ -94,10 +96,18 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
         w["back_s"] = None if outcome.back_s is None else round(outcome.back_s, 1)
         if outcome.skipped:
             w["skipped"] = outcome.skipped
+        # Late against how replies flowed just before this fault: over a long
+        # run turns slow down without any fault (Rasa's trackers grow), and a
+        # fault should not be charged with that.
+        before = [first[0][0] - s.t_sent for m, s in ledger.sent.items()
+                  if s.kind == "bot" and outcome.t_fault - BEFORE_S <= s.t_sent < outcome.t_fault
+                  and (first := ledger.replies.get(m))]
+        late_here = max(late, 3 * p95(before)) if before else late
+        w["late_s"] = round(late_here, 1)
         last_late = max((first[0][0] for m, s in ledger.sent.items()
                          if window_of[m] == outcome.name and s.kind == "bot"
                          and (first := ledger.replies.get(m))
-                         and first[0][0] - s.t_sent > late), default=None)
+                         and first[0][0] - s.t_sent > late_here), default=None)
         w["recovery_s"] = round(last_late - outcome.t_fault, 1) if last_late else 0.0
     for arrived in ledger.arrivals.values():
         highest = 0
