@@ -24,7 +24,9 @@ def argv_with_token(argv: list[str], environ: dict[str, str]) -> list[str]:
         raise SystemExit(f"{TOKEN_VARIABLE} is not set: Rasa's HTTP API needs a token")
     if any(a == "--auth-token" or a.startswith("--auth-token=") for a in argv):
         raise SystemExit("pass the token in the environment, not on the command line")
-    return ["rasa", *argv, "--auth-token", token]
+    # One argument, "--auth-token=TOKEN": a token starting with "-" (one random
+    # token in 64) would otherwise be read by Rasa's parser as another option.
+    return ["rasa", *argv, f"--auth-token={token}"]
 
 
 def main() -> None:

@@ -164,9 +164,22 @@ def test_the_rasa_launcher_passes_the_token_inside_the_process_only(tmp_path):
         env={"PYTHONPATH": str(tmp_path), "FRONTDOOR_RASA_TOKEN": RASA_TOKEN},
         capture_output=True, text=True, timeout=60, check=True).stdout
     argv_line, cmdline, env_line = out.splitlines()
-    assert argv_line == repr(["rasa", "run", "--enable-api", "--auth-token", RASA_TOKEN])
+    assert argv_line == repr(["rasa", "run", "--enable-api", f"--auth-token={RASA_TOKEN}"])
     assert RASA_TOKEN not in cmdline and "run --enable-api" in cmdline
     assert env_line == "ENV None"
+
+
+@pytest.mark.skipif(not processes.RASA_PYTHON.exists(), reason="needs .venv-rasa (make setup)")
+def test_rasas_own_parser_reads_a_token_that_starts_with_a_dash():
+    """secrets.token_urlsafe starts with "-" one time in 64; as a separate argument
+    Rasa's parser took it for an option and `rasa run` would not start."""
+    argv = rasa_run.argv_with_token(["run", "--enable-api"], {"FRONTDOOR_RASA_TOKEN": "-Zx9_tok"})
+    parsed = subprocess.run(
+        [str(processes.RASA_PYTHON), "-c", "import sys\n"
+         "from rasa.__main__ import create_argument_parser\n"
+         "print(create_argument_parser().parse_args(sys.argv[1:]).auth_token)", *argv[1:]],
+        capture_output=True, text=True, timeout=120, check=True).stdout
+    assert parsed.strip().splitlines()[-1] == "-Zx9_tok"
 
 
 def test_the_rasa_launcher_refuses_a_missing_token_or_one_on_the_command_line():
