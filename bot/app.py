@@ -171,8 +171,21 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         )
 
 
+def configure_logging() -> None:
+    """Timestamped lines with level and logger for the gateway's own logs (uvicorn
+    configures only its own loggers; without this, only bare warnings reach the
+    log and nothing can be matched to a moment). A host that configured logging
+    already (a test runner, an embedding app) keeps its own."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        for chatty in ("httpx", "httpcore", "aiogram.event"):  # a line per request
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
