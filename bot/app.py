@@ -179,7 +179,7 @@ def configure_logging() -> None:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s %(message)s")
-        for chatty in ("httpx", "httpcore", "aiogram.event"):  # a line per request
+        for chatty in ("httpx", "httpcore", "aiogram.event", "twilio"):  # lines per request
             logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
