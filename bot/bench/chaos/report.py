@@ -21,7 +21,8 @@ fault injected before it had waited TURN_TIMEOUT_S.
 - max_wait_s: the longest time from sending to the first reply;
 - recovery_s: from the kill until the last *late* reply of the window arrived,
   late being slower than LATE_S, three times the baseline's p95, or three times
-  the p95 of the BEFORE_S before the fault, whichever is longest (0 when no
+  the p95 of replies sent and answered in the BEFORE_S before the fault,
+  whichever is longest (0 when no
   reply was late): when replies were flowing as before the fault again;
 - order_violations: a first reply to a customer's message that arrived after
   the first reply to one of that customer's later messages;
@@ -100,8 +101,8 @@ def analyse(ledger: Ledger, outcomes: list[Outcome], webhook_events: list[str],
         # run turns slow down without any fault (Rasa's trackers grow), and a
         # fault should not be charged with that.
         before = [first[0][0] - s.t_sent for m, s in ledger.sent.items()
-                  if s.kind == "bot" and outcome.t_fault - BEFORE_S <= s.t_sent < outcome.t_fault
-                  and (first := ledger.replies.get(m))]
+                  if s.kind == "bot" and outcome.t_fault - BEFORE_S <= s.t_sent
+                  and (first := ledger.replies.get(m)) and first[0][0] < outcome.t_fault]
         late_here = max(late, 3 * p95(before)) if before else late
         w["late_s"] = round(late_here, 1)
         last_late = max((first[0][0] for m, s in ledger.sent.items()

@@ -92,6 +92,18 @@ def test_lost_duplicated_order_and_recovery_per_fault(tmp_path):
         ("b", 1, "gateway", 2), ("b", 2, "gateway", 0)]
 
 
+def test_a_fault_is_not_charged_with_a_slowdown_that_came_before_it():
+    fast = [("a", i, float(i), [i + 0.5]) for i in range(1, 11)]  # baseline: half a second
+    slowed = [("b", 1, 80, [88.0]), ("b", 2, 90, [98.0])]  # by the second fault: 8 s
+    faults = [Outcome("gateway", 50.0, 1.0), Outcome("platform", 100.0, 1.0)]
+    ledger = _ledger_with(*fast, *slowed, ("b", 3, 101, [110.0]))  # as slow as before it
+    quiet = analyse(ledger, faults, [], [])["faults"]["platform"]
+    assert quiet["late_s"] == 24.0 and quiet["recovery_s"] == 0.0  # late: 3 x the 8 s
+
+    ledger = _ledger_with(*fast, *slowed, ("b", 3, 101, [140.0]))  # held up by the fault
+    assert analyse(ledger, faults, [], [])["faults"]["platform"]["recovery_s"] == 40.0
+
+
 def test_key_kinds_replace_the_id_parts():
     assert key_kind("fd:{c_yinqkcxzzj4pi6vh}:transcript") == "fd:{*}:transcript"
     assert key_kind("fd:seen:telegram:700000001:42") == "fd:seen:telegram:*:*"
