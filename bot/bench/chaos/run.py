@@ -6,12 +6,9 @@ period for late replies and report per fault window (report.py)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +27,7 @@ from bot.bench.chaos.drivers import (
     WebCustomer,
 )
 from bot.bench.chaos.faults import Outcome, injector
-from bot.bench.chaos.topology import (
-    Options,
-    Topology,
-)
-from bot.infra.redis_cluster_procs import start_local_cluster
+from bot.bench.chaos.topology import Options, Topology, running_topology
 from core.staff import StaffStore
 from handoff.service import HandoffService
 
@@ -165,21 +158,10 @@ def run(json_output: bool, plan: Plan, options: Options, cluster: bool, out_dir:
         console: Console) -> int:
     quiet = Console(quiet=True) if json_output else console
     options.sentinels = not cluster
-    with tempfile.TemporaryDirectory(prefix="frontdoor-chaos-") as tmp:
-        topo = Topology(Path(tmp), options, echo=quiet.print,
-                        cluster=start_local_cluster(Path(tmp) / "cluster", 3, 1)
-                        if cluster else None)
-        quiet.print(f"Starting the chaos topology (logs in {tmp}/log)…")
-        started = time.monotonic()
-        topo.start()
-        quiet.print(f"Up after {time.monotonic() - started:.0f}s")
-        try:
-            ledger, outcomes, t0 = asyncio.run(_drive(topo, plan, quiet))
-            events, delivered = asyncio.run(_webhooks(topo))
-        finally:
-            topo.stop()
-            # the logs outlive the temporary directory, to look into what was lost
-            shutil.copytree(Path(tmp) / "log", out_dir / "chaos-logs", dirs_exist_ok=True)
+    with running_topology("chaos", options, cluster=cluster, echo=quiet.print,
+                          keep_logs=out_dir / "chaos-logs") as topo:
+        ledger, outcomes, t0 = asyncio.run(_drive(topo, plan, quiet))
+        events, delivered = asyncio.run(_webhooks(topo))
     report.write_messages(ledger, outcomes, out_dir / "chaos-messages.jsonl")
     (out_dir / "chaos-faults.json").write_text(json.dumps(
         [{"fault": o.name, "at": o.t_fault, "back_s": o.back_s, "skipped": o.skipped}
@@ -200,13 +182,7 @@ def run(json_output: bool, plan: Plan, options: Options, cluster: bool, out_dir:
 
 def main_for_tests(plan: Plan, options: Options) -> dict[str, Any]:
     """A run without output, returning the JSON object (tests)."""
-    with tempfile.TemporaryDirectory(prefix="frontdoor-chaos-") as tmp:
-        topo = Topology(Path(tmp), options, echo=lambda _: None)
-        topo.start()
-        try:
-            ledger, outcomes, _ = asyncio.run(_drive(topo, plan, Console(quiet=True)))
-            events, delivered = asyncio.run(_webhooks(topo))
-        finally:
-            with contextlib.suppress(Exception):
-                topo.stop()
+    with running_topology("chaos", options, echo=lambda _: None) as topo:
+        ledger, outcomes, _ = asyncio.run(_drive(topo, plan, Console(quiet=True)))
+        events, delivered = asyncio.run(_webhooks(topo))
     return report.public(report.analyse(ledger, outcomes, events, delivered))

@@ -15,7 +15,6 @@ import contextlib
 import json
 import random
 import re
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -29,12 +28,8 @@ from rich.text import Text
 
 from bot.bench.chaos.drivers import Ledger, SandboxPoller, Visitor
 from bot.bench.chaos.run import _prepare_agent, make_customers
-from bot.bench.chaos.topology import (
-    Options,
-    Topology,
-)
+from bot.bench.chaos.topology import Options, Topology, running_topology
 from bot.bench.stats import finish_axes, pyplot, save_figure
-from bot.infra.redis_cluster_procs import start_local_cluster
 
 SAMPLE_EVERY_S = 10.0
 VISITORS_PER_MINUTE = 30
@@ -231,16 +226,8 @@ def run(json_output: bool, minutes: float, customers: int, options: Options, clu
         out_dir: Path, console: Console) -> int:
     quiet = Console(quiet=True) if json_output else console
     options.sentinels = not cluster
-    with tempfile.TemporaryDirectory(prefix="frontdoor-soak-") as tmp:
-        topo = Topology(Path(tmp), options, echo=quiet.print,
-                        cluster=start_local_cluster(Path(tmp) / "cluster", 3, 1)
-                        if cluster else None)
-        quiet.print("Starting the soak topology…")
-        topo.start()
-        try:
-            samples = asyncio.run(_soak(topo, minutes, customers, quiet))
-        finally:
-            topo.stop()
+    with running_topology("soak", options, cluster=cluster, echo=quiet.print) as topo:
+        samples = asyncio.run(_soak(topo, minutes, customers, quiet))
     result = growth(samples)
     if json_output:
         print(json.dumps(result))

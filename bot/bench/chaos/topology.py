@@ -20,12 +20,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from pydantic import SecretStr
 
 from bot.bench.chaos.receiver import SECRET_ENV
 from bot.infra.processes import actions_argv, gateway_argv, rasa_argv, sandbox_argv
-from bot.infra.redis_cluster_procs import LocalCluster
+from bot.infra.redis_cluster_procs import LocalCluster, start_local_cluster
 from bot.infra.redis_procs import RedisProcess, free_port, start_redis, start_sentinels
 from bot.infra.supervisor import (
     LaunchError,
@@ -297,7 +299,7 @@ class Options:
     gateways: int = 2
     action_servers: int = 2
     rasa_replicas: int = 1
-    sentinels: bool = False  # needs redis+sentinel URLs (branch redisf)
+    sentinels: bool = False  # three Sentinels, and the processes on a redis+sentinel URL
 
 
 class Topology:
@@ -475,6 +477,30 @@ class Topology:
                 if node.poll() is None:
                     out[f"cluster-{port}"] = _tree_rss(node.pid)
         return out
+
+
+@contextlib.contextmanager
+def running_topology(what: str, options: Options, *, cluster: bool = False,
+                     echo: Callable[[str], None] = print,
+                     keep_logs: Path | None = None) -> Iterator[Topology]:
+    """A private topology in a temporary directory, started, and stopped however
+    the block ends; with `cluster`, its data on a local six-node Redis Cluster.
+    `keep_logs`: where the processes' logs are copied once they have stopped."""
+    with tempfile.TemporaryDirectory(prefix=f"frontdoor-{what}-") as tmp:
+        topo = Topology(Path(tmp), options, echo=echo,
+                        cluster=start_local_cluster(Path(tmp) / "cluster", 3, 1)
+                        if cluster else None)
+        echo(f"Starting the {what} topology (logs in {tmp}/log)…")
+        started = time.monotonic()
+        topo.start()
+        echo(f"Up after {time.monotonic() - started:.0f}s")
+        try:
+            yield topo
+        finally:
+            with contextlib.suppress(Exception):
+                topo.stop()
+            if keep_logs is not None:  # to look into what was lost, after the run
+                shutil.copytree(Path(tmp) / "log", keep_logs, dirs_exist_ok=True)
 
 
 def _tree_rss(pid: int) -> int:

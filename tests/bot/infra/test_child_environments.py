@@ -169,7 +169,7 @@ def test_the_rasa_launcher_passes_the_token_inside_the_process_only(tmp_path):
     assert env_line == "ENV None"
 
 
-@pytest.mark.skipif(not processes.RASA_PYTHON.exists(), reason="needs .venv-rasa (make setup)")
+@pytest.mark.stack  # runs Rasa's own parser in .venv-rasa
 def test_rasas_own_parser_reads_a_token_that_starts_with_a_dash():
     """secrets.token_urlsafe starts with "-" one time in 64; as a separate argument
     Rasa's parser took it for an option and `rasa run` would not start."""

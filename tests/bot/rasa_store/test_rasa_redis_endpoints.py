@@ -77,10 +77,8 @@ RASA_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow  # Rasa takes seconds to import
+@pytest.mark.stack  # runs Rasa's own Python (.venv-rasa); Rasa takes seconds to import
 def test_rasa_keeps_its_tracker_and_lock_on_the_master_sentinel_names(tmp_path):
-    if not processes.RASA_PYTHON.exists():
-        pytest.skip("no Rasa environment (make setup)")
     master = start_redis(free_port(), tmp_path / "master", password="master-password")
     sentinels = start_sentinels([free_port()], tmp_path / "sentinels", master_port=master.port,
                                 service="frontdoor", quorum=1, master_password="master-password")
