@@ -7,20 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
-import shutil
-import socket
-import subprocess
-import time
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis as redis_sync
 import uvicorn
 from argon2 import PasswordHasher
 from redis.asyncio import Redis
 
+from bot.infra.redis_procs import free_port, start_redis
 from bot.infra.supervisor import Stack, model_path
 from core import staff
 from core.redis import text_client
@@ -32,12 +28,6 @@ SESSION_SECRET = "test-session-secret-at-least-32-characters"
 # The running stack by its gateway port, for the few tests that take one of its
 # processes down and start it again (tests/bot/gateway/test_delivery_stack.py).
 RUNNING_STACKS: dict[int, Stack] = {}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.asynccontextmanager
@@ -120,33 +110,28 @@ def one_hash_slot_per_atomic_call(redis_server):
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> str:
     """A throwaway redis-server; yields its base URL (no db number)."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-         "127.0.0.1", "--dir", str(workdir), "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    client = redis_sync.Redis(port=port)
-    for _ in range(100):
-        try:
-            if client.ping():
-                break
-        except redis_sync.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
+    server = start_redis(free_port(), tmp_path_factory.mktemp("redis"))
+    yield server.url
+    server.stop()
+
+
+@contextlib.asynccontextmanager
+async def empty_database(redis_server: str, db: int) -> AsyncIterator[Redis]:
+    """A client of database `db`, emptied before and after the block."""
+    client = text_client(f"{redis_server}/{db}")
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.flushdb()
+        await client.aclose()
 
 
 @pytest.fixture
 async def redis(redis_server) -> Redis:
     """An empty database for one test (db 1; the stack lives in db 0)."""
-    client = text_client(f"{redis_server}/1")
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+    async with empty_database(redis_server, 1) as client:
+        yield client
 
 
 @pytest.fixture

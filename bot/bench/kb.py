@@ -14,21 +14,21 @@ percentiles (bot/bench/stats.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import re
-import shutil
 import statistics
-import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from bot.bench.stats import finish_axes, p50, p95, pyplot, save_figure
-from bot.infra.redis_procs import free_port
+from bot.infra.redis_procs import free_port, start_redis
 from core.redis import text_client
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.models import Article
@@ -210,33 +210,16 @@ def mean_of(dicts: list[dict], key: str):
 
 # -- orchestration -------------------------------------------------------------------
 
-class ThrowawayRedis:
-    """redis-server on a free port, no persistence; stopped on exit."""
-
-    def __enter__(self) -> str:
-        import redis as redis_sync
-
-        port = free_port()
-        self._dir = tempfile.TemporaryDirectory(prefix="bench-kb-redis-")
-        self._proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-             "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
-             "--dir", self._dir.name],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        client = redis_sync.Redis(port=port)
-        for _ in range(200):
-            try:
-                if client.ping():
-                    break
-            except redis_sync.ConnectionError:
-                time.sleep(0.05)
-        client.close()
-        return f"redis://127.0.0.1:{port}/0"
-
-    def __exit__(self, *exc) -> None:
-        self._proc.terminate()
-        self._proc.wait(10)
-        self._dir.cleanup()
+@contextlib.contextmanager
+def throwaway_redis() -> Iterator[str]:
+    """redis-server on a free port, no persistence, in a temporary directory;
+    yields its URL (db 0) and stops it afterwards."""
+    with tempfile.TemporaryDirectory(prefix="bench-kb-redis-") as workdir:
+        server = start_redis(free_port(), Path(workdir))
+        try:
+            yield f"{server.url}/0"
+        finally:
+            server.stop()
 
 
 def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None = None,
@@ -260,7 +243,7 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
     if redis_url:
         runs = asyncio.run(go(redis_url))
     else:
-        with ThrowawayRedis() as url:
+        with throwaway_redis() as url:
             runs = asyncio.run(go(url))
 
     per_seed = []

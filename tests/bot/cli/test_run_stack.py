@@ -25,10 +25,9 @@ import pytest
 from bot.channels.web.session import SessionSigner
 from bot.customers.identity import IdentityStore
 from bot.gateway.rasa_client import replica_order
-from core.redis import text_client
 from core.settings import PROJECT_ROOT
 from tests.bot.gateway.test_stack import Chat
-from tests.conftest import free_port
+from tests.conftest import empty_database, free_port
 
 pytestmark = pytest.mark.stack
 
@@ -89,11 +88,8 @@ class Process:
 @pytest.fixture
 async def redis(redis_server):
     """This test's database, emptied before and after (after the processes stop)."""
-    client = text_client(f"{redis_server}/{DB}")
-    await client.flushdb()
-    yield client
-    await client.flushdb()
-    await client.aclose()
+    async with empty_database(redis_server, DB) as client:
+        yield client
 
 
 @pytest.fixture
