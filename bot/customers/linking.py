@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 
 from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.customers.merge import Customers, MergeRefused
+from core.counters import FixedWindow
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no I/L/1, O/0: read aloud, typed on phones
 CODE_LENGTH = 6
@@ -110,6 +111,7 @@ class LinkCodes:
         self.confirm_ttl_s = confirm_ttl_s
         self._sleep = sleep
         self._customers = Customers(redis, keys)
+        self._windows = FixedWindow(redis)
 
     # -- issuing -------------------------------------------------------------------
     async def issue(self, customer_id: str, channel: str, channel_user_id: str) -> str:
@@ -221,9 +223,5 @@ class LinkCodes:
 
     async def _hit(self, key: str, window_s: int) -> int:
         """Count one event in a fixed window; the count so far."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_s, nx=True)
-            count, _ = await pipe.execute()
-        return int(count)
+        return (await self._windows.hit(key, window_s)).count
 

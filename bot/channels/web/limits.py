@@ -1,8 +1,8 @@
 """Per-address limits on anonymous web chat visitors: new sessions, WebSocket
 connects and messages (the last shared by every socket from one address).
 
-Each is a fixed-window counter in Redis, counted atomically by a Lua script, so
-concurrent requests (from any gateway replica) cannot slip past the limit. The
+Each is a fixed-window counter in Redis (core/counters.py), counted atomically,
+so concurrent requests (from any gateway replica) cannot slip past the limit. The
 address comes from core/addresses.py (a trusted proxy's header, or the peer).
 """
 
@@ -15,25 +15,10 @@ from typing import Literal
 from redis.asyncio import Redis
 
 from bot.channels.web.keys import WEBCHAT_KEYS, WebChatKeys
+from core.counters import FixedWindow
 from core.settings import Settings
 
 Kind = Literal["session", "connect", "message"]
-
-# KEYS[1] the counter; ARGV limit, window (ms). Counts this one; returns 0 if it
-# is within the limit, else the ms until the window ends.
-_COUNT = """
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  ttl = tonumber(ARGV[2])
-end
-if n > tonumber(ARGV[1]) then
-  return ttl
-end
-return 0
-"""
-
 
 @dataclass(frozen=True)
 class VisitorLimits:
@@ -59,12 +44,13 @@ class VisitorLimiter:
                  keys: WebChatKeys = WEBCHAT_KEYS) -> None:
         self._limits = limits
         self._keys = keys
-        self._count = redis.register_script(_COUNT)
+        self._windows = FixedWindow(redis)
 
     async def count(self, kind: Kind, address: str) -> int:
         """Count one session, connect or message from the address: 0 if it may go
         ahead, else the whole seconds (at least 1) until it may."""
-        wait_ms = int(await self._count(
-            keys=[self._keys.visitor_limit(kind, address)],
-            args=[self._limits.of(kind), max(1, int(self._limits.window_s * 1000))]))
-        return max(1, math.ceil(wait_ms / 1000)) if wait_ms else 0
+        hit = await self._windows.hit(self._keys.visitor_limit(kind, address),
+                                      self._limits.window_s)
+        if hit.count <= self._limits.of(kind):
+            return 0
+        return max(1, math.ceil(hit.window_left_ms / 1000))
