@@ -60,6 +60,12 @@ class CustomerKeys(KeySpace):
         """Set of customer ids whose transcripts were copied into this one (for unmerge)."""
         return f"{self.customer_tag(customer_id)}:merged-from"
 
+    def customer_language(self, customer_id: str) -> str:
+        """Hash {language, source, at}: the customer's language on every channel;
+        source is detected | customer | widget | agent (an explicit choice wins over
+        detection)."""
+        return f"{self.customer_tag(customer_id)}:language"
+
     def link_attempts_customer(self, customer_id: str) -> str:
         """Code redemption attempts by any identity of one customer (fixed window)."""
         return f"{self.customer_tag(customer_id)}:link-attempts"

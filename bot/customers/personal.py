@@ -20,7 +20,7 @@ class CustomerData:
         CustomerKeys, "identity", "customer", "transcript", "customer_identities",
         "customer_attributes", "verified_attribute", "customer_merge", "customer_kept_apart",
         "customer_merging", "customer_merged_from", "link_attempts_customer", "link_code",
-        "link_issued", "link_attempts", "link_pending")
+        "link_issued", "link_attempts", "link_pending", "customer_language")
 
     def __init__(self, redis: Redis, keys: CustomerKeys = CUSTOMER_KEYS) -> None:
         self._redis = redis
@@ -64,6 +64,7 @@ class CustomerData:
             attributes = await self._redis.hgetall(self._keys.customer_attributes(customer))
             out[customer] = {
                 "profile": await self._redis.hgetall(self._keys.customer(customer)),
+                "language": await self._redis.hgetall(self._keys.customer_language(customer)),
                 "identities": await self._customers.identities(customer),
                 "verified_attributes": [json.loads(v) for v in attributes.values()],
                 "merges": await self._customers.merges(customer),
@@ -101,7 +102,8 @@ class CustomerData:
                 keys.customer(customer), keys.transcript(customer),
                 keys.customer_identities(customer), keys.customer_attributes(customer),
                 keys.customer_kept_apart(customer), keys.customer_merging(customer),
-                keys.customer_merged_from(customer), keys.link_attempts_customer(customer))
+                keys.customer_merged_from(customer), keys.link_attempts_customer(customer),
+                keys.customer_language(customer))
 
     async def _delete_if_points_to(self, key: str, owned: set[str]) -> None:
         value = await self._redis.get(key)
