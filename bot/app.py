@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import socket
@@ -36,7 +37,7 @@ from bot.infra.children import DOWN_STATES, read_status
 from bot.infra.live import LiveHub
 from bot.infra.streams import KeepAlive, StreamWorker
 from bot.rendering.previews import PREVIEWS
-from core import webauth
+from core import language, webauth
 from core.models import InboundMessage
 from core.redis import text_client
 from core.settings import Settings, get_settings
@@ -118,6 +119,8 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         handoff = HandoffService(redis, settings.handoff)
         articles = ArticleStore(redis, seed_folder=settings.knowledge.articles_dir)
         bridge = HandoffBridge(redis, replies, transcripts, hub, rasa, handoff, articles)
+        # The language detector's models load once, here, not on a customer's message.
+        await asyncio.to_thread(language.preload)
         router = Router(redis, rasa, channels, hub, transcripts, replies, bridge,
                         backoff_s=settings.retry_backoff_s,
                         backoff_max_s=settings.retry_backoff_max_s,

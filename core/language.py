@@ -45,10 +45,14 @@ ONE_WORD_CONFIDENCE = 0.90  # and for a single word
 LINGUA_VETO = 0.10  # function words cannot win against lingua this sure of the other
 GERMAN_LETTERS = frozenset("äöüß")
 
+def _wordlist(block: str) -> frozenset[str]:
+    return frozenset(block.split())
+
+
 # Function words and set phrases that are clearly one language (not "in", "was",
 # "will", "also", "so", "man", "bin", "hat", "die", "war", "an", "am", "hi"...,
 # which both languages write).
-GERMAN_WORDS = frozenset("""
+GERMAN_WORDS = _wordlist("""
 ich mich mir mein meine meinen meinem meiner du dich dein deine sie ihr ihre ihren
 wir uns unser unsere ist sind nicht kein keine keinen und oder aber der das dem den
 des ein eine einen einem einer wo wie warum wieso wann wer welche welcher welches
@@ -58,15 +62,15 @@ mit für fuer von zu zum zur auf aus bei nach über ueber noch schon auch nur se
 gibt geht muss müssen muessen soll sollte darf dürfen duerfen wurde wurden worden
 bestellung lieferung rückgabe rueckgabe versand zahlen bezahlen rechnung
 ja nein doch leider etwas nichts jetzt heute gestern schnell
-""".split())
-ENGLISH_WORDS = frozenset("""
+""")
+ENGLISH_WORDS = _wordlist("""
 i me my mine you your yours we our us the is are not and or but where what why
 when who which how can could would should please thanks thank hello hey with
 from for to of at about this that these those have has had do does did don't
 doesn't can't won't didn't isn't it's i'm i've i'd there here get got want need
 order delivery return refund shipping pay payment invoice yes any some still
 just very now today yesterday
-""".split())
+""")
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _PAYLOAD_RE = re.compile(r"\s*/\w")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+")
@@ -114,6 +118,11 @@ def detect_language(text: str) -> Detected | None:
     if 1 - p_de >= needed:
         return "en"
     return None
+
+
+def count_words(text: str) -> int:
+    """How many words of letters a message has (numbers, emoji and signs aside)."""
+    return len(_WORD_RE.findall(text or ""))
 
 
 def _latin(word: str) -> bool:

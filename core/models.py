@@ -86,6 +86,7 @@ class TranscriptEntry(Frozen):
     article: ArticleRef | None = None
     decision: str | None = None  # knowledge policy outcome: answer / clarify / fallback
     client_id: str | None = None  # web chat: the widget's id for the message it sent
+    language: str | None = None  # a customer message's detected language (None: unsure)
     # Read from the transcript stream, never stored in the body: the customer
     # this entry was copied from when their transcript was merged in.
     merged_from: str | None = None

@@ -42,6 +42,7 @@ class EntryView(BaseModel):
     article: ArticleRef | None = None
     decision: str | None = None
     client_id: str | None = None
+    language: str | None = None  # a customer message's detected language (en | de)
     html: str | None
 
 

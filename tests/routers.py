@@ -18,6 +18,7 @@ from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
 from bot.gateway.router import NoHandoff, Router
 from bot.infra.live import LiveHub
+from core import language
 from core.models import InboundMessage
 
 
@@ -38,6 +39,7 @@ def wired_router(redis: Redis, rasa: RasaClient, channels: dict[str, ChannelAdap
                  links: LinkCodes | None = None, backoff_s: float = 0.01,
                  backoff_max_s: float = 0.05, lease_ms: int = 15_000,
                  delay_notice_s: float = 5.0) -> WiredRouter:
+    language.preload()  # as the app factory does: not inside a timed turn
     hub = LiveHub(redis)
     transcripts = TranscriptStore(redis)
     links = links or LinkCodes(redis)

@@ -3,7 +3,14 @@ knowledge answer and the assistant's responses are given in.
 
 An explicit choice (the customer writing "Deutsch" or "English", the widget's
 language setting, an agent in the console) wins over detection; detection only
-fills in or follows a customer who never chose.
+fills in or follows a customer who never chose (docs/customers.md#language).
+
+How detection follows a customer (`detected`): the detector (core/language.py)
+says a language only when it is sure. The first sure detection sets it. A sure
+detection of the other language switches it when the message has two words or
+more; a single word ("Danke", "Hilfe") switches only when the customer's
+previous sure detection was that language too (kept as `pending`), so one word
+never switches alone. An unsure message (None) changes nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from core.i18n import DEFAULT_LANGUAGE, supported
 
 LanguageSource = Literal["detected", "customer", "widget", "agent"]
 EXPLICIT: frozenset[str] = frozenset({"customer", "widget", "agent"})
+SOURCES: tuple[str, ...] = ("detected", "customer", "widget", "agent")
 
 
 class CustomerLanguages:
@@ -33,11 +41,49 @@ class CustomerLanguages:
     async def source(self, customer_id: str) -> str | None:
         return await self._redis.hget(self._keys.customer_language(customer_id), "source")
 
+    async def record(self, customer_id: str) -> dict[str, str]:
+        """The stored hash ({} before anything is known): language, source, at."""
+        return dict(await self._redis.hgetall(self._keys.customer_language(customer_id)))
+
     async def choose(self, customer_id: str, language: str, source: LanguageSource) -> str:
         """Record a language; a detection never overrides an explicit choice."""
         language = supported(language)
         if source not in EXPLICIT and await self.source(customer_id) in EXPLICIT:
             return await self.get(customer_id)
-        await self._redis.hset(self._keys.customer_language(customer_id), mapping={
-            "language": language, "source": source, "at": f"{time.time():.3f}"})
+        key = self._keys.customer_language(customer_id)
+        async with self._redis.pipeline(transaction=True) as pipe:  # one key
+            pipe.hset(key, mapping={"language": language, "source": source,
+                                    "at": f"{time.time():.3f}"})
+            pipe.hdel(key, "pending")
+            await pipe.execute()
         return language
+
+    async def detected(self, customer_id: str, language: str | None, *, words: int) -> str:
+        """A message of `words` words was detected as `language` (None: unsure).
+        Applies the rule of the module docstring; returns the language now."""
+        stored = await self.record(customer_id)
+        current = stored.get("language")
+        if language is None or stored.get("source") in EXPLICIT or language == current:
+            if language == current and stored.get("pending"):
+                await self._redis.hdel(self._keys.customer_language(customer_id), "pending")
+            return supported(current) if current else DEFAULT_LANGUAGE
+        if current is None or words >= 2 or stored.get("pending") == language:
+            return await self.choose(customer_id, language, "detected")
+        await self._redis.hset(self._keys.customer_language(customer_id), "pending", language)
+        return supported(current)
+
+    async def adopt(self, source: str, target: str) -> None:
+        """A merge of `source` into `target`: `target` keeps an explicit choice of
+        its own; otherwise it takes `source`'s language when that is explicit, or
+        the later detection of the two. Reads each customer's key, then writes
+        `target`'s (one slot per step; safe to repeat)."""
+        theirs = await self.record(source)
+        if not theirs.get("language"):
+            return
+        ours = await self.record(target)
+        if ours.get("source") in EXPLICIT:
+            return
+        if (theirs.get("source") in EXPLICIT or not ours.get("language")
+                or float(theirs.get("at") or 0) > float(ours.get("at") or 0)):
+            await self._redis.hset(self._keys.customer_language(target), mapping={
+                k: theirs[k] for k in ("language", "source", "at") if k in theirs})

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from redis.asyncio import Redis
 
 from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
+from bot.customers.language import CustomerLanguages
 from bot.customers.transcript import TranscriptStore
 from bot.infra.live import publish_moved
 from handoff.lookup import HandoffLookup
@@ -85,6 +86,7 @@ class Customers:
         self._redis = redis
         self._keys = keys
         self._transcripts = TranscriptStore(redis, keys)
+        self._languages = CustomerLanguages(redis, keys)
 
     # -- lookups ---------------------------------------------------------------------
     async def exists(self, customer_id: str) -> bool:
@@ -157,7 +159,7 @@ class Customers:
         3. per identity: `target`'s identities gain it, then the index points at
            `target`, then `source`'s identities lose it (so the identity always
            resolves to a customer that lists it);
-        4. attributes, last channel, transcript copies (all idempotent);
+        4. attributes, last channel, language, transcript copies (all idempotent);
         5. in `target`'s slot, one MULTI: the record "done", merged_from;
            then in `source`'s slot, one MULTI: merged_into, the mark removed.
 
@@ -231,6 +233,7 @@ class Customers:
             await self._redis.hdel(self._keys.customer_identities(source), name)
         await self._move_attributes(source, target, record["attributes"])
         await self._adopt_last_channel(source, target)
+        await self._languages.adopt(source, target)  # the language follows the person
         record["entries"] = await self._transcripts.copy_into(source, target)
         record["state"] = "done"
         async with self._redis.pipeline(transaction=True) as pipe:  # target's slot

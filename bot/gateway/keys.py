@@ -1,5 +1,6 @@
 """The gateway's Redis keys: the inbound and outbox streams, their
-deduplication and progress keys, and the delay notice."""
+deduplication and progress keys, the delay notice, and the language Rasa
+last heard."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ class GatewayKeys(KeySpace):
     def delay_notice(self, customer_id: str) -> str:
         """Set while the customer was told the assistant is slow (expires)."""
         return f"{self.customer_tag(customer_id)}:delay-notice"
+
+    def rasa_language(self, customer_id: str) -> str:
+        """Hash: Rasa sender id -> the `language` slot that Rasa conversation last
+        heard from the gateway (expires; re-sent after that)."""
+        return f"{self.customer_tag(customer_id)}:rasa-language"
 
     # -- outbox ----------------------------------------------------------------------
     @property

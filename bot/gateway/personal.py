@@ -1,6 +1,6 @@
 """The gateway's personal data: the person's messages on the inbound and outbox
 streams (and their dead letters), the deduplication and progress keys named
-after those messages, and the delay notice."""
+after those messages, the delay notice and the language Rasa last heard."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from core.personal import (
 
 class GatewayData:
     covers = covering(GatewayKeys, "inbound_stream", "inbound_dead", "inbound_seen",
-                      "inbound_progress", "outbox_stream", "outbox_dead", "delay_notice")
+                      "inbound_progress", "outbox_stream", "outbox_dead", "delay_notice",
+                      "rasa_language")
 
     def __init__(self, redis: Redis, keys: GatewayKeys = GATEWAY_KEYS) -> None:
         self._redis = redis
@@ -41,7 +42,8 @@ class GatewayData:
         for stream in (self._keys.outbox_stream, self._keys.outbox_dead):
             await xdel_where(self._redis, stream, lambda f: f.get("customer_id") in owned)
         for customer in person.customer_ids:
-            await self._redis.delete(self._keys.delay_notice(customer))
+            await self._redis.delete(self._keys.delay_notice(customer),
+                                     self._keys.rasa_language(customer))
 
     async def _erase_inbound(self, stream: str, users: set[str]) -> None:
         """Their messages, with the deduplication and progress keys named after

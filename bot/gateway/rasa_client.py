@@ -75,6 +75,26 @@ class RasaClient:
             problems.append(f"{replica} answered {response.status_code}")
         raise AssistantUnavailable("Rasa: " + "; ".join(problems))
 
+    def sender_id(self, customer_id: str) -> str:
+        """Rasa's sender id (its conversation) for a customer."""
+        return customer_id
+
+    async def set_language(self, customer_id: str, language: str) -> bool:
+        """Set the conversation's `language` slot (domain.yml) through Rasa's
+        tracker events API, on the customer's replica and sender as their turns.
+        False when Rasa refused it (a token that does not match, the API off):
+        the turn still goes ahead, in whatever language Rasa had."""
+        sender = self.sender_id(customer_id)
+        response = await self._post(
+            customer_id, f"/conversations/{sender}/tracker/events",
+            params={"token": self._token, "include_events": "NONE"},
+            json=[{"event": "slot", "name": "language", "value": language}])
+        if response.status_code >= 400:
+            log.warning("Rasa refused the language slot of %s (%s)", customer_id,
+                        response.status_code)
+            return False
+        return True
+
     async def turn(self, customer_id: str, text: str, metadata: dict) -> list[OutboundMessage]:
         response = await self._post(
             customer_id, "/webhooks/rest/webhook",

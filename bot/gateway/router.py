@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from bot import AssistantUnavailable
 from bot.channels.base import ChannelAdapter, Recipient
 from bot.customers.identity import IdentityStore
+from bot.customers.language import CustomerLanguages
 from bot.customers.linking import CODE_ALPHABET, LinkCodes, TooManyCodes, looks_like_code
 from bot.customers.merge import Customers
 from bot.customers.transcript import TranscriptStore
@@ -29,46 +30,69 @@ from bot.gateway.turns import Lease, TurnLeases
 from bot.infra import metrics
 from bot.infra.live import LiveHub
 from bot.rasa_store.store import RasaStore
+from core.i18n import text
+from core.language import count_words, detect_language, language_choice
 from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
 from handoff.lookup import HandoffLookup
 from handoff.reports import count_conversation
 
 log = logging.getLogger(__name__)
 
-DELAY_TEXT = ("Sorry, we're experiencing a short delay. Your message is saved and "
-              "we'll answer as soon as we can.")
+
+def N_(message: str) -> str:
+    """Marks a text for the `gateway` catalogue (translated where it is sent)."""
+    return message
+
+
+# The gateway's own texts: English msgids of locale/<lang>/LC_MESSAGES/gateway.po,
+# translated into the customer's language when sent (`_t`).
+DELAY_TEXT = N_("Sorry, we're experiencing a short delay. Your message is saved and "
+                 "we'll answer as soon as we can.")
 SEEN_TTL_S = 7 * 24 * 3600
 RASA_LOCK_POLL_S = 0.2
 CONVERSATION_GAP_S = 3600
 
-LINK_ISSUED_TEXT = ('Your code is {code}. Within {minutes}, send it (or "link {code}") on the '
-                    "other channel where you want to continue.")
-LINK_TOO_MANY_CODES_TEXT = ("You have asked for several codes this hour; please use the latest "
-                            "one, or try again later.")
-LINK_DONE_TEXT = "Linked: you can continue here; I can see our conversation from {channel}."
-LINK_ALREADY_TEXT = "This channel is already linked to your conversation."
-LINK_INVALID_TEXT = ("That code isn't valid: it may be mistyped, expired or already used. "
-                     "Type link on the channel you came from to get a new one.")
-LINK_LIMITED_TEXT = "Too many attempts; please wait a few minutes."
-LINK_CONFIRM_TEXT = ("Someone on {channel} wants to join this conversation — reply YES to allow "
-                     "(anything else refuses).")
-LINK_WAITING_TEXT = "Waiting for confirmation on {channel}…"
-LINK_ALLOWED_TEXT = "Linked: this conversation continues on {channel} too."
-LINK_REFUSED_TEXT = "Not linked: nothing was shared with {channel}."
-LINK_DECLINED_TEXT = "Not linked: it was not confirmed on {channel}."
-LINK_CONFIRM_EXPIRED_TEXT = "That request to link has expired or was already answered."
-LINK_SHARE_PHONE_HINT = ("\nTexted us from your phone before? Send /share_phone to link by "
-                         "your phone number instead.")
-PHONE_LINKED_TEXT = ("Thanks, your number is verified. This chat is now linked with your SMS "
-                     "conversation: I can see what we talked about there.")
-PHONE_VERIFIED_TEXT = ("Thanks, your number is verified. If you text us from it, that "
-                       "conversation will carry on from this one.")
-EMAIL_LINKED_TEXT = ("Your Slack email matches the one you verified with us, so I've linked "
-                     "this chat with your earlier conversation.")
-TICKET_NOT_HERE_TEXT = ("That reference isn't linked to this chat, so I can't share anything "
-                        "about it here. If you opened it on another channel, type link there "
-                        "and send me the code you get, to connect the two.")
-CHANNEL_LABELS = {"web": "web chat", "telegram": "Telegram", "slack": "Slack", "sms": "SMS"}
+LINK_ISSUED_TEXT = N_('Your code is {code}. Within {minutes}, send it (or "link {code}") on the '
+                       "other channel where you want to continue.")
+LINK_TOO_MANY_CODES_TEXT = N_("You have asked for several codes this hour; please use the latest "
+                               "one, or try again later.")
+LINK_DONE_TEXT = N_("Linked: you can continue here; I can see our conversation from {channel}.")
+LINK_ALREADY_TEXT = N_("This channel is already linked to your conversation.")
+LINK_INVALID_TEXT = N_("That code isn't valid: it may be mistyped, expired or already used. "
+                        "Type link on the channel you came from to get a new one.")
+LINK_LIMITED_TEXT = N_("Too many attempts; please wait a few minutes.")
+LINK_CONFIRM_TEXT = N_("Someone on {channel} wants to join this conversation — reply YES to allow "
+                        "(anything else refuses).")
+LINK_WAITING_TEXT = N_("Waiting for confirmation on {channel}…")
+LINK_ALLOWED_TEXT = N_("Linked: this conversation continues on {channel} too.")
+LINK_REFUSED_TEXT = N_("Not linked: nothing was shared with {channel}.")
+LINK_DECLINED_TEXT = N_("Not linked: it was not confirmed on {channel}.")
+LINK_CONFIRM_EXPIRED_TEXT = N_("That request to link has expired or was already answered.")
+LINK_SHARE_PHONE_HINT = N_("\nTexted us from your phone before? Send /share_phone to link by "
+                            "your phone number instead.")
+PHONE_LINKED_TEXT = N_("Thanks, your number is verified. This chat is now linked with your SMS "
+                        "conversation: I can see what we talked about there.")
+PHONE_VERIFIED_TEXT = N_("Thanks, your number is verified. If you text us from it, that "
+                          "conversation will carry on from this one.")
+EMAIL_LINKED_TEXT = N_("Your Slack email matches the one you verified with us, so I've linked "
+                        "this chat with your earlier conversation.")
+TICKET_NOT_HERE_TEXT = N_("That reference isn't linked to this chat, so I can't share anything "
+                           "about it here. If you opened it on another channel, type link there "
+                           "and send me the code you get, to connect the two.")
+CHANNEL_LABELS = {"web": N_("web chat"), "telegram": N_("Telegram"), "slack": N_("Slack"),
+                  "sms": N_("SMS")}
+LANGUAGE_CHOSEN_TEXT = {"en": N_("Okay, I'll write to you in English from now on."),
+                        "de": N_("Okay, I'll write to you in German from now on.")}
+MINUTE_TEXT = N_("1 minute")
+MINUTES_TEXT = N_("{count} minutes")
+# The issuer's answer that allows a link: YES, or JA in German.
+LINK_YES = frozenset({"YES", "JA"})
+RASA_LANGUAGE_TTL_S = 7 * 24 * 3600
+
+
+def _t(language: str | None, message: str, **values: object) -> str:
+    """A gateway text in `language` (English when unknown)."""
+    return text("gateway", language, message, **values)
 
 
 class HandoffHooks(Protocol):
@@ -135,6 +159,7 @@ class Router:
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._identities = IdentityStore(redis)
+        self._languages = CustomerLanguages(redis)
         self._links = links or LinkCodes(redis)
         self._customers = Customers(redis)
         self._verified = VerifiedAttributes(redis)
@@ -154,6 +179,11 @@ class Router:
             await self._gateway_turn(stream_id, message,
                                      lambda: self._confirm_reply(stream_id, message))
             return
+        choice = language_choice(message.text) if message.button_payload is None else None
+        if choice is not None:  # "Deutsch", "in English": the gateway answers it
+            await self._gateway_turn(stream_id, message,
+                                     lambda: self._language_reply(message, choice))
+            return
         command = link_command(message)
         if command is not None:
             await self._gateway_turn(stream_id, message,
@@ -169,8 +199,9 @@ class Router:
         if message.verified:  # e.g. a Slack profile email: may join an earlier customer
             customer_id, linked = await self._link_by_verified(customer_id, message)
             if linked and await self._redis.hsetnx(progress, "verified_told", "1"):
+                told = _t(await self._languages.get(customer_id), EMAIL_LINKED_TEXT)
                 await self.send(message.channel, Recipient(customer_id, message.channel_user_id),
-                                OutboundMessage(text=EMAIL_LINKED_TEXT, author="system"))
+                                OutboundMessage(text=told, author="system"))
         recipient = Recipient(customer_id, message.channel_user_id)
         if message.button_payload is not None and not await self._transcripts.offered(
                 customer_id, message.button_payload):
@@ -192,7 +223,8 @@ class Router:
         if first_time:
             await self._count_conversation(customer_id, message)
             await self._identities.touch(customer_id, message.channel, message.channel_user_id)
-            entry = await self._transcripts.append(customer_id, _customer_entry(message))
+            entry = await self._transcripts.append(
+                customer_id, _customer_entry(message, await self._detect(customer_id, message)))
             await self._hub.publish_entry(customer_id, entry)
             await self._hub.publish_log(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
@@ -202,8 +234,9 @@ class Router:
             return
         if await self._quotes_someone_elses_ticket(customer_id, message.text):
             # Not one word about that ticket: only how to connect it, if it is theirs.
-            await self.send(message.channel, recipient,
-                            OutboundMessage(text=TICKET_NOT_HERE_TEXT, author="system"))
+            await self.send(message.channel, recipient, OutboundMessage(
+                text=_t(await self._languages.get(customer_id), TICKET_NOT_HERE_TEXT),
+                author="system"))
             await self._redis.hset(progress, "answered", "1")
             return
         if owner != OWNER_BOT:
@@ -299,7 +332,8 @@ class Router:
             first_time, answered = await pipe.execute()
         if first_time:
             await self._identities.touch(customer_id, message.channel, message.channel_user_id)
-            entry = await self._transcripts.append(customer_id, _customer_entry(message))
+            entry = await self._transcripts.append(
+                customer_id, _customer_entry(message, _message_language(message)))
             await self._hub.publish_entry(customer_id, entry)
             await self._hub.publish_log(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
@@ -319,15 +353,21 @@ class Router:
             customer_id = await self._identities.resolve(
                 message.channel, message.channel_user_id, message.display_name
             )
+            language = await self._languages.get(customer_id)
             try:
                 code = await self._links.issue(customer_id, message.channel,
                                               message.channel_user_id)
             except TooManyCodes:
-                return LINK_TOO_MANY_CODES_TEXT
+                return _t(language, LINK_TOO_MANY_CODES_TEXT)
             minutes = max(1, round(self._links.code_ttl_s / 60))
-            text = LINK_ISSUED_TEXT.format(
-                code=code, minutes=f"{minutes} minute{'s' if minutes != 1 else ''}")
-            return text + (LINK_SHARE_PHONE_HINT if message.channel == "telegram" else "")
+            span = (_t(language, MINUTE_TEXT) if minutes == 1
+                    else _t(language, MINUTES_TEXT, count=minutes))
+            reply = _t(language, LINK_ISSUED_TEXT, code=code, minutes=span)
+            return reply + (_t(language, LINK_SHARE_PHONE_HINT)
+                            if message.channel == "telegram" else "")
+        # The redeemer is often new here (no language yet): then the code's owner's.
+        mine = await self._customers.find(message.channel, message.channel_user_id)
+        language = await self._languages.get(mine) if mine else None
         result = await self._links.redeem(code or "", message.channel, message.channel_user_id)
         log.info("link code redemption on %s: %s", message.channel, result.status)
         if result.status == "pending" and result.issuer is not None:
@@ -335,14 +375,28 @@ class Router:
             # phished out of its owner links nothing without them).
             issuer_channel, issuer_user = result.issuer
             issuer = await self._identities.resolve(issuer_channel, issuer_user, None)
+            theirs = await self._languages.get(issuer)
             await self.send(issuer_channel, Recipient(issuer, issuer_user), OutboundMessage(
-                text=LINK_CONFIRM_TEXT.format(channel=_label(message.channel)), author="system"))
-            return LINK_WAITING_TEXT.format(channel=_label(issuer_channel))
+                text=_t(theirs, LINK_CONFIRM_TEXT,
+                        channel=_label(message.channel, theirs)), author="system"))
+            language = language if mine and await self._languages.source(mine) else theirs
+            return _t(language, LINK_WAITING_TEXT, channel=_label(issuer_channel, language))
+        if result.customer_id and not (mine and await self._languages.source(mine)):
+            language = await self._languages.get(result.customer_id)
         if result.status == "already_linked":
-            return LINK_ALREADY_TEXT
+            return _t(language, LINK_ALREADY_TEXT)
         if result.status == "limited":
-            return LINK_LIMITED_TEXT
-        return LINK_INVALID_TEXT
+            return _t(language, LINK_LIMITED_TEXT)
+        return _t(language, LINK_INVALID_TEXT)
+
+    async def _language_reply(self, message: InboundMessage, language: str) -> str:
+        """The customer asked for a language ("Deutsch", "in English"): it is
+        theirs from now on, on every channel, and confirmed in it."""
+        customer_id = await self._identities.resolve(
+            message.channel, message.channel_user_id, message.display_name)
+        chosen = await self._languages.choose(customer_id, language, "customer")
+        log.info("%s: the customer chose %s", message.channel, chosen)
+        return _t(chosen, LANGUAGE_CHOSEN_TEXT[chosen])
 
     async def _answers_link_request(self, stream_id: str, message: InboundMessage) -> bool:
         """Whether this message answers a redeemed code of its sender's. Decided
@@ -363,21 +417,27 @@ class Router:
         issuer gets the reply; the redeemer hears the outcome on their channel
         after it (kept in the progress, sent once by _gateway_turn)."""
         allow = (message.button_payload is None
-                 and message.text.strip().rstrip(".!").strip().upper() == "YES")
+                 and message.text.strip().rstrip(".!").strip().upper() in LINK_YES)
+        issuer = await self._customers.find(message.channel, message.channel_user_id)
+        language = await self._languages.get(issuer) if issuer else None
         result = await self._links.confirm(message.channel, message.channel_user_id, allow)
         log.info("link confirmation on %s: %s", message.channel,
                  result.status if result else "none pending")
         if result is None or result.redeemer is None:
-            return LINK_CONFIRM_EXPIRED_TEXT
+            return _t(language, LINK_CONFIRM_EXPIRED_TEXT)
         redeemer_channel, redeemer_user = result.redeemer
         if result.ok and result.customer_id is not None:
-            told = LINK_DONE_TEXT.format(channel=_label(result.from_channel or message.channel))
-            reply = LINK_ALLOWED_TEXT.format(channel=_label(redeemer_channel))
             redeemer = result.customer_id
+            theirs = await self._languages.get(redeemer)  # one person now: the issuer's
+            told = _t(theirs, LINK_DONE_TEXT,
+                      channel=_label(result.from_channel or message.channel, theirs))
+            reply = _t(language, LINK_ALLOWED_TEXT, channel=_label(redeemer_channel, language))
         else:
-            told = LINK_DECLINED_TEXT.format(channel=_label(message.channel))
-            reply = LINK_REFUSED_TEXT.format(channel=_label(redeemer_channel))
             redeemer = await self._identities.resolve(redeemer_channel, redeemer_user, None)
+            theirs = (await self._languages.get(redeemer)
+                      if await self._languages.source(redeemer) else language)
+            told = _t(theirs, LINK_DECLINED_TEXT, channel=_label(message.channel, theirs))
+            reply = _t(language, LINK_REFUSED_TEXT, channel=_label(redeemer_channel, language))
         await self._redis.hset(self._keys.inbound_progress(stream_id), "link_tell", json.dumps(
             {"channel": redeemer_channel, "user": redeemer_user, "customer_id": redeemer,
              "text": told}))
@@ -397,7 +457,30 @@ class Router:
         phone = e164(message.verified[0].value) if message.verified else None
         if not linked and phone is not None:  # shared again after an earlier link
             linked = await self._customers.find("sms", phone) == customer_id
-        return PHONE_LINKED_TEXT if linked else PHONE_VERIFIED_TEXT
+        language = await self._languages.get(customer_id)
+        return _t(language, PHONE_LINKED_TEXT if linked else PHONE_VERIFIED_TEXT)
+
+    async def _detect(self, customer_id: str, message: InboundMessage) -> str | None:
+        """The language of a customer's message (None: unsure, or a button press),
+        recorded on the customer (bot/customers/language.py decides what counts)."""
+        detected = _message_language(message)
+        await self._languages.detected(customer_id, detected, words=count_words(message.text))
+        return detected
+
+    async def _sync_language(self, customer_id: str) -> None:
+        """Before a bot turn: Rasa's `language` slot follows the customer's
+        language. What this conversation last heard is kept per Rasa sender (with
+        a TTL), so the extra call to Rasa happens only on a change."""
+        language = await self._languages.get(customer_id)
+        key = self._keys.rasa_language(customer_id)
+        sender = self._rasa.sender_id(customer_id)
+        if await self._redis.hget(key, sender) == language:
+            return
+        if await self._rasa.set_language(customer_id, language):
+            async with self._redis.pipeline(transaction=True) as pipe:  # one key
+                pipe.hset(key, sender, language)
+                pipe.expire(key, RASA_LANGUAGE_TTL_S)
+                await pipe.execute()
 
     async def _link_by_verified(self, customer_id: str, message: InboundMessage
                                 ) -> tuple[str, bool]:
@@ -462,6 +545,7 @@ class Router:
                             log.info("%s was answered by Rasa before; its replies are reused",
                                      stream_id)
                             return recorded
+                    await self._sync_language(recipient.customer_id)
                     replies = await self._rasa.turn(recipient.customer_id, text, metadata)
                     metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
                     return replies
@@ -491,10 +575,10 @@ class Router:
 
     async def _tell_delay_once(self, channel_name: str, recipient: Recipient) -> None:
         key = self._keys.delay_notice(recipient.customer_id)
+        told = _t(await self._languages.get(recipient.customer_id), DELAY_TEXT)
         if await self._redis.set(key, "1", nx=True, ex=300):
-            await self.send(channel_name, recipient,
-                            OutboundMessage(text=DELAY_TEXT, author="system"))
-        await self._channels[channel_name].notice(recipient, "warning", DELAY_TEXT)
+            await self.send(channel_name, recipient, OutboundMessage(text=told, author="system"))
+        await self._channels[channel_name].notice(recipient, "warning", told)
 
 
 class _Delay:
@@ -521,8 +605,9 @@ def ticket_refs(text: str) -> list[str]:
 _LINK_REDEEM_RE = re.compile(r"/?link\s+([A-Za-z0-9]{4,10})", re.IGNORECASE)
 
 
-def _label(channel: str) -> str:
-    return CHANNEL_LABELS.get(channel, channel)
+def _label(channel: str, language: str | None = None) -> str:
+    label = CHANNEL_LABELS.get(channel)
+    return _t(language, label) if label else channel
 
 
 def link_command(message: InboundMessage) -> tuple[str, str | None] | None:
@@ -543,12 +628,19 @@ def link_command(message: InboundMessage) -> tuple[str, str | None] | None:
     return None
 
 
-def _customer_entry(message: InboundMessage) -> TranscriptEntry:
+def _message_language(message: InboundMessage) -> str | None:
+    """A typed message's language; a button press says nothing about it (its
+    title is ours)."""
+    return None if message.button_payload is not None else detect_language(message.text)
+
+
+def _customer_entry(message: InboundMessage, language: str | None = None) -> TranscriptEntry:
     return TranscriptEntry(
         ts=message.received_at,
         channel=message.channel,
         author="customer",
         text=message.text,
+        language=language,
         # web chat external ids are "<visitor>:<client id>"; the widget knows the latter
         client_id=message.external_id.rpartition(":")[2] if message.channel == "web" else None,
     )
