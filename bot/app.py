@@ -22,6 +22,7 @@ from bot.channels.web.limits import VisitorLimiter, VisitorLimits
 from bot.channels.web.session import SessionSigner
 from bot.customers import api as customers_api
 from bot.customers.identity import IdentityStore
+from bot.customers.language import CustomerLanguages
 from bot.customers.transcript import TranscriptStore
 from bot.gateway import operations
 from bot.gateway.handoff_bridge import HandoffBridge
@@ -160,7 +161,8 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         yield Services(
             settings=settings, redis=redis, rasa_redis=rasa_redis, http=http, rasa=rasa, hub=hub,
             inbound=InboundStream(redis), channels=channels,
-            identities=IdentityStore(redis), transcripts=transcripts, router=router,
+            identities=IdentityStore(redis), transcripts=transcripts,
+            languages=CustomerLanguages(redis), router=router,
             sessions=SessionSigner(settings.session_secret.get_secret_value(),
                                    settings.session_max_age_days * 86400),
             visitor_limits=VisitorLimiter(redis, VisitorLimits.from_settings(settings)),

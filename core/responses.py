@@ -117,3 +117,5 @@ class CustomerProfile(BaseModel):
     verified_attributes: list[VerifiedAttributeRecord]
     merged_from: list[MergedFrom]
     tickets: list[str]
+    language: str = "en"  # the customer's language (bot/customers/language.py)
+    language_source: str | None = None  # detected | customer | widget | agent; None: default

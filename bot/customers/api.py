@@ -1,5 +1,6 @@
 """The customer API for agents and admins: a customer's profile,
-linked channels and unified transcript; merge, unmerge and the reply channel;
+linked channels and unified transcript; merge, unmerge, the reply channel and
+the customer's language;
 export and erasure for admins. JSON only: customer text stays data.
 
 Every change is audited (who, when, which customers)."""
@@ -22,6 +23,7 @@ from bot.customers.privacy import Privacy
 from bot.customers.responses import (
     CustomerExport,
     CustomerFound,
+    CustomerLanguage,
     CustomerTranscript,
     Merged,
     ReplyChannel,
@@ -42,6 +44,11 @@ class MergeBody(BaseModel):
 
 class UnmergeBody(BaseModel):
     customer_id: str = Field(description="A customer merged into this one, to restore.")
+
+
+class LanguageBody(BaseModel):
+    language: Literal["en", "de"] = Field(
+        description="The customer's language from now on, on every channel.")
 
 
 class ReplyChannelBody(BaseModel):
@@ -148,6 +155,19 @@ async def set_reply_channel(customer_id: str, body: ReplyChannelBody, request: R
                  channel=body.channel or "latest")
     return {"customer_id": customer_id, "pinned": body.channel is not None,
             "reply_target": {"channel": channel, "channel_user_id": user}}
+
+
+@router.put("/api/customers/{customer_id}/language", response_model=CustomerLanguage)
+async def set_language(customer_id: str, body: LanguageBody, request: Request,
+                       staff: StaffUser = Depends(require_staff("agent")),
+                       svc: Services = Depends(services)) -> dict:
+    """Set the customer's language (an agent's explicit choice: detection no longer
+    changes it; the customer can still choose another)."""
+    await _existing(svc, customer_id)
+    language = await svc.languages.choose(customer_id, body.language, "agent")
+    await _audit(request, staff, "customer.language", customer=customer_id, language=language)
+    return {"customer_id": customer_id, "language": language,
+            "source": await svc.languages.source(customer_id)}
 
 
 @router.get("/api/admin/customers/{customer_id}/export", response_model=CustomerExport)

@@ -406,6 +406,8 @@ class Customers:
                              "by": m["by"], "identities": sorted(m["identities"]),
                              "entries": m["entries"]} for m in merges],
             "tickets": tickets,
+            "language": await self._languages.get(customer_id),
+            "language_source": await self._languages.source(customer_id),
         }
 
     # -- plumbing --------------------------------------------------------------------

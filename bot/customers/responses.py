@@ -38,11 +38,18 @@ class ReplyChannel(BaseModel):
     reply_target: ChannelUser
 
 
+class CustomerLanguage(BaseModel):
+    customer_id: str
+    language: str  # en | de
+    source: str | None  # detected | customer | widget | agent
+
+
 class ExportedCustomer(BaseModel):
     """Everything stored about one customer."""
 
     customer_id: str
     profile: dict[str, str]  # the customer's hash as stored
+    language: dict[str, str] = {}  # the customer's language as stored: language, source, at
     identities: list[Identity]
     verified_attributes: list[VerifiedAttributeRecord]
     merges: list[MergeRecord]

@@ -19,6 +19,7 @@ from bot.channels.base import ChannelAdapter
 from bot.channels.web.limits import VisitorLimiter
 from bot.channels.web.session import SessionSigner
 from bot.customers.identity import IdentityStore
+from bot.customers.language import CustomerLanguages
 from bot.customers.transcript import TranscriptStore
 from bot.gateway.handoff_bridge import HandoffBridge
 from bot.gateway.inbound import InboundStream
@@ -43,6 +44,7 @@ class Services:
     channels: dict[str, ChannelAdapter]
     identities: IdentityStore
     transcripts: TranscriptStore
+    languages: CustomerLanguages  # each customer's language (bot/customers/language.py)
     router: Router
     sessions: SessionSigner
     visitor_limits: VisitorLimiter  # per client address: sessions, connects, messages

@@ -31,11 +31,19 @@ class PingFrame(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[MessageFrame | ButtonFrame | PingFrame, Field(discriminator="type")]
-_client_frame: TypeAdapter[MessageFrame | ButtonFrame | PingFrame] = TypeAdapter(ClientFrame)
+class LanguageFrame(_Frame):
+    """The widget's language setting: the customer's language from now on."""
+
+    type: Literal["language"]
+    language: Literal["en", "de"]
 
 
-def parse_client_frame(raw: str, max_bytes: int) -> MessageFrame | ButtonFrame | PingFrame:
+AnyFrame = MessageFrame | ButtonFrame | PingFrame | LanguageFrame
+ClientFrame = Annotated[AnyFrame, Field(discriminator="type")]
+_client_frame: TypeAdapter[AnyFrame] = TypeAdapter(ClientFrame)
+
+
+def parse_client_frame(raw: str, max_bytes: int) -> AnyFrame:
     if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
         raise BadInput("too_large", "That message is too large to send.")
     try:

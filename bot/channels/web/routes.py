@@ -18,7 +18,13 @@ from redis.exceptions import RedisError
 from starlette.websockets import WebSocketState
 
 from bot import BadInput, SessionInvalid
-from bot.channels.web.parse import ButtonFrame, MessageFrame, PingFrame, parse_client_frame
+from bot.channels.web.parse import (
+    ButtonFrame,
+    LanguageFrame,
+    MessageFrame,
+    PingFrame,
+    parse_client_frame,
+)
 from bot.gateway.inbound import clean_text
 from bot.gateway.services import Services, services, services_ws
 from bot.infra import metrics
@@ -213,14 +219,15 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
     while True:
         customer_id = current.customer_id
         if customer_id is None:
-            await websocket.send_json({"type": "history", "entries": []})
+            await websocket.send_json({"type": "history", "entries": [], "language": None})
             current.subscribed.set()
             await current.created.wait()
             continue
         async with svc.hub.subscribe(customer_id) as frames:
             history = await svc.transcripts.history(customer_id, svc.settings.history_limit)
             await websocket.send_json({"type": "history",
-                                       "entries": [entry_view(e) for e in history]})
+                                       "entries": [entry_view(e) for e in history],
+                                       "language": await svc.languages.get(customer_id)})
             current.subscribed.set()
             current.following.set()
             while True:
@@ -255,6 +262,9 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: s
             if isinstance(frame, PingFrame):
                 await websocket.send_json({"type": "pong"})
                 continue
+            if isinstance(frame, LanguageFrame):
+                await _choose_language(websocket, svc, visitor, current, frame, waiting)
+                continue
             client_id = frame.client_id
             now = time.monotonic()
             recent = [t for t in recent if now - t < RATE_WINDOW_S] + [now]
@@ -282,6 +292,18 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: s
         # message on reconnect (same client id, so it is taken once).
         await websocket.send_json({"type": "ack", "client_id": frame.client_id})
         await waiting.done()
+
+
+async def _choose_language(websocket: WebSocket, svc: Services, visitor: str,
+                           current: _Current, frame: LanguageFrame, waiting: _Waiting) -> None:
+    """The widget's language setting: the customer's language on every channel
+    from now on (an explicit choice, source "widget"); confirmed with a language
+    frame. Choosing one makes the visitor a customer, as a first message does."""
+    customer_id = await waiting.redis(partial(current.customer, svc, visitor))
+    chosen = await waiting.redis(partial(svc.languages.choose, customer_id, frame.language,
+                                         "widget"))
+    await websocket.send_json({"type": "language", "language": chosen})
+    await waiting.done()
 
 
 class _Waiting:

@@ -296,7 +296,13 @@
     headMain.appendChild(titles);
     const closeBtn = el('button', { class: 'fd-close', type: 'button', 'aria-label': 'Close chat', title: 'Close' });
     closeBtn.appendChild(icon('fd-icon', ICON_CLOSE));
+    // The customer's language (EN/DE): kept by the server on the customer, for
+    // every channel; the server says which it is (history and language frames).
+    const language = el('select', { class: 'fd-language', testid: 'fd-language', 'aria-label': 'Language', title: 'Language' });
+    language.appendChild(el('option', { value: 'en', text: 'EN', title: 'English' }));
+    language.appendChild(el('option', { value: 'de', text: 'DE', title: 'Deutsch' }));
     header.appendChild(headMain);
+    header.appendChild(language);
     header.appendChild(closeBtn);
 
     const notice = el('div', { class: 'fd-notice', testid: 'fd-notice', role: 'status' });
@@ -365,6 +371,7 @@
       badge: badge,
       panel: panel,
       closeBtn: closeBtn,
+      language: language,
       status: status,
       statusText: statusText,
       notice: notice,
@@ -1064,13 +1071,33 @@
     });
   }
 
+  function showLanguage(code) {
+    if (code === 'en' || code === 'de') {
+      ui.language.value = code;
+    }
+  }
+
+  /** The customer picked a language: sent now, or once the socket is back. */
+  function chooseLanguage() {
+    const frame = { type: 'language', language: ui.language.value };
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify(frame));
+    } else {
+      setError('Not connected; please try again in a moment.');
+    }
+  }
+
   function handleFrame(f) {
     switch (f.type) {
       case 'history':
         attempt = 0;
         authFailures = 0;
         renderHistory(f.entries);
+        showLanguage(f.language);
         markReady();
+        break;
+      case 'language':
+        showLanguage(f.language);
         break;
       case 'entry':
         renderEntry(f.entry, true);
@@ -1114,6 +1141,7 @@
     ui.closeBtn.addEventListener('click', () => {
       setOpen(false, { focus: true });
     });
+    ui.language.addEventListener('change', chooseLanguage);
     ui.noticeClose.addEventListener('click', () => {
       showNotice('clear');
     });
