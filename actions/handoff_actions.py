@@ -53,7 +53,7 @@ async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> s
     display_name = name or tracker.get_slot("customer_name") or ""
     ticket, standing = await service.escalate(
         customer_id, channel, reason, summary=summary_of(tracker), topic=topic,
-        display_name=str(display_name)[:80])
+        display_name=str(display_name)[:80], language=tracker.get_slot("language"))
     agent_name = None
     if ticket.status == "claimed" and ticket.agent:
         agent_name = await _display_name(service, ticket.agent)

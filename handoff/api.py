@@ -115,7 +115,16 @@ def _held_by(ticket: Ticket, user: StaffUser) -> None:
         raise HTTPException(409, f"{ticket.ref} is not yours: claim it first")
 
 
-async def queue_view(service: HandoffService, me: str) -> dict:
+async def _view(ticket: Ticket, gw: Gateway | None) -> dict:
+    """Ticket.view, with the customer's language looked up for a ticket that was
+    opened without one (before languages, or by a caller that did not say)."""
+    view = ticket.view()
+    if view.get("language") is None and gw is not None:
+        view["language"] = await gw.language(ticket.customer_id)
+    return view
+
+
+async def queue_view(service: HandoffService, me: str, gw: Gateway | None = None) -> dict:
     """Waiting tickets of every team (the console filters), with position and
     waiting time; the tickets held by me and by others."""
     now = time.time()
@@ -124,12 +133,12 @@ async def queue_view(service: HandoffService, me: str) -> dict:
         for position, ref in enumerate(await service.queue.waiting(team), start=1):
             ticket = await service.queue.find(ref)
             if ticket is not None:
-                queued.append({**ticket.view(), "position": position,
+                queued.append({**await _view(ticket, gw), "position": position,
                                "waiting_s": now - ticket.created_at})
     for ref in await service.queue.held_by(me):
         ticket = await service.queue.find(ref)
         if ticket is not None:
-            mine.append({**ticket.view(), "waiting_s": now - ticket.created_at})
+            mine.append({**await _view(ticket, gw), "waiting_s": now - ticket.created_at})
     presence = await service.presence()
     for agent in presence:
         if agent == me:
@@ -137,7 +146,7 @@ async def queue_view(service: HandoffService, me: str) -> dict:
         for ref in await service.queue.held_by(agent):
             ticket = await service.queue.find(ref)
             if ticket is not None:
-                others.append(ticket.view())
+                others.append(await _view(ticket, gw))
     queued.sort(key=lambda t: (-t["priority"], t["created_at"]))
     return {"queued": queued, "mine": mine, "others": others, "presence": presence,
             "teams": {k: v.name for k, v in service.teams.teams.items()}}
@@ -174,8 +183,9 @@ async def reports_api(days: int = 7, _: StaffUser = Depends(agent_only),
 
 @router.get("/api/agent/queue", response_model=QueueView)
 async def get_queue(user: StaffUser = Depends(agent_only),
-                    service: HandoffService = Depends(handoff)) -> dict:
-    return await queue_view(service, user.username)
+                    service: HandoffService = Depends(handoff),
+                    gw: Gateway = Depends(gateway)) -> dict:
+    return await queue_view(service, user.username, gw)
 
 
 @router.get("/api/agent/tickets/{ref}", response_model=TicketDetail)
@@ -189,7 +199,7 @@ async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
             previous.append(other.view())
     notes = await service.redis.xrange(service.keys.ticket_notes(ref))
     return {
-        "ticket": ticket.view(),
+        "ticket": await _view(ticket, gw),
         "standing": (await service.standing(ticket)).model_dump(),
         "customer": await gw.profile(ticket.customer_id),
         "transcript": await gw.timeline(ticket.customer_id),
@@ -198,13 +208,29 @@ async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
     }
 
 
-@router.get("/api/agent/canned", response_model=list[CannedAnswer])
-async def canned_answers(q: str = "", _: StaffUser = Depends(agent_only),
+@router.get("/api/agent/canned", response_model=list[CannedAnswer],
+            response_model_exclude_none=True)
+async def canned_answers(q: str = "", language: str | None = None,
+                         _: StaffUser = Depends(agent_only),
                          gw: Gateway = Depends(gateway)) -> list[dict]:
-    """Knowledge answers to paste into a reply: {id, title, answer}, at most 10."""
+    """Knowledge answers to paste into a reply: {id, title, answer, language}, at
+    most 10; with `language` (the customer's), answers in it come first and an
+    article's answer in another language only where it has none in this one."""
     if len(q) > 200:
         raise HTTPException(422, "the search is at most 200 characters")
-    return await gw.search_answers(q, limit=10)
+    found = await gw.search_answers(q, limit=20 if language else 10)
+    return prefer_language(found, language)[:10]
+
+
+def prefer_language(answers: list[dict], language: str | None) -> list[dict]:
+    """Answers in `language` first (the search's order kept within each group);
+    of one article, the other language's entry is dropped when this language's is
+    there. Answers without a `language` count as in any language."""
+    if not language:
+        return answers
+    have = {a["id"] for a in answers if a.get("language") == language}
+    kept = [a for a in answers if a.get("language") in (None, language) or a["id"] not in have]
+    return sorted(kept, key=lambda a: a.get("language") not in (None, language))
 
 
 @router.post("/api/agent/tickets/{ref}/claim", response_model=TicketView)
@@ -374,7 +400,7 @@ async def console_socket(websocket: WebSocket) -> None:
     async with gw.events() as events:
         await websocket.send_text(json.dumps({
             "type": "hello", "me": user.public(),
-            "queue": await queue_view(service, user.username)}))
+            "queue": await queue_view(service, user.username, gw)}))
         tasks = [asyncio.create_task(forward(events)), asyncio.create_task(send_forever())]
         try:
             while True:

@@ -33,6 +33,7 @@ class Ticket(BaseModel):
     team: str
     channel: str  # where the customer escalated from
     display_name: str = ""
+    language: str | None = None  # the customer's language when they escalated (en | de)
     created_at: float
     sla_due_at: float
     claimed_at: float | None = None

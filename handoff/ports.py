@@ -38,7 +38,11 @@ class Gateway(Protocol):
 
     async def agent_name(self, username: str) -> str: ...
 
+    async def language(self, customer_id: str) -> str:
+        """The customer's language now (en | de): what they are written to in."""
+
     async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
         """Published knowledge answers whose title, questions or answer contain
         every word of `query` (all of them for an empty query), as
-        {id, title, answer}: canned answers for the agent's reply box."""
+        {id, title, answer} (and `language` where the knowledge base has
+        answers per language): canned answers for the agent's reply box."""

@@ -55,6 +55,7 @@ class CannedAnswer(BaseModel):
     id: str
     title: str
     answer: str  # Markdown
+    language: str | None = None  # the answer's language, where the knowledge base says
 
 
 class Presence(BaseModel):

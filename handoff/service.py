@@ -85,10 +85,11 @@ class HandoffService:
     async def escalate(self, customer_id: str, channel: str, reason: str, *,
                        summary: Summary | None = None, topic: str | None = None,
                        priority: int | None = None, display_name: str = "",
-                       ) -> tuple[Ticket, QueueStanding]:
+                       language: str | None = None) -> tuple[Ticket, QueueStanding]:
         """Open a ticket (or return the customer's open one) and hand the
         conversation to the queue, or straight back to the agent who just
-        helped them if that agent is online."""
+        helped them if that agent is online. `language`: the customer's (en |
+        de), shown on the ticket."""
         open_ticket = await self.open_ticket_of(customer_id)
         if open_ticket is not None:
             # A retry after a crash between opening the ticket and handing over
@@ -103,7 +104,8 @@ class HandoffService:
         ticket = await self.queue.create(Ticket(
             ref="pending", customer_id=customer_id, status="queued", reason=reason,
             priority=priority, team=team, channel=channel, display_name=display_name,
-            created_at=now, sla_due_at=now + self.teams.team(team).sla_s(priority),
+            language=language, created_at=now,
+            sla_due_at=now + self.teams.team(team).sla_s(priority),
             summary=summary or Summary()))
         await self._set_owner(customer_id, OWNER_QUEUE)
         await self._count(now, f"escalations:{channel}", f"reason:{reason}")

@@ -21,6 +21,7 @@ import re
 from redis.asyncio import Redis
 
 from bot.channels.base import Recipient
+from bot.customers.language import CustomerLanguages
 from bot.customers.merge import Customers, NoReplyTarget
 from bot.customers.transcript import TranscriptStore
 from bot.gateway.rasa_client import RasaClient
@@ -60,6 +61,7 @@ class HandoffBridge:
         self._rasa = rasa
         self.handoff = handoff
         self._customers = Customers(redis)
+        self._languages = CustomerLanguages(redis)
         self._staff = StaffStore(redis)
         self._tasks: list[asyncio.Task] = []
 
@@ -139,6 +141,9 @@ class HandoffBridge:
 
     async def agent_name(self, username: str) -> str:
         return await self._staff.display_name(username)
+
+    async def language(self, customer_id: str) -> str:
+        return await self._languages.get(await self._customers.live(customer_id))
 
     async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
         words = query.lower().split()

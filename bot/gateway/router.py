@@ -353,7 +353,7 @@ class Router:
             customer_id = await self._identities.resolve(
                 message.channel, message.channel_user_id, message.display_name
             )
-            language = await self._languages.get(customer_id)
+            language: str | None = await self._languages.get(customer_id)
             try:
                 code = await self._links.issue(customer_id, message.channel,
                                               message.channel_user_id)
@@ -428,7 +428,7 @@ class Router:
         redeemer_channel, redeemer_user = result.redeemer
         if result.ok and result.customer_id is not None:
             redeemer = result.customer_id
-            theirs = await self._languages.get(redeemer)  # one person now: the issuer's
+            theirs: str | None = await self._languages.get(redeemer)  # one person now
             told = _t(theirs, LINK_DONE_TEXT,
                       channel=_label(result.from_channel or message.channel, theirs))
             reply = _t(language, LINK_ALLOWED_TEXT, channel=_label(redeemer_channel, language))

@@ -24,6 +24,7 @@
     slack: { icon: '#', label: 'Slack' },
     sms: { icon: '\u2709', label: 'SMS' },
   };
+  const LANGUAGES = { en: 'English', de: 'Deutsch' };
   const AUTHORS = { customer: 'Customer', bot: 'Bot', agent: 'Agent', system: 'System' };
   const REASONS = {
     asked_for_human: 'asked for a person',
@@ -65,6 +66,13 @@
   function priorityBadge(ticket) {
     return el('span', { class: `priority p${ticket.priority}`, testid: 'priority',
       text: ticket.priority_name || String(ticket.priority) });
+  }
+
+  // The customer's language as a badge: "DE" titled "Deutsch".
+  function languageBadge(code, testid) {
+    if (!code) return null;
+    return el('span', { class: `lang lang-${code}`, testid: testid || 'language',
+      title: LANGUAGES[code] || code, text: String(code).toUpperCase() });
   }
 
   function reasonText(reason) {
@@ -215,6 +223,7 @@
       onclick: () => openTicket(ticket.ref, ticket.customer_id) },
       el('span', { class: 'line' }, channelBadge(ticket.channel),
         el('strong', { class: 'name', text: customerName(ticket) }),
+        languageBadge(ticket.language),
         el('span', { class: 'ref', text: ticket.ref })),
       el('span', { class: 'line small' }, priorityBadge(ticket),
         el('span', { class: 'reason', text: reasonText(ticket.reason) }),
@@ -320,6 +329,9 @@
     const { ticket, standing } = detail;
     $('conv-name').textContent = customerName(ticket);
     $('conv-ref').textContent = ticket.ref;
+    // The customer's language now (an agent may have changed it since the ticket opened).
+    const language = (detail.customer && detail.customer.language) || ticket.language;
+    $('conv-language').replaceChildren(...(language ? [languageBadge(language, 'conv-language-badge')] : []));
     const status = ticket.status === 'claimed'
       ? (ticket.agent === state.me.username ? 'with you' : `with ${ticket.agent}`)
       : ticket.status;
@@ -416,6 +428,7 @@
         title: entry.article.title || '', text: `KB ${entry.article.id} v${entry.article.version}` }));
     }
     if (entry.decision) meta.append(el('span', { class: 'decision', text: entry.decision }));
+    if (entry.author === 'customer' && entry.language) meta.append(languageBadge(entry.language, 'entry-language'));
     const body = el('div', { class: 'text', testid: 'entry-text' });
     if (entry.html && (entry.author === 'bot' || entry.author === 'agent')) body.append(sanitize(entry.html));
     else body.textContent = entry.text;
@@ -447,11 +460,33 @@
       ['Last seen', customer.last_seen ? clock(customer.last_seen) : '?'],
     ];
     $('profile').replaceChildren(...rows.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', { text: v })]));
+    $('profile').append(el('dt', { text: 'Language' }), el('dd', {}, languageChooser(customer)));
     $('identities').replaceChildren(...(customer.identities || []).map((identity) =>
       el('li', { testid: 'identity', data: { channel: identity.channel } }, channelBadge(identity.channel),
         el('span', { class: 'uid', text: identity.channel_user_id }),
         identity.channel === customer.last_channel ? el('span', { class: 'current', text: 'current' }) : null,
         identity.how ? el('span', { class: 'hint', text: ` ${String(identity.how).replace(/_/g, ' ')}` }) : null)));
+  }
+
+  // The agent sets the customer's language (the customer API; audited there).
+  function languageChooser(customer) {
+    const select = el('select', { testid: 'customer-language', 'aria-label': "The customer's language",
+      onchange: async () => {
+        try {
+          await api('PUT', `/api/customers/${encodeURIComponent(customer.customer_id)}/language`,
+            { language: select.value });
+          flash(`The customer's language is ${LANGUAGES[select.value]} now.`, 'ok');
+          scheduleDetailRefresh();
+          searchCanned();
+        } catch (error) {
+          flash(`Language not changed: ${error.message}`, 'error');
+        }
+      } },
+    Object.entries(LANGUAGES).map(([code, name]) => el('option', { value: code, text: name })));
+    select.value = customer.language || 'en';
+    const how = customer.language_source ? el('span', { class: 'hint', testid: 'language-source',
+      text: ` ${customer.language_source === 'detected' ? 'detected' : `chosen (${customer.language_source})`}` }) : null;
+    return el('span', {}, select, how);
   }
 
   function renderSummary(summary) {
@@ -591,11 +626,13 @@
     const seq = ++cannedSeq;
     const q = $('canned-q').value.trim();
     try {
-      const answers = await api('GET', `/api/agent/canned?q=${encodeURIComponent(q)}`);
+      const customer = state.current && state.current.customer;
+      const language = (customer && customer.language) || '';
+      const answers = await api('GET', `/api/agent/canned?q=${encodeURIComponent(q)}&language=${encodeURIComponent(language)}`);
       if (seq !== cannedSeq) return; // a newer search is on its way
       $('canned').replaceChildren(...(answers.length ? answers.map((a) =>
         el('li', { testid: 'canned-item', data: { id: a.id } },
-          el('div', { class: 'canned-head' }, el('strong', { text: a.title }),
+          el('div', { class: 'canned-head' }, el('strong', { text: a.title }), languageBadge(a.language, 'canned-language'),
             el('button', { type: 'button', testid: 'canned-use', text: 'Use',
               onclick: () => useAnswer(a.answer) })),
           el('div', { class: 'snippet', text: a.answer.length > 160 ? `${a.answer.slice(0, 160)}…` : a.answer })))
