@@ -1071,19 +1071,26 @@
     });
   }
 
+  let wantedLanguage = null; // picked while offline: sent once the history is back
+
   function showLanguage(code) {
-    if (code === 'en' || code === 'de') {
+    if (wantedLanguage !== null) {
+      sendLanguage(); // the customer's newer pick wins over what the server had
+    } else if (code === 'en' || code === 'de') {
       ui.language.value = code;
     }
   }
 
-  /** The customer picked a language: sent now, or once the socket is back. */
+  /** The customer picked a language: sent now, or once connected again. */
   function chooseLanguage() {
-    const frame = { type: 'language', language: ui.language.value };
+    wantedLanguage = ui.language.value;
+    sendLanguage();
+  }
+
+  function sendLanguage() {
     if (ws && ws.readyState === WebSocket.OPEN) {
-      ws.send(JSON.stringify(frame));
-    } else {
-      setError('Not connected; please try again in a moment.');
+      ws.send(JSON.stringify({ type: 'language', language: wantedLanguage }));
+      wantedLanguage = null;
     }
   }
 
