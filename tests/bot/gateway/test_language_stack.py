@@ -3,14 +3,18 @@ the real Rasa, whose tracker holds the `language` slot the gateway set."""
 
 import base64
 import json
+import re
 
 import httpx
 import pytest
 
 from bot.customers.keys import CUSTOMER_KEYS
+from core.settings import HandoffSettings
+from handoff.service import HandoffService
 from tests.bot.gateway.test_stack import Chat
 
 pytestmark = pytest.mark.stack
+REF_RE = re.compile(r"FD-[A-Z0-9]{4}")
 
 
 async def customer_of(stack_redis, chat: Chat) -> str:
@@ -60,3 +64,36 @@ async def test_the_widgets_language_setting_outweighs_what_the_customer_writes(
         assert again.frames[0]["type"] == "history" and again.frames[0]["language"] == "de"
     finally:
         await again.close()
+
+
+async def test_a_customer_who_switches_language_mid_conversation_is_followed(stack, stack_redis):
+    chat = await Chat.open(stack)
+    try:
+        await chat.say("Hallo, wo ist meine Bestellung?")
+        await chat.bot_reply()
+        customer = await customer_of(stack_redis, chat)
+        assert await rasa_slot(stack, customer, "language") == "de"
+        await chat.say("Sorry, can you tell me in English where my order is?")
+        await chat.bot_reply()
+        assert await rasa_slot(stack, customer, "language") == "en"
+    finally:
+        await chat.close()
+
+
+async def test_a_german_customers_ticket_is_german(stack, stack_redis):
+    chat = await Chat.open(stack)
+    ref = None
+    try:
+        await chat.say("Deutsch")  # the customer's choice; the English model still escalates
+        await chat.next_frame("entry")
+        await chat.say("I want to talk to a real person please")
+        while ref is None:
+            entry = (await chat.next_frame("entry"))["entry"]
+            if entry["author"] == "bot":
+                ref = REF_RE.search(entry["text"])
+        ticket = await HandoffService(stack_redis, HandoffSettings()).queue.get(ref[0])
+        assert ticket.language == "de"
+    finally:
+        await chat.close()
+        if ref is not None:
+            await HandoffService(stack_redis, HandoffSettings()).resolve(ref[0], "test")
