@@ -199,12 +199,14 @@ async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
 
 
 @router.get("/api/agent/canned", response_model=list[CannedAnswer])
-async def canned_answers(q: str = "", _: StaffUser = Depends(agent_only),
+async def canned_answers(q: str = "", language: str | None = None,
+                         _: StaffUser = Depends(agent_only),
                          gw: Gateway = Depends(gateway)) -> list[dict]:
-    """Knowledge answers to paste into a reply: {id, title, answer}, at most 10."""
+    """Knowledge answers to paste into a reply: {id, title, answer, language}, one
+    entry per language of at most 10 articles, `language` (the customer's) first."""
     if len(q) > 200:
         raise HTTPException(422, "the search is at most 200 characters")
-    return await gw.search_answers(q, limit=10)
+    return await gw.search_answers(q, limit=10, language=language)
 
 
 @router.post("/api/agent/tickets/{ref}/claim", response_model=TicketView)

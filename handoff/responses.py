@@ -55,6 +55,7 @@ class CannedAnswer(BaseModel):
     id: str
     title: str
     answer: str  # Markdown
+    language: str = "en"  # of this title and answer (one entry per language)
 
 
 class Presence(BaseModel):

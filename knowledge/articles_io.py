@@ -51,10 +51,9 @@ def parse_translation(text: str, source: str = "<text>") -> ArticleText:
                              f"{sorted(unknown)} (a translation has only "
                              f"{', '.join(_TRANSLATION_FIELDS)}; the rest is in the main file)")
     try:
-        return ArticleText(**post.metadata, answer=post.content.strip())
-    except (ValidationError, TypeError) as exc:
-        why = error_text(exc) if isinstance(exc, ValidationError) else str(exc)
-        raise ArticleInvalid(f"{source}: {why}") from exc
+        return ArticleText.model_validate({**post.metadata, "answer": post.content.strip()})
+    except ValidationError as exc:
+        raise ArticleInvalid(f"{source}: {error_text(exc)}") from exc
 
 
 def render_article(article: Article) -> str:

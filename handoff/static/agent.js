@@ -591,11 +591,16 @@
     const seq = ++cannedSeq;
     const q = $('canned-q').value.trim();
     try {
-      const answers = await api('GET', `/api/agent/canned?q=${encodeURIComponent(q)}`);
+      // The customer's language first (one entry per language an article has).
+      const ticket = state.current && state.current.ticket;
+      const language = (ticket && ticket.language) || '';
+      const answers = await api('GET', `/api/agent/canned?q=${encodeURIComponent(q)}` +
+        `&language=${encodeURIComponent(language)}`);
       if (seq !== cannedSeq) return; // a newer search is on its way
       $('canned').replaceChildren(...(answers.length ? answers.map((a) =>
-        el('li', { testid: 'canned-item', data: { id: a.id } },
+        el('li', { testid: 'canned-item', data: { id: a.id, language: a.language } },
           el('div', { class: 'canned-head' }, el('strong', { text: a.title }),
+            el('span', { class: 'muted', testid: 'canned-language', text: ` ${a.language.toUpperCase()}` }),
             el('button', { type: 'button', testid: 'canned-use', text: 'Use',
               onclick: () => useAnswer(a.answer) })),
           el('div', { class: 'snippet', text: a.answer.length > 160 ? `${a.answer.slice(0, 160)}…` : a.answer })))

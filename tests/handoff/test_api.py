@@ -116,7 +116,7 @@ async def test_canned_answers_search_published_articles(gateway):
     try:
         found = (await ada.get("/api/agent/canned", params={"q": "paypal"})).json()
         assert found == [{"id": "payment-methods", "title": "Payment methods",
-                          "answer": "We take cards and **PayPal**."}]
+                          "answer": "We take cards and **PayPal**.", "language": "en"}]
         assert [a["id"] for a in (await ada.get("/api/agent/canned", params={
             "q": "OPEN when"})).json()] == ["opening-hours"]
         assert len((await ada.get("/api/agent/canned")).json()) == 2  # no query: all published
