@@ -174,6 +174,7 @@
       const b = el('button', { type: 'button', text: languageName(code), testid: 'preview-lang-' + code });
       b.setAttribute('data-lang', code);
       b.classList.toggle('active', previewLanguage() === code);
+      b.setAttribute('aria-pressed', String(previewLanguage() === code));
       b.addEventListener('click', () => {
         state.previewLanguage = code === main ? null : code;
         labelLanguages();
@@ -379,7 +380,7 @@
   function renderPreview(error) {
     const box = $('kb-preview-body');
     box.replaceChildren();
-    document.querySelectorAll('.kb-chtabs button').forEach((b) => {
+    document.querySelectorAll('.kb-chtabs button[data-channel]').forEach((b) => {
       b.classList.toggle('active', b.getAttribute('data-channel') === state.previewChannel);
       const p = state.preview && state.preview[b.getAttribute('data-channel')];
       const worst = p ? p.checks.reduce((w, c) => {
@@ -691,7 +692,7 @@
     });
     $('f-status').addEventListener('change', updateSaveLabel);
     $('kb-load-latest').addEventListener('click', loadLatest);
-    document.querySelectorAll('.kb-chtabs button').forEach((b) => {
+    document.querySelectorAll('.kb-chtabs button[data-channel]').forEach((b) => {
       b.addEventListener('click', () => {
         state.previewChannel = b.getAttribute('data-channel');
         renderPreview();

@@ -83,7 +83,7 @@ async def test_the_german_version_is_edited_beside_the_english_and_saved(gateway
     await rows.first.get_by_test_id("kb-diff-button").click()
     diff = page.get_by_test_id("kb-diff")
     await expect(diff.get_by_test_id("kb-field-diff").filter(has_text="de.answer")
-                 .locator(".add")).to_contain_text("mit **Klarna** zahlen")
+                 .locator(".add").last).to_contain_text("mit **Klarna** zahlen")
     assert page.errors == [] and page.dialogs == []
 
 
