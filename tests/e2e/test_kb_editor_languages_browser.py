@@ -89,7 +89,7 @@ async def test_the_german_version_is_edited_beside_the_english_and_saved(gateway
 
 async def test_the_missing_german_filter_lists_the_articles_without_german(gateway, browser):
     base, redis = gateway
-    store = ArticleStore(redis)
+    store = ArticleStore(redis, seed_folder=KnowledgeSettings().articles_dir)
     await store.revision()  # seeded: every seed article has its German version
     await store.save(Article(id="purple-unicorns", title="Purple unicorns",
                              questions=("Do you sell purple unicorns?",),
@@ -119,6 +119,7 @@ async def test_the_missing_german_filter_lists_the_articles_without_german(gatew
 
     # a German version half written is refused, and nothing changes
     await page.get_by_test_id("kb-missing-de").uncheck()
+    await expect(page.locator("#kb-count")).to_have_text("47 articles")
     await open_article(page, "unicorns", "Purple unicorns")
     await page.get_by_test_id("t-answer").fill("")
     await page.get_by_test_id("kb-save").click()
