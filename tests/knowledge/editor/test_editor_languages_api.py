@@ -85,6 +85,13 @@ async def test_a_german_version_is_saved_beside_the_english_and_counted(gateway,
     assert stale.status_code == 409  # the German version is not lost to an old page
     assert (await ArticleStore(redis).get("purple-unicorns")).has("de")
 
+    # rolling back to version 1 takes the German version away again, as a new version
+    back = await editor.post("/api/kb/articles/purple-unicorns/rollback",
+                             json={"version": 1, "expected_version": 2})
+    assert back.status_code == 200 and back.json()["translations"] == {}
+    assert back.json()["version"] == 3
+    assert (await editor.get("/api/kb/articles")).json()["missing"]["de"] == 1
+
 
 async def test_unanswered_wordings_are_added_to_the_language_the_editor_picks(gateway, editor):
     _, redis = gateway
