@@ -327,12 +327,20 @@ class ImportReport:
 async def import_articles(store: ArticleStore, articles: list[Article], *, author: str,
                           dry_run: bool = False) -> ImportReport:
     """New ids are created, changed articles get a new version, identical ones are
-    left alone; articles missing from the import are kept as they are."""
+    left alone; articles missing from the import are kept as they are, and so
+    are languages missing from an imported article (an English-only file from
+    before the translation does not delete the German; the editor does)."""
     current = {a.id: a for a in await store.all()}
     report = ImportReport()
     changes: list[tuple[Article, int | None]] = []
     for article in articles:
         existing = current.get(article.id)
+        if existing is not None:
+            kept = {code: text for code, text in existing.translations.items()
+                    if code != article.language and code not in article.translations}
+            if kept:
+                article = article.model_copy(update={"translations": dict(sorted(
+                    {**article.translations, **kept}.items()))})
         if existing is None:
             report.created.append(article.id)
             changes.append((article, None))

@@ -156,3 +156,20 @@ async def test_trying_a_question_as_a_german_customer_shows_the_german_reply(edi
     english = (await editor.post("/api/kb/try", json={
         "question": "Kann ich mit PayPal zahlen?", "language": "en"})).json()
     assert english["reply"]["text"].startswith("We accept")
+
+
+async def test_an_english_only_import_keeps_the_german_it_does_not_mention(gateway, editor):
+    _, redis = gateway
+    await editor.get("/api/kb/articles")  # seeded, with German
+    store = ArticleStore(redis)
+    german = (await store.get("contact-us")).text("de")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:  # an export from before the translation
+        z.writestr("articles/contact-us.md", "---\nid: contact-us\ntitle: Contact us\n"
+                                             "questions: [how do I reach you]\n---\nCall us.\n")
+    response = await editor.post("/api/kb/import", files={"file": ("kb.zip", archive.getvalue())})
+    assert response.status_code == 200 and response.json()["updated"] == ["contact-us"]
+    article = await store.get("contact-us")
+    assert article.answer == "Call us." and article.text("de") == german
+    again = await editor.post("/api/kb/import", files={"file": ("kb.zip", archive.getvalue())})
+    assert again.json()["unchanged"] == ["contact-us"]
