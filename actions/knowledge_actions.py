@@ -4,6 +4,8 @@ unanswered question in a row, or a topic configured as human-only."""
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import replace
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -13,10 +15,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.handoff_actions import escalate
 from actions.handoff_service import handoff_service
 from actions.knowledge_service import knowledge_service, load_embedder
+from core.i18n import supported
 from core.settings import get_settings
 from handoff.sentiment import is_negative
 from knowledge import ArticleNotFound
-from knowledge.answers.replies import FALLBACK_TEXT, Reply, article_reply, decision_reply
+from knowledge.answers.replies import article_reply, decision_reply, fallback_reply
 
 UNANSWERED = ("fallback", "clarify")
 
@@ -58,19 +61,26 @@ class ActionAnswerFromKnowledge(Action):
         channel = (message.get("metadata") or {}).get("channel", "web")
         chosen = next(tracker.get_latest_entity_values("article_id"), None)
         query = message.get("text") or ""
+        language = supported(tracker.get_slot("language"))  # the gateway sets it; en if unset
 
         if chosen:  # the customer pressed one of the clarification buttons
             # so that clarification was not left unanswered (editors' view)
             await service.store.clarification_picked(tracker.sender_id, chosen)
             try:
                 article = await service.article(chosen)
-                reply = article_reply(article, channel)
+                reply = article_reply(article, channel, language)
             except ArticleNotFound:
-                article, reply = None, Reply(text=FALLBACK_TEXT, note={"decision": "fallback"})
+                article, reply = None, fallback_reply(language)
+                reply = replace(reply, buttons=[])
         else:
             decision = await service.decide(query, channel, customer_id=tracker.sender_id)
             article = decision.article
-            reply = decision_reply(decision, channel)
+            # clarification buttons titled in the customer's language
+            options = {}
+            for match in decision.options:
+                with contextlib.suppress(ArticleNotFound):
+                    options[match.article_id] = await service.store.get(match.article_id)
+            reply = decision_reply(decision, channel, language, options)
 
         if handoff.sentiment_escalation and not chosen and \
                 is_negative(query, handoff.sentiment_threshold):

@@ -35,6 +35,7 @@ class ArticleRef(Frozen):
     id: str
     version: int
     title: str = ""
+    language: str = "en"  # the language the customer was shown it in
 
 
 class VerifiedAttribute(Frozen):

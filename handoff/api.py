@@ -208,8 +208,7 @@ async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
     }
 
 
-@router.get("/api/agent/canned", response_model=list[CannedAnswer],
-            response_model_exclude_none=True)
+@router.get("/api/agent/canned", response_model=list[CannedAnswer])
 async def canned_answers(q: str = "", language: str | None = None,
                          _: StaffUser = Depends(agent_only),
                          gw: Gateway = Depends(gateway)) -> list[dict]:
@@ -218,7 +217,7 @@ async def canned_answers(q: str = "", language: str | None = None,
     article's answer in another language only where it has none in this one."""
     if len(q) > 200:
         raise HTTPException(422, "the search is at most 200 characters")
-    found = await gw.search_answers(q, limit=20 if language else 10)
+    found = await gw.search_answers(q, limit=10, language=language)
     return prefer_language(found, language)[:10]
 
 

@@ -41,8 +41,9 @@ class Gateway(Protocol):
     async def language(self, customer_id: str) -> str:
         """The customer's language now (en | de): what they are written to in."""
 
-    async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
-        """Published knowledge answers whose title, questions or answer contain
-        every word of `query` (all of them for an empty query), as
-        {id, title, answer} (and `language` where the knowledge base has
-        answers per language): canned answers for the agent's reply box."""
+    async def search_answers(self, query: str, limit: int = 10,
+                             language: str | None = None) -> list[dict]:
+        """Published knowledge answers whose title, questions or answer (in any
+        language) contain every word of `query` (all of them for an empty query),
+        as {id, title, answer, language}, one entry per language an article is
+        written in, `language` first: canned answers for the agent's reply box."""

@@ -55,7 +55,7 @@ class CannedAnswer(BaseModel):
     id: str
     title: str
     answer: str  # Markdown
-    language: str | None = None  # the answer's language, where the knowledge base says
+    language: str = "en"  # of this title and answer (one entry per language)
 
 
 class Presence(BaseModel):

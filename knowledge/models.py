@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.models import ArticleRef
 
@@ -64,6 +64,13 @@ class Article(BaseModel):
     def _clean_questions(cls, questions: tuple[str, ...]) -> tuple[str, ...]:
         return _clean(questions)
 
+    @model_validator(mode="after")
+    def _translations_are_other_languages(self) -> Article:
+        # text(self.language) reads the main fields, so such a translation would never show
+        if self.language in self.translations:
+            raise ValueError(f"a translation into the main language {self.language!r}")
+        return self
+
     @property
     def languages(self) -> tuple[str, ...]:
         """The main language first, then the translations'."""
@@ -85,8 +92,16 @@ class Article(BaseModel):
         """The channel's own variant when the editor wrote one, else the main answer."""
         return self.channels.get(channel) or self.answer  # type: ignore[call-overload]
 
-    def ref(self) -> ArticleRef:
-        return ArticleRef(id=self.id, version=self.version, title=self.title)
+    def has(self, language: str) -> bool:
+        """Whether the article has its own version in `language`."""
+        return language in self.languages
+
+    def ref(self, language: str | None = None) -> ArticleRef:
+        """Which article and version, and in which language it was shown (its
+        title in that language)."""
+        shown = language if language and self.has(language) else self.language
+        return ArticleRef(id=self.id, version=self.version, title=self.text(shown).title,
+                          language=shown)
 
 
 class Match(BaseModel):

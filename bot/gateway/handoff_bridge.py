@@ -145,20 +145,29 @@ class HandoffBridge:
     async def language(self, customer_id: str) -> str:
         return await self._languages.get(await self._customers.live(customer_id))
 
-    async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
+    async def search_answers(self, query: str, limit: int = 10,
+                             language: str | None = None) -> list[dict]:
+        """Published articles whose text in any language holds every word of
+        `query`, at most `limit` of them; one {id, title, answer, language} entry
+        per language each article is written in, `language` (the customer's)
+        first, else the article's main language first."""
         words = query.lower().split()
         found = []
         for article in await self._articles.all():
             if article.status != "published":
                 continue
-            title = article.title.lower()
-            text = " ".join((title, *article.questions, article.answer)).lower()
+            texts = {code: article.text(code) for code in article.languages}
+            title = " ".join(t.title for t in texts.values()).lower()
+            text = " ".join((title, *(q for t in texts.values() for q in t.questions),
+                             *(t.answer for t in texts.values()))).lower()
             if all(word in text for word in words):
                 in_title = sum(word in title for word in words)
-                found.append((-in_title, title, {"id": article.id, "title": article.title,
-                                                 "answer": article.answer}))
+                order = sorted(texts, key=lambda code: code != language)
+                found.append((-in_title, article.title.lower(), [
+                    {"id": article.id, "title": texts[code].title, "answer": texts[code].answer,
+                     "language": code} for code in order]))
         found.sort(key=lambda f: f[:2])
-        return [answer for *_, answer in found[:limit]]
+        return [entry for *_, entries in found[:limit] for entry in entries]
 
     # -- background work ------------------------------------------------------------------
     async def start(self) -> None:

@@ -626,12 +626,15 @@
     const seq = ++cannedSeq;
     const q = $('canned-q').value.trim();
     try {
+      // The customer's language first (one entry per language an article has).
       const customer = state.current && state.current.customer;
-      const language = (customer && customer.language) || '';
-      const answers = await api('GET', `/api/agent/canned?q=${encodeURIComponent(q)}&language=${encodeURIComponent(language)}`);
+      const ticket = state.current && state.current.ticket;
+      const language = (customer && customer.language) || (ticket && ticket.language) || '';
+      const answers = await api('GET', `/api/agent/canned?q=${encodeURIComponent(q)}` +
+        `&language=${encodeURIComponent(language)}`);
       if (seq !== cannedSeq) return; // a newer search is on its way
       $('canned').replaceChildren(...(answers.length ? answers.map((a) =>
-        el('li', { testid: 'canned-item', data: { id: a.id } },
+        el('li', { testid: 'canned-item', data: { id: a.id, language: a.language } },
           el('div', { class: 'canned-head' }, el('strong', { text: a.title }), languageBadge(a.language, 'canned-language'),
             el('button', { type: 'button', testid: 'canned-use', text: 'Use',
               onclick: () => useAnswer(a.answer) })),

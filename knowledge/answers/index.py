@@ -15,8 +15,8 @@ class VariantIndex:
     def __init__(self, articles: list[Article], embeddings: np.ndarray) -> None:
         self.articles = {a.id: a for a in articles}
         self._order = [a.id for a in articles]
-        self._questions = [q for a in articles for q in a.questions]
-        counts = [len(a.questions) for a in articles]
+        self._questions = self.variants(articles)
+        counts = [len(a.all_questions()) for a in articles]
         self._starts = np.cumsum([0, *counts[:-1]]) if counts else np.zeros(0, dtype=int)
         self._matrix = embeddings
         self.labels = np.repeat(np.arange(len(articles)), counts).astype(np.int64)
@@ -34,7 +34,8 @@ class VariantIndex:
 
     @staticmethod
     def variants(articles: list[Article]) -> list[str]:
-        return [q for a in articles for q in a.questions]
+        """Every language's variants, article by article (German ones match too)."""
+        return [q for a in articles for _, q in a.all_questions()]
 
     def __len__(self) -> int:
         return len(self._questions)

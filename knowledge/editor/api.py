@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from core.i18n import LANGUAGES, supported
 from core.staff import StaffUser
 from core.webauth import require_staff, staff_auth
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
@@ -80,6 +81,7 @@ class PreviewRequest(BaseModel):
 class TryRequest(BaseModel):
     question: str = Field(min_length=1, max_length=1000)
     channel: str = Field(default="web", pattern=r"^(web|telegram|slack|sms)$")
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}$")  # the customer's
 
 
 def article_json(article: Article) -> dict:
@@ -91,7 +93,7 @@ def summary_json(article: Article) -> dict:
             "tags": list(article.tags), "language": article.language,
             "version": article.version, "updated_at": article.updated_at,
             "updated_by": article.updated_by, "questions": len(article.questions),
-            "channels": sorted(article.channels)}
+            "channels": sorted(article.channels), "languages": list(article.languages)}
 
 
 def invalid(exc: ArticleInvalid) -> HTTPException:
@@ -134,10 +136,16 @@ async def _save(be: EditorBackend, request: Request, user: StaffUser, article: A
 
 
 @router.get("/articles", response_model=ArticleList)
-async def list_articles(q: str = "", status: str = "", be: EditorBackend = Depends(backend),
+async def list_articles(q: str = "", status: str = "", missing: str = "",
+                        be: EditorBackend = Depends(backend),
                         user: StaffUser = Depends(editor)) -> dict:
-    found = search(await be.store.all(), q[:200], status)
-    return {"articles": [summary_json(a) for a in found], "revision": await be.store.revision()}
+    """`missing=de`: only the articles without a German version. `missing` counts,
+    for each language we answer in, the articles (of this status) without it."""
+    articles = await be.store.all()
+    found = search(articles, q[:200], status, missing[:8])
+    of_status = [a for a in articles if not status or a.status == status]
+    return {"articles": [summary_json(a) for a in found], "revision": await be.store.revision(),
+            "missing": {code: sum(not a.has(code) for a in of_status) for code in LANGUAGES}}
 
 
 @router.get("/articles/{article_id}", response_model=ArticleView)
@@ -269,7 +277,8 @@ async def try_question(body: TryRequest, be: EditorBackend = Depends(backend),
     matches with scores and the policy's decision. Not recorded as unanswered."""
     service = await be.service()
     decision = await service.decide(body.question, body.channel, record=False)
-    reply = decision_reply(decision, body.channel)
+    options = {m.article_id: await be.store.get(m.article_id) for m in decision.options}
+    reply = decision_reply(decision, body.channel, body.language, options)
     t = service.thresholds
     return {
         "question": body.question,
@@ -277,7 +286,8 @@ async def try_question(body: TryRequest, be: EditorBackend = Depends(backend),
         "thresholds": {"answer": t.answer, "clarify": t.clarify, "margin": t.margin},
         "matches": [m.model_dump() for m in decision.matches],
         "options": [m.article_id for m in decision.options],
-        "article": decision.article.ref().model_dump() if decision.article else None,
+        "article": (decision.article.ref(supported(body.language)).model_dump()
+                    if decision.article else None),
         # ...and how that reply looks on the channel asked about.
         "reply": {"text": reply.text, "buttons": [b["title"] for b in reply.buttons],
                   "preview": be.previews[body.channel](reply.text)},

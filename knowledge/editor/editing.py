@@ -11,10 +11,18 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from core.i18n import LANGUAGES
 from knowledge import ArticleInvalid
-from knowledge.models import Article, ArticleStatus, ChannelName
+from knowledge.models import Article, ArticleStatus, ArticleText, ChannelName
 
 CHANNELS: tuple[ChannelName, ...] = ("web", "telegram", "slack", "sms")
 MAX_QUESTIONS = 200
@@ -24,9 +32,10 @@ MAX_TAG_CHARS = 40
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 LANGUAGE_RE = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"
 # Content fields in the order the history shows them; "channels.sms" etc. are
-# expanded from CHANNELS.
-CONTENT_FIELDS = ("title", "questions", "answer", *(f"channels.{c}" for c in CHANNELS),
-                  "tags", "language", "status")
+# expanded from CHANNELS. A translation's fields follow, prefixed with its
+# language: "de.title", "de.questions", "de.answer", "de.channels.sms".
+TEXT_FIELDS = ("title", "questions", "answer", *(f"channels.{c}" for c in CHANNELS))
+CONTENT_FIELDS = (*TEXT_FIELDS, "tags", "language", "status")
 
 
 def _text(value: str) -> str:
@@ -35,8 +44,9 @@ def _text(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-class ArticleInput(BaseModel):
-    """The editable fields of an article, as the editor page and the API send them."""
+class TextInput(BaseModel):
+    """What changes with the language: title, question variants, answer and
+    per-channel answer variants."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -44,9 +54,6 @@ class ArticleInput(BaseModel):
     questions: list[str] = Field(min_length=1, max_length=MAX_QUESTIONS)
     answer: str = Field(min_length=1, max_length=20_000)
     channels: dict[ChannelName, str] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
-    language: str = Field(default="en", pattern=LANGUAGE_RE)
-    status: ArticleStatus = "draft"
 
     @field_validator("title")
     @classmethod
@@ -88,6 +95,36 @@ class ArticleInput(BaseModel):
             raise ValueError(f"the {too_long[0]} variant is longer than 20,000 characters")
         return {c: cleaned[c] for c in CHANNELS if c in cleaned}
 
+    def to_text(self) -> ArticleText:
+        return ArticleText(title=self.title, questions=tuple(self.questions),
+                           answer=self.answer, channels=dict(self.channels))
+
+    @classmethod
+    def of_text(cls, text: ArticleText) -> TextInput:
+        return cls(title=text.title, questions=list(text.questions), answer=text.answer,
+                   channels=dict(text.channels))
+
+
+class ArticleInput(TextInput):
+    """The editable fields of an article, as the editor page and the API send them:
+    the main language's text, and `translations` ({"de": {title, questions,
+    answer, channels}}) into the other languages we answer in."""
+
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    language: str = Field(default="en", pattern=LANGUAGE_RE)
+    status: ArticleStatus = "draft"
+    translations: dict[str, TextInput] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _translations_are_other_languages(self) -> ArticleInput:
+        for code in self.translations:
+            if code not in LANGUAGES:
+                raise ValueError(f"translations: {code!r} is not a language we answer in "
+                                 f"({', '.join(LANGUAGES)})")
+            if code == self.language:
+                raise ValueError(f"translations: {code!r} is the article's main language")
+        return self
+
     @field_validator("tags")
     @classmethod
     def _clean_tags(cls, tags: list[str]) -> list[str]:
@@ -107,7 +144,9 @@ class ArticleInput(BaseModel):
         try:
             return Article(id=article_id, title=self.title, questions=tuple(self.questions),
                            answer=self.answer, channels=dict(self.channels),
-                           tags=tuple(self.tags), language=self.language, status=self.status)
+                           tags=tuple(self.tags), language=self.language, status=self.status,
+                           translations={code: t.to_text()
+                                         for code, t in sorted(self.translations.items())})
         except ValidationError as exc:
             raise ArticleInvalid(error_text(exc)) from exc
 
@@ -115,7 +154,9 @@ class ArticleInput(BaseModel):
     def of(cls, article: Article) -> ArticleInput:
         return cls(title=article.title, questions=list(article.questions),
                    answer=article.answer, channels=dict(article.channels),
-                   tags=list(article.tags), language=article.language, status=article.status)
+                   tags=list(article.tags), language=article.language, status=article.status,
+                   translations={code: TextInput.of_text(t)
+                                 for code, t in article.translations.items()})
 
 
 def clean_article(article: Article) -> Article:
@@ -137,20 +178,28 @@ def error_text(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def _text_fields(text: ArticleText, prefix: str = "") -> dict[str, str]:
+    fields = {f"{prefix}title": text.title, f"{prefix}questions": "\n".join(text.questions),
+              f"{prefix}answer": text.answer}
+    for channel in CHANNELS:
+        fields[f"{prefix}channels.{channel}"] = text.channels.get(channel, "")
+    return fields
+
+
 def content_of(article: Article) -> dict[str, str]:
-    """The content fields of an article as text, one entry per field of CONTENT_FIELDS.
-    Lists are one item per line; an absent channel variant is empty."""
+    """The content fields of an article as text: CONTENT_FIELDS, then each
+    translation's TEXT_FIELDS prefixed with its language ("de.answer"). Lists are
+    one item per line; an absent channel variant is empty."""
     fields = {
-        "title": article.title,
-        "questions": "\n".join(article.questions),
-        "answer": article.answer,
+        **_text_fields(article.text(article.language)),
         "tags": "\n".join(article.tags),
         "language": article.language,
         "status": article.status,
     }
-    for channel in CHANNELS:
-        fields[f"channels.{channel}"] = article.channels.get(channel, "")
-    return {name: fields[name] for name in CONTENT_FIELDS}
+    content = {name: fields[name] for name in CONTENT_FIELDS}
+    for code in sorted(article.translations):
+        content.update(_text_fields(article.translations[code], f"{code}."))
+    return content
 
 
 def same_content(a: Article, b: Article) -> bool:
@@ -173,16 +222,19 @@ def diff_articles(old: Article, new: Article, context: int = 2) -> list[FieldDif
     """Field by field: only the fields that changed, each as a unified line diff."""
     before, after = content_of(old), content_of(new)
     diffs = []
-    for name in CONTENT_FIELDS:
-        if before[name] == after[name]:
+    # a translation added or taken away: its fields from or to empty
+    languages = sorted({*old.translations, *new.translations})
+    for name in (*CONTENT_FIELDS, *(f"{code}.{f}" for code in languages for f in TEXT_FIELDS)):
+        was, now = before.get(name, ""), after.get(name, "")
+        if was == now:
             continue
-        raw = difflib.unified_diff(before[name].split("\n") if before[name] else [],
-                                   after[name].split("\n") if after[name] else [],
+        raw = difflib.unified_diff(was.split("\n") if was else [],
+                                   now.split("\n") if now else [],
                                    lineterm="", n=context)
         lines = []
         for line in list(raw)[2:]:  # past the "--- / +++" file header
             lines.append(("@", line) if line.startswith("@@") else (line[:1], line[1:]))
-        diffs.append(FieldDiff(name, before[name], after[name], tuple(lines)))
+        diffs.append(FieldDiff(name, was, now, tuple(lines)))
     return diffs
 
 
@@ -198,23 +250,29 @@ def slugify(title: str) -> str:
     return slug or "article"
 
 
-def search(articles: list[Article], query: str = "", status: str = "") -> list[Article]:
-    """Articles whose text holds every word of `query` (any case), title hits
-    first, then question hits, then the rest; alphabetical within each."""
+def search(articles: list[Article], query: str = "", status: str = "",
+           missing: str = "") -> list[Article]:
+    """Articles whose text (in any of their languages) holds every word of
+    `query` (any case), title hits first, then question hits, then the rest;
+    alphabetical within each. `missing="de"`: only those without a German version."""
     words = query.casefold().split()
     ranked: list[tuple[int, str, Article]] = []
     for article in articles:
         if status and article.status != status:
             continue
-        title = article.title.casefold()
-        questions = "\n".join(article.questions).casefold()
-        everything = "\n".join([article.id, title, questions, article.answer.casefold(),
-                                *(t.casefold() for t in article.tags),
-                                *(v.casefold() for v in article.channels.values())])
+        if missing and article.has(missing):
+            continue
+        texts = [article.text(code) for code in article.languages]
+        title = "\n".join(t.title for t in texts).casefold()
+        questions = "\n".join(q for t in texts for q in t.questions).casefold()
+        everything = "\n".join([article.id, title, questions,
+                                *(t.answer.casefold() for t in texts),
+                                *(tag.casefold() for tag in article.tags),
+                                *(v.casefold() for t in texts for v in t.channels.values())])
         if not all(w in everything for w in words):
             continue
         rank = 0 if words and all(w in title for w in words) else (
             1 if words and all(w in questions for w in words) else 2)
-        ranked.append((rank, title, article))
+        ranked.append((rank, article.title.casefold(), article))
     ranked.sort(key=lambda r: (r[0], r[1]))
     return [article for _, _, article in ranked]

@@ -11,6 +11,15 @@ from core.models import ArticleRef
 from knowledge.models import ArticleStatus, DecisionKind, Match
 
 
+class TranslationView(BaseModel):
+    """The article in another language: what changes with the language."""
+
+    title: str
+    questions: list[str]
+    answer: str  # Markdown
+    channels: dict[str, str]
+
+
 class ArticleView(BaseModel):
     """An article with every field, and whether customers get it now."""
 
@@ -20,7 +29,8 @@ class ArticleView(BaseModel):
     answer: str  # Markdown
     channels: dict[str, str]  # per-channel answer variants
     tags: list[str]
-    language: str
+    language: str  # the main language (of the fields above)
+    translations: dict[str, TranslationView]  # language -> the article in it
     status: ArticleStatus
     version: int
     updated_at: float
@@ -46,11 +56,13 @@ class ArticleSummary(BaseModel):
     updated_by: str
     questions: int  # how many question variants
     channels: list[str]  # channels with their own answer variant
+    languages: list[str]  # the main language first, then its translations'
 
 
 class ArticleList(BaseModel):
     articles: list[ArticleSummary]
     revision: int  # of the whole knowledge base
+    missing: dict[str, int]  # language -> how many articles (of the status asked) lack it
 
 
 class VersionRow(BaseModel):

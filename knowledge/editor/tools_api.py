@@ -49,6 +49,8 @@ class AddVariants(BaseModel):
     expected_version: int = Field(ge=1)
     queries: list[str] = Field(min_length=1, max_length=500)
     entry_ids: list[str] = Field(default_factory=list, max_length=5000)
+    # the language the queries are in (the editor picks it); default: the article's main one
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
 
 
 class Dismiss(BaseModel):
@@ -79,19 +81,24 @@ async def unanswered(be: EditorBackend = Depends(backend),
 @router.post("/unanswered/add-variants", response_model=VariantsAdded, responses=CONFLICT)
 async def add_variants(body: AddVariants, request: Request,
                        be: EditorBackend = Depends(backend), user: StaffUser = Depends(editor)):
-    """Add a group's queries as question variants of an existing article (a new
-    version, published as the article is) and take the group off the list."""
+    """Add a group's queries as question variants of an existing article, to its
+    version in the queries' `language` (a new version, published as the article
+    is), and take the group off the list."""
     try:
         current = await be.store.get(body.article_id)
     except ArticleNotFound:
         raise HTTPException(404, f"no article {body.article_id!r}") from None
     if current.version != body.expected_version:
         return await conflict_response(be, body.article_id, body.expected_version)
-    data = ArticleInput.of(current)
+    language = body.language or current.language
+    if not current.has(language):
+        raise HTTPException(422, f"{current.title!r} has no {language} version yet: write it "
+                                 "first, or add these questions to another language")
+    data = ArticleInput.of(current).model_dump()
+    text = data if language == current.language else data["translations"][language]
+    text["questions"] = [*text["questions"], *body.queries]
     try:
-        updated = ArticleInput.model_validate(
-            {**data.model_dump(), "questions": [*data.questions, *body.queries]}
-        ).to_article(current.id)
+        updated = ArticleInput.model_validate(data).to_article(current.id)
     except ValidationError as exc:
         raise HTTPException(422, error_text(exc)) from None
     except ArticleInvalid as exc:

@@ -22,14 +22,19 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
 
+from core.i18n import LANGUAGES
 from knowledge import ArticleInvalid
-from knowledge.articles_io import parse_article, render_article
+from knowledge.articles_io import article_files, articles_from_files
 from knowledge.editor.editing import CHANNELS, ArticleInput, clean_article, error_text, same_content
-from knowledge.models import Article
+from knowledge.models import Article, ArticleText
 from knowledge.store import ArticleStore
 
+# The text columns of one language; a translation's carry its code: title_de, questions_de,
+# answer_de, web_answer_de ... (the plain ones hold the article's main language).
+TEXT_COLUMNS = ("title", "questions", "answer", *(f"{c}_answer" for c in CHANNELS))
 CSV_COLUMNS = ("id", "title", "questions", "answer", *(f"{c}_answer" for c in CHANNELS),
-               "tags", "language", "status")
+               "tags", "language", "status",
+               *(f"{column}_{code}" for code in LANGUAGES for column in TEXT_COLUMNS))
 MAX_ARTICLES = 5000
 MAX_IMPORT_BYTES = 20 * 1024 * 1024  # also the limit on a zip's unpacked size
 MAX_ZIP_MEMBERS = 2 * MAX_ARTICLES  # entries of any kind, folders included
@@ -67,8 +72,9 @@ def csv_text(cell: str) -> str:
 
 
 def md_files(articles: list[Article]) -> dict[str, str]:
-    """{"<id>.md": text} in the folder format."""
-    return {f"{a.id}.md": render_article(a) for a in sorted(articles, key=lambda a: a.id)}
+    """{"<id>.md": text, "<id>.de.md": its German version, ...} in the folder format."""
+    return {name: text for a in sorted(articles, key=lambda a: a.id)
+            for name, text in article_files(a).items()}
 
 
 def export_zip(articles: list[Article]) -> bytes:
@@ -87,14 +93,24 @@ def export_csv(articles: list[Article]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for a in sorted(articles, key=lambda a: a.id):
-        if any("\n" in q for q in a.questions) or any("," in t or "\n" in t for t in a.tags):
+        questions = [q for _, q in a.all_questions()]
+        if any("\n" in q for q in questions) or any("," in t or "\n" in t for t in a.tags):
             raise ArticleInvalid(f"{a.id}: a question variant with a line break or a tag "
                                  "with a comma cannot be written as CSV")
+        unwritable = [code for code in a.translations if code not in LANGUAGES]
+        if unwritable:
+            raise ArticleInvalid(f"{a.id}: no CSV columns for its {unwritable[0]} version")
         writer.writerow([csv_cell(cell) for cell in (
-            a.id, a.title, "\n".join(a.questions), a.answer,
-            *(a.channels.get(c, "") for c in CHANNELS),
-            ", ".join(a.tags), a.language, a.status)])
+            a.id, *_text_cells(a.text(a.language)), ", ".join(a.tags), a.language, a.status,
+            *(cell for code in LANGUAGES for cell in (
+                _text_cells(a.translations[code]) if code in a.translations
+                else ("",) * len(TEXT_COLUMNS))))])
     return out.getvalue()
+
+
+def _text_cells(text: ArticleText) -> tuple[str, ...]:
+    return (text.title, "\n".join(text.questions), text.answer,
+            *(text.channels.get(c, "") for c in CHANNELS))
 
 
 def write_folder(articles: list[Article], folder: Path) -> int:
@@ -109,14 +125,13 @@ def write_folder(articles: list[Article], folder: Path) -> int:
 
 
 def parse_md_files(files: dict[str, str]) -> list[Article]:
-    """{"path/<id>.md": text} -> articles; the file name must be the article id."""
-    articles, problems = [], []
-    for name in sorted(files):
+    """{"path/<id>.md": text, "path/<id>.de.md": its German version} -> articles;
+    the file name must be the article id."""
+    parsed, problems = articles_from_files(files)
+    articles = []
+    for article in parsed:
         try:
-            article = clean_article(parse_article(files[name], source=name))
-            if article.id != PurePosixPath(name).stem:
-                raise ArticleInvalid(f"{name}: id {article.id!r} does not match the file name")
-            articles.append(article)
+            articles.append(clean_article(article))
         except ArticleInvalid as exc:
             problems.append(str(exc))
     return _checked(articles, problems)
@@ -224,16 +239,26 @@ def parse_csv(text: str) -> list[Article]:
     return _checked(articles, problems)
 
 
+def _row_texts(row: dict[str, str], suffix: str = "") -> dict:
+    return dict(title=row.get(f"title{suffix}", ""),
+                questions=row.get(f"questions{suffix}", "").split("\n"),
+                answer=row.get(f"answer{suffix}", ""),
+                channels={c: row.get(f"{c}_answer{suffix}", "") for c in CHANNELS})
+
+
 def _row_article(row: dict[str, str], where: str) -> Article:
     article_id = row["id"].strip()
+    # a language whose cells are all empty has no version; one half written is an error
+    translations = {code: _row_texts(row, f"_{code}") for code in LANGUAGES
+                    if any(row.get(f"{column}_{code}", "").strip() for column in TEXT_COLUMNS)}
     try:
         data = ArticleInput.model_validate(dict(  # the status is checked there
-            title=row["title"], questions=row["questions"].split("\n"), answer=row["answer"],
-            channels={c: row.get(f"{c}_answer", "") for c in CHANNELS},
+            **_row_texts(row),
             tags=row.get("tags", "").split(","),
             language=row.get("language", "").strip() or "en",
             # no status: published, as in the folder format (its files may omit it too)
-            status=row.get("status", "").strip() or "published"))
+            status=row.get("status", "").strip() or "published",
+            translations=translations))
     except ValidationError as exc:
         raise ArticleInvalid(f"{where} ({article_id or 'no id'}): {error_text(exc)}") from exc
     try:
@@ -302,12 +327,20 @@ class ImportReport:
 async def import_articles(store: ArticleStore, articles: list[Article], *, author: str,
                           dry_run: bool = False) -> ImportReport:
     """New ids are created, changed articles get a new version, identical ones are
-    left alone; articles missing from the import are kept as they are."""
+    left alone; articles missing from the import are kept as they are, and so
+    are languages missing from an imported article (an English-only file from
+    before the translation does not delete the German; the editor does)."""
     current = {a.id: a for a in await store.all()}
     report = ImportReport()
     changes: list[tuple[Article, int | None]] = []
     for article in articles:
         existing = current.get(article.id)
+        if existing is not None:
+            kept = {code: text for code, text in existing.translations.items()
+                    if code != article.language and code not in article.translations}
+            if kept:
+                article = article.model_copy(update={"translations": dict(sorted(
+                    {**article.translations, **kept}.items()))})
         if existing is None:
             report.created.append(article.id)
             changes.append((article, None))

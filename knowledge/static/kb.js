@@ -14,12 +14,15 @@
   const { sanitize } = globalThis.FrontDoorSafeHtml;
 
   const CHANNELS = ['web', 'telegram', 'slack', 'sms'];
+  const LANGUAGES = ['en', 'de'];  // the languages customers are answered in (core/i18n.py)
+  const LANGUAGE_NAMES = { en: 'English', de: 'German' };
   const HEADERS = { 'X-Requested-With': 'frontdoor' };
 
   const state = {
     article: null,       // the article as last loaded or saved (null: a new one)
     resolves: [],        // unanswered entry ids a new article is started from
     previewChannel: 'web',
+    previewLanguage: null, // null: the main language
     preview: null,
     idTouched: false,
     dirty: false,
@@ -96,8 +99,10 @@
   async function loadList() {
     const q = $('kb-search').value;
     const status = $('kb-status-filter').value;
+    const missing = $('kb-missing').checked ? 'de' : '';
     const r = await api('GET', '/api/kb/articles?q=' + encodeURIComponent(q) +
-                             '&status=' + encodeURIComponent(status));
+                             '&status=' + encodeURIComponent(status) +
+                             '&missing=' + encodeURIComponent(missing));
     const list = $('kb-articles');
     list.replaceChildren();
     if (!r.ok) {
@@ -106,11 +111,17 @@
     }
     $('kb-count').textContent = r.data.articles.length + ' article' +
       (r.data.articles.length === 1 ? '' : 's');
+    $('kb-missing-count').textContent = String(r.data.missing.de);
+    $('kb-missing-count').title = r.data.missing.de + ' articles have no German version';
     r.data.articles.forEach((a) => {
+      const langs = a.languages.indexOf('de') < 0
+        ? el('span', { text: 'no German', class: 'badge kb-nolang', testid: 'kb-no-german' })
+        : el('span', { text: a.languages.join(' · ').toUpperCase(), class: 'kb-muted kb-small' });
       const item = el('li', { testid: 'kb-article' }, [
         el('span', { text: a.title, class: 'kb-title' }),
         el('span', { text: a.status, class: 'badge status-' + a.status }),
-        el('span', { text: a.id + ' · v' + a.version, class: 'kb-muted kb-small' })
+        el('span', { text: a.id + ' · v' + a.version, class: 'kb-muted kb-small' }),
+        langs
       ]);
       item.setAttribute('data-id', a.id);
       item.tabIndex = 0;
@@ -136,6 +147,59 @@
     box.hidden = !text;
   }
 
+  /** The language shown beside the main one: German for an English article. */
+  function otherLanguage() {
+    const main = $('f-language').value.trim() || 'en';
+    return LANGUAGES.filter((c) => { return c !== main; })[0];
+  }
+
+  function languageName(code) {
+    return LANGUAGE_NAMES[code] || code;
+  }
+
+  function labelLanguages() {
+    const main = $('f-language').value.trim() || 'en';
+    const other = otherLanguage();
+    $('lang-main-name').textContent = languageName(main) + ' (main language)';
+    $('lang-other-name').textContent = languageName(other);
+    const missing = !$('t-title').value.trim() && !$('t-questions').value.trim() &&
+      !$('t-answer').value.trim();
+    $('t-missing').hidden = !missing;
+    $('t-missing').textContent = 'No ' + languageName(other) + ' version yet: customers who write ' +
+      languageName(other) + ' get the ' + languageName(main) + ' answer, with a note. ' +
+      'Write it here (title, question variants and answer).';
+    const box = $('kb-preview-langs');
+    box.replaceChildren();
+    [main, other].forEach((code) => {
+      const b = el('button', { type: 'button', text: languageName(code), testid: 'preview-lang-' + code });
+      b.setAttribute('data-lang', code);
+      b.classList.toggle('active', previewLanguage() === code);
+      b.setAttribute('aria-pressed', String(previewLanguage() === code));
+      b.addEventListener('click', () => {
+        state.previewLanguage = code === main ? null : code;
+        labelLanguages();
+        schedulePreview(0);
+      });
+      box.appendChild(b);
+    });
+  }
+
+  function previewLanguage() {
+    const main = $('f-language').value.trim() || 'en';
+    return state.previewLanguage === otherLanguage() ? state.previewLanguage : main;
+  }
+
+  function fillTranslation(a) {
+    const t = a && a.translations ? a.translations[otherLanguage()] : null;
+    $('t-title').value = t ? t.title : '';
+    $('t-questions').value = t ? t.questions.join('\n') : '';
+    $('t-answer').value = t ? t.answer : '';
+    CHANNELS.forEach((c) => {
+      $('t-ch-' + c).value = (t && t.channels[c]) || '';
+    });
+    $('t-channels').open = !!(t && Object.keys(t.channels).length);
+  }
+
   function fillForm(a) {
     $('f-id').value = a ? a.id : '';
     $('f-id').readOnly = !!a;
@@ -148,6 +212,8 @@
     $('f-channels').open = !!(a && Object.keys(a.channels).length);
     $('f-tags').value = a ? a.tags.join(', ') : '';
     $('f-language').value = a ? a.language : 'en';
+    fillTranslation(a);
+    labelLanguages();
     $('f-status').value = a ? a.status : 'draft';
     $('f-version').textContent = a
       ? 'version ' + a.version + ' · saved ' + when(a.updated_at) + ' by ' + a.updated_by
@@ -160,22 +226,43 @@
     updateSaveLabel();
   }
 
-  function formPayload() {
+  /** The title, questions, answer and channels typed in under prefix "f" or "t". */
+  function textPayload(prefix) {
     const channels = {};
     CHANNELS.forEach((c) => {
-      const v = $('f-ch-' + c).value;
+      const v = $(prefix + '-ch-' + c).value;
       if (v.trim()) channels[c] = v;
     });
     return {
-      title: $('f-title').value,
-      questions: $('f-questions').value.split('\n').filter((q) => { return q.trim(); }),
-      answer: $('f-answer').value,
-      channels: channels,
-      tags: $('f-tags').value.split(',').map((t) => { return t.trim(); })
-        .filter((t) => { return t; }),
-      language: $('f-language').value.trim() || 'en',
-      status: $('f-status').value
+      title: $(prefix + '-title').value,
+      questions: $(prefix + '-questions').value.split('\n').filter((q) => { return q.trim(); }),
+      answer: $(prefix + '-answer').value,
+      channels: channels
     };
+  }
+
+  function formPayload() {
+    const body = textPayload('f');
+    const language = $('f-language').value.trim() || 'en';
+    const other = otherLanguage();
+    // Translations this page does not show (a third language) are kept as they are.
+    const translations = {};
+    const kept = (state.article && state.article.translations) || {};
+    Object.keys(kept).forEach((code) => {
+      if (code !== other && code !== language) translations[code] = kept[code];
+    });
+    const t = textPayload('t');
+    // All empty: no version in that language (customers get the main one, with a note).
+    if (t.title.trim() || t.questions.length || t.answer.trim() || Object.keys(t.channels).length) {
+      translations[other] = t;
+    }
+    return Object.assign(body, {
+      tags: $('f-tags').value.split(',').map((tag) => { return tag.trim(); })
+        .filter((tag) => { return tag; }),
+      language: language,
+      status: $('f-status').value,
+      translations: translations
+    });
   }
 
   function updateSaveLabel() {
@@ -283,7 +370,8 @@
   }
 
   async function runPreview() {
-    const body = formPayload();
+    const main = $('f-language').value.trim() || 'en';
+    const body = textPayload(previewLanguage() === main ? 'f' : 't');
     const r = await api('POST', '/api/kb/preview', { answer: body.answer, channels: body.channels });
     state.preview = r.ok ? r.data : null;
     renderPreview(r.ok ? null : errorText(r.data));
@@ -292,7 +380,7 @@
   function renderPreview(error) {
     const box = $('kb-preview-body');
     box.replaceChildren();
-    document.querySelectorAll('.kb-chtabs button').forEach((b) => {
+    document.querySelectorAll('.kb-chtabs button[data-channel]').forEach((b) => {
       b.classList.toggle('active', b.getAttribute('data-channel') === state.previewChannel);
       const p = state.preview && state.preview[b.getAttribute('data-channel')];
       const worst = p ? p.checks.reduce((w, c) => {
@@ -304,7 +392,7 @@
     const p = state.preview && state.preview[state.previewChannel];
     if (!p) { box.appendChild(el('p', { text: 'Write an answer to see it here.', class: 'kb-muted' })); return; }
     box.appendChild(el('p', { class: 'kb-muted', testid: 'preview-summary',
-      text: p.summary + ' · from the ' + p.source }));
+      text: languageName(previewLanguage()) + ' · ' + p.summary + ' · from the ' + p.source }));
     const checks = el('ul', { class: 'kb-checks', testid: 'preview-checks' });
     p.checks.forEach((c) => {
       checks.appendChild(el('li', { class: 'check-' + c.level, text: c.text }));
@@ -414,7 +502,8 @@
     const wait = setTimeout(() => {
       box.appendChild(el('p', { class: 'kb-muted', text: 'Loading the language model (first time only)…' }));
     }, 800);
-    const r = await api('POST', '/api/kb/try', { question: q, channel: $('kb-try-channel').value });
+    const r = await api('POST', '/api/kb/try', { question: q, channel: $('kb-try-channel').value,
+                                               language: $('kb-try-language').value });
     clearTimeout(wait);
     box.replaceChildren();
     if (!r.ok) { box.appendChild(el('p', { text: errorText(r.data), class: 'error' })); return; }
@@ -505,13 +594,23 @@
       select.appendChild(o);
     });
     if (g.suggestion) select.value = g.suggestion.article_id;
+    // Which language the wordings are in: the article's main language unless the editor says.
+    const language = el('select', { testid: 'kb-group-language' });
+    language.setAttribute('aria-label', 'Language of these questions');
+    language.appendChild(el('option', { text: "in the article's main language" }));
+    language.firstChild.value = '';
+    LANGUAGES.forEach((code) => {
+      const o = el('option', { text: 'as ' + languageName(code) + ' questions' });
+      o.value = code;
+      language.appendChild(o);
+    });
     const add = el('button', { type: 'button', text: 'Add as variants', testid: 'kb-group-add' });
     add.addEventListener('click', async () => {
       const target = await api('GET', '/api/kb/articles/' + encodeURIComponent(select.value));
       if (!target.ok) { note.textContent = errorText(target.data); return; }
       const r = await api('POST', '/api/kb/unanswered/add-variants', {
         article_id: select.value, expected_version: target.data.version,
-        queries: chosen(), entry_ids: g.entry_ids });
+        queries: chosen(), entry_ids: g.entry_ids, language: language.value || null });
       if (!r.ok) { note.textContent = errorText(r.data); note.className = 'error'; return; }
       note.textContent = 'Added to "' + r.data.title + '" (version ' + r.data.version + ').';
       note.className = 'ok';
@@ -528,7 +627,8 @@
       if (r.ok) card.remove(); else note.textContent = errorText(r.data);
     });
     card.appendChild(el('div', { class: 'kb-row' }, [
-      el('span', { text: g.suggestion ? 'Closest article:' : 'Article:' }), select, add, start, dismiss]));
+      el('span', { text: g.suggestion ? 'Closest article:' : 'Article:' }), select, language, add,
+      start, dismiss]));
     card.appendChild(note);
     return card;
   }
@@ -575,6 +675,7 @@
       searchTimer = setTimeout(loadList, 200);
     });
     $('kb-status-filter').addEventListener('change', loadList);
+    $('kb-missing').addEventListener('change', loadList);
     $('kb-new').addEventListener('click', () => { newArticle(null, []); });
     $('kb-form').addEventListener('submit', save);
     $('kb-form').addEventListener('input', (e) => {
@@ -583,11 +684,15 @@
       if (e.target.id === 'f-title' && !state.article && !state.idTouched) {
         $('f-id').value = slugify($('f-title').value);
       }
-      if (e.target.id === 'f-answer' || e.target.id.indexOf('f-ch-') === 0) schedulePreview();
+      // a new main language relabels the columns (their text stays where it is)
+      if (e.target.id === 'f-language' || /^t-(title|questions|answer)$/.test(e.target.id)) {
+        labelLanguages();
+      }
+      if (/^[ft]-(answer|ch-)/.test(e.target.id)) schedulePreview();
     });
     $('f-status').addEventListener('change', updateSaveLabel);
     $('kb-load-latest').addEventListener('click', loadLatest);
-    document.querySelectorAll('.kb-chtabs button').forEach((b) => {
+    document.querySelectorAll('.kb-chtabs button[data-channel]').forEach((b) => {
       b.addEventListener('click', () => {
         state.previewChannel = b.getAttribute('data-channel');
         renderPreview();

@@ -229,7 +229,8 @@ async def test_an_agent_takes_over_from_the_bot_on_telegram_and_hands_back(stack
         # A canned answer from the knowledge base, after a greeting of the agent's own.
         await agent.get_by_test_id("reply-text").fill("Hello from a person on web chat.")
         await agent.get_by_test_id("canned-q").fill("paypal")
-        canned = agent.locator('[data-testid="canned-item"][data-id="payment-methods"]')
+        canned = agent.locator(
+            '[data-testid="canned-item"][data-id="payment-methods"][data-language="en"]')
         await canned.get_by_test_id("canned-use").click()
         await expect(agent.get_by_test_id("reply-text")).to_have_value(
             re.compile(r"^Hello from a person on web chat\.\n\n.*PayPal", re.DOTALL))

@@ -15,7 +15,7 @@ from core.settings import HandoffSettings
 from handoff import TicketStateError
 from handoff.keys import HANDOFF_KEYS
 from handoff.service import HandoffService
-from knowledge.models import Article
+from knowledge.models import Article, ArticleText
 from knowledge.store import ArticleStore
 from tests.conftest import gateway_without_rasa
 from tests.staff import make_staff, signed_in_client
@@ -116,13 +116,40 @@ async def test_canned_answers_search_published_articles(gateway):
     try:
         found = (await ada.get("/api/agent/canned", params={"q": "paypal"})).json()
         assert found == [{"id": "payment-methods", "title": "Payment methods",
-                          "answer": "We take cards and **PayPal**."}]
+                          "answer": "We take cards and **PayPal**.", "language": "en"}]
         assert [a["id"] for a in (await ada.get("/api/agent/canned", params={
             "q": "OPEN when"})).json()] == ["opening-hours"]
         assert len((await ada.get("/api/agent/canned")).json()) == 2  # no query: all published
         assert (await ada.get("/api/agent/canned", params={"q": "x" * 201})).status_code == 422
         async with httpx.AsyncClient(base_url=base) as anonymous:
             assert (await anonymous.get("/api/agent/canned")).status_code == 401
+    finally:
+        await ada.aclose()
+
+
+async def test_canned_answers_come_in_every_language_the_customers_first(gateway):
+    base, redis = gateway
+    await make_staff(redis, "ada", "agent")
+    await ArticleStore(redis).save(Article(
+        id="payment-methods", title="Payment methods", questions=("can I pay with PayPal?",),
+        answer="We take cards and **PayPal**.",
+        translations={"de": ArticleText(title="Zahlungsarten", questions=("Geht PayPal?",),
+                                        answer="Wir nehmen Karten und **PayPal**.")}),
+        expected_version=None, author="test")
+    ada = await signed_in_client(base, "ada")
+    try:
+        english = {"id": "payment-methods", "title": "Payment methods",
+                   "answer": "We take cards and **PayPal**.", "language": "en"}
+        german = {"id": "payment-methods", "title": "Zahlungsarten",
+                  "answer": "Wir nehmen Karten und **PayPal**.", "language": "de"}
+        found = (await ada.get("/api/agent/canned", params={"q": "paypal"})).json()
+        assert found == [english, german]  # the main language first
+        found = (await ada.get("/api/agent/canned", params={"q": "paypal",
+                                                            "language": "de"})).json()
+        assert found == [german, english]
+        # a German word finds the article too
+        assert (await ada.get("/api/agent/canned", params={"q": "zahlungsarten"})).json() == [
+            english, german]
     finally:
         await ada.aclose()
 
