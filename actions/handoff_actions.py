@@ -10,6 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_service import handoff_service
+from bot.customers.language import CustomerLanguages
 from bot.customers.merge import Customers
 from core.staff import StaffStore
 from handoff.messages import escalation_text
@@ -57,7 +58,10 @@ async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> s
     agent_name = None
     if ticket.status == "claimed" and ticket.agent:
         agent_name = await _display_name(service, ticket.agent)
-    return escalation_text(ticket, standing, service.teams.team(ticket.team), agent_name)
+    # The gateway keeps the customer's language (and sets the slot from it).
+    language = await CustomerLanguages(service.redis).get(customer_id)
+    return escalation_text(ticket, standing, service.teams.team(ticket.team), agent_name,
+                           language)
 
 
 async def _display_name(service, username: str) -> str:

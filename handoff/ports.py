@@ -31,6 +31,9 @@ class Gateway(Protocol):
     async def tell(self, customer_id: str, text: str) -> dict:
         """A system message to the customer."""
 
+    async def language(self, customer_id: str) -> str:
+        """The customer's language ("en", "de"): what they are told things in."""
+
     async def ask_csat(self, customer_id: str, ref: str) -> None: ...
 
     async def reset_dialogue(self, customer_id: str) -> None:
