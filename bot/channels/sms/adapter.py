@@ -153,8 +153,9 @@ class SmsChannel:
         if word is not None:
             if await self._first_answer(sid):
                 # A German keyword gets our answer: Twilio does not know it.
-                await self._keyword(word, phone,
-                                    answer=self._own_replies or not carrier_answers(body))
+                german = not carrier_answers(body)
+                await self._keyword(word, phone, answer=self._own_replies or german,
+                                    hint="de" if german else None)
             return None
         if opted_out:
             log.info("message from opted-out %s not taken", _mask(phone))
@@ -167,10 +168,12 @@ class SmsChannel:
                 await self._reply(phone, exc.message)
             return None
 
-    async def _keyword(self, word: Keyword, phone: str, *, answer: bool) -> None:
+    async def _keyword(self, word: Keyword, phone: str, *, answer: bool,
+                       hint: str | None = None) -> None:
         """Record an opt-out or opt-in. Twilio has already answered the phone
         (and refuses a reply of ours to STOP), unless we answer this keyword
-        ourselves (`answer`)."""
+        ourselves (`answer`): in the language of the number's customer, else
+        `hint` (a German keyword is answered in German), else English."""
         key = SMS_KEYS.sms_opted_out(phone)
         responder = "we confirm" if answer else "Twilio's opt-out handling answers"
         if word == "stop":
@@ -178,14 +181,14 @@ class SmsChannel:
             if await self._redis.set(key, str(time.time()), nx=True):
                 log.info("%s opted out of SMS (%s)", _mask(phone), responder)
                 if answer:
-                    await self._reply(phone, OPT_OUT_TEXT)
+                    await self._reply(phone, OPT_OUT_TEXT, hint)
         elif word == "start":
             if await self._redis.delete(key):
                 log.info("%s opted back in to SMS (%s)", _mask(phone), responder)
             if answer:
-                await self._reply(phone, OPT_IN_TEXT)
+                await self._reply(phone, OPT_IN_TEXT, hint)
         elif answer:  # HELP is answered even while opted out (CTIA)
-            await self._reply(phone, HELP_TEXT)
+            await self._reply(phone, HELP_TEXT, hint)
         else:
             log.info("HELP from %s: Twilio's opt-out handling answers it", _mask(phone))
 
@@ -193,12 +196,12 @@ class SmsChannel:
         return bool(await self._redis.set(SMS_KEYS.sms_handled(sid), "1", nx=True,
                                           ex=HANDLED_TTL_S))
 
-    async def _reply(self, phone: str, text: str) -> None:
+    async def _reply(self, phone: str, text: str, hint: str | None = None) -> None:
         """A direct answer from the gateway, in the language of the number's
         customer (English for a number we do not know yet); a failure is logged,
         never raised, so the webhook still succeeds (the opt-out itself is
         already recorded)."""
-        text = say(await language_of(self._redis, "sms", phone), text)
+        text = say(await language_of(self._redis, "sms", phone, hint), text)
         try:
             await self._deliver(phone, text)
         except ChannelSendError as exc:
