@@ -87,7 +87,7 @@ def extract(domain: str) -> dict[Msgid, list[str]]:
             options = {"domain": domain, "file_domain": domain_of(path)}
             with path.open("rb") as f:
                 for line, message, _c, _ctx in babel_extract(
-                        extract_python, f, keywords=KEYWORDS,  # type: ignore[arg-type]
+                        extract_python, f, keywords=KEYWORDS,
                         options=options, strip_comment_tags=False):
                     key = message if isinstance(message, str) else tuple(message)
                     where = f"{path.relative_to(PROJECT_ROOT)}:{line}"
@@ -138,7 +138,7 @@ def problems(domain: str, language: str = "de") -> list[str]:
         else:
             wanted = placeholders(msgid if isinstance(msgid, str) else msgid[-1])
             for translated in strings:
-                if placeholders(translated) != wanted:
+                if placeholders(str(translated)) != wanted:
                     out.append(f"placeholders {sorted(wanted or ())} differ in {translated!r}: "
                                f"{label}")
     return out
