@@ -10,7 +10,6 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_service import handoff_service
-from bot.customers.language import CustomerLanguages
 from bot.customers.merge import Customers
 from core.staff import StaffStore
 from handoff.messages import escalation_text
@@ -58,10 +57,9 @@ async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> s
     agent_name = None
     if ticket.status == "claimed" and ticket.agent:
         agent_name = await _display_name(service, ticket.agent)
-    # The gateway keeps the customer's language (and sets the slot from it).
-    language = await CustomerLanguages(service.redis).get(customer_id)
+    # The gateway sets the slot from the customer's language before each turn.
     return escalation_text(ticket, standing, service.teams.team(ticket.team), agent_name,
-                           language)
+                           tracker.get_slot("language"))
 
 
 async def _display_name(service, username: str) -> str:

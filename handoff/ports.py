@@ -31,15 +31,15 @@ class Gateway(Protocol):
     async def tell(self, customer_id: str, text: str) -> dict:
         """A system message to the customer."""
 
-    async def language(self, customer_id: str) -> str:
-        """The customer's language ("en", "de"): what they are told things in."""
-
     async def ask_csat(self, customer_id: str, ref: str) -> None: ...
 
     async def reset_dialogue(self, customer_id: str) -> None:
         """Tell Rasa a person handled the conversation (no stale form resumes)."""
 
     async def agent_name(self, username: str) -> str: ...
+
+    async def language(self, customer_id: str) -> str:
+        """The customer's language now (en | de): what they are written to in."""
 
     async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
         """Published knowledge answers whose title, questions or answer contain

@@ -124,9 +124,6 @@ class HandoffBridge:
     async def tell(self, customer_id: str, text: str, **where) -> dict:
         return await self.deliver(customer_id, text, author="system", **where)
 
-    async def language(self, customer_id: str) -> str:
-        return await self._languages.get(await self._customers.live(customer_id))
-
     async def ask_csat(self, customer_id: str, ref: str) -> None:
         await self.handoff.expect_csat(customer_id, ref)
         language = await self.language(customer_id)
@@ -153,6 +150,9 @@ class HandoffBridge:
 
     async def agent_name(self, username: str) -> str:
         return await self._staff.display_name(username)
+
+    async def language(self, customer_id: str) -> str:
+        return await self._languages.get(await self._customers.live(customer_id))
 
     async def search_answers(self, query: str, limit: int = 10) -> list[dict]:
         words = query.lower().split()
