@@ -241,18 +241,20 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
     while True:
         customer_id = current.customer_id
         if customer_id is None:
-            await websocket.send_json({"type": "history", "entries": [],
-                                       "language": current.browser_language})
+            await websocket.send_json({"type": "history", "entries": []})
             current.subscribed.set()
             await current.created.wait()
             continue
         async with svc.hub.subscribe(customer_id) as frames:
             history = await svc.transcripts.history(customer_id, svc.settings.history_limit)
-            current.language = await current.speaks(svc)
-            await websocket.send_json({"type": "history", "language": current.language,
+            await websocket.send_json({"type": "history",
                                        "entries": [entry_view(e) for e in history]})
             current.subscribed.set()
             current.following.set()
+            # The widget speaks the customer's language (the browser's until
+            # they have one), and follows it when it changes (below).
+            current.language = await current.speaks(svc)
+            await websocket.send_json({"type": "language", "language": current.language})
             while True:
                 frame = await frames.get()
                 if websocket.application_state != WebSocketState.CONNECTED:
