@@ -44,12 +44,12 @@
   const PONG_WAIT_MS = 10000; // no frame at all by then: the socket is dead
   const CHANNEL_NAMES = { telegram: 'Telegram', slack: 'Slack', sms: 'SMS' };
   const CONFIG = globalThis.FrontDoorWidgetConfig || { language: 'en', labels: { en: {} } };
-  let language = CONFIG.labels[CONFIG.language] ? CONFIG.language : Object.keys(CONFIG.labels)[0];
+  let labelLanguage = CONFIG.labels[CONFIG.language] ? CONFIG.language : Object.keys(CONFIG.labels)[0];
   const labelled = []; // [node, attribute or null for text, key]: relabelled on a switch
 
   /** A label in the widget's language, with {placeholders} filled in. */
   function t(key, values) {
-    const table = CONFIG.labels[language] || {};
+    const table = CONFIG.labels[labelLanguage] || {};
     let s = typeof table[key] === 'string' ? table[key] : key;
     if (values) {
       s = s.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m));
@@ -76,17 +76,17 @@
   /** Speak `code` from now on (the customer's language changed): every label
    * already shown is said again in it. Unknown codes are ignored. */
   function setLanguage(code) {
-    if (typeof code !== 'string' || !CONFIG.labels[code] || code === language) {
+    if (typeof code !== 'string' || !CONFIG.labels[code] || code === labelLanguage) {
       return;
     }
-    language = code;
+    labelLanguage = code;
     if (ui) {
       relabel();
     }
   }
 
   function relabel() {
-    ui.root.setAttribute('lang', language);
+    ui.root.setAttribute('lang', labelLanguage);
     for (let i = labelled.length - 1; i >= 0; i--) {
       const [node, attr, key, values] = labelled[i];
       if (!node.isConnected) {
@@ -250,7 +250,7 @@
   const ICON_SEND = ['M22 2 11 13', 'M22 2 15 22 11 13 2 9 22 2z'];
 
   function formatTime(ts) {
-    const locale = [language];
+    const locale = [labelLanguage];
     let d = new Date(ts * 1000);
     if (isNaN(d.getTime())) {
       d = new Date();
@@ -272,7 +272,7 @@
     if (isNaN(d.getTime())) {
       d = new Date();
     }
-    const node = el('time', { class: 'fd-time', datetime: d.toISOString(), title: d.toLocaleString([language]), text: formatTime(ts) });
+    const node = el('time', { class: 'fd-time', datetime: d.toISOString(), title: d.toLocaleString([labelLanguage]), text: formatTime(ts) });
     node.setAttribute('data-ts', String(ts));
     return node;
   }
@@ -318,7 +318,7 @@
 
   function buildUi() {
     const uid = 'fd-' + Math.random().toString(36).slice(2, 8);
-    const root = el('div', { class: 'fd-root', 'data-frontdoor': '', lang: language });
+    const root = el('div', { class: 'fd-root', 'data-frontdoor': '', lang: labelLanguage });
     root.hidden = true; // revealed once the stylesheet has loaded
 
     const launcher = el('button', {
@@ -1234,7 +1234,7 @@
       setLanguage(code);
     },
     language() {
-      return language;
+      return labelLanguage;
     },
     // sanitize(html) -> DocumentFragment: the shared allow-list the widget renders with.
     sanitize
