@@ -1129,11 +1129,13 @@
   }
 
   function handleFrame(f) {
+    if (f.type === 'history' || f.type === 'language') {
+      setLanguage(f.language); // the customer's language: the labels follow it
+    }
     switch (f.type) {
       case 'history':
         attempt = 0;
         authFailures = 0;
-        setLanguage(f.language);
         renderHistory(f.entries);
         markReady();
         break;
@@ -1144,9 +1146,6 @@
         if (typeof f.client_id === 'string' && pending[f.client_id] && pending[f.client_id].state !== 'failed') {
           setPendingState(pending[f.client_id], 'acked');
         }
-        break;
-      case 'language':
-        setLanguage(f.language);
         break;
       case 'typing':
         setTyping(f.on === true);
