@@ -11,6 +11,7 @@ longer in the source obsolete (`frontdoor i18n update`).
 from __future__ import annotations
 
 import ast
+import functools
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +51,9 @@ def domain_of(path: Path) -> str | None:
 def extract_python(fileobj, keywords, comment_tags, options):
     """A Babel extraction method (babel.messages.extract's interface): the
     marked texts of one Python file, read with `ast` rather than tokens, so a
-    `text` variable or a `def text(...)` is never mistaken for a call. With
-    options["domain"], only that domain's texts: `text(...)` calls naming it,
-    and the other marks when options["file_domain"] is it."""
+    `text` variable or a `def text(...)` is never mistaken for a call. Each
+    text's domain is its only comment: the one a `text(...)` call names, else
+    options["file_domain"]; with options["domain"], only that domain's texts."""
     tree = ast.parse(fileobj.read())
     want, here = options.get("domain"), options.get("file_domain")
     calls = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Call)),
@@ -71,27 +72,34 @@ def extract_python(fileobj, keywords, comment_tags, options):
             domain = args[0]
         else:
             domain = here
-        if want is None or domain == want:
+        if domain is not None and (want is None or domain == want):
             # Babel picks the msgid(s) by the keyword's positions; a None there
             # (not a literal) is skipped with a warning.
-            yield node.lineno, name, args, []
+            yield node.lineno, name, args, [domain]
 
 
 def extract(domain: str) -> dict[Msgid, list[str]]:
     """Every msgid marked for `domain` in the project's source -> where it is
     ("path:line"), through Babel's extractor with the method above. A plural is
     the tuple (singular, plural)."""
-    found: dict[Msgid, list[str]] = {}
-    for top in SOURCES:
-        for path in sorted((PROJECT_ROOT / top).rglob("*.py")):
-            options = {"domain": domain, "file_domain": domain_of(path)}
-            with path.open("rb") as f:
-                for line, message, _c, _ctx in babel_extract(
-                        extract_python, f, keywords=KEYWORDS,
-                        options=options, strip_comment_tags=False):
-                    key = message if isinstance(message, str) else tuple(message)
-                    where = f"{path.relative_to(PROJECT_ROOT)}:{line}"
-                    found.setdefault(key, []).append(where)
+    files = tuple((str(p), p.stat().st_mtime_ns)
+                  for top in SOURCES for p in sorted((PROJECT_ROOT / top).rglob("*.py")))
+    return dict(_extract_all(files).get(domain, {}))
+
+
+@functools.lru_cache(maxsize=1)
+def _extract_all(files: tuple[tuple[str, int], ...]) -> dict[str, dict[Msgid, list[str]]]:
+    """One pass over the source for every domain (cached while no file changes)."""
+    found: dict[str, dict[Msgid, list[str]]] = {}
+    for name, _mtime in files:
+        path = Path(name)
+        with path.open("rb") as f:
+            for line, message, comments, _ctx in babel_extract(
+                    extract_python, f, keywords=KEYWORDS,
+                    options={"file_domain": domain_of(path)}, strip_comment_tags=False):
+                key = message if isinstance(message, str) else tuple(message)
+                where = f"{path.relative_to(PROJECT_ROOT)}:{line}"
+                found.setdefault(comments[0], {}).setdefault(key, []).append(where)
     return found
 
 

@@ -38,6 +38,7 @@ def test_a_text_call_belongs_to_the_domain_it_names_wherever_it_is():
               'def text(a, b, c):\n    return text\n')
     assert _extracted(source, "handoff", "gateway") == [("handoff", None, "You are {n}.")]
     assert _extracted(source, "gateway", "gateway") == [("Send",)]
+    assert _extracted(source, "gateway", None) == []  # a file of no domain: text() calls only
 
 
 def test_a_lost_placeholder_is_a_problem():
