@@ -57,7 +57,9 @@ async def escalate(tracker: Tracker, reason: str, topic: str | None = None) -> s
     agent_name = None
     if ticket.status == "claimed" and ticket.agent:
         agent_name = await _display_name(service, ticket.agent)
-    return escalation_text(ticket, standing, service.teams.team(ticket.team), agent_name)
+    # The gateway sets the slot from the customer's language before each turn.
+    return escalation_text(ticket, standing, service.teams.team(ticket.team), agent_name,
+                           tracker.get_slot("language"))
 
 
 async def _display_name(service, username: str) -> str:

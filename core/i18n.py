@@ -84,3 +84,33 @@ def text(domain: str, language: str | None, message: str, **values: object) -> s
     """One translated, formatted text: `text("handoff", "de", "Hi {name}", name="Ana")`."""
     translated = translator(domain, language).gettext(message)
     return translated.format(**values) if values else translated
+
+
+# -- where each domain's texts are written ----------------------------------------------
+
+# Domain -> the source it is extracted from (folders or files, relative to the
+# project root). A file or folder listed for one domain is left out of any
+# other domain whose folder contains it (the widget's labels live inside
+# bot/channels/ but are their own domain). The completeness test
+# (tests/core/test_catalogues.py) and `frontdoor i18n` both read this map.
+DOMAINS: dict[str, tuple[str, ...]] = {
+    "gateway": ("bot/gateway",),
+    "channels": ("bot/channels",),
+    "handoff": ("handoff",),
+    "actions": ("actions",),
+    "knowledge": ("knowledge",),
+    "widget": ("bot/channels/web/labels.py",),
+}
+# How a text is marked for extraction: gettext's names (`_`, `gettext`,
+# `ngettext`, also as methods: `translator(...).gettext("...")`), `N_` for a
+# text only listed where it is defined, and `text(domain, language, msgid, ...)`,
+# which names its domain itself (so `text("handoff", ...)` in bot/gateway/ is a
+# handoff text). The others belong to the domain of the file they are in.
+# Only literal strings are texts; an f-string cannot be one.
+KEYWORDS: dict[str, tuple[int, ...]] = {"_": (1,), "gettext": (1,), "ngettext": (1, 2),
+                                        "N_": (1,), "text": (3,)}
+
+
+def N_(message: str) -> str:
+    """Marks a text for extraction where it is only listed (translated later)."""
+    return message

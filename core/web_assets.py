@@ -32,10 +32,12 @@ def path(name: str, default_dir: Path) -> Path:
     return FILES.get(name) or default_dir / name
 
 
-def bundle(script: Path) -> str:
-    """The shared scripts followed by `script`, as one script with its own scope."""
+def bundle(script: Path, prelude: str = "") -> str:
+    """The shared scripts followed by `script`, as one script with its own scope;
+    `prelude` (e.g. the widget's configuration) runs first inside that scope."""
     files = (*FILES.values(), script)
-    return _bundle(tuple((str(f), f.stat().st_mtime_ns) for f in files))
+    whole = _bundle(tuple((str(f), f.stat().st_mtime_ns) for f in files))
+    return whole.replace(_BUNDLE_HEAD, _BUNDLE_HEAD + prelude, 1) if prelude else whole
 
 
 @lru_cache(maxsize=4)

@@ -12,6 +12,8 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -33,7 +35,13 @@ from core.webauth import (
     staff_templates,
 )
 from handoff import AtCapacity, HandoffError, TicketNotFound, TicketStateError, UnknownTeam
-from handoff.messages import CLAIMED_TEXT, RESOLVED_TEXT, TRANSFERRED_TEXT, position_phrase
+from handoff.messages import (
+    claimed_text,
+    position_phrase,
+    resolved_text,
+    team_closed_text,
+    transferred_text,
+)
 from handoff.models import Ticket
 from handoff.ports import Gateway
 from handoff.queue import ANY_HOLDER
@@ -243,7 +251,7 @@ async def claim(ref: str, user: StaffUser = Depends(agent_only),
         raise HTTPException(409, f"{ref} was already taken") from None
     except AtCapacity:
         raise HTTPException(409, "you already hold your maximum of conversations") from None
-    await _tell(gw, ticket.customer_id, CLAIMED_TEXT.format(agent=user.display_name))
+    await _tell(gw, ticket.customer_id, partial(claimed_text, user.display_name))
     return ticket.view()
 
 
@@ -301,16 +309,16 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
         if body.team is not None:
             moved, standing = await service.transfer_to_team(ref, body.team, by=user.username,
                                                              holder=holder)
-            await _tell(gw, ticket.customer_id, TRANSFERRED_TEXT.format(
-                team=service.teams.team(body.team).name,
-                standing=position_phrase(standing) if standing.team_open else
-                "They are closed right now and will reply here when they open."))
+            team_name = service.teams.team(body.team).name
+            await _tell(gw, ticket.customer_id, lambda language: transferred_text(
+                team_name, position_phrase(standing, language) if standing.team_open
+                else team_closed_text(language), language))
         else:
             assert body.agent is not None  # exactly one of the two, checked above
             await _known_agent(service, body.agent)
             moved = await service.assign(ref, body.agent, holder=holder)
-            await _tell(gw, ticket.customer_id, CLAIMED_TEXT.format(
-                agent=await gw.agent_name(body.agent)))
+            await _tell(gw, ticket.customer_id,
+                        partial(claimed_text, await gw.agent_name(body.agent)))
     except UnknownTeam:
         raise HTTPException(422, f"no team {body.team!r}") from None
     except AtCapacity:
@@ -320,11 +328,12 @@ async def transfer(ref: str, body: TransferBody, user: StaffUser = Depends(agent
     return moved.view()
 
 
-async def _tell(gw: Gateway, customer_id: str, text: str) -> None:
-    """Tell the customer, best effort: the ticket change stands even if the
-    customer can no longer be reached (e.g. their data was erased)."""
+async def _tell(gw: Gateway, customer_id: str, compose: Callable[[str], str]) -> None:
+    """Tell the customer, in their language (`compose(language)` writes the
+    text), best effort: the ticket change stands even if the customer can no
+    longer be reached (e.g. their data was erased)."""
     try:
-        await gw.tell(customer_id, text)
+        await gw.tell(customer_id, compose(await gw.language(customer_id)))
     except LookupError as exc:
         log.warning("could not tell %s: %s", customer_id, exc)
 
@@ -350,7 +359,7 @@ async def resolve(ref: str, body: ResolveBody | None = None,
     if first:  # a repeated resolve (double click, retry) tells the customer nothing twice
         with contextlib.suppress(Exception):
             await gw.reset_dialogue(ticket.customer_id)
-        await _tell(gw, ticket.customer_id, RESOLVED_TEXT.format(agent=user.display_name))
+        await _tell(gw, ticket.customer_id, partial(resolved_text, user.display_name))
         if (body is None or body.csat) and service.settings.csat:
             with contextlib.suppress(LookupError):
                 await gw.ask_csat(ticket.customer_id, ref)

@@ -198,6 +198,7 @@ class Chat:
     first_name: str
     last_name: str | None = None
     blocked: bool = False
+    language_code: str = "en"  # the user's app language, sent with each of their messages
     next_message_id: int = 1
     messages: dict[int, dict] = field(default_factory=dict)  # message_id -> Message
     transcript: list[dict] = field(default_factory=list)
@@ -206,7 +207,7 @@ class Chat:
     def user_object(self) -> dict:
         user = {"id": self.id, "is_bot": False, "first_name": self.first_name,
                 "username": re.sub(r"[^A-Za-z0-9_]", "_", self.user)[:32],
-                "language_code": "en"}
+                "language_code": self.language_code}
         if self.last_name:
             user["last_name"] = self.last_name
         return user
@@ -543,6 +544,7 @@ class SendBody(BaseModel):
     phone: str | None = None
     first_name: str | None = None
     last_name: str | None = None
+    language_code: str | None = None  # the user's app language (kept for later messages)
 
 
 class UserBody(BaseModel):
@@ -646,6 +648,8 @@ async def _deliver(request: Request, sandbox: TelegramSandbox, update: dict) -> 
 async def user_sends(body: SendBody, request: Request) -> dict:
     sandbox = _state(request)
     chat = sandbox.chat(body.user, body.first_name, body.last_name)
+    if body.language_code:
+        chat.language_code = body.language_code
     if body.kind == "edit":
         last = next((m for m in reversed(chat.messages.values())
                      if m["from"]["id"] == chat.id and "text" in m), None)

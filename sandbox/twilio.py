@@ -40,7 +40,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from twilio.request_validator import RequestValidator
 
-from bot.channels.sms.parse import keyword
+from bot.channels.sms.parse import carrier_answers, keyword
 from bot.channels.sms.render import MAX_BODY_CHARS, sms_info
 from core.settings import Settings
 
@@ -228,7 +228,11 @@ async def sandbox_send(body: SendRequest, request: Request) -> dict:
 
 
 def _opt_out_handling(state: _State, user: str, text: str) -> None:
-    """Twilio's default keyword handling: it answers, and keeps the opt-out list."""
+    """Twilio's default keyword handling: it answers, and keeps the opt-out list.
+    It knows the carrier keywords only (STOP, HELP, ...; not the German STOPP
+    or HILFE, which the gateway answers itself)."""
+    if not carrier_answers(text):
+        return
     word = keyword(text, user in state.opted_out)
     if word == "stop":
         if user in state.opted_out:

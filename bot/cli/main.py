@@ -12,6 +12,7 @@ from rich.console import Console
 
 from bot.bench.chaos import FAULTS
 from bot.cli import customers as cli_customers
+from bot.cli import i18n as cli_i18n
 from bot.cli import kb as cli_kb
 from bot.cli import run as cli_run
 from bot.cli import staff as cli_staff
@@ -32,6 +33,7 @@ app.add_typer(cli_staff.app, name="user")
 app.add_typer(cli_customers.app, name="customer")
 app.add_typer(cli_kb.app, name="kb")
 app.add_typer(cli_run.app, name="run")
+app.add_typer(cli_i18n.app, name="i18n")
 console = Console()
 
 

@@ -31,9 +31,11 @@ from bot.rendering.web import entry_view
 from core.models import OWNER_QUEUE, Author, Button, InboundMessage, OutboundMessage
 from core.staff import StaffStore
 from handoff.messages import (
-    CSAT_TEXT,
-    CSAT_THANKS_TEXT,
-    position_phrase,
+    CSAT_SCORES,
+    csat_button_title,
+    csat_text,
+    csat_thanks_text,
+    reminder_text,
     update_text,
 )
 from handoff.models import QueueStanding
@@ -42,8 +44,12 @@ from knowledge.store import ArticleStore
 
 log = logging.getLogger(__name__)
 CSAT_PAYLOAD_RE = re.compile(r'/csat\{"score":([1-5])\}')
-CSAT_BUTTONS = tuple(Button(title=f"{n} {'★' * n}", payload=f'/csat{{"score":{n}}}')
-                     for n in (5, 4, 3, 2, 1))
+
+
+def csat_buttons(language: str) -> tuple[Button, ...]:
+    return tuple(Button(title=csat_button_title(n, language), payload=f'/csat{{"score":{n}}}')
+                 for n, _word in CSAT_SCORES)
+
 QUEUE_EVENTS = ("ticket.claimed", "ticket.requeued", "ticket.released", "ticket.transferred",
                 "ticket.resolved", "ticket.returned")
 
@@ -71,7 +77,8 @@ class HandoffBridge:
         match = CSAT_PAYLOAD_RE.fullmatch(message.button_payload or "")
         if match:
             if await self.handoff.record_csat(customer_id, int(match[1])):
-                await self.tell(customer_id, CSAT_THANKS_TEXT, channel=message.channel,
+                thanks = csat_thanks_text(await self.language(customer_id))
+                await self.tell(customer_id, thanks, channel=message.channel,
                                 channel_user_id=message.channel_user_id)
             return True  # a stale rating button is not a question for the bot either
         return False
@@ -119,7 +126,9 @@ class HandoffBridge:
 
     async def ask_csat(self, customer_id: str, ref: str) -> None:
         await self.handoff.expect_csat(customer_id, ref)
-        await self.deliver(customer_id, CSAT_TEXT, author="system", buttons=CSAT_BUTTONS)
+        language = await self.language(customer_id)
+        await self.deliver(customer_id, csat_text(language), author="system",
+                           buttons=csat_buttons(language))
 
     async def reply_target(self, customer_id: str, channel: str | None = None
                            ) -> tuple[str, str]:
@@ -219,6 +228,7 @@ class HandoffBridge:
             else s.position_update_interval_s
         if await self.handoff.should_tell_standing(customer_id, standing.position, interval,
                                                    reminder=reminder):
-            text = update_text(standing) if not reminder else \
-                f"You're still waiting for a person ({standing.ref}). {position_phrase(standing)}"
+            language = await self.language(customer_id)
+            text = reminder_text(standing, language) if reminder else \
+                update_text(standing, language)
             await self.tell(customer_id, text)

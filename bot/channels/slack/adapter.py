@@ -47,6 +47,7 @@ from bot.channels.slack.parse import (
     verified_email_of,
 )
 from bot.channels.slack.render import escape, mark_chosen, render
+from bot.channels.texts import customer_language, language_of, say
 from bot.gateway.inbound import InboundStream
 from core.bodies import read_bounded
 from core.models import InboundMessage, TranscriptEntry, VerifiedAttribute
@@ -148,7 +149,9 @@ class SlackChannel:
         except BadInput as exc:
             target = reply_target(body)
             if target and await self._redis.set(handled, "1", nx=True, ex=HANDLED_EVENT_TTL_S):
-                self._spawn(self._say(target, exc.message))
+                user = str((body.get("event") or {}).get("user") or "")
+                language = await language_of(self._redis, "slack", user)
+                self._spawn(self._say(target, say(language, exc.message)))
             return
         if message is None:
             return
@@ -223,10 +226,12 @@ class SlackChannel:
         channel, ts = container.get("channel_id"), container.get("message_ts")
         if not (channel and ts and message.get("blocks")):
             return
+        user = str((body.get("user") or {}).get("id") or "")
+        language = await language_of(self._redis, "slack", user)
         try:
             await self._api().chat_update(channel=channel, ts=ts,
                                           text=message.get("text") or escape(title),
-                                          blocks=mark_chosen(message["blocks"], title))
+                                          blocks=mark_chosen(message["blocks"], title, language))
         except Exception as exc:  # noqa: BLE001 - cosmetic; the choice is already taken
             log.warning("could not mark the choice on Slack message %s: %s", ts, _describe(exc))
 
@@ -241,7 +246,7 @@ class SlackChannel:
     # -- outbound ----------------------------------------------------------------
 
     async def send(self, recipient: Recipient, entry: TranscriptEntry) -> None:
-        messages = render(entry)
+        messages = render(entry, await customer_language(self._redis, recipient.customer_id))
         if not messages:
             return
         # A long entry goes out as several messages; on a retry, skip the ones

@@ -13,6 +13,7 @@ from typing import Any
 from bot import BadInput
 from bot.channels.slack.render import ACTION_PREFIX
 from bot.gateway.inbound import clean_text
+from core.i18n import N_
 from core.models import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ PRESSED_TTL_S = 7 * 24 * 3600
 SENT_PARTS_TTL_S = 24 * 3600
 MAX_BODY_BYTES = 1_000_000
 _INBOUND = "frontdoor_inbound"  # the Bolt context key carrying the inbound stream
-UNSUPPORTED_TEXT = ("Sorry, I can only read text here. Could you describe it in a message?")
+UNSUPPORTED_TEXT = N_("Sorry, I can only read text here. Could you describe it in a message?")
 # Message subtypes that are a person writing; edits, deletions, joins, bot
 # posts and the like are not.
 _TEXT_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message"}

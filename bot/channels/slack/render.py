@@ -25,6 +25,7 @@ from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
 from bot.rendering.markdown import is_safe_link, safe_markdown
+from core.i18n import text, translator
 from core.models import Button, TranscriptEntry
 
 log = logging.getLogger(__name__)
@@ -208,20 +209,22 @@ def _cut(text: str, room: int) -> tuple[int, int]:
 # -- Block Kit -------------------------------------------------------------------
 
 
-def render(entry: TranscriptEntry) -> list[dict]:
+def render(entry: TranscriptEntry, language: str | None = None) -> list[dict]:
     """One entry as chat.postMessage payloads ({"text", "blocks"}), usually one.
     The buttons go with the last message; later messages say they continue."""
     sections = [{"type": "section", "text": {"type": "mrkdwn", "text": part}}
                 for part in split_mrkdwn(markdown_to_mrkdwn(entry.text))]
     groups = [sections[i:i + BLOCKS_PER_MESSAGE]
               for i in range(0, len(sections), BLOCKS_PER_MESSAGE)] or [[]]
-    actions = action_blocks(entry.buttons)
+    actions = action_blocks(entry.buttons, language)
     if actions and len(groups[-1]) + len(actions) > BLOCKS_PER_MESSAGE:
         groups.append([])
     groups[-1].extend(actions)
     groups = [group for group in groups if group]
     fallback = fallback_text(entry)
-    return [{"text": fallback if i == 0 else f"(continued, part {i + 1} of {len(groups)})",
+    _ = translator("channels", language).gettext
+    return [{"text": fallback if i == 0 else
+             _("(continued, part {part} of {parts})").format(part=i + 1, parts=len(groups)),
              "blocks": group} for i, group in enumerate(groups)]
 
 
@@ -233,16 +236,17 @@ def fallback_text(entry: TranscriptEntry) -> str:
     return truncate(text, FALLBACK_LIMIT)
 
 
-def action_blocks(buttons: tuple[Button, ...]) -> list[dict]:
-    elements = [button_element(index, button) for index, button in enumerate(buttons)]
+def action_blocks(buttons: tuple[Button, ...], language: str | None = None) -> list[dict]:
+    elements = [button_element(index, button, language) for index, button in enumerate(buttons)]
     return [{"type": "actions", "block_id": f"fd_actions_{i // BUTTONS_PER_BLOCK}",
              "elements": elements[i:i + BUTTONS_PER_BLOCK]}
             for i in range(0, len(elements), BUTTONS_PER_BLOCK)]
 
 
-def button_element(index: int, button: Button) -> dict:
+def button_element(index: int, button: Button, language: str | None = None) -> dict:
     # plain_text is shown as is: no mrkdwn, no links, no mentions to escape.
-    title = " ".join(button.title.split()) or f"Option {index + 1}"
+    title = " ".join(button.title.split()) or \
+        text("channels", language, "Option {number}", number=index + 1)
     element = {"type": "button", "action_id": f"{ACTION_PREFIX}{index}",
                "text": {"type": "plain_text", "text": truncate(title, BUTTON_TEXT_LIMIT),
                         "emoji": True}}
@@ -253,10 +257,10 @@ def button_element(index: int, button: Button) -> dict:
     return element
 
 
-def mark_chosen(blocks: list[dict], title: str) -> list[dict]:
+def mark_chosen(blocks: list[dict], title: str, language: str | None = None) -> list[dict]:
     """A pressed message's blocks with its buttons replaced by the choice made."""
-    chosen = {"type": "context",
-              "elements": [{"type": "mrkdwn", "text": f"You chose: {escape(title)}"}]}
+    chosen = {"type": "context", "elements": [{"type": "mrkdwn", "text": text(
+        "channels", language, "You chose: {option}", option=escape(title))}]}
     out: list[dict] = []
     for block in blocks:
         if block.get("type") != "actions":

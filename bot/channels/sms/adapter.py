@@ -44,10 +44,12 @@ from bot.channels.sms.parse import (
     SEND_TIMEOUT_S,
     SENT_PARTS_TTL_S,
     Keyword,
+    carrier_answers,
     keyword,
     to_inbound,
 )
 from bot.channels.sms.render import _mask, plain, render
+from bot.channels.texts import customer_language, language_of, say
 from bot.infra import metrics
 from core.bodies import read_bounded
 from core.models import Button, InboundMessage, TranscriptEntry
@@ -146,10 +148,14 @@ class SmsChannel:
         if not phone or not sid:
             raise BadInput("malformed", "MessageSid and From are required.")
         opted_out = await self.is_opted_out(phone)
-        word = keyword(params.get("Body", ""), opted_out)
+        body = params.get("Body", "")
+        word = keyword(body, opted_out)
         if word is not None:
             if await self._first_answer(sid):
-                await self._keyword(word, phone)
+                # A German keyword gets our answer: Twilio does not know it.
+                german = not carrier_answers(body)
+                await self._keyword(word, phone, answer=self._own_replies or german,
+                                    hint="de" if german else None)
             return None
         if opted_out:
             log.info("message from opted-out %s not taken", _mask(phone))
@@ -162,24 +168,27 @@ class SmsChannel:
                 await self._reply(phone, exc.message)
             return None
 
-    async def _keyword(self, word: Keyword, phone: str) -> None:
+    async def _keyword(self, word: Keyword, phone: str, *, answer: bool,
+                       hint: str | None = None) -> None:
         """Record an opt-out or opt-in. Twilio has already answered the phone
-        (and refuses a reply of ours to STOP), unless we answer keywords ourselves."""
+        (and refuses a reply of ours to STOP), unless we answer this keyword
+        ourselves (`answer`): in the language of the number's customer, else
+        `hint` (a German keyword is answered in German), else English."""
         key = SMS_KEYS.sms_opted_out(phone)
-        responder = "we confirm" if self._own_replies else "Twilio's opt-out handling answers"
+        responder = "we confirm" if answer else "Twilio's opt-out handling answers"
         if word == "stop":
             # One confirmation per opt-out: a second STOP gets no more messages.
             if await self._redis.set(key, str(time.time()), nx=True):
                 log.info("%s opted out of SMS (%s)", _mask(phone), responder)
-                if self._own_replies:
-                    await self._reply(phone, OPT_OUT_TEXT)
+                if answer:
+                    await self._reply(phone, OPT_OUT_TEXT, hint)
         elif word == "start":
             if await self._redis.delete(key):
                 log.info("%s opted back in to SMS (%s)", _mask(phone), responder)
-            if self._own_replies:
-                await self._reply(phone, OPT_IN_TEXT)
-        elif self._own_replies:  # HELP is answered even while opted out (CTIA)
-            await self._reply(phone, HELP_TEXT)
+            if answer:
+                await self._reply(phone, OPT_IN_TEXT, hint)
+        elif answer:  # HELP is answered even while opted out (CTIA)
+            await self._reply(phone, HELP_TEXT, hint)
         else:
             log.info("HELP from %s: Twilio's opt-out handling answers it", _mask(phone))
 
@@ -187,9 +196,12 @@ class SmsChannel:
         return bool(await self._redis.set(SMS_KEYS.sms_handled(sid), "1", nx=True,
                                           ex=HANDLED_TTL_S))
 
-    async def _reply(self, phone: str, text: str) -> None:
-        """A direct answer from the gateway; a failure is logged, never raised,
-        so the webhook still succeeds (the opt-out itself is already recorded)."""
+    async def _reply(self, phone: str, text: str, hint: str | None = None) -> None:
+        """A direct answer from the gateway, in the language of the number's
+        customer (English for a number we do not know yet); a failure is logged,
+        never raised, so the webhook still succeeds (the opt-out itself is
+        already recorded)."""
+        text = say(await language_of(self._redis, "sms", phone, hint), text)
         try:
             await self._deliver(phone, text)
         except ChannelSendError as exc:
@@ -217,7 +229,7 @@ class SmsChannel:
                         "STOP) and gets nothing until it texts START", entry.id or "",
                         _mask(phone))
             return
-        parts = render(entry)
+        parts = render(entry, await customer_language(self._redis, recipient.customer_id))
         if entry.buttons:
             await self._redis.set(
                 SMS_KEYS.sms_options(phone),

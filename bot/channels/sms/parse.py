@@ -13,6 +13,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import BadInput
 from bot.gateway.inbound import clean_text
+from core.i18n import N_
 from core.models import Button, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -28,25 +29,40 @@ SEND_TIMEOUT_S = 10.0
 ERROR_UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
 
 # Carrier keywords (CTIA; Twilio's defaults), matched against the whole trimmed message.
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-START_WORDS = frozenset({"START", "UNSTOP"})
+CARRIER_STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+CARRIER_START_WORDS = frozenset({"START", "UNSTOP"})
 YES = "YES"  # opts back in only while opted out; otherwise it is an answer to the bot
-HELP_WORDS = frozenset({"HELP", "INFO"})
+CARRIER_HELP_WORDS = frozenset({"HELP", "INFO"})
+# German customers' words for the same. Twilio's opt-out handling does not know
+# them, so the gateway always answers these itself (STOP and START stay what
+# carriers require, and work in German too).
+GERMAN_STOP_WORDS = frozenset({"STOPP", "ABMELDEN"})
+GERMAN_HELP_WORDS = frozenset({"HILFE"})
+STOP_WORDS = CARRIER_STOP_WORDS | GERMAN_STOP_WORDS
+START_WORDS = CARRIER_START_WORDS
+HELP_WORDS = CARRIER_HELP_WORDS | GERMAN_HELP_WORDS
+CARRIER_WORDS = CARRIER_STOP_WORDS | CARRIER_START_WORDS | CARRIER_HELP_WORDS | {YES}
 
-# Our own answers to the keywords, sent only with FRONTDOOR_SMS_OWN_KEYWORD_REPLIES
-# (numbers whose Twilio opt-out handling is off); by default Twilio answers them.
-OPT_OUT_TEXT = ("You have been unsubscribed from Brightside messages. "
-                "Reply START to resubscribe.")
-OPT_IN_TEXT = ("You have been resubscribed to Brightside messages. "
-               "Reply HELP for help or STOP to unsubscribe.")
-HELP_TEXT = ("Brightside help: text us your question and we'll answer. To talk to a person "
-             "call 0800 555 0142 or email help@brightside.example. Reply STOP to unsubscribe.")
-MEDIA_ONLY_TEXT = "Sorry, we can only read text messages. Please type your question."
+# Our own answers to the keywords (English msgids of the channels catalogue),
+# sent with FRONTDOOR_SMS_OWN_KEYWORD_REPLIES (numbers whose Twilio opt-out
+# handling is off), and always for the German words; otherwise Twilio answers.
+OPT_OUT_TEXT = N_("You have been unsubscribed from Brightside messages. "
+                  "Reply START to resubscribe.")
+OPT_IN_TEXT = N_("You have been resubscribed to Brightside messages. "
+                 "Reply HELP for help or STOP to unsubscribe.")
+HELP_TEXT = N_("Brightside help: text us your question and we'll answer. To talk to a person "
+               "call 0800 555 0142 or email help@brightside.example. Reply STOP to unsubscribe.")
+MEDIA_ONLY_TEXT = N_("Sorry, we can only read text messages. Please type your question.")
 
 Keyword = Literal["stop", "start", "help"]
 
 
 # -- pure: inbound ----------------------------------------
+
+
+def carrier_answers(body: str) -> bool:
+    """Whether Twilio's default opt-out handling answers this keyword itself."""
+    return body.strip().upper() in CARRIER_WORDS
 
 
 def keyword(body: str, opted_out: bool) -> Keyword | None:

@@ -22,6 +22,7 @@ from typing import Literal
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from core.i18n import translator
 from core.models import TranscriptEntry
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ _GSM_LOOKALIKES = str.maketrans({
     "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2022": "-",
     "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u200b": "",
     "\u2026": "...",
+    # German quotation marks (the „ “ pair is above) and the rating stars.
+    "\u00bb": '"', "\u00ab": '"', "\u203a": "'", "\u2039": "'",
+    "\u1e9e": "SS", "\u2605": "*", "\u2606": "*",
 })
 # Control characters have no business in an SMS (ESC would even be read as the
 # GSM-7 extension escape); newline is kept.
@@ -260,25 +264,28 @@ def plain(text: str) -> str:
 
 # -- numbered options ---------------------------------------------------------------------
 
-def numbered_options(titles: Sequence[str]) -> str:
-    """ "Reply 1 for A, 2 for B or 3 for C." """
-    parts = [f"{n} for {plain(title)}" for n, title in enumerate(titles, start=1)]
+def numbered_options(titles: Sequence[str], language: str | None = None) -> str:
+    """ "Reply 1 for A, 2 for B or 3 for C." (in the customer's language)"""
+    _ = translator("channels", language).gettext
+    parts = [_("{number} for {option}").format(number=n, option=plain(title))
+             for n, title in enumerate(titles, start=1)]
     if not parts:
         return ""
     if len(parts) == 1:
-        return f"Reply {parts[0]}."
-    return f"Reply {', '.join(parts[:-1])} or {parts[-1]}."
+        return _("Reply {option}.").format(option=parts[0])
+    return _("Reply {options} or {last}.").format(options=", ".join(parts[:-1]), last=parts[-1])
 
 
 # -- pure: outbound ----------------------------------------
 
 
-def render(entry: TranscriptEntry) -> list[str]:
+def render(entry: TranscriptEntry, language: str | None = None) -> list[str]:
     """The SMS bodies for one entry, in order: plain text, buttons as numbered
-    options at the end, split so that no body exceeds ten segments."""
+    options at the end (worded in `language`), split so that no body exceeds
+    ten segments."""
     text = markdown_to_sms(entry.text)
     if entry.buttons:
-        options = numbered_options([b.title for b in entry.buttons])
+        options = numbered_options([b.title for b in entry.buttons], language)
         text = f"{text}\n\n{options}" if text else options
     return split_message(text)
 

@@ -41,9 +41,11 @@ from bot.channels.telegram.parse import (
     TYPING_REFRESH_S,
     DirectReply,
     callback_token,
+    in_language,
     to_inbound,
 )
 from bot.channels.telegram.render import TelegramPart, _plain, render
+from bot.channels.texts import customer_language, language_of
 from bot.gateway.inbound import InboundStream
 from core.models import InboundMessage, TranscriptEntry
 from core.settings import Settings
@@ -111,6 +113,9 @@ class TelegramChannel:
                                      nx=True, ex=DIRECT_REPLY_TTL_S):
             return  # a redelivered update: answered already
         try:
+            language = await language_of(self._redis, "telegram", str(reply.chat_id),
+                                         reply.locale)
+            reply = in_language(reply, language)
             await self.bot.send_message(reply.chat_id, reply.text, parse_mode=None,
                                         reply_markup=reply.reply_markup,
                                         request_timeout=QUICK_CALL_TIMEOUT_S)
@@ -119,7 +124,7 @@ class TelegramChannel:
 
     # -- outbound ---------------------------------------------------------------
     async def send(self, recipient: Recipient, entry: TranscriptEntry) -> None:
-        rendered = render(entry)
+        rendered = render(entry, await customer_language(self._redis, recipient.customer_id))
         if not rendered.parts:
             log.info("nothing to send to Telegram for entry %s (empty text)", entry.id)
             return

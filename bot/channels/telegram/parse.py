@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from aiogram.types import (
     CallbackQuery,
@@ -22,7 +22,9 @@ from pydantic import ValidationError
 
 from bot import BadInput
 from bot.channels.telegram.render import parse_callback_data
+from bot.channels.texts import say
 from bot.gateway.inbound import clean_text
+from core.i18n import N_
 from core.models import InboundMessage, VerifiedAttribute
 
 log = logging.getLogger(__name__)
@@ -41,18 +43,18 @@ QUICK_CALL_TIMEOUT_S = 5
 API_TIMEOUT_S = 30
 TYPING_REFRESH_S = 4.5  # Telegram shows a chat action for about 5 seconds
 TYPING_MAX_S = 60.0
-NON_TEXT_REPLY = "I can only read text messages for now."
+NON_TEXT_REPLY = N_("I can only read text messages for now.")
 # Commands the Telegram client offers, as text the assistant understands.
 COMMANDS = {"/start": "hello", "/help": "what can you do"}
 # Linking by phone number: only Telegram can prove a number is the
 # user's own, through a request_contact button the user presses themselves.
 SHARE_PHONE_COMMAND = "/share_phone"
-SHARE_PHONE_BUTTON = "Share my phone number"
-SHARE_PHONE_PROMPT = ("To link this chat with the SMS conversation from your phone, tap "
-                      "\"Share my phone number\" below. Telegram sends us the number of your "
-                      "own account; we use it only to recognise you.")
-NOT_YOUR_CONTACT_TEXT = ("That's someone else's contact, so I can't use it. To link by your own "
-                         "number, send /share_phone and tap the button.")
+SHARE_PHONE_BUTTON = N_("Share my phone number")
+SHARE_PHONE_PROMPT = N_("To link this chat with the SMS conversation from your phone, tap "
+                        "\"Share my phone number\" below. Telegram sends us the number of your "
+                        "own account; we use it only to recognise you.")
+NOT_YOUR_CONTACT_TEXT = N_("That's someone else's contact, so I can't use it. To link by your own "
+                           "number, send /share_phone and tap the button.")
 SHARED_CONTACT_TEXT = "(shared my phone number)"
 # Things a person sends that we cannot read; service messages are just ignored.
 MEDIA = frozenset({
@@ -71,8 +73,18 @@ class DirectReply:
     """Answer the chat straight away instead of asking the assistant."""
 
     chat_id: int
-    text: str
+    text: str  # English: the adapter says it in the customer's language (in_language)
     reply_markup: ReplyKeyboardMarkup | None = None
+    # The Telegram user's app language: what to answer in when we do not know
+    # the customer's own language yet.
+    locale: str | None = field(default=None, compare=False)
+
+
+def in_language(reply: DirectReply, language: str) -> DirectReply:
+    """The reply worded in `language` (its keyboard too: only the share-phone
+    button is ever sent with a direct reply)."""
+    markup = share_phone_keyboard(language) if reply.reply_markup is not None else None
+    return replace(reply, text=say(language, reply.text), reply_markup=markup)
 
 
 def parse_update(body: bytes) -> Update:
@@ -122,14 +134,16 @@ def _from_message(update_id: int, message: Message, max_chars: int
         return _from_contact(update_id, message)
     if message.text is None:
         if message.content_type in MEDIA:
-            return DirectReply(message.chat.id, NON_TEXT_REPLY)
+            return DirectReply(message.chat.id, NON_TEXT_REPLY, locale=_locale(message))
         return None
     if _command(message.text) == SHARE_PHONE_COMMAND:
-        return DirectReply(message.chat.id, SHARE_PHONE_PROMPT, share_phone_keyboard())
+        return DirectReply(message.chat.id, SHARE_PHONE_PROMPT, share_phone_keyboard(),
+                           locale=_locale(message))
     try:
         text = clean_text(_command_as_text(message.text), max_chars)
     except BadInput as exc:
-        return DirectReply(message.chat.id, exc.message) if exc.code == "too_long" else None
+        return DirectReply(message.chat.id, exc.message, locale=_locale(message)) \
+            if exc.code == "too_long" else None
     user = message.from_user
     return InboundMessage(
         channel="telegram",
@@ -157,7 +171,7 @@ def _from_contact(update_id: int, message: Message) -> InboundMessage | DirectRe
     contact, user = message.contact, message.from_user
     assert contact is not None  # only contact messages come here
     if user is None or contact.user_id is None or contact.user_id != user.id:
-        return DirectReply(message.chat.id, NOT_YOUR_CONTACT_TEXT)
+        return DirectReply(message.chat.id, NOT_YOUR_CONTACT_TEXT, locale=_locale(message))
     return InboundMessage(
         channel="telegram",
         channel_user_id=str(message.chat.id),
@@ -170,10 +184,15 @@ def _from_contact(update_id: int, message: Message) -> InboundMessage | DirectRe
     )
 
 
-def share_phone_keyboard() -> ReplyKeyboardMarkup:
+def _locale(message: Message) -> str | None:
+    return message.from_user.language_code if message.from_user else None
+
+
+def share_phone_keyboard(language: str | None = None) -> ReplyKeyboardMarkup:
     """One button that sends the user's own contact (Telegram asks them first)."""
     return ReplyKeyboardMarkup(
-        keyboard=[[KeyboardButton(text=SHARE_PHONE_BUTTON, request_contact=True)]],
+        keyboard=[[KeyboardButton(text=say(language, SHARE_PHONE_BUTTON),
+                                  request_contact=True)]],
         resize_keyboard=True, one_time_keyboard=True)
 
 

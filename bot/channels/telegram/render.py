@@ -33,7 +33,9 @@ from aiogram.types import (
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from bot.channels.texts import say
 from bot.rendering.markdown import is_safe_link, safe_markdown
+from core.i18n import N_
 from core.models import TranscriptEntry
 
 log = logging.getLogger(__name__)
@@ -332,7 +334,7 @@ def parse_callback_data(data: str) -> tuple[str, str]:
     return "payload", data
 
 
-CHOOSE_PROMPT = "Please choose an option:"  # Telegram needs text under a keyboard
+CHOOSE_PROMPT = N_("Please choose an option:")  # Telegram needs text under a keyboard
 
 
 # -- outbound: pure ----------------------------------------
@@ -352,7 +354,7 @@ class Rendered:
     stash: dict[str, str] = field(default_factory=dict)
 
 
-def render(entry: TranscriptEntry) -> Rendered:
+def render(entry: TranscriptEntry, language: str | None = None) -> Rendered:
     """An entry as sendMessage calls: Markdown as Telegram HTML split to fit,
     buttons as an inline keyboard (one button a row) on the last part."""
     texts = render_parts(entry.text)
@@ -365,7 +367,7 @@ def render(entry: TranscriptEntry) -> Rendered:
             stash[token] = button.payload
         label = button.title.strip() or button.payload
         rows.append([InlineKeyboardButton(text=label, callback_data=data)])
-    texts = texts or [html.escape(CHOOSE_PROMPT)]  # Telegram needs text under a keyboard
+    texts = texts or [html.escape(say(language, CHOOSE_PROMPT))]
     keyboard = InlineKeyboardMarkup(inline_keyboard=rows)
     parts = [TelegramPart(t) for t in texts[:-1]] + [TelegramPart(texts[-1], keyboard)]
     return Rendered(tuple(parts), stash)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from bot import BadInput
+from core.i18n import N_
 
 
 class _Frame(BaseModel):
@@ -45,9 +46,9 @@ _client_frame: TypeAdapter[AnyFrame] = TypeAdapter(ClientFrame)
 
 def parse_client_frame(raw: str, max_bytes: int) -> AnyFrame:
     if len(raw.encode("utf-8", "surrogatepass")) > max_bytes:
-        raise BadInput("too_large", "That message is too large to send.")
+        raise BadInput("too_large", N_("That message is too large to send."))
     try:
         return _client_frame.validate_python(json.loads(raw))
     except (json.JSONDecodeError, ValidationError, TypeError) as exc:
-        raise BadInput("bad_frame", "The chat sent something it should not have; "
-                                    "please reload the page.") from exc
+        raise BadInput("bad_frame", N_("The chat sent something it should not have; "
+                                       "please reload the page.")) from exc

@@ -15,9 +15,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, WebSo
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketState
 
 from bot import BadInput, SessionInvalid
+from bot.channels.texts import customer_language, from_accept_language, say
+from bot.channels.web.labels import widget_config
 from bot.channels.web.parse import (
     ButtonFrame,
     LanguageFrame,
@@ -32,6 +35,7 @@ from bot.rendering.web import entry_view
 from core import web_assets
 from core.addresses import client_address
 from core.bodies import read_bounded
+from core.i18n import DEFAULT_LANGUAGE, N_
 from core.models import InboundMessage
 from core.webauth import origin_allowed, page_csp
 
@@ -47,8 +51,11 @@ CLOSE_TRY_AGAIN = 1013  # the widget reconnects and re-sends what was not acknow
 STORE_ATTEMPT_S = 2.0  # one try at Redis while a message waits to be stored
 STORE_RETRY_S = 1.0
 STORE_GIVE_UP_S = 60.0
-STORE_DELAY_TEXT = ("Sorry, we're experiencing a short delay. Your message will be sent "
-                    "as soon as we can take it.")
+STORE_DELAY_TEXT = N_("Sorry, we're experiencing a short delay. Your message will be sent "
+                      "as soon as we can take it.")
+TOO_MANY_CONNECTIONS_TEXT = N_("Too many connections from your address; "
+                               "reconnecting in a moment.")
+TOO_FAST_TEXT = N_("You're sending messages very fast; please wait a moment.")
 T = TypeVar("T")
 
 
@@ -58,6 +65,9 @@ class SessionRequest(BaseModel):
 
 class SessionResponse(BaseModel):
     token: str
+    # The language the widget should speak: the customer's, once they have one,
+    # else the browser's (Accept-Language), else English.
+    language: str = DEFAULT_LANGUAGE
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -77,15 +87,25 @@ async def favicon() -> Response:
 
 
 @router.get("/webchat/{name}", include_in_schema=False)
-async def widget_asset(name: str) -> Response:
+async def widget_asset(name: str, request: Request) -> Response:
     if name not in ("widget.js", "widget.css", "page.css"):
         raise HTTPException(404)
     media = "text/javascript" if name.endswith(".js") else "text/css"
     headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
                "Access-Control-Allow-Origin": "*"}
     if name == "widget.js":  # with the shared scripts in front: one <script> tag embeds it
-        return Response(web_assets.bundle(STATIC / name), media_type=media, headers=headers)
+        # ... and its labels, starting in the browser's language (the session
+        # then says the customer's, if they have one).
+        config = widget_config(browser_language(request))
+        headers["Vary"] = "Accept-Language"
+        return Response(web_assets.bundle(STATIC / name, config), media_type=media,
+                        headers=headers)
     return FileResponse(STATIC / name, media_type=media, headers=headers)
+
+
+def browser_language(connection: HTTPConnection) -> str:
+    """The supported language the browser prefers (Accept-Language), else English."""
+    return from_accept_language(connection.headers.get("accept-language")) or DEFAULT_LANGUAGE
 
 
 def _cors_origin(request: Request, svc: Services) -> str | None:
@@ -133,9 +153,11 @@ async def open_session(request: Request, response: Response,
         raise HTTPException(422, "expected a JSON object with an optional token") from exc
     if body.token:
         with contextlib.suppress(SessionInvalid):
-            svc.sessions.visitor(body.token)
-            return SessionResponse(token=body.token)
-    return SessionResponse(token=svc.sessions.new_token())
+            visitor = svc.sessions.visitor(body.token)
+            customer = await svc.identities.find("web", visitor)
+            language = await customer_language(svc.redis, customer) or browser_language(request)
+            return SessionResponse(token=body.token, language=language)
+    return SessionResponse(token=svc.sessions.new_token(), language=browser_language(request))
 
 
 @router.websocket("/webchat/ws")
@@ -150,8 +172,8 @@ async def chat_socket(websocket: WebSocket, token: str = "",
     if wait_s:
         await websocket.send_json({"type": "error", "code": "rate_limited", "client_id": None,
                                    "retry_after": wait_s,
-                                   "text": "Too many connections from your address; "
-                                           "reconnecting in a moment."})
+                                   "text": say(browser_language(websocket),
+                                               TOO_MANY_CONNECTIONS_TEXT)})
         await websocket.close(code=CLOSE_RATE_LIMITED, reason="rate limited")
         return
     try:
@@ -160,7 +182,7 @@ async def chat_socket(websocket: WebSocket, token: str = "",
         await websocket.close(code=CLOSE_UNKNOWN_SESSION, reason=str(exc)[:100])
         return
     # Only looked up: a visitor who never writes leaves nothing in Redis.
-    current = _Current(await svc.identities.find("web", visitor))
+    current = _Current(await svc.identities.find("web", visitor), browser_language(websocket))
     metrics.WEBCHAT_CONNECTIONS.inc()
     try:
         pusher = asyncio.create_task(_push(websocket, svc, visitor, current))
@@ -185,12 +207,18 @@ class _Current:
     creates one; it changes when the visitor's identity is linked to (or
     unmerged from) another customer."""
 
-    def __init__(self, customer_id: str | None) -> None:
+    def __init__(self, customer_id: str | None, browser_language: str) -> None:
         self.customer_id = customer_id
+        self.browser_language = browser_language
+        self.language: str | None = None  # the language the widget was last told
         self.subscribed = asyncio.Event()  # the first history went out
         self.created = asyncio.Event()  # a customer appeared (the first message)
         self.following = asyncio.Event()  # the pusher follows `customer_id`
         self.pusher: asyncio.Task | None = None
+
+    async def speaks(self, svc: Services) -> str:
+        """The widget's language: the customer's, if they have one, else the browser's."""
+        return await customer_language(svc.redis, self.customer_id) or self.browser_language
 
     async def customer(self, svc: Services, visitor: str) -> str:
         """The visitor's customer, created now if this is their first message; the
@@ -230,6 +258,10 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
                                        "language": await svc.languages.get(customer_id)})
             current.subscribed.set()
             current.following.set()
+            # The widget speaks the customer's language (the browser's until
+            # they have one), and follows it when it changes (below).
+            current.language = await current.speaks(svc)
+            await websocket.send_json({"type": "language", "language": current.language})
             while True:
                 frame = await frames.get()
                 if websocket.application_state != WebSocketState.CONNECTED:
@@ -243,6 +275,13 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
                             current.created.clear()
                         break
                     continue
+                if frame.get("type") == "entry":
+                    # The customer's language may have changed with this turn
+                    # (detected, or chosen): the widget's labels follow it.
+                    language = await current.speaks(svc)
+                    if language != current.language:
+                        current.language = language
+                        await websocket.send_json({"type": "language", "language": language})
                 await websocket.send_json(frame)
 
 
@@ -254,10 +293,10 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: s
         if received["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(received.get("code", 1000))
         client_id = None
-        waiting = _Waiting(websocket)
+        waiting = _Waiting(websocket, current.language or current.browser_language)
         try:
             if received.get("text") is None:
-                raise BadInput("bad_frame", "The chat only understands text frames.")
+                raise BadInput("bad_frame", N_("The chat only understands text frames."))
             frame = parse_client_frame(received["text"], svc.settings.max_frame_bytes)
             if isinstance(frame, PingFrame):
                 await websocket.send_json({"type": "pong"})
@@ -269,12 +308,10 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: s
             now = time.monotonic()
             recent = [t for t in recent if now - t < RATE_WINDOW_S] + [now]
             if len(recent) > svc.settings.rate_limit_per_10s:
-                raise BadInput("rate_limited", "You're sending messages very fast; "
-                                               "please wait a moment.")
+                raise BadInput("rate_limited", TOO_FAST_TEXT)
             # One budget for every socket from the address.
             if await waiting.redis(partial(svc.visitor_limits.count, "message", address)):
-                raise BadInput("rate_limited", "You're sending messages very fast; "
-                                               "please wait a moment.")
+                raise BadInput("rate_limited", TOO_FAST_TEXT)
             if isinstance(frame, ButtonFrame):
                 # No customer yet: nothing was offered to them.
                 await waiting.redis(partial(_check_button_offered, svc, current.customer_id,
@@ -282,7 +319,8 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: s
             message = _inbound(frame, visitor, svc.settings.max_message_chars)
         except BadInput as exc:
             metrics.REJECTED.labels(channel="web", code=exc.code).inc()
-            await websocket.send_json({"type": "error", "code": exc.code, "text": exc.message,
+            text = say(current.language or current.browser_language, exc.message)
+            await websocket.send_json({"type": "error", "code": exc.code, "text": text,
                                        "client_id": client_id})
             continue
         # the first message creates the customer
@@ -311,8 +349,9 @@ class _Waiting:
     within seconds by a notice, the message is retried for a while, and past
     that the socket closes without acknowledging it, so the widget re-sends it."""
 
-    def __init__(self, websocket: WebSocket) -> None:
+    def __init__(self, websocket: WebSocket, language: str) -> None:
         self._websocket = websocket
+        self._language = language
         self._told = False
 
     async def redis(self, step: Callable[[], Awaitable[T]]) -> T:
@@ -326,7 +365,7 @@ class _Waiting:
                 self._told = True
                 metrics.WEBCHAT_STORE_DELAYS.inc()
                 await self._websocket.send_json({"type": "notice", "level": "warning",
-                                                 "text": STORE_DELAY_TEXT})
+                                                 "text": say(self._language, STORE_DELAY_TEXT)})
             if time.monotonic() > deadline:
                 await self._websocket.close(code=CLOSE_TRY_AGAIN, reason="try again later")
                 raise WebSocketDisconnect(CLOSE_TRY_AGAIN)
@@ -341,8 +380,8 @@ async def _check_button_offered(svc: Services, customer_id: str | None, payload:
     """A button payload goes to Rasa as an intent, so only payloads the assistant
     actually offered this customer are accepted, never a forged one."""
     if customer_id is None or not await svc.transcripts.offered(customer_id, payload):
-        raise BadInput("stale_button", "That option is no longer available; "
-                                       "please type your question.")
+        raise BadInput("stale_button", N_("That option is no longer available; "
+                                          "please type your question."))
 
 
 def _inbound(frame: MessageFrame | ButtonFrame, visitor: str, max_chars: int) -> InboundMessage:

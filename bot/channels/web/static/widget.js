@@ -12,6 +12,11 @@
  * from the server or the customer is rendered with textContent; the only
  * thing ever parsed as HTML is the server-sanitised `html` of bot/agent
  * entries, which is additionally filtered through the shared allow-list.
+ *
+ * Every label comes from the server (bot/channels/web/labels.py, the `widget`
+ * catalogue), in front of this file: FrontDoorWidgetConfig holds each
+ * language's table and the one to start with. The session, the history and a
+ * "language" frame say the customer's language; the labels switch at once.
  */
 (() => {
   'use strict';
@@ -37,14 +42,70 @@
   const ERROR_TIMEOUT_MS = 12000;
   const PING_EVERY_MS = 25000; // keeps idle proxies from dropping the socket
   const PONG_WAIT_MS = 10000; // no frame at all by then: the socket is dead
-  const TITLE = 'Brightside \u2014 Chat with us';
   const CHANNEL_NAMES = { telegram: 'Telegram', slack: 'Slack', sms: 'SMS' };
-  const AUTHOR_LABELS = {
-    customer: 'You',
-    bot: 'Brightside assistant',
-    agent: 'Support agent',
-    system: 'Notice'
-  };
+  const CONFIG = globalThis.FrontDoorWidgetConfig || { language: 'en', labels: { en: {} } };
+  let labelLanguage = CONFIG.labels[CONFIG.language] ? CONFIG.language : Object.keys(CONFIG.labels)[0];
+  const labelled = []; // [node, attribute or null for text, key]: relabelled on a switch
+
+  /** A label in the widget's language, with {placeholders} filled in. */
+  function t(key, values) {
+    const table = CONFIG.labels[labelLanguage] || {};
+    let s = typeof table[key] === 'string' ? table[key] : key;
+    if (values) {
+      s = s.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m));
+    }
+    return s;
+  }
+
+  /** Set a label on a node (its text, or an attribute) and keep it in the
+   * widget's language from now on. */
+  function label(node, attr, key, values) {
+    labelled.push([node, attr, key, values]);
+    applyLabel(node, attr, key, values);
+    return node;
+  }
+
+  function applyLabel(node, attr, key, values) {
+    if (attr) {
+      node.setAttribute(attr, t(key, values));
+    } else {
+      node.textContent = t(key, values);
+    }
+  }
+
+  /** Speak `code` from now on (the customer's language changed): every label
+   * already shown is said again in it. Unknown codes are ignored. */
+  function setLanguage(code) {
+    if (typeof code !== 'string' || !CONFIG.labels[code] || code === labelLanguage) {
+      return;
+    }
+    labelLanguage = code;
+    if (ui) {
+      relabel();
+    }
+  }
+
+  function relabel() {
+    ui.root.setAttribute('lang', labelLanguage);
+    for (let i = labelled.length - 1; i >= 0; i--) {
+      const [node, attr, key, values] = labelled[i];
+      if (!node.isConnected) {
+        labelled.splice(i, 1); // a message removed from the conversation
+      } else {
+        applyLabel(node, attr, key, values);
+      }
+    }
+    setStatus(ui.status.getAttribute('data-state') || 'connecting');
+    updateBadge();
+    pendingOrder.forEach((cid) => {
+      setPendingState(pending[cid], pending[cid].state);
+    });
+    const times = ui.messages.querySelectorAll('time.fd-time');
+    for (let i = 0; i < times.length; i++) {
+      times[i].textContent = formatTime(Number(times[i].getAttribute('data-ts')));
+    }
+    updateComposer();
+  }
 
   const script = findOwnScript();
   const base = resolveBase(script);
@@ -189,12 +250,13 @@
   const ICON_SEND = ['M22 2 11 13', 'M22 2 15 22 11 13 2 9 22 2z'];
 
   function formatTime(ts) {
+    const locale = [labelLanguage];
     let d = new Date(ts * 1000);
     if (isNaN(d.getTime())) {
       d = new Date();
     }
     const now = new Date();
-    const time = d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+    const time = d.toLocaleTimeString(locale, { hour: 'numeric', minute: '2-digit' });
     if (d.toDateString() === now.toDateString()) {
       return time;
     }
@@ -202,7 +264,7 @@
     if (d.getFullYear() !== now.getFullYear()) {
       opts.year = 'numeric';
     }
-    return d.toLocaleDateString([], opts) + ', ' + time;
+    return d.toLocaleDateString(locale, opts) + ', ' + time;
   }
 
   function timeEl(ts) {
@@ -210,7 +272,9 @@
     if (isNaN(d.getTime())) {
       d = new Date();
     }
-    return el('time', { class: 'fd-time', datetime: d.toISOString(), title: d.toLocaleString(), text: formatTime(ts) });
+    const node = el('time', { class: 'fd-time', datetime: d.toISOString(), title: d.toLocaleString([labelLanguage]), text: formatTime(ts) });
+    node.setAttribute('data-ts', String(ts));
+    return node;
   }
 
   function isHttpUrl(s) {
@@ -254,7 +318,7 @@
 
   function buildUi() {
     const uid = 'fd-' + Math.random().toString(36).slice(2, 8);
-    const root = el('div', { class: 'fd-root', 'data-frontdoor': '' });
+    const root = el('div', { class: 'fd-root', 'data-frontdoor': '', lang: labelLanguage });
     root.hidden = true; // revealed once the stylesheet has loaded
 
     const launcher = el('button', {
@@ -262,8 +326,7 @@
       type: 'button',
       testid: 'fd-launcher',
       'aria-controls': uid + '-panel',
-      'aria-expanded': 'false',
-      'aria-label': 'Open chat'
+      'aria-expanded': 'false'
     });
     launcher.appendChild(icon('fd-icon fd-icon--chat', ICON_CHAT));
     launcher.appendChild(icon('fd-icon fd-icon--down', ICON_DOWN));
@@ -282,19 +345,21 @@
 
     const header = el('header', { class: 'fd-header' });
     const headMain = el('div', { class: 'fd-header-main' });
-    const avatar = el('span', { class: 'fd-avatar', 'aria-hidden': 'true', text: 'B' });
+    const avatar = label(el('span', { class: 'fd-avatar', 'aria-hidden': 'true' }), null, 'avatar');
     const titles = el('div', { class: 'fd-titles' });
-    const title = el('h2', { class: 'fd-title', id: uid + '-title', text: TITLE });
+    const title = label(el('h2', { class: 'fd-title', id: uid + '-title' }), null, 'title');
     const status = el('div', { class: 'fd-status', testid: 'fd-status', 'data-state': 'connecting', role: 'status' });
     const statusDot = el('span', { class: 'fd-status-dot', 'aria-hidden': 'true' });
-    const statusText = el('span', { class: 'fd-status-text', text: 'Connecting\u2026' });
+    const statusText = label(el('span', { class: 'fd-status-text' }), null, 'status_connecting');
     status.appendChild(statusDot);
     status.appendChild(statusText);
     titles.appendChild(title);
     titles.appendChild(status);
     headMain.appendChild(avatar);
     headMain.appendChild(titles);
-    const closeBtn = el('button', { class: 'fd-close', type: 'button', 'aria-label': 'Close chat', title: 'Close' });
+    const closeBtn = el('button', { class: 'fd-close', type: 'button' });
+    label(closeBtn, 'aria-label', 'close_chat');
+    label(closeBtn, 'title', 'close');
     closeBtn.appendChild(icon('fd-icon', ICON_CLOSE));
     // The customer's language (EN/DE): kept by the server on the customer, for
     // every channel; the server says which it is (history and language frames).
@@ -308,7 +373,7 @@
     const notice = el('div', { class: 'fd-notice', testid: 'fd-notice', role: 'status' });
     notice.hidden = true;
     const noticeText = el('p', { class: 'fd-notice-text' });
-    const noticeClose = el('button', { class: 'fd-notice-close', type: 'button', 'aria-label': 'Dismiss notice' });
+    const noticeClose = label(el('button', { class: 'fd-notice-close', type: 'button' }), 'aria-label', 'dismiss_notice');
     noticeClose.appendChild(icon('fd-icon', ICON_CLOSE));
     notice.appendChild(noticeText);
     notice.appendChild(noticeClose);
@@ -319,10 +384,10 @@
       role: 'log',
       'aria-live': 'polite',
       'aria-relevant': 'additions',
-      'aria-label': 'Conversation',
       tabindex: '0'
     });
-    const typing = el('div', { class: 'fd-typing', testid: 'fd-typing', 'aria-label': 'Brightside is typing', role: 'img' });
+    label(messages, 'aria-label', 'conversation');
+    const typing = label(el('div', { class: 'fd-typing', testid: 'fd-typing', role: 'img' }), 'aria-label', 'typing');
     typing.hidden = true;
     for (let i = 0; i < 3; i++) {
       typing.appendChild(el('span', { class: 'fd-typing-dot', 'aria-hidden': 'true' }));
@@ -333,23 +398,25 @@
     const error = el('p', { class: 'fd-error', testid: 'fd-error', role: 'alert' });
     error.hidden = true;
     const row = el('div', { class: 'fd-input-row' });
-    const label = el('label', { class: 'fd-sr-only', for: uid + '-input', text: 'Your message' });
+    const inputLabel = label(el('label', { class: 'fd-sr-only', for: uid + '-input' }), null, 'your_message');
     const input = el('textarea', {
       class: 'fd-input',
       id: uid + '-input',
       testid: 'fd-input',
       rows: '1',
-      placeholder: 'Type your message\u2026',
       autocomplete: 'off',
       'aria-describedby': uid + '-hint ' + uid + '-counter'
     });
-    const send = el('button', { class: 'fd-send', type: 'submit', testid: 'fd-send', 'aria-label': 'Send message', title: 'Send' });
+    label(input, 'placeholder', 'placeholder');
+    const send = el('button', { class: 'fd-send', type: 'submit', testid: 'fd-send' });
+    label(send, 'aria-label', 'send_message');
+    label(send, 'title', 'send');
     send.appendChild(icon('fd-icon', ICON_SEND));
-    row.appendChild(label);
+    row.appendChild(inputLabel);
     row.appendChild(input);
     row.appendChild(send);
     const foot = el('div', { class: 'fd-composer-foot' });
-    const hint = el('span', { class: 'fd-hint', id: uid + '-hint', text: 'Enter to send \u00b7 Shift+Enter for a new line' });
+    const hint = label(el('span', { class: 'fd-hint', id: uid + '-hint' }), null, 'hint');
     const counter = el('span', { class: 'fd-counter', id: uid + '-counter', 'aria-live': 'polite' });
     counter.hidden = true;
     foot.appendChild(hint);
@@ -436,11 +503,11 @@
   function updateBadge() {
     ui.badge.hidden = isOpen || unread === 0;
     ui.badge.textContent = unread > 9 ? '9+' : String(unread);
-    let label = isOpen ? 'Close chat' : 'Open chat';
+    let text = t(isOpen ? 'close_chat' : 'open_chat');
     if (!isOpen && unread > 0) {
-      label += ' (' + unread + (unread === 1 ? ' new message)' : ' new messages)');
+      text = t(unread === 1 ? 'unread_one' : 'unread_many', { count: unread });
     }
-    ui.launcher.setAttribute('aria-label', label);
+    ui.launcher.setAttribute('aria-label', text);
   }
 
   // ---------------------------------------------------------------------
@@ -448,7 +515,7 @@
   // ---------------------------------------------------------------------
 
   function setStatus(state) {
-    const text = { online: 'Online', connecting: 'Connecting\u2026', reconnecting: 'Reconnecting\u2026' }[state];
+    const text = t('status_' + state);
     ui.status.setAttribute('data-state', state);
     if (ui.statusText.textContent !== text) {
       ui.statusText.textContent = text;
@@ -540,7 +607,7 @@
       return null;
     }
     const card = el('div', { class: 'fd-article' });
-    card.appendChild(el('span', { class: 'fd-article-kicker', text: 'Help article' }));
+    card.appendChild(label(el('span', { class: 'fd-article-kicker' }), null, 'help_article'));
     let titleNode;
     if (url) {
       titleNode = el('a', { class: 'fd-article-title', href: url, target: '_blank', rel: 'noopener noreferrer', text: title || url });
@@ -558,7 +625,7 @@
     if (!Array.isArray(buttons) || !buttons.length) {
       return null;
     }
-    const group = el('div', { class: 'fd-buttons', role: 'group', 'aria-label': 'Suggested replies' });
+    const group = label(el('div', { class: 'fd-buttons', role: 'group' }), 'aria-label', 'suggested_replies');
     buttons.forEach((b) => {
       if (!b || typeof b.title !== 'string' || !b.title.trim()) {
         return;
@@ -580,9 +647,12 @@
 
   function buildMessage(author, opts) {
     const msg = el('div', { class: 'fd-msg fd-msg--' + author, testid: 'fd-msg', 'data-author': author });
-    msg.appendChild(el('span', { class: 'fd-sr-only', text: AUTHOR_LABELS[author] + ': ' }));
+    const who = el('span', { class: 'fd-sr-only' });
+    who.appendChild(label(el('span', {}), null, 'author_' + author));
+    who.appendChild(document.createTextNode(': '));
+    msg.appendChild(who);
     if (author === 'agent') {
-      msg.appendChild(el('span', { class: 'fd-msg-author', 'aria-hidden': 'true', text: AUTHOR_LABELS.agent }));
+      msg.appendChild(label(el('span', { class: 'fd-msg-author', 'aria-hidden': 'true' }), null, 'author_agent'));
     }
     const bubble = el('div', { class: 'fd-bubble' });
     if (opts.html) {
@@ -605,7 +675,7 @@
     const meta = el('div', { class: 'fd-meta' });
     if (opts.channel && opts.channel !== 'web') {
       const name = CHANNEL_NAMES[opts.channel] || String(opts.channel);
-      meta.appendChild(el('span', { class: 'fd-badge', 'data-channel': opts.channel, text: 'via ' + name }));
+      meta.appendChild(label(el('span', { class: 'fd-badge', 'data-channel': opts.channel }), null, 'via', { channel: name }));
     }
     meta.appendChild(timeEl(opts.ts));
     msg.appendChild(meta);
@@ -759,18 +829,11 @@
   // Outgoing messages
   // ---------------------------------------------------------------------
 
-  const STATE_LABELS = {
-    queued: 'Waiting for connection\u2026',
-    sent: 'Sending\u2026',
-    acked: 'Sent',
-    failed: 'Not sent'
-  };
-
   function setPendingState(rec, state) {
     rec.state = state;
     rec.el.setAttribute('data-state', state);
     rec.el.classList.toggle('fd-msg--failed', state === 'failed');
-    rec.stateEl.textContent = STATE_LABELS[state];
+    rec.stateEl.textContent = t('state_' + state);
     if (rec.retryEl) {
       // A refused button (e.g. a stale option) is not worth retrying.
       rec.retryEl.hidden = state !== 'failed' || rec.frame.type !== 'message';
@@ -784,7 +847,7 @@
     msg.setAttribute('data-client-id', rec.clientId);
     const meta = msg.querySelector('.fd-meta');
     const stateEl = el('span', { class: 'fd-state' });
-    const retry = el('button', { class: 'fd-retry', type: 'button', text: 'Retry' });
+    const retry = label(el('button', { class: 'fd-retry', type: 'button' }), null, 'retry');
     retry.hidden = true;
     retry.addEventListener('click', () => {
       removePending(rec.clientId);
@@ -862,7 +925,7 @@
       return;
     }
     if (charCount(text) > MAX_LEN) {
-      setError('Your message is too long \u2014 please keep it under ' + MAX_LEN + ' characters.', true);
+      setError(t('too_long', { max: MAX_LEN }), true);
       ui.input.focus();
       return;
     }
@@ -888,7 +951,7 @@
     ui.send.setAttribute('aria-disabled', n === 0 || over ? 'true' : 'false');
     input.setAttribute('aria-invalid', over ? 'true' : 'false');
     if (over) {
-      setError('Your message is too long: ' + n + ' of ' + MAX_LEN + ' characters. Please shorten it.', true);
+      setError(t('too_long_count', { count: n, max: MAX_LEN }), true);
       tooLongShown = true;
     } else if (tooLongShown) {
       tooLongShown = false;
@@ -920,6 +983,7 @@
           throw new Error('session: no token');
         }
         saveToken(data.token);
+        setLanguage(data.language);
         return data.token;
       });
   }
@@ -1095,6 +1159,9 @@
   }
 
   function handleFrame(f) {
+    if (f.type === 'history' || f.type === 'language') {
+      setLanguage(f.language); // the customer's language: the labels follow it
+    }
     switch (f.type) {
       case 'history':
         attempt = 0;
@@ -1121,7 +1188,7 @@
         showNotice(f.level, f.text);
         break;
       case 'error':
-        setError(typeof f.text === 'string' && f.text ? f.text : 'Something went wrong. Please try again.');
+        setError(typeof f.text === 'string' && f.text ? f.text : t('error'));
         if (typeof f.client_id === 'string') {
           markFailed(f.client_id);
         }
@@ -1195,6 +1262,13 @@
       if (ui) {
         setOpen(false, { focus: false });
       }
+    },
+    // The widget's language ("en", "de"): its labels switch at once.
+    setLanguage(code) {
+      setLanguage(code);
+    },
+    language() {
+      return labelLanguage;
     },
     // sanitize(html) -> DocumentFragment: the shared allow-list the widget renders with.
     sanitize

@@ -39,12 +39,15 @@ from bot.channels.sms.parse import (
 from bot.channels.sms.render import (
     markdown_to_sms,
     numbered_options,
+    plain,
     render,
     segment_count,
     sms_info,
     split_message,
 )
 from bot.channels.sms.routes import router
+from bot.customers.identity import IdentityStore
+from bot.customers.language import CustomerLanguages
 from bot.gateway.inbound import InboundStream
 from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import Outbox, OutboxSender
@@ -757,3 +760,99 @@ async def test_sandbox_messages_api(sms):
     limited = await sms.http.post(url, data=form, auth=auth)
     assert (limited.status_code, limited.json()["code"], limited.headers["retry-after"]) == (
         429, 20429, "3")
+
+
+# =====================================================================================
+# German: keywords, replies and segments
+# =====================================================================================
+
+GERMAN_HELP_TEXT = ("Brightside-Hilfe: Schreiben Sie uns Ihre Frage, wir antworten. Persönlich "
+                    "erreichen Sie uns unter 0800 555 0142 oder help@brightside.example. "
+                    "Abmelden mit STOP.")
+GERMAN_OPT_OUT_TEXT = ("Sie erhalten keine Nachrichten von Brightside mehr. Antworten Sie START, "
+                       "um sich wieder anzumelden.")
+
+
+async def test_sms_hilfe_is_answered_in_german_by_the_gateway_while_twilio_answers_help(sms):
+    """Twilio's opt-out handling knows HELP and STOP, not HILFE and STOPP: the
+    gateway answers those itself, in German, and STOPP opts out like STOP."""
+    user = "+4915550001"
+    await sms.text(user, " Hilfe ")
+    await sms.text(user, "HELP")  # Twilio's, as before
+    await sms.text(user, "STOPP")
+    await sms.text(user, "Wo ist meine Bestellung?")  # not taken: opted out
+    replies = await sms.transcript(user, "bot")
+    assert [(m["text"], m.get("by")) for m in replies] == [
+        (GERMAN_HELP_TEXT, None), (TWILIO_HELP_TEXT, "twilio"), (GERMAN_OPT_OUT_TEXT, None)]
+    # German stays GSM-7 (ä ö ü ß are in its alphabet): one segment, not three of UCS-2.
+    assert (replies[0]["encoding"], replies[0]["segments"]) == ("GSM-7", 1)
+    assert await sms.redis.exists(SMS_KEYS.sms_opted_out(user))
+    assert await sms.inbound() == []
+    await _outbox_delivers(sms, user, "Ihre Bestellung ist unterwegs")  # dropped: opted out
+    assert len(await sms.transcript(user, "bot")) == 3
+
+
+async def test_a_german_customer_gets_keyword_replies_and_numbered_options_in_german(
+        own_replies):
+    sms, user = own_replies, "+4915550002"
+    customer_id = await IdentityStore(sms.redis).resolve("sms", user, None)
+    await CustomerLanguages(sms.redis).choose(customer_id, "de", "customer")
+    await sms.text(user, "HELP")  # an English keyword, a German customer: German
+    await sms.channel.send(Recipient(customer_id, user), bot_entry(
+        "Welche Frage meinten Sie?", (Button(title="Rückgabe", payload="/a"),
+                                      Button(title="Größentabelle", payload="/b"),
+                                      Button(title="Lieferzeiten", payload="/c"))))
+    help_text, offer = await sms.transcript(user, "bot")
+    assert help_text["text"] == GERMAN_HELP_TEXT
+    assert offer["text"] == ("Welche Frage meinten Sie?\n\nAntworten Sie 1 für Rückgabe, "
+                             "2 für Größentabelle oder 3 für Lieferzeiten.")
+    assert (offer["encoding"], offer["segments"]) == ("GSM-7", 1)
+    await sms.text(user, "2")
+    [chosen] = await sms.inbound()
+    assert (chosen.text, chosen.button_payload) == ("Größentabelle", "/b")
+
+
+@pytest.mark.parametrize(("text", "encoding", "segments"), [
+    # ä ö ü ß Ä Ö Ü: one septet each, in the basic alphabet.
+    ("Ihre Bestellung ist unterwegs. Größe 42, Farbe Weiß; Rückgabe innerhalb von 30 Tagen "
+     "möglich. Öffnungszeiten: Mo-Fr 9-18 Uhr. Übrigens: Äpfel liefern wir nicht.",
+     "GSM-7", 1),
+    # 161 septets: two segments of 153.
+    ("Sie können Ihre Bestellung innerhalb von 30 Tagen zurückgeben. Drucken Sie dazu das "
+     "Rücksendeetikett aus und bringen Sie das Paket zur nächsten Filiale. Vielen Dank!",
+     "GSM-7", 2),
+    # The euro sign is in the extension table: two septets.
+    ("Der Versand kostet 4,95 € und ist ab 50 € kostenlos.", "GSM-7", 1),
+    # An emoji cannot be GSM-7: the whole text is UCS-2 (70 a segment).
+    ("Vielen Dank für Ihre Bestellung! 😊 Wir melden uns, sobald das Paket unterwegs ist.",
+     "UCS-2", 2),
+])
+def test_german_sms_segment_counts(text, encoding, segments):
+    info = sms_info(text)
+    assert (info.encoding, info.segments) == (encoding, segments)
+
+
+def test_german_typography_is_transliterated_so_a_german_sms_stays_gsm7():
+    answer = ("Bitte wählen Sie „Rücksendung“ – dann »Etikett drucken«… ‚Fertig‘. "
+              "Bewertung: ★★★★★")
+    [body] = render(bot_entry(answer))
+    assert body == ('Bitte wählen Sie "Rücksendung" - dann "Etikett drucken"... \'Fertig\'. '
+                    "Bewertung: *****")
+    assert sms_info(body).encoding == "GSM-7"
+    assert sms_info(answer).encoding == "UCS-2"  # what it would have cost as written
+
+
+def test_every_german_handoff_and_sms_text_is_gsm7():
+    """What the German catalogues say on SMS never forces UCS-2."""
+    from babel.messages.pofile import read_po
+
+    from core.i18n import catalogue_path
+
+    sms_texts = {OPT_OUT_TEXT, OPT_IN_TEXT, HELP_TEXT, MEDIA_ONLY_TEXT, "{number} for {option}",
+                 "Reply {option}.", "Reply {options} or {last}."}
+    for domain, wanted in (("handoff", None), ("channels", sms_texts)):
+        with catalogue_path(domain, "de").open("rb") as f:
+            catalog = read_po(f)
+        for message in catalog:
+            if message.id and (wanted is None or message.id in wanted):
+                assert sms_info(plain(str(message.string))).encoding == "GSM-7", message.string

@@ -41,6 +41,8 @@ from bot.channels.telegram.render import (
     utf16_len,
 )
 from bot.channels.telegram.routes import poll_forever, router, set_webhook
+from bot.customers.identity import IdentityStore
+from bot.customers.language import CustomerLanguages
 from bot.gateway.inbound import InboundStream
 from bot.gateway.keys import GATEWAY_KEYS
 from core.models import Button, InboundMessage, TranscriptEntry
@@ -602,3 +604,25 @@ async def test_a_forged_callback_data_with_a_payload_never_offered_is_answered_n
     pressed = await tg.sb("press", user="ana", message_id=bot_line["id"], index=0)
     assert pressed["status"] == 200
     assert (await tg.inbound())[-1].button_payload == "/affirm"
+
+
+async def test_a_german_telegram_user_gets_the_direct_replies_in_german(tg: Env):
+    """Before the customer has a language of their own, Telegram's language_code
+    decides; once they have one, theirs does."""
+    await tg.sb("send", user="jonas", kind="sticker", language_code="de")
+    await tg.sb("send", user="jonas", text="/share_phone")
+    lines = await tg.transcript("jonas")
+    assert [(x["from"], x["text"]) for x in lines][1] == (
+        "bot", "Ich kann bisher nur Textnachrichten lesen.")
+    prompt = lines[-1]
+    assert prompt["text"].startswith("Um diesen Chat mit Ihrer SMS-Unterhaltung zu verbinden")
+    assert "Meine Telefonnummer teilen" in json.dumps(prompt, ensure_ascii=False)
+    # An English app, a customer who chose German: German.
+    chat = await tg.chat_id("lena")
+    customer_id = await IdentityStore(tg.redis).resolve("telegram", chat, None)
+    await CustomerLanguages(tg.redis).choose(customer_id, "de", "customer")
+    await tg.sb("send", user="lena", kind="voice", language_code="en")
+    assert (await tg.transcript("lena"))[-1]["text"] == "Ich kann bisher nur Textnachrichten lesen."
+    # An English user is answered as before.
+    await tg.sb("send", user="ana", kind="photo")
+    assert (await tg.transcript("ana"))[-1]["text"] == NON_TEXT_REPLY

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from bot.channels.web.routes import MAX_SESSION_BYTES, router
 from bot.channels.web.session import SessionSigner
+from bot.customers.identity import IdentityStore
 from core.settings import Settings
 from tests.bodies import CHUNK, CountingBody
 
@@ -19,13 +20,14 @@ class _Unlimited:
         return 0
 
 
-def _client() -> tuple[httpx.AsyncClient, SessionSigner]:
+def _client(redis=None) -> tuple[httpx.AsyncClient, SessionSigner]:
     signer = SessionSigner("x" * 32, 3600)
     app = FastAPI()
     app.include_router(router)
     app.state.services = SimpleNamespace(sessions=signer,
                                          settings=Settings(allowed_origins=[EMBEDDER]),
-                                         visitor_limits=_Unlimited())
+                                         visitor_limits=_Unlimited(), redis=redis,
+                                         identities=IdentityStore(redis) if redis else None)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw"), signer
 
 
@@ -39,8 +41,8 @@ async def test_a_chunked_oversized_session_request_is_413_after_reading_at_most_
     assert body.pulled <= MAX_SESSION_BYTES + CHUNK
 
 
-async def test_a_session_is_kept_issued_or_refused_as_before():
-    client, signer = _client()
+async def test_a_session_is_kept_issued_or_refused_as_before(redis):
+    client, signer = _client(redis)
     async with client:
         fresh = await client.post("/webchat/session", json={})
         token = fresh.json()["token"]
