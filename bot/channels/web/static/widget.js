@@ -363,7 +363,9 @@
     closeBtn.appendChild(icon('fd-icon', ICON_CLOSE));
     // The customer's language (EN/DE): kept by the server on the customer, for
     // every channel; the server says which it is (history and language frames).
-    const language = el('select', { class: 'fd-language', testid: 'fd-language', 'aria-label': 'Language', title: 'Language' });
+    const language = el('select', { class: 'fd-language', testid: 'fd-language' });
+    label(language, 'aria-label', 'language');
+    label(language, 'title', 'language');
     language.appendChild(el('option', { value: 'en', text: 'EN', title: 'English' }));
     language.appendChild(el('option', { value: 'de', text: 'DE', title: 'Deutsch' }));
     header.appendChild(headMain);
