@@ -220,24 +220,11 @@ async def get_ticket(ref: str, _: StaffUser = Depends(agent_only),
 async def canned_answers(q: str = "", language: str | None = None,
                          _: StaffUser = Depends(agent_only),
                          gw: Gateway = Depends(gateway)) -> list[dict]:
-    """Knowledge answers to paste into a reply: {id, title, answer, language}, at
-    most 10; with `language` (the customer's), answers in it come first and an
-    article's answer in another language only where it has none in this one."""
+    """Knowledge answers to paste into a reply: {id, title, answer, language}, one
+    entry per language of at most 10 articles, `language` (the customer's) first."""
     if len(q) > 200:
         raise HTTPException(422, "the search is at most 200 characters")
-    found = await gw.search_answers(q, limit=10, language=language)
-    return prefer_language(found, language)[:10]
-
-
-def prefer_language(answers: list[dict], language: str | None) -> list[dict]:
-    """Answers in `language` first (the search's order kept within each group);
-    of one article, the other language's entry is dropped when this language's is
-    there. Answers without a `language` count as in any language."""
-    if not language:
-        return answers
-    have = {a["id"] for a in answers if a.get("language") == language}
-    kept = [a for a in answers if a.get("language") in (None, language) or a["id"] not in have]
-    return sorted(kept, key=lambda a: a.get("language") not in (None, language))
+    return await gw.search_answers(q, limit=10, language=language)
 
 
 @router.post("/api/agent/tickets/{ref}/claim", response_model=TicketView)

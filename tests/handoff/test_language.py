@@ -6,7 +6,6 @@ import pytest
 from bot.customers.identity import IdentityStore
 from bot.customers.language import CustomerLanguages
 from core.settings import HandoffSettings
-from handoff.api import prefer_language
 from handoff.service import HandoffService
 from tests.conftest import gateway_without_rasa
 from tests.staff import make_staff, signed_in_client
@@ -46,15 +45,3 @@ async def test_a_ticket_carries_the_customers_language_into_the_queue_and_the_de
         await ada.aclose()
 
 
-def test_canned_answers_in_the_customers_language_come_first():
-    found = [
-        {"id": "pay", "title": "Payment", "answer": "Cards.", "language": "en"},
-        {"id": "pay", "title": "Zahlung", "answer": "Karten.", "language": "de"},
-        {"id": "hours", "title": "Hours", "answer": "9-5", "language": "en"},
-        {"id": "old", "title": "Old", "answer": "No language said"},
-    ]
-    assert [(a["id"], a.get("language")) for a in prefer_language(found, "de")] == [
-        ("pay", "de"), ("old", None), ("hours", "en")]
-    assert [(a["id"], a.get("language")) for a in prefer_language(found, "en")] == [
-        ("pay", "en"), ("hours", "en"), ("old", None)]
-    assert prefer_language(found, None) == found
