@@ -28,6 +28,7 @@ from bot.gateway.inbound import InboundStream
 from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import Outbox, OutboxSender
 from bot.gateway.rasa_client import RasaClient
+from bot.rasa_store.sessions import RasaSessions, SessionRule
 from bot.gateway.replies import ReplySender
 from bot.gateway.responses import Health
 from bot.gateway.router import Router
@@ -111,8 +112,11 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         channels = build_channels(settings, hub, redis)
         for channel in channels.values():
             running.push_async_callback(channel.close)
+        sessions = RasaSessions(rasa_redis, SessionRule(
+            idle_s=settings.rasa_session_idle_s,
+            max_tracker_bytes=settings.rasa_session_max_kb * 1024))
         rasa = RasaClient(http, settings.rasa_replicas, settings.actions_url,
-                          settings.rasa_token.get_secret_value())
+                          settings.rasa_token.get_secret_value(), sessions=sessions)
         transcripts = TranscriptStore(redis)
         replies = ReplySender(transcripts, Outbox(redis), hub)
         handoff = HandoffService(redis, settings.handoff)

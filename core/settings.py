@@ -275,6 +275,11 @@ class Settings(BaseSettings):
     # A bot turn takes well under a second (the knowledge action included); Rasa
     # answering slower than this is treated as down and the turn is retried.
     rasa_timeout_s: float = 10.0
+    # A Rasa conversation per session of a customer (bot/rasa_store/sessions.py):
+    # a new one after this long without a turn (domain.yml's session_config says
+    # the same for Rasa), or once its tracker is bigger than this.
+    rasa_session_idle_s: float = Field(default=3600.0, gt=0)
+    rasa_session_max_kb: int = Field(default=256, ge=1)
     worker_concurrency: int = 64
     retry_backoff_s: float = 1.0
     retry_backoff_max_s: float = 15.0

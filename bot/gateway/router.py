@@ -450,19 +450,21 @@ class Router:
                     "message_id": stream_id}
         backoff = self._backoff_s
         await channel.typing(recipient, True)
+        sender: str | None = None
         try:
             while True:
                 started = time.perf_counter()
                 try:
+                    if sender is None:
+                        sender = await self._turn_sender(stream_id, recipient.customer_id)
                     if check_first:
-                        await self._rasa_idle(recipient.customer_id, keep_alive)
-                        recorded = await self._rasa.recorded_turn(recipient.customer_id,
-                                                                  stream_id)
+                        await self._rasa_idle(sender, keep_alive)
+                        recorded = await self._rasa.recorded_turn(sender, stream_id)
                         if recorded is not None:
                             log.info("%s was answered by Rasa before; its replies are reused",
                                      stream_id)
                             return recorded
-                    replies = await self._rasa.turn(recipient.customer_id, text, metadata)
+                    replies = await self._rasa.turn(sender, text, metadata)
                     metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
                     return replies
                 except AssistantUnavailable as exc:
@@ -476,6 +478,21 @@ class Router:
                     backoff = min(backoff * 2, self._backoff_max_s)
         finally:
             await channel.typing(recipient, False)
+
+    async def _turn_sender(self, stream_id: str, customer_id: str) -> str:
+        """The Rasa conversation of this message's turn, chosen once (kept in its
+        progress): a retry, or a gateway taking the entry over, asks the same
+        conversation whether it was answered already."""
+        progress = self._keys.inbound_progress(stream_id)
+        chosen = await self._redis.hget(progress, "rasa_sender")
+        if chosen is not None:
+            return str(chosen)
+        sender = await self._rasa.sender_id(customer_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(progress, "rasa_sender", sender)
+            pipe.hget(progress, "rasa_sender")
+            _, chosen = await pipe.execute()
+        return str(chosen)
 
     async def _rasa_idle(self, customer_id: str, keep_alive: KeepAlive) -> None:
         """Wait (at most a lease's length) until Rasa holds no lock on the

@@ -91,7 +91,10 @@ def write_rasa_endpoints(settings: Settings) -> Path:
     environment)."""
     config = {
         "action_endpoint": {"url": f"{settings.actions_url}/webhook",
-                            "token": f"${{{ACTIONS_TOKEN_VARIABLE}}}"},
+                            "token": f"${{{ACTIONS_TOKEN_VARIABLE}}}",
+                            # our actions never read the domain: Rasa need not
+                            # send all of it with every action call
+                            "enable_selective_domain": True},
         **rasa_redis_stores(settings.effective_rasa_redis_url),
     }
     path = settings.var_dir / "run" / "endpoints.yml"
