@@ -28,7 +28,6 @@ from bot.gateway.inbound import InboundStream
 from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import Outbox, OutboxSender
 from bot.gateway.rasa_client import RasaClient
-from bot.rasa_store.sessions import RasaSessions, SessionRule
 from bot.gateway.replies import ReplySender
 from bot.gateway.responses import Health
 from bot.gateway.router import Router
@@ -36,6 +35,7 @@ from bot.gateway.services import Services, services
 from bot.infra.children import DOWN_STATES, read_status
 from bot.infra.live import LiveHub
 from bot.infra.streams import KeepAlive, StreamWorker
+from bot.rasa_store.sessions import RasaSessions, SessionRule
 from bot.rendering.previews import PREVIEWS
 from core import webauth
 from core.models import InboundMessage
