@@ -284,7 +284,7 @@ class Settings(BaseSettings):
     # a new one after this long without a turn (domain.yml's session_config says
     # the same for Rasa), or once its tracker is bigger than this.
     rasa_session_idle_s: float = Field(default=3600.0, gt=0)
-    rasa_session_max_kb: int = Field(default=256, ge=1)
+    rasa_session_max_kb: int = Field(default=64, ge=1)
     worker_concurrency: int = 64
     retry_backoff_s: float = 1.0
     retry_backoff_max_s: float = 15.0

@@ -208,8 +208,10 @@ class Bench:
         """How many messages each utterance produces (one model answers every
         path), and warm every path (model caches, the index, connections)."""
         for text in UTTERANCES:
-            self.expected[text] = max(1, await DirectCustomer(
-                self.http, self.urls["direct"], "bench-calibrate").turn(text))
+            self.expected[text] = await DirectCustomer(
+                self.http, self.urls["direct"], "bench-calibrate").turn(text)
+            if not self.expected[text]:  # Rasa says nothing when a custom action fails
+                raise RuntimeError(f"Rasa answered nothing to {text!r}: see its log")
         for path in PATHS:
             customer = self.customer(path, f"bench-warm-{path}")
             if isinstance(customer, WebCustomer):

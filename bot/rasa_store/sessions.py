@@ -32,7 +32,7 @@ from bot.rasa_store.keys import RASA_KEYS, RasaKeys, session_sender
 @dataclass(frozen=True)
 class SessionRule:
     idle_s: float = 3600.0
-    max_tracker_bytes: int = 256 * 1024
+    max_tracker_bytes: int = 64 * 1024
 
 
 @dataclass(frozen=True)
