@@ -184,7 +184,7 @@ class Bench:
                  http: httpx.AsyncClient, burst_messages: int = BURST_MESSAGES) -> None:
         self.settings, self.console, self.http = settings, console, http
         self.burst_messages = burst_messages
-        self.urls = {"shipped": shipped_url, "direct": settings.rasa_url}
+        self.urls = {"shipped": shipped_url}
         self.base = settings.base_url
         self.counters = Counters()
         self.expected: dict[str, int] = {}
@@ -196,10 +196,16 @@ class Bench:
                                    settings.rasa_session_idle_s,
                                    settings.rasa_session_max_kb * 1024)))
 
+    def direct_url(self, sender: str) -> str:
+        """Our Rasa process of a conversation, as the gateway would choose it: the
+        direct path uses every process `frontdoor up` started, as the front door does."""
+        return replica_order(sender, self.settings.rasa_replicas)[0]
+
     def customer(self, path: str, name: str) -> DirectCustomer | WebCustomer:
         if path == "frontdoor":
             return WebCustomer(self.base, self.counters)
-        return DirectCustomer(self.http, self.urls[path], name)
+        url = self.urls["shipped"] if path == "shipped" else self.direct_url(name)
+        return DirectCustomer(self.http, url, name)
 
     async def turn(self, customer: DirectCustomer | WebCustomer, text: str) -> None:
         await customer.turn(text, self.expected[text])
@@ -209,7 +215,7 @@ class Bench:
         path), and warm every path (model caches, the index, connections)."""
         for text in UTTERANCES:
             self.expected[text] = await DirectCustomer(
-                self.http, self.urls["direct"], "bench-calibrate").turn(text)
+                self.http, self.direct_url("bench-calibrate"), "bench-calibrate").turn(text)
             if not self.expected[text]:  # Rasa says nothing when a custom action fails
                 raise RuntimeError(f"Rasa answered nothing to {text!r}: see its log")
         for path in PATHS:
@@ -288,10 +294,11 @@ class Bench:
         """Customers with N earlier messages, then the script once each through
         the front door, turn by turn across lengths (one customer at a time)."""
         template_sender = "bench-history-template"
-        template_customer = DirectCustomer(self.http, self.urls["direct"], template_sender)
+        template_url = self.direct_url(template_sender)
+        template_customer = DirectCustomer(self.http, template_url, template_sender)
         for text in UTTERANCES:
             await template_customer.turn(text)
-        raw = (await self.http.get(f"{self.urls['direct']}/conversations/{template_sender}"
+        raw = (await self.http.get(f"{template_url}/conversations/{template_sender}"
                                    "/tracker", params={"token": self.rasa_token})).json()
         template = Template.from_events(raw["events"])
         transcripts = TranscriptStore(self.redis)
@@ -386,7 +393,8 @@ class Bench:
     async def profile(self, c1: dict[str, Phase]) -> dict[str, float]:
         """Where one turn's time goes (bot/bench/chat_profile.py)."""
         self.console.print("[bold]profile[/bold]: one turn, part by part")
-        direct = DirectCustomer(self.http, self.urls["direct"], "bench-profile-direct")
+        direct = DirectCustomer(self.http, self.direct_url("bench-profile-direct"),
+                                "bench-profile-direct")
         web = WebCustomer(self.base, self.counters)
         await web.connect(self.http)
         before = await redis_commands(self.redis)
@@ -399,7 +407,8 @@ class Bench:
         self.counters.duplicated += await web.close()
         commands = ((after - middle) - (middle - before)) / len(UTTERANCES)
         rtt = await redis_round_trip_ms(self.redis)
-        parts = await profile_turn(self.http, self.urls["direct"], self.settings.actions_url,
+        parts = await profile_turn(self.http, self.direct_url(direct.sender),
+                                   self.settings.actions_url,
                                    self.rasa_token,
                                    self.settings.actions_token.get_secret_value(),
                                    UTTERANCES, direct.sender)
