@@ -93,6 +93,11 @@ class Phase:
 class Counters:
     def __init__(self) -> None:
         self.lost = 0
+        self.lost_where: dict[str, int] = {}  # phase/path -> replies lost there
+
+    def lose(self, where: str) -> None:
+        self.lost += 1
+        self.lost_where[where] = self.lost_where.get(where, 0) + 1
         self.duplicated = 0
         self.rejected = 0
 
@@ -166,12 +171,13 @@ class WebCustomer:
         return extra
 
 
-async def _timed(phase: Phase, counters: Counters, work: Awaitable[Any]) -> float | None:
+async def _timed(phase: Phase, counters: Counters, work: Awaitable[Any], where: str
+                 ) -> float | None:
     started = time.perf_counter()
     try:
         await work
     except (TimeoutError, httpx.HTTPError):
-        counters.lost += 1
+        counters.lose(where)
         return None
     ms = (time.perf_counter() - started) * 1000
     phase.latencies_ms.append(ms)
@@ -246,7 +252,8 @@ class Bench:
             text = UTTERANCES[i % len(UTTERANCES)]
             for path in orders[i % len(orders)]:
                 started = time.perf_counter()
-                await _timed(phases[path], self.counters, self.turn(customers[path], text))
+                await _timed(phases[path], self.counters, self.turn(customers[path], text),
+                             f"c1/{path}")
                 phases[path].wall_s += time.perf_counter() - started
         for customer in customers.values():
             self.counters.duplicated += await customer.close()
@@ -273,7 +280,8 @@ class Bench:
                 async def run_customer(index: int, customer, phase=phase, path=path) -> None:
                     for k in range(per_customer):
                         text = UTTERANCES[(index + k) % len(UTTERANCES)]
-                        ms = await _timed(phase, self.counters, self.turn(customer, text))
+                        ms = await _timed(phase, self.counters, self.turn(customer, text),
+                                          f"c50/{path}")
                         if path == "frontdoor" and ms is not None:
                             by_customer[index].append(ms)
 
@@ -328,7 +336,8 @@ class Bench:
             for text in UTTERANCES:
                 for n in lengths:
                     started = time.perf_counter()
-                    await _timed(phases[n], self.counters, self.turn(customers[n][c], text))
+                    await _timed(phases[n], self.counters, self.turn(customers[n][c], text),
+                                 f"history/{n}")
                     phases[n].wall_s += time.perf_counter() - started
         for group in customers.values():
             for web in group:
@@ -353,7 +362,8 @@ class Bench:
         async def run_other(index: int, customer: WebCustomer) -> None:
             for k in range(BURST_TURNS):
                 text = UTTERANCES[(index + k) % len(UTTERANCES)]
-                ms = await _timed(phase, self.counters, self.turn(customer, text))
+                ms = await _timed(phase, self.counters, self.turn(customer, text),
+                                  "burst/others")
                 if ms is not None:
                     per_customer[index].append(ms)
 
@@ -364,7 +374,7 @@ class Bench:
             try:
                 await burster.replies(sum(self.expected[t] for t in texts))
             except TimeoutError:
-                self.counters.lost += 1
+                self.counters.lose("burst/burster")
             return time.perf_counter() - started
 
         started = time.perf_counter()
@@ -456,6 +466,7 @@ async def _bench(settings: Settings, shipped_url: str, messages: int,
     report["rasa_processes"] = len(settings.rasa_replicas)
     report["targets"] = targets(report)
     report["lost"] = bench.counters.lost
+    report["lost_where"] = bench.counters.lost_where
     report["duplicated"] = bench.counters.duplicated
     report["rejected"] = bench.counters.rejected
     report["_latencies"] = {f"{p}/{c}": phases[p].latencies_ms
@@ -533,7 +544,8 @@ def _print_table(report: dict, console: Console) -> None:
         profile.add_row(key, f"{value}")
     console.print(profile)
     console.print(f"Rasa processes: {report['rasa_processes']}")
-    console.print(f"lost replies: {report['lost']}   duplicated replies: {report['duplicated']}"
+    console.print(f"lost replies: {report['lost']} {report['lost_where'] or ''}   "
+                  f"duplicated replies: {report['duplicated']}"
                   f"   messages refused by the gateway: {report['rejected']}")
     for line in target_lines(report["targets"]):
         console.print(f"target: {line}")
