@@ -187,15 +187,15 @@ class RasaClient:
         """After a person handled the conversation: end any active form, so the
         bot does not resume a stale question, and start a new session with the
         next turn. Slots the customer gave (their name, order number) stay."""
-        sender = (customer_id if self._sessions is None else
-                  session_sender(customer_id, await self._sessions.current(customer_id)))
+        sender = customer_id
+        if self._sessions is not None:
+            sender = session_sender(customer_id, await self._sessions.current(customer_id))
+            await self._sessions.end(customer_id)  # first: it holds even if Rasa is away
         events = [{"event": "active_loop", "name": None}]
         response = await self._post(
             sender, f"/conversations/{sender}/tracker/events",
             params={"token": self._token, "include_events": "NONE"}, json=events)
         response.raise_for_status()
-        if self._sessions is not None:
-            await self._sessions.end(customer_id)
 
     async def actions_healthy(self) -> bool:
         try:
