@@ -15,6 +15,7 @@ import argparse
 import hmac
 import logging
 import os
+from typing import Any
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
@@ -44,6 +45,20 @@ def require_token(app: Sanic, token: str) -> None:
 
 
 log = logging.getLogger(__name__)
+
+
+class WithoutDomain(ActionExecutor):
+    """Rasa is configured not to send its domain with every action call
+    (`enable_selective_domain`, bot/infra/supervisor.py): it is tens of kB of
+    JSON to write and parse per call, and our actions never read it. rasa-sdk
+    3.21 would then answer 449 ("send the domain"), which Rasa 3.6 does not
+    retry; here a call without a domain runs with the last one seen, or none."""
+
+    def update_and_return_domain(self, payload: dict[str, Any], action_name: str
+                                 ) -> dict[str, Any] | None:
+        if payload.get("domain"):
+            self.domain = payload["domain"]
+        return self.domain or {}
 
 
 def add_redis_health(app: Sanic) -> None:
@@ -77,7 +92,7 @@ def main() -> None:
         raise SystemExit("front door refuses to start: FRONTDOOR_ACTIONS_TOKEN is not set "
                          "(give the action server and every Rasa server the same one)")
 
-    executor = ActionExecutor()
+    executor = WithoutDomain()
     executor.register_package("actions")
     app = create_app(executor, cors_origins=None)
     require_token(app, settings.actions_token.get_secret_value())

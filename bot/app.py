@@ -37,6 +37,7 @@ from bot.gateway.services import Services, services
 from bot.infra.children import DOWN_STATES, read_status
 from bot.infra.live import LiveHub
 from bot.infra.streams import KeepAlive, StreamWorker
+from bot.rasa_store.sessions import RasaSessions, SessionRule
 from bot.rendering.previews import PREVIEWS
 from core import language, webauth
 from core.models import InboundMessage
@@ -113,8 +114,11 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         channels = build_channels(settings, hub, redis)
         for channel in channels.values():
             running.push_async_callback(channel.close)
+        sessions = RasaSessions(rasa_redis, SessionRule(
+            idle_s=settings.rasa_session_idle_s,
+            max_tracker_bytes=settings.rasa_session_max_kb * 1024))
         rasa = RasaClient(http, settings.rasa_replicas, settings.actions_url,
-                          settings.rasa_token.get_secret_value())
+                          settings.rasa_token.get_secret_value(), sessions=sessions)
         transcripts = TranscriptStore(redis)
         replies = ReplySender(transcripts, Outbox(redis), hub)
         handoff = HandoffService(redis, settings.handoff)

@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.redis import ClusterUrl, ServerUrl, parse_redis_url, redis_url_problem
+from core.sizing import Machine, rasa_processes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -204,6 +205,10 @@ class Settings(BaseSettings):
     # "http://rasa-2:5005"], or one load balancer); empty: the one the launcher
     # starts on 127.0.0.1:rasa_port.
     rasa_urls: list[str] = Field(default_factory=list)
+    # How many Rasa processes the launcher starts (on rasa_port, rasa_port + 1,
+    # ...) when rasa_urls is empty; 0: chosen for the machine's cores and memory
+    # (core/sizing.py), said when `frontdoor up` starts.
+    rasa_processes: int = Field(default=0, ge=0)
     # Token for Rasa's HTTP API (the gateway tells a tracker that an agent
     # resolved the conversation); every Rasa replica must be given the same one.
     rasa_token: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(24)))
@@ -275,6 +280,11 @@ class Settings(BaseSettings):
     # A bot turn takes well under a second (the knowledge action included); Rasa
     # answering slower than this is treated as down and the turn is retried.
     rasa_timeout_s: float = 10.0
+    # A Rasa conversation per session of a customer (bot/rasa_store/sessions.py):
+    # a new one after this long without a turn (domain.yml's session_config says
+    # the same for Rasa), or once its tracker is bigger than this.
+    rasa_session_idle_s: float = Field(default=3600.0, gt=0)
+    rasa_session_max_kb: int = Field(default=64, ge=1)
     worker_concurrency: int = 64
     retry_backoff_s: float = 1.0
     retry_backoff_max_s: float = 15.0
@@ -361,8 +371,16 @@ class Settings(BaseSettings):
         return self.rasa_redis_url or self.effective_redis_url
 
     @property
+    def rasa_process_count(self) -> int:
+        """The Rasa processes the launcher starts here (none with rasa_urls)."""
+        if self.rasa_urls:
+            return 0
+        return self.rasa_processes or rasa_processes(Machine.this())
+
+    @property
     def rasa_replicas(self) -> list[str]:
-        return [u.rstrip("/") for u in self.rasa_urls] or [f"http://127.0.0.1:{self.rasa_port}"]
+        return [u.rstrip("/") for u in self.rasa_urls] or [
+            f"http://127.0.0.1:{self.rasa_port + i}" for i in range(self.rasa_process_count)]
 
     @property
     def rasa_url(self) -> str:

@@ -160,5 +160,5 @@ def stack(redis_server, tmp_path_factory) -> Settings:
     running = Stack(settings, echo=lambda *_: None)
     running.start()
     RUNNING_STACKS[settings.port] = running
-    yield settings
+    yield running.settings  # as started: the number of Rasa processes fixed
     running.stop()

@@ -169,12 +169,20 @@ def train(force: bool = typer.Option(False, "--force", help="Retrain even if not
 def bench_chat(
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
     messages: int = typer.Option(200, help="Utterances per phase and path."),
+    history: list[str] = typer.Option(
+        [], help="Earlier messages of the history customers (repeatable or a comma "
+                 "list; 0 is always measured). Default: 0,200,1000,5000."),
+    burst: int = typer.Option(300, min=1, help="Messages the bursting customer sends at once."),
 ) -> None:
-    """Rasa's REST webhook directly vs. the front door's web chat WebSocket, interleaved,
-    at 1 and 50 concurrent customers: p50/p95 latency, throughput, lost/duplicated replies."""
-    from bot.bench.chat import run
+    """Rasa as shipped, our Rasa directly and the front door's web chat WebSocket,
+    interleaved, at 1 and 50 concurrent customers: p50/p95 latency, throughput,
+    lost/duplicated replies; customers with long histories, a burst, fairness and
+    where a turn's time goes."""
+    from bot.bench.chat import parse_history, run
 
-    sys.exit(run(json_output=json_output, messages=messages, console=console))
+    lengths = parse_history(history) if history else [0, 200, 1000, 5000]
+    sys.exit(run(json_output=json_output, messages=messages, console=console, history=lengths,
+                 burst=burst))
 
 
 @bench_app.command("handoff")

@@ -10,18 +10,25 @@ one Rasa process (its Redis client is synchronous), not across two, so a
 customer's turns are kept on one process while it is up
 (docs/architecture.md#processes). When that replica is unreachable or answers
 5xx, the next one in the customer's order is tried at once, before the router
-backs off."""
+backs off.
+
+Rasa's sender id is not the customer id itself but one session of the customer
+(bot/rasa_store/sessions.py): `RasaClient.sender_id` is the one place that maps
+a customer to the Rasa conversation of their turn."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 
 import httpx
 
 from bot import AssistantUnavailable
+from bot.rasa_store.keys import customer_of_sender, session_sender
+from bot.rasa_store.sessions import RasaSessions
 from core.models import ArticleRef, Button, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,8 @@ log = logging.getLogger(__name__)
 # which also drops the action_listen before it), then listen again, as Rasa's own
 # fallback does: the conversation is where it was before the message came.
 REVERT_TURN = [{"event": "rewind"}, {"event": "action", "name": "action_listen"}]
+# Slots a new session does not inherit: Rasa's own bookkeeping.
+NOT_CARRIED = frozenset({"requested_slot", "session_started_metadata"})
 
 
 def replica_order(customer_id: str, replicas: Sequence[str]) -> list[str]:
@@ -43,8 +52,13 @@ def replica_order(customer_id: str, replicas: Sequence[str]) -> list[str]:
 
 class RasaClient:
     def __init__(self, http: httpx.AsyncClient, rasa_urls: str | Sequence[str],
-                 actions_url: str, token: str = "") -> None:
-        """`rasa_urls`: one Rasa server (or a load balancer) or several replicas."""
+                 actions_url: str, token: str = "", sessions: RasaSessions | None = None
+                 ) -> None:
+        """`rasa_urls`: one Rasa server (or a load balancer) or several replicas.
+        `sessions`: a Rasa conversation per session of the customer; None: the
+        customer id is the sender, one conversation for ever (tests of other
+        things)."""
+        self._sessions = sessions
         urls = [rasa_urls] if isinstance(rasa_urls, str) else list(rasa_urls)
         if not urls:
             raise ValueError("RasaClient needs at least one Rasa URL")
@@ -55,16 +69,54 @@ class RasaClient:
         # action server that runs but cannot reach Redis cannot answer either
         self._actions_health = f"{actions_url}/healthz"
 
-    async def _post(self, customer_id: str, path: str, **request) -> httpx.Response:
-        return await self._request("POST", customer_id, path, **request)
+    async def sender_id(self, customer_id: str, now: float | None = None) -> str:
+        """The Rasa conversation (sender id) of the customer's turn starting now:
+        the current session's, or a new session's when the last turn was long
+        ago, the tracker has grown too big or a person resolved the conversation.
+        A new session inherits the slots of the one before (the customer's name,
+        language), set through Rasa's tracker events API, before its first turn.
+        Whoever talks to Rasa about a customer (the router, the language slot)
+        asks this first."""
+        if self._sessions is None:
+            return customer_id
+        session = await self._sessions.choose(customer_id, time.time() if now is None else now)
+        if session.previous is not None:
+            await self._carry_slots(session.previous, session.sender)
+            await self._sessions.carried(customer_id)
+        return session.sender
 
-    async def _request(self, method: str, customer_id: str, path: str, **request
+    async def _carry_slots(self, previous: str, sender: str) -> None:
+        """The gateway carries the slots, not the session-start action: it knows
+        both conversations and reads the old one once through Rasa's API, while
+        the action server would have to know the session mapping, and the first
+        turn in the new conversation finds them set already."""
+        response = await self._request("GET", previous, f"/conversations/{previous}/tracker",
+                                       params={"token": self._token, "include_events": "NONE"})
+        if response.status_code >= 400:
+            log.warning("cannot read the slots of %s (%s); the new session starts without",
+                        previous, response.status_code)
+            return
+        slots = response.json().get("slots") or {}
+        events = [{"event": "slot", "name": name, "value": value}
+                  for name, value in slots.items() if value is not None and name not in NOT_CARRIED]
+        if not events:
+            return
+        carried = await self._post(sender, f"/conversations/{sender}/tracker/events", params={
+            "token": self._token, "include_events": "NONE"}, json=events)
+        if carried.status_code >= 400:
+            log.warning("cannot carry the slots into %s (%s)", sender, carried.status_code)
+        log.info("new Rasa session %s, %d slots carried", sender, len(events))
+
+    async def _post(self, sender: str, path: str, **request) -> httpx.Response:
+        return await self._request("POST", sender, path, **request)
+
+    async def _request(self, method: str, sender: str, path: str, **request
                        ) -> httpx.Response:
         """Ask the customer's replica, or at once the next one in their order while
         a replica is unreachable or answers 5xx; AssistantUnavailable when none
-        answered."""
+        answered. Every session of a customer goes to the same replica."""
         problems = []
-        for replica in replica_order(customer_id, self._replicas):
+        for replica in replica_order(customer_of_sender(sender), self._replicas):
             try:
                 response = await self._http.request(method, f"{replica}{path}", **request)
             except httpx.HTTPError as exc:
@@ -75,30 +127,26 @@ class RasaClient:
             problems.append(f"{replica} answered {response.status_code}")
         raise AssistantUnavailable("Rasa: " + "; ".join(problems))
 
-    def sender_id(self, customer_id: str) -> str:
-        """Rasa's sender id (its conversation) for a customer."""
-        return customer_id
-
-    async def set_language(self, customer_id: str, language: str) -> bool:
+    async def set_language(self, sender: str, language: str) -> bool:
         """Set the conversation's `language` slot (domain.yml) through Rasa's
-        tracker events API, on the customer's replica and sender as their turns.
-        False when Rasa refused it (a token that does not match, the API off):
-        the turn still goes ahead, in whatever language Rasa had."""
-        sender = self.sender_id(customer_id)
+        tracker events API, on the replica of the conversation `sender`
+        (sender_id). False when Rasa refused it (a token that does not match, the
+        API off): the turn still goes ahead, in whatever language Rasa had."""
         response = await self._post(
-            customer_id, f"/conversations/{sender}/tracker/events",
+            sender, f"/conversations/{sender}/tracker/events",
             params={"token": self._token, "include_events": "NONE"},
             json=[{"event": "slot", "name": "language", "value": language}])
         if response.status_code >= 400:
-            log.warning("Rasa refused the language slot of %s (%s)", customer_id,
+            log.warning("Rasa refused the language slot of %s (%s)", sender,
                         response.status_code)
             return False
         return True
 
-    async def turn(self, customer_id: str, text: str, metadata: dict) -> list[OutboundMessage]:
+    async def turn(self, sender: str, text: str, metadata: dict) -> list[OutboundMessage]:
+        """One turn in the conversation `sender` (sender_id)."""
         response = await self._post(
-            customer_id, "/webhooks/rest/webhook",
-            json={"sender": customer_id, "message": text, "metadata": metadata})
+            sender, "/webhooks/rest/webhook",
+            json={"sender": sender, "message": text, "metadata": metadata})
         response.raise_for_status()
         messages = parse_rasa_messages(response.json())
         if not messages:
@@ -109,7 +157,7 @@ class RasaClient:
             raise AssistantUnavailable("Rasa answered nothing: a custom action failed")
         return messages
 
-    async def recorded_turn(self, customer_id: str, message_id: str
+    async def recorded_turn(self, sender: str, message_id: str
                             ) -> list[OutboundMessage] | None:
         """Before a message is sent to Rasa again: whether an earlier attempt (the
         REST metadata's `message_id`) is already in the conversation's tracker.
@@ -117,15 +165,15 @@ class RasaClient:
         twice, so its actions are not either); recorded without any (its action
         failed), it is reverted (Rasa's `rewind`) and None is returned, as when it
         was never recorded: the message is then sent as new."""
-        tracker = f"/conversations/{customer_id}/tracker"
-        response = await self._request("GET", customer_id, tracker,
+        tracker = f"/conversations/{sender}/tracker"
+        response = await self._request("GET", sender, tracker,
                                        params={"token": self._token})
         if response.status_code >= 400:
             # Rasa's HTTP API refused (a token that does not match, the API not
             # enabled): the message still gets its answer, at the risk of Rasa
             # recording it twice.
             log.warning("cannot read the tracker of %s (%s): sending the message again "
-                        "unchecked", customer_id, response.status_code)
+                        "unchecked", sender, response.status_code)
             return None
         events = response.json().get("events") or []
         users = [i for i, e in enumerate(events) if e.get("event") == "user"]
@@ -143,20 +191,24 @@ class RasaClient:
             return parse_rasa_messages([item for e in bots for item in _rest_items(e)])
         if mine[-1] != users[-1]:
             return None  # a later message follows it: nothing to undo here
-        reverted = await self._post(customer_id, f"{tracker}/events", params={
+        reverted = await self._post(sender, f"{tracker}/events", params={
             "token": self._token, "include_events": "NONE"}, json=REVERT_TURN)
         if reverted.status_code >= 400:
-            log.warning("cannot revert a failed turn of %s (%s)", customer_id,
+            log.warning("cannot revert a failed turn of %s (%s)", sender,
                         reverted.status_code)
         return None
 
     async def reset_dialogue(self, customer_id: str) -> None:
         """After a person handled the conversation: end any active form, so the
-        bot does not resume a stale question. Slots the customer gave (their
-        name, order number) stay."""
+        bot does not resume a stale question, and start a new session with the
+        next turn. Slots the customer gave (their name, order number) stay."""
+        sender = customer_id
+        if self._sessions is not None:
+            sender = session_sender(customer_id, await self._sessions.current(customer_id))
+            await self._sessions.end(customer_id)  # first: it holds even if Rasa is away
         events = [{"event": "active_loop", "name": None}]
         response = await self._post(
-            customer_id, f"/conversations/{customer_id}/tracker/events",
+            sender, f"/conversations/{sender}/tracker/events",
             params={"token": self._token, "include_events": "NONE"}, json=events)
         response.raise_for_status()
 

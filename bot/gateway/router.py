@@ -467,16 +467,15 @@ class Router:
         await self._languages.detected(customer_id, detected, words=count_words(message.text))
         return detected
 
-    async def _sync_language(self, customer_id: str) -> None:
+    async def _sync_language(self, customer_id: str, sender: str) -> None:
         """Before a bot turn: Rasa's `language` slot follows the customer's
         language. What this conversation last heard is kept per Rasa sender (with
         a TTL), so the extra call to Rasa happens only on a change."""
         language = await self._languages.get(customer_id)
         key = self._keys.rasa_language(customer_id)
-        sender = self._rasa.sender_id(customer_id)
         if await self._redis.hget(key, sender) == language:
             return
-        if await self._rasa.set_language(customer_id, language):
+        if await self._rasa.set_language(sender, language):
             async with self._redis.pipeline(transaction=True) as pipe:  # one key
                 pipe.hset(key, sender, language)
                 pipe.expire(key, RASA_LANGUAGE_TTL_S)
@@ -533,20 +532,22 @@ class Router:
                     "message_id": stream_id}
         backoff = self._backoff_s
         await channel.typing(recipient, True)
+        sender: str | None = None
         try:
             while True:
                 started = time.perf_counter()
                 try:
+                    if sender is None:
+                        sender = await self._turn_sender(stream_id, recipient.customer_id)
                     if check_first:
-                        await self._rasa_idle(recipient.customer_id, keep_alive)
-                        recorded = await self._rasa.recorded_turn(recipient.customer_id,
-                                                                  stream_id)
+                        await self._rasa_idle(sender, keep_alive)
+                        recorded = await self._rasa.recorded_turn(sender, stream_id)
                         if recorded is not None:
                             log.info("%s was answered by Rasa before; its replies are reused",
                                      stream_id)
                             return recorded
-                    await self._sync_language(recipient.customer_id)
-                    replies = await self._rasa.turn(recipient.customer_id, text, metadata)
+                    await self._sync_language(recipient.customer_id, sender)
+                    replies = await self._rasa.turn(sender, text, metadata)
                     metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
                     return replies
                 except AssistantUnavailable as exc:
@@ -560,6 +561,21 @@ class Router:
                     backoff = min(backoff * 2, self._backoff_max_s)
         finally:
             await channel.typing(recipient, False)
+
+    async def _turn_sender(self, stream_id: str, customer_id: str) -> str:
+        """The Rasa conversation of this message's turn, chosen once (kept in its
+        progress): a retry, or a gateway taking the entry over, asks the same
+        conversation whether it was answered already."""
+        progress = self._keys.inbound_progress(stream_id)
+        chosen = await self._redis.hget(progress, "rasa_sender")
+        if chosen is not None:
+            return str(chosen)
+        sender = await self._rasa.sender_id(customer_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(progress, "rasa_sender", sender)
+            pipe.hget(progress, "rasa_sender")
+            _, chosen = await pipe.execute()
+        return str(chosen)
 
     async def _rasa_idle(self, customer_id: str, keep_alive: KeepAlive) -> None:
         """Wait (at most a lease's length) until Rasa holds no lock on the

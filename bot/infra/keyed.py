@@ -18,6 +18,11 @@ class KeyedSerializer:
     def __len__(self) -> int:
         return len(self._tasks)
 
+    @property
+    def keys(self) -> int:
+        """Keys with work queued or running (a burst of one key counts once)."""
+        return len(self._tails)
+
     def submit(self, key: Hashable, work: Callable[[], Awaitable[None]]) -> asyncio.Task:
         previous = self._tails.get(key)
         task = asyncio.create_task(self._run_after(previous, work))

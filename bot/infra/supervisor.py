@@ -33,6 +33,7 @@ from bot.infra.children import ChildState, ChildStatus, state_file, write_status
 from bot.infra.processes import actions_argv, gateway_argv, rasa_argv, sandbox_argv
 from bot.rasa_store.endpoints import rasa_python_path, rasa_redis_secrets, rasa_redis_stores
 from core.settings import PROJECT_ROOT, Settings, environment, variables
+from core.sizing import Machine, rasa_processes
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,10 @@ def write_rasa_endpoints(settings: Settings) -> Path:
     environment)."""
     config = {
         "action_endpoint": {"url": f"{settings.actions_url}/webhook",
-                            "token": f"${{{ACTIONS_TOKEN_VARIABLE}}}"},
+                            "token": f"${{{ACTIONS_TOKEN_VARIABLE}}}",
+                            # our actions never read the domain: Rasa need not
+                            # send all of it with every action call
+                            "enable_selective_domain": True},
         **rasa_redis_stores(settings.effective_rasa_redis_url),
     }
     path = settings.var_dir / "run" / "endpoints.yml"
@@ -215,11 +219,14 @@ def plan(settings: Settings) -> list[list[Child]]:
     local = "127.0.0.1"
     servers: list[Child] = []
     if not settings.rasa_urls:
-        servers.append(Child(
-            "rasa", rasa_argv(current_model(settings), write_rasa_endpoints(settings), local,
-                              settings.rasa_port),
-            rasa_env(settings), f"http://{local}:{settings.rasa_port}/", logs / "rasa.log",
-            settings.rasa_port, timeout_s=300))
+        # Several Rasa processes share the tracker and lock store; the gateway
+        # keeps each customer on one (settings.rasa_replicas, rasa_client.py).
+        endpoints = write_rasa_endpoints(settings)
+        for i, url in enumerate(settings.rasa_replicas):
+            port, name = settings.rasa_port + i, "rasa" if i == 0 else f"rasa-{i + 1}"
+            servers.append(Child(
+                name, rasa_argv(current_model(settings), endpoints, local, port),
+                rasa_env(settings), f"{url}/", logs / f"{name}.log", port, timeout_s=300))
     if settings.action_server_url is None:
         servers.append(Child(
             "actions", actions_argv(local, settings.actions_port),
@@ -236,6 +243,23 @@ def plan(settings: Settings) -> list[list[Child]]:
             sandbox_env(settings), f"http://127.0.0.1:{settings.sandbox_port}/healthz",
             logs / "sandbox.log", settings.sandbox_port, timeout_s=60))
     return waves
+
+
+def sized(settings: Settings, echo: Callable[[str], object] = print) -> Settings:
+    """The settings with the number of Rasa processes fixed (chosen once for the
+    machine unless set, core/sizing.py), so the launcher and the gateway agree;
+    says what was chosen."""
+    if settings.rasa_urls:
+        return settings
+    if settings.rasa_processes:
+        echo(f"Rasa: {settings.rasa_processes} process(es) (FRONTDOOR_RASA_PROCESSES)")
+        return settings
+    machine = Machine.this()
+    count = rasa_processes(machine)
+    echo(f"Rasa: {count} process(es), chosen for {machine.cores} cores and "
+         f"{machine.available_bytes / 1024 ** 3:.1f} GB available "
+         "(FRONTDOOR_RASA_PROCESSES sets it)")
+    return settings.model_copy(update={"rasa_processes": count})
 
 
 @dataclass(frozen=True)
@@ -295,7 +319,7 @@ class Stack:
     def __init__(self, settings: Settings, echo: Callable[[str], object] = print,
                  alert: Callable[[str], object] | None = None,
                  planner: Callable[[Settings], list[list[Child]]] = plan) -> None:
-        self.settings = settings
+        self.settings = settings = sized(settings, echo)
         self.children: list[Child] = []
         self.policy = RestartPolicy.from_settings(settings)
         self.state_path = state_file(settings)

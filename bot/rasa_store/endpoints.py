@@ -5,7 +5,9 @@ Rasa 3.6 speaks to one Redis host:port (no Sentinel, no Cluster; its redis-py
 4.6 has no asyncio Cluster either). So for FRONTDOOR_RASA_REDIS_URL (by default
 FRONTDOOR_REDIS_URL):
 
-- redis:// and rediss://: Rasa's own `type: redis` stores;
+- redis:// and rediss://: Rasa's own `type: redis` lock store, and its tracker
+  store without the per-turn re-read and merge
+  (in_rasa/frontdoor_rasa_redis.py, FrontDoorTrackerStore);
 - redis+sentinel://: our subclasses in in_rasa/frontdoor_rasa_redis.py, which
   give Rasa's stores a Sentinel master client (IN_RASA goes on Rasa's PYTHONPATH);
 - a Cluster or a unix socket: refused by the settings (core/settings.py), which
@@ -55,7 +57,8 @@ def rasa_redis_stores(url: str) -> dict[str, dict[str, Any]]:
                               unquote(parts.password or "") or None))
     if parts.scheme == "rediss":
         redis["use_ssl"] = True
-    return {"tracker_store": redis, "lock_store": dict(redis)}
+    return {"tracker_store": {**redis, "type": "frontdoor_rasa_redis.FrontDoorTrackerStore"},
+            "lock_store": redis}
 
 
 def _credentials(username: str | None, password: str | None) -> dict[str, str]:

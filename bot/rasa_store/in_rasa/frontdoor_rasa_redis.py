@@ -44,7 +44,36 @@ def sentinel_master(sentinels: list[list[Any]], service: str, db: int = 0,
                               decode_responses=decode_responses)
 
 
-class SentinelTrackerStore(RedisTrackerStore):
+class WholeTracker:
+    """Rasa's Redis tracker store without its per-turn re-read and merge.
+
+    Rasa 3.6's `retrieve` parses the whole stored tracker and returns its last
+    Rasa session only; `save` therefore reads and parses the stored tracker again
+    and merges the two (`_merge_trackers`, comparing every new event with every
+    stored one when there are several sessions) before writing it back. Here
+    `retrieve` returns the whole tracker (the policies read only the events after
+    the last session start anyway: `applied_events`) and `save` writes it as it
+    is. Safe because one conversation's writes never overlap: Rasa's lock store
+    serialises a conversation's turns and tracker API calls inside one process,
+    and the gateway keeps a customer on one Rasa process; a conversation stays
+    small because the gateway starts a new one per session
+    (bot/rasa_store/sessions.py)."""
+
+    async def retrieve(self, sender_id: str) -> Any:
+        return await self._retrieve(sender_id, fetch_all_sessions=True)  # type: ignore[attr-defined]
+
+    async def save(self, tracker: Any, timeout: float | None = None) -> None:
+        await self.stream_events(tracker)  # type: ignore[attr-defined]
+        timeout = timeout or self.record_exp  # type: ignore[attr-defined]
+        self.red.set(self.key_prefix + tracker.sender_id,  # type: ignore[attr-defined]
+                     self.serialise_tracker(tracker), ex=timeout)  # type: ignore[attr-defined]
+
+
+class FrontDoorTrackerStore(WholeTracker, RedisTrackerStore):
+    """On one Redis server (Rasa's `type: redis` options; Rasa passes `url` as `host`)."""
+
+
+class SentinelTrackerStore(WholeTracker, RedisTrackerStore):
     def __init__(self, domain: Any, sentinels: list[list[Any]], service: str, db: int = 0,
                  username: str | None = None, password: str | None = None,
                  sentinel_password: str | None = None, host: Any = None,

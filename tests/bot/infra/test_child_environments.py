@@ -83,7 +83,8 @@ def test_rasas_endpoints_name_the_action_servers_token_without_holding_it(settin
     assert ACTIONS_TOKEN not in path.read_text()
     endpoint = yaml.safe_load(path.read_text())["action_endpoint"]
     assert endpoint == {"url": f"{settings.actions_url}/webhook",
-                        "token": "${FRONTDOOR_ACTIONS_TOKEN}"}
+                        "token": "${FRONTDOOR_ACTIONS_TOKEN}",
+                        "enable_selective_domain": True}  # no domain with each call
     assert "token: ${FRONTDOOR_ACTIONS_TOKEN}\n" in path.read_text()  # plain: Rasa expands it
 
 

@@ -127,3 +127,28 @@ async def test_a_restarted_worker_resumes_its_own_pending_entries_at_once(redis)
     await _until(lambda: done == ["1"], timeout_s=5)  # not after the minute of reclaim_idle
     await restarted.stop()
     assert (await redis.xpending("test:resume", "group"))["pending"] == 0
+
+
+async def test_a_burst_from_one_key_does_not_hold_back_the_others(redis):
+    # One customer sends 100 messages at once while another sends one: the
+    # burst holds one place of the worker's concurrency (4 here; it reads up to
+    # 4 x 32 entries ahead), so the other customer is answered long before the
+    # burst is through, and the burst itself stays in order.
+    handled: list[tuple[str, int]] = []
+
+    async def turn(entry_id: str, fields: dict, keep_alive) -> None:
+        await asyncio.sleep(0.005)  # a bot turn
+        handled.append((fields["key"], int(fields["n"])))
+
+    for n in range(100):
+        await redis.xadd("test:burst", {"key": "burst", "n": str(n)})
+    await redis.xadd("test:burst", {"key": "other", "n": "0"})
+    worker = StreamWorker(redis, "test:burst", "group", turn, key_of=lambda f: f["key"],
+                          concurrency=4, reclaim_idle_ms=30_000, dead_letter="test:dead")
+    await worker.start()
+    try:
+        await _until(lambda: len(handled) == 101)
+    finally:
+        await worker.stop()
+    assert handled.index(("other", 0)) < 20
+    assert [n for key, n in handled if key == "burst"] == list(range(100))

@@ -22,7 +22,9 @@ def test_a_plain_redis_is_rasas_own_store_with_the_password_left_to_its_environm
     expected = {"type": "redis", "url": "redis.internal", "port": 6380, "db": 2,
                 "key_prefix": "rasa", "username": "frontdoor",
                 "password": "${FRONTDOOR_RASA_REDIS_PASSWORD}", "use_ssl": True}
-    assert stores == {"tracker_store": expected, "lock_store": expected}
+    assert stores == {"tracker_store": {**expected,
+                                        "type": "frontdoor_rasa_redis.FrontDoorTrackerStore"},
+                      "lock_store": expected}
     assert rasa_redis_secrets("rediss://frontdoor:s%40cret@redis.internal:6380/2") == {
         "FRONTDOOR_RASA_REDIS_PASSWORD": "s@cret"}
     assert rasa_redis_secrets("redis://127.0.0.1:6379/0") == {}
