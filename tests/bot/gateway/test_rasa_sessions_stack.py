@@ -10,6 +10,7 @@ import pytest
 
 from bot.channels.web.session import SessionSigner
 from bot.customers.identity import IdentityStore
+from bot.customers.language import CustomerLanguages
 from bot.customers.privacy import Privacy
 from bot.gateway.rasa_client import RasaClient
 from bot.infra.supervisor import session_secret
@@ -40,12 +41,11 @@ async def test_a_long_history_an_idle_gap_and_a_resolve_each_start_a_new_rasa_se
                               stack.rasa_session_idle_s, stack.rasa_session_max_kb * 1024)))
         await chat.say("my name is Ada")
         assert "Ada" in (await chat.bot_reply())["text"]
-        # the customer's language, as the gateway sets it on their conversation
+        # The customer chooses German (as the widget's setting does); the gateway
+        # sets the slot on their conversation before their next turn.
+        await CustomerLanguages(stack_redis).choose(customer, "de", "widget")
         first = await rasa.sender_id(customer)
         assert first == customer
-        await http.post(f"{stack.rasa_url}/conversations/{first}/tracker/events",
-                        params={"token": token},
-                        json=[{"event": "slot", "name": "language", "value": "de"}])
 
         # Years of history in the conversation: past the size a session may reach.
         filler = [{"event": "bot", "text": "x" * 1000, "timestamp": time.time() - 86400}]
