@@ -142,7 +142,8 @@ def print_table(table: dict[str, Scores], folds: int, seconds: float | None, con
     from rich.table import Table
 
     took = f", {seconds:.0f} s" if seconds is not None else ""
-    out = Table(title=f"NLU intents by language ({folds}-fold cross-validation{took})")
+    out = Table(title="NLU intents by language",
+                caption=f"{folds}-fold cross-validation of data/{took}")
     for name in ("language", "examples", "intents", "accuracy", "macro F1"):
         out.add_column(name, justify="left" if name == "language" else "right")
     for language, s in table.items():
