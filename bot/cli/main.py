@@ -235,6 +235,22 @@ def bench_chaos(
     sys.exit(run_chaos(json_output, plan, options, cluster, out, console))
 
 
+@bench_app.command("nlu")
+def bench_nlu(
+    folds: int = typer.Option(3, "--folds", min=2,
+                              help="Cross-validation folds (one training each)."),
+    out: Path = typer.Option(Path("results/nlu"), "--out", help="Where Rasa writes its reports."),
+    report_only: bool = typer.Option(False, "--report-only",
+                                     help="Only read the per-example results already in --out."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Intent accuracy and macro F1 per language (English, German, both) from Rasa's
+    NLU cross-validation on data/ (`rasa test nlu --cross-validation`)."""
+    from bot.bench.nlu import run
+
+    sys.exit(run(folds, out, report_only, json_output, console))
+
+
 @bench_app.command("kb")
 def bench_kb(
     directory: Path = typer.Argument(..., exists=True, file_okay=False,
