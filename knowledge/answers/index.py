@@ -15,8 +15,8 @@ class VariantIndex:
     def __init__(self, articles: list[Article], embeddings: np.ndarray) -> None:
         self.articles = {a.id: a for a in articles}
         self._order = [a.id for a in articles]
-        self._questions = [q for a in articles for q in a.questions]
-        counts = [len(a.questions) for a in articles]
+        self._questions = self.variants(articles)
+        counts = [len(a.all_questions()) for a in articles]
         self._starts = np.cumsum([0, *counts[:-1]]) if counts else np.zeros(0, dtype=int)
         self._matrix = embeddings
         self.labels = np.repeat(np.arange(len(articles)), counts).astype(np.int64)
@@ -28,13 +28,20 @@ class VariantIndex:
         return self._matrix
 
     @property
+    def questions(self) -> list[str]:
+        """The variants, in row order of `embeddings`."""
+        return self._questions
+
+    @property
     def order(self) -> list[str]:
         """Article ids in row order of `labels` and of a head's weights."""
         return self._order
 
     @staticmethod
     def variants(articles: list[Article]) -> list[str]:
-        return [q for a in articles for q in a.questions]
+        """Every language's variants: a question matches whichever language's
+        variant it is closest to (the encoders share one space across languages)."""
+        return [q for a in articles for _, q in a.all_questions()]
 
     def __len__(self) -> int:
         return len(self._questions)
