@@ -301,7 +301,7 @@ def write_plot(curve: list[dict], summary: dict, path: Path) -> None:
     shots = f", {summary['shots']} variants/article" if summary["shots"] else ", all variants"
     finish_axes(ax, "answered wrongly (share of all queries)",
                 "resolved: answered + clarified correctly (share of in-scope)",
-                title=f"{summary['set']}{shots}", legend_loc="best")
+                title=f"{summary['set']}{shots} ({summary['encoders']})", legend_loc="best")
     save_figure(fig, path)
 
 

@@ -162,7 +162,9 @@ class TorchEncoder:
         from sentence_transformers import SentenceTransformer  # heavy; only when needed
 
         self._model = SentenceTransformer(str(model_path), device="cpu")
-        self.dimension = int(self._model.get_sentence_embedding_dimension() or 384)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension  # the older name
+        self.dimension = int(dimension() or 384)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(texts, batch_size=_BATCH, normalize_embeddings=True,
