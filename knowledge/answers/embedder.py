@@ -77,8 +77,8 @@ class Embedder:
         # sqrt of equal weights: the joined vector's dot product is the mean cosine
         self._scales = [np.float32(np.sqrt(1.0 / len(self._parts)))] * len(self._parts)
         self._blocks = np.cumsum([0, *(part.dimension for part in self._parts)])
-        # MiniLM only knows English: with other encoders beside it, a question's
-        # MiniLM cosine counts as much as the question is English (encode_queries).
+        # MiniLM only knows English: with other encoders beside it, a question is
+        # scored by MiniLM as much as it is English (query_weights).
         self._english: EnglishShare | None = None
         if "minilm" in self.encoders and len(self._parts) > 1:
             from knowledge.answers.multilingual import EnglishShare
@@ -126,15 +126,16 @@ class Embedder:
         return (await asyncio.to_thread(self.encode_queries, [text]))[0]
 
     def query_weights(self, texts: list[str]) -> np.ndarray:
-        """(texts, encoders) weights summing to 1 per text. Equal, except that
-        MiniLM gets 1/n of the probability that the text is English and the
-        other encoders share the rest: an English question is scored by all
-        encoders alike, a German one by the multilingual encoders alone."""
+        """(texts, encoders) weights summing to 1 per text. MiniLM gets the
+        probability that the text is English, the multilingual encoders share the
+        rest: an English question is scored as MiniLM alone scored it (the best
+        of them on English), a German one by the multilingual encoders alone,
+        a mixed one by both. Without MiniLM beside others: equal weights."""
         n = len(self._parts)
         weights = np.full((len(texts), n), 1.0 / n, dtype=np.float32)
         if self._english is not None and texts:
             m = self.encoders.index("minilm")
-            minilm = self._english.shares(texts) / n
+            minilm = self._english.shares(texts)
             weights[:] = ((1.0 - minilm) / (n - 1))[:, None]
             weights[:, m] = minilm
         return weights
