@@ -19,7 +19,7 @@ def load_embedder(settings: KnowledgeSettings) -> Embedder:
     customer does not wait for it."""
     global _embedder
     if _embedder is None:
-        _embedder = Embedder(settings.model_path())
+        _embedder = Embedder(settings.model_path(), encoders=settings.embedding_encoders)
     return _embedder
 
 

@@ -156,6 +156,9 @@ class KnowledgeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRONTDOOR_", extra="ignore")
 
     embedding_model_path: Path | None = None  # None: the packaged all-MiniLM-L6-v2
+    # Encoders whose unit vectors are joined (knowledge/answers/embedder.py): MiniLM
+    # for English, USE multilingual for German and German-vs-English; "e5" optional.
+    embedding_encoders: tuple[str, ...] = ("minilm", "use")
     # Seed articles, loaded into an empty knowledge base on first use; None: start empty
     articles_dir: Path | None = PROJECT_ROOT / "knowledge" / "articles"
 

@@ -136,7 +136,7 @@ class UnansweredQuestions:
     async def embeddings(self, embedder: Embedder, texts: list[str]) -> np.ndarray:
         """Cached in Redis by text under the same keys as the index's embeddings."""
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, embedder.dimension), dtype=np.float32)
         keys = [self._keys.embedding(embedder.name, _sha(t)) for t in texts]
         binary = binary_of(self._redis)  # the vectors are bytes
         cached = await binary.mget(keys)

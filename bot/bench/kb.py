@@ -40,7 +40,8 @@ METRIC_KEYS = ("top1", "answered_correct", "clarified_correct", "clarified_wrong
 @dataclass(frozen=True)
 class BenchSet:
     name: str
-    articles: list[dict]  # {"id": slug, "title": str, "questions": [str, ...]}
+    # {"id": slug, "title": str, "questions": [str, ...], "language": code or None}
+    articles: list[dict]
     queries: list[tuple[str, str | None]]  # (text, article slug or None = out of scope)
 
 
@@ -83,8 +84,10 @@ def load_set(directory: Path) -> BenchSet:
         while s in ids.values():
             s, n = f"{slug(raw['id'])[:75]}-{n}", n + 1
         ids[raw["id"]] = s
+        # Any language, as in the product: matching does not need to know it.
+        # An optional "language" only labels the article (Article.language).
         articles.append({"id": s, "title": (raw.get("title") or raw["id"])[:200],
-                         "questions": list(raw["questions"])})
+                         "questions": list(raw["questions"]), "language": raw.get("language")})
     queries = []
     for line in (directory / "queries.jsonl").read_text().splitlines():
         if line.strip():
@@ -101,8 +104,9 @@ def sample_articles(bench: BenchSet, shots: int | None, seed: int | None) -> lis
         questions = list(dict.fromkeys(q.strip() for q in a["questions"] if q.strip()))
         if shots is not None and len(questions) > shots:
             questions = rng.sample(questions, shots)
+        language = {"language": a["language"]} if a.get("language") else {}
         out.append(Article(id=a["id"], title=a["title"], questions=tuple(questions),
-                           answer=a["title"], updated_by="bench"))
+                           answer=a["title"], updated_by="bench", **language))
     return out
 
 
@@ -235,7 +239,7 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
     seeds = seeds or [0]
     if shots is None:
         seeds = seeds[:1]  # all variants: the seed changes nothing
-    embedder = embedder or Embedder(settings.model_path())
+    embedder = embedder or Embedder(settings.model_path(), encoders=settings.embedding_encoders)
 
     async def go(url: str) -> list[SeedRun]:
         return [await run_seed(url, embedder, settings, bench, shots, s) for s in seeds]
@@ -262,7 +266,7 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
              for pts in zip(*curves, strict=True)]
     n_oos = sum(1 for _, g in bench.queries if g is None)
     summary = {
-        "set": bench.name, "articles": len(bench.articles),
+        "set": bench.name, "articles": len(bench.articles), "encoders": embedder.name,
         "variants": mean_of(per_seed, "variants"),
         "queries": len(bench.queries), "in_scope": len(bench.queries) - n_oos,
         "out_of_scope": n_oos, "shots": shots,
@@ -297,7 +301,7 @@ def write_plot(curve: list[dict], summary: dict, path: Path) -> None:
     shots = f", {summary['shots']} variants/article" if summary["shots"] else ", all variants"
     finish_axes(ax, "answered wrongly (share of all queries)",
                 "resolved: answered + clarified correctly (share of in-scope)",
-                title=f"{summary['set']}{shots}", legend_loc="best")
+                title=f"{summary['set']}{shots} ({summary['encoders']})", legend_loc="best")
     save_figure(fig, path)
 
 
@@ -341,7 +345,7 @@ def print_table(summary: dict, console) -> None:
     scoring = (f"cosine blended with the learned head (fitted in {summary['head_fit_s']:.1f} s"
                f" after publish; thresholds fitted on held-out variants)" if summary["head"]
                else "cosine of the best variant")
-    console.print(f"Scores: {scoring}.")
+    console.print(f"Scores: {scoring}; encoders {summary['encoders']}.")
     console.print(f"Policy: answer ≥ {t['answer']:.2f}, clarify ≥ {t['clarify']:.2f}, margin "
                   f"{t['margin']:.2f}. Shares of in-scope queries except 'answered ✗ (all)' "
                   f"(all queries) and 'OOS not answered' (out-of-scope queries).")

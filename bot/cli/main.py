@@ -156,7 +156,8 @@ def train(force: bool = typer.Option(False, "--force", help="Retrain even if not
 
     # Exports the embedding model to ONNX once (var/cache), so no process does it
     # while starting.
-    Embedder(get_settings().knowledge.model_path())
+    knowledge = get_settings().knowledge
+    Embedder(knowledge.model_path(), encoders=knowledge.embedding_encoders)
     try:
         code = rasa_train(get_settings(), force=force, echo=console.print)
     except LaunchError as exc:

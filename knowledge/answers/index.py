@@ -28,13 +28,19 @@ class VariantIndex:
         return self._matrix
 
     @property
+    def questions(self) -> list[str]:
+        """The variants, in row order of `embeddings`."""
+        return self._questions
+
+    @property
     def order(self) -> list[str]:
         """Article ids in row order of `labels` and of a head's weights."""
         return self._order
 
     @staticmethod
     def variants(articles: list[Article]) -> list[str]:
-        """Every language's variants, article by article (German ones match too)."""
+        """Every language's variants: a question matches whichever language's
+        variant it is closest to (the encoders share one space across languages)."""
         return [q for a in articles for _, q in a.all_questions()]
 
     def __len__(self) -> int:

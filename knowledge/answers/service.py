@@ -37,6 +37,9 @@ from knowledge.store import ArticleStore
 log = logging.getLogger(__name__)
 
 _HEAD_TTL_S = 30 * 24 * 3600
+# Bump when how questions are encoded or weighted changes: a cached head fitted
+# the old way must not be reused.
+_HEAD_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class KnowledgeService:
         self._keys = keys
         self._embedder = embedder
         self._settings = settings
-        empty = VariantIndex([], np.zeros((0, 384), dtype=np.float32))
+        empty = VariantIndex([], np.zeros((0, embedder.dimension), dtype=np.float32))
         self._scoring = Scoring(empty, self.cosine_thresholds)
         self._index_revision = -1
         self._rebuild_lock = asyncio.Lock()
@@ -124,7 +127,8 @@ class KnowledgeService:
         try:
             raw = await self._binary.get(key)
             if raw is None:
-                head, thresholds = await asyncio.to_thread(_fit, index, targets)
+                head, thresholds = await asyncio.to_thread(_fit, index, targets,
+                                                           self._embedder)
                 await self._binary.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
             else:
                 head, thresholds = load(raw)
@@ -153,7 +157,7 @@ class KnowledgeService:
     async def _embeddings(self, texts: list[str]) -> np.ndarray:
         """Embeddings cached in Redis by text, so a rebuild only encodes what is new."""
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
+            return np.zeros((0, self._embedder.dimension), dtype=np.float32)
         keys = [self._keys.embedding(self._embedder.name, _sha(t)) for t in texts]
         cached = await self._binary.mget(keys)
         missing = [i for i, raw in enumerate(cached) if raw is None]
@@ -173,7 +177,7 @@ class KnowledgeService:
         customer_id lets a later clarification button press be matched to this query."""
         await self.ensure_fresh()
         scoring = self._scoring
-        vector = (await self._embedder.encode_async([query]))[0]
+        vector = await self._embedder.encode_query_async(query)
         matches = scoring.index.search(vector, k=max(5, self._settings.clarify_max_options),
                                        head=scoring.head)
         decision = decide(query, matches, scoring.thresholds)
@@ -199,15 +203,18 @@ def _sha(text: str) -> str:
 
 def _content_sha(index: VariantIndex, targets: CalibrationTargets) -> str:
     """Same articles, variants and targets: same head (answers do not enter it)."""
-    h = hashlib.sha256(repr(targets).encode())
+    h = hashlib.sha256(repr((_HEAD_VERSION, targets)).encode())
     for article_id in index.order:
-        h.update(repr((article_id, index.articles[article_id].questions)).encode())
+        h.update(repr((article_id, index.articles[article_id].all_questions())).encode())
     return h.hexdigest()[:32]
 
 
-def _fit(index: VariantIndex, targets: CalibrationTargets) -> tuple[ArticleHead, Thresholds]:
+def _fit(index: VariantIndex, targets: CalibrationTargets,
+         embedder: Embedder) -> tuple[ArticleHead, Thresholds]:
     """CPU-bound: runs in a worker thread, never on the event loop."""
     n = len(index.order)
-    blend, thresholds = fit_thresholds(index.embeddings, index.labels, n, targets)
+    # held-out variants are asked as customers' questions would be (weighted per encoder)
+    queries = embedder.as_queries(index.questions, index.embeddings)
+    blend, thresholds = fit_thresholds(index.embeddings, index.labels, n, targets, queries)
     head = fit_head(index.embeddings, index.labels, n, targets.regularisation, blend)
     return head, thresholds

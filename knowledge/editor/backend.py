@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from redis.asyncio import Redis
 
 from core.settings import KnowledgeSettings
-from knowledge.answers.embedder import Embedder
+from knowledge.answers.embedder import DEFAULT_ENCODERS, Embedder
 from knowledge.answers.service import KnowledgeService
 from knowledge.store import ArticleStore
 from knowledge.unanswered import UnansweredQuestions
@@ -26,16 +26,18 @@ from knowledge.unanswered import UnansweredQuestions
 # Markdown -> a JSON preview of how one channel shows it (see bot/rendering/previews.py).
 Previewer = Callable[[str], dict]
 
-_embedders: dict[Path, Embedder] = {}
+_embedders: dict[tuple[Path, tuple[str, ...]], Embedder] = {}
 _embedders_lock = threading.Lock()
 
 
-def shared_embedder(model_path: Path) -> Embedder:
-    """One model per process and path, however many apps (tests start several)."""
+def shared_embedder(model_path: Path,
+                    encoders: Sequence[str] = DEFAULT_ENCODERS) -> Embedder:
+    """One model per process, path and encoders, however many apps (tests start several)."""
+    key = (model_path, tuple(encoders))
     with _embedders_lock:
-        if model_path not in _embedders:
-            _embedders[model_path] = Embedder(model_path)
-        return _embedders[model_path]
+        if key not in _embedders:
+            _embedders[key] = Embedder(model_path, encoders=encoders)
+        return _embedders[key]
 
 
 class EditorBackend:
@@ -72,6 +74,7 @@ class EditorBackend:
             self._loading = asyncio.create_task(self._load())
 
     async def _load(self) -> None:
-        self.embedder = await asyncio.to_thread(shared_embedder, self.settings.model_path())
+        self.embedder = await asyncio.to_thread(shared_embedder, self.settings.model_path(),
+                                               self.settings.embedding_encoders)
         self._service = KnowledgeService(self.redis, self.embedder, self.settings)
 

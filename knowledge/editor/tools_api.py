@@ -67,7 +67,8 @@ async def unanswered(be: EditorBackend = Depends(backend),
     groups = await be.unanswered.groups(be.embedder)
     index = await service.ensure_fresh()
     labels = [normalise(g.leader.query) for g in groups]
-    vectors = await be.unanswered.embeddings(be.embedder, labels)
+    # asked as a customer's question: weighted per encoder (knowledge/answers/embedder.py)
+    vectors = be.embedder.as_queries(labels, await be.unanswered.embeddings(be.embedder, labels))
     rows = []
     for group, vector in zip(groups, vectors, strict=True):
         row = group.as_dict()

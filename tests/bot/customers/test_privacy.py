@@ -54,6 +54,7 @@ class Embedder:
     """Stands in for the model: the cache keys are what matters here."""
 
     name = "test-model"
+    dimension = 384
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return np.ones((len(texts), 384), dtype=np.float32)

@@ -24,7 +24,8 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def onnx_embedder(tmp_path_factory):
-    embedder = Embedder(packaged_model_path(), cache_dir=tmp_path_factory.mktemp("onnx"))
+    embedder = Embedder(packaged_model_path(), cache_dir=tmp_path_factory.mktemp("onnx"),
+                        encoders=("minilm",))
     assert embedder.backend == "onnx"
     return embedder
 
@@ -51,13 +52,13 @@ def test_more_texts_than_a_batch_keep_their_order(onnx_embedder, torch_encoder):
 
 
 def test_the_exported_graph_is_reused(onnx_embedder, monkeypatch):
-    cache_dir = onnx_embedder._encoder.graph.parent
+    cache_dir = onnx_embedder._parts[0].graph.parent
 
     def no_export(*_args):
         raise AssertionError("exported again")
 
     monkeypatch.setattr(embedder_module, "export_onnx", no_export)
-    again = Embedder(packaged_model_path(), cache_dir=cache_dir)
+    again = Embedder(packaged_model_path(), cache_dir=cache_dir, encoders=("minilm",))
     assert again.backend == "onnx"
     assert [p.suffix for p in cache_dir.iterdir()] == [".onnx"]  # no partial files left
 
@@ -67,7 +68,7 @@ def test_a_failed_export_falls_back_to_torch(tmp_path, monkeypatch):
         raise RuntimeError("exporter missing")
 
     monkeypatch.setattr(embedder_module, "export_onnx", broken_export)
-    fallback = Embedder(packaged_model_path(), cache_dir=tmp_path)
+    fallback = Embedder(packaged_model_path(), cache_dir=tmp_path, encoders=("minilm",))
     assert fallback.backend == "torch"
     assert fallback.encode(["hello"]).shape == (1, 384)
     assert list(tmp_path.iterdir()) == []
