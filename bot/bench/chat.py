@@ -94,12 +94,12 @@ class Counters:
     def __init__(self) -> None:
         self.lost = 0
         self.lost_where: dict[str, int] = {}  # phase/path -> replies lost there
+        self.duplicated = 0
+        self.rejected = 0
 
     def lose(self, where: str) -> None:
         self.lost += 1
         self.lost_where[where] = self.lost_where.get(where, 0) + 1
-        self.duplicated = 0
-        self.rejected = 0
 
 
 class DirectCustomer:

@@ -56,3 +56,14 @@ def test_a_history_repeats_a_real_conversation_one_session_per_script_in_the_pas
     assert sum(1 for e in history.events if e["event"] == "session_started") == 3
     stamps = [e["timestamp"] for e in history.events]
     assert stamps == sorted(stamps) and stamps[-1] < 1_000_000.0 - 86400
+
+
+def test_the_counters_start_at_zero_and_say_where_a_reply_was_lost():
+    from bot.bench.chat import Counters
+
+    counters = Counters()
+    assert (counters.lost, counters.duplicated, counters.rejected) == (0, 0, 0)
+    counters.lose("c50/frontdoor")
+    counters.lose("c50/frontdoor")
+    assert (counters.lost, counters.lost_where, counters.duplicated) == (
+        2, {"c50/frontdoor": 2}, 0)
