@@ -77,7 +77,9 @@ _URL_RE = re.compile(r"https?://\S+|www\.\S+|\S+@\S+\.\w+")
 
 
 @functools.cache
-def _detector() -> LanguageDetector:
+def detector() -> LanguageDetector:
+    """lingua for English and German, built once per process and shared (the
+    knowledge embedder weighs its encoders with it too)."""
     return (LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.GERMAN)
             .with_preloaded_language_models().build())
 
@@ -86,7 +88,7 @@ def preload() -> float:
     """Build the detector and load its models now (at process start, not on a
     customer's first message); returns the seconds it took."""
     started = time.perf_counter()
-    _detector().compute_language_confidence("Wo ist meine Bestellung?", Language.GERMAN)
+    detector().compute_language_confidence("Wo ist meine Bestellung?", Language.GERMAN)
     took = time.perf_counter() - started
     log.info("language detector ready in %.2fs", took)
     return took
@@ -105,7 +107,7 @@ def detect_language(text: str) -> Detected | None:
         return None
     german = sum(w in GERMAN_WORDS for w in latin)
     english = sum(w in ENGLISH_WORDS for w in latin)
-    p_de = _detector().compute_language_confidence(" ".join(latin), Language.GERMAN)
+    p_de = detector().compute_language_confidence(" ".join(latin), Language.GERMAN)
     if any(c in GERMAN_LETTERS for w in latin for c in w) and english <= german:
         return "de"
     if german - english >= 2 or (german and not english and p_de >= LINGUA_VETO):

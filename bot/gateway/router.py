@@ -30,18 +30,13 @@ from bot.gateway.turns import Lease, TurnLeases
 from bot.infra import metrics
 from bot.infra.live import LiveHub
 from bot.rasa_store.store import RasaStore
-from core.i18n import text
+from core.i18n import N_, text
 from core.language import count_words, detect_language, language_choice
 from core.models import OWNER_BOT, InboundMessage, OutboundMessage, TranscriptEntry
 from handoff.lookup import HandoffLookup
 from handoff.reports import count_conversation
 
 log = logging.getLogger(__name__)
-
-
-def N_(message: str) -> str:
-    """Marks a text for the `gateway` catalogue (translated where it is sent)."""
-    return message
 
 
 # The gateway's own texts: English msgids of locale/<lang>/LC_MESSAGES/gateway.po,

@@ -72,11 +72,12 @@ class EnglishShare:
     English-only encoder, not to decide the reply's language (core/language.py)."""
 
     def __init__(self) -> None:
-        from lingua import Language, LanguageDetectorBuilder
+        from lingua import Language
+
+        from core.language import detector
 
         self._english = Language.ENGLISH
-        self._detector = LanguageDetectorBuilder.from_languages(
-            Language.ENGLISH, Language.GERMAN).build()
+        self._detector = detector()  # the one the gateway detects customers' languages with
 
     def shares(self, texts: list[str]) -> np.ndarray:
         """Per text, the probability it is English in [0, 1] (0.5: cannot tell)."""

@@ -13,14 +13,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from core.i18n import supported, translator
+from core.i18n import N_, supported, translator
 from knowledge.models import Article, Decision
-
-
-def N_(message: str) -> str:
-    """Marks a catalogue text for the extractor; translated where it is used."""
-    return message
-
 
 FALLBACK_TEXT = N_(
     "Sorry, I don't know the answer to that yet. I can help with orders, delivery, "
