@@ -20,7 +20,8 @@ from bot.infra.redis_procs import free_port, start_redis
 from bot.infra.supervisor import Stack, model_path
 from core import staff
 from core.redis import text_client
-from core.settings import Settings, with_sandboxes
+from core.settings import KnowledgeSettings, Settings, with_sandboxes
+from knowledge.editor.backend import shared_embedder
 from tests import slot_guard
 
 # A web chat secret for tests that set their own: long enough for the settings (32+).
@@ -162,3 +163,10 @@ def stack(redis_server, tmp_path_factory) -> Settings:
     RUNNING_STACKS[settings.port] = running
     yield running.settings  # as started: the number of Rasa processes fixed
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def kb_embedder():
+    """The knowledge embedder, loaded once for the session; every in-process gateway
+    shares it (knowledge.editor.backend.shared_embedder)."""
+    return shared_embedder(KnowledgeSettings().model_path())

@@ -3,22 +3,16 @@ action server process called as Rasa calls it (the `language` slot in the
 tracker), over a real Redis and the seed knowledge base."""
 
 import asyncio
-import contextlib
-import subprocess
-import time
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
-from bot.infra.processes import actions_argv
-from bot.infra.supervisor import actions_env
 from core.redis import text_client
-from core.settings import PROJECT_ROOT, Settings
+from core.settings import Settings
 from knowledge.articles_io import load_folder
 from knowledge.models import Article
 from knowledge.store import ArticleStore
-from tests.conftest import free_port
+from tests.actions.server import action_server as running_action_server
 
 pytestmark = pytest.mark.slow  # a real process: about 4 s to load the embedding model
 
@@ -42,27 +36,8 @@ def action_server(redis_server):
         await redis.aclose()
 
     asyncio.run(prepare())
-    port = free_port()
-    settings = Settings(redis_url=f"{redis_server}/{DB}", actions_port=port,
-                        actions_token=SecretStr(TOKEN))
-    proc = subprocess.Popen(actions_argv("127.0.0.1", port), env=actions_env(settings),
-                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "the action server stopped"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the action server did not become healthy")
+    with running_action_server(f"{redis_server}/{DB}", TOKEN) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 def ask(base: str, text: str, language: str | None, sender: str = "c_language") -> dict:

@@ -3,17 +3,15 @@ without FRONTDOOR_ACTIONS_TOKEN or with a wrong one, on every route but
 /health, and refuses to start without a token. (Rasa sending it, through the
 whole product: tests/bot/cli/test_run_stack.py and the stack tests.)"""
 
-import contextlib
 import subprocess
-import time
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from bot.infra.processes import actions_argv
 from bot.infra.supervisor import actions_env
 from core.settings import PROJECT_ROOT, Settings
+from tests.actions.server import action_server as running_action_server
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow  # a real process: about 4 s to load the embedding model
@@ -24,26 +22,8 @@ TOKEN = "actions-token-for-this-test-0123456789"
 @pytest.fixture(scope="module")
 def action_server(redis_server):
     """The action server as `frontdoor up` starts it, with its environment only."""
-    port = free_port()
-    settings = Settings(redis_url=f"{redis_server}/1", actions_port=port,
-                        actions_token=SecretStr(TOKEN))
-    proc = subprocess.Popen(actions_argv("127.0.0.1", port), env=actions_env(settings),
-                            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the action server did not become healthy")
+    with running_action_server(f"{redis_server}/1", TOKEN) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(20)
 
 
 ACTION_CALL = {"next_action": "action_remember_name", "sender_id": "c_token_test",

@@ -6,20 +6,12 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from core.settings import KnowledgeSettings
-from knowledge.editor.backend import shared_embedder
 from knowledge.models import Article
 from knowledge.store import ArticleStore
 from tests.conftest import gateway_without_rasa
-from tests.e2e.chromium import chromium
 from tests.staff import make_staff
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="session")
-def kb_embedder():
-    return shared_embedder(KnowledgeSettings().model_path())
 
 
 @pytest.fixture
@@ -28,12 +20,6 @@ async def gateway(redis_server, kb_embedder):
         await make_staff(redis, "edna", "editor")
         await make_staff(redis, "otto", "editor")
         yield settings.base_url, redis
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
 
 
 async def editor_page(browser, base: str, username: str):

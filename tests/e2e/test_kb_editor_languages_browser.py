@@ -6,20 +6,13 @@ import pytest
 from playwright.async_api import expect
 
 from core.settings import KnowledgeSettings
-from knowledge.editor.backend import shared_embedder
 from knowledge.models import Article
 from knowledge.store import ArticleStore
 from tests.conftest import gateway_without_rasa
-from tests.e2e.chromium import chromium
 from tests.e2e.test_kb_editor_browser import editor_page, open_article
 from tests.staff import make_staff
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="session")
-def kb_embedder():
-    return shared_embedder(KnowledgeSettings().model_path())
 
 
 @pytest.fixture
@@ -27,12 +20,6 @@ async def gateway(redis_server, kb_embedder):
     async with gateway_without_rasa(redis_server, 6) as (settings, redis, _):
         await make_staff(redis, "edna", "editor")
         yield settings.base_url, redis
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
 
 
 async def test_the_german_version_is_edited_beside_the_english_and_saved(gateway, browser):

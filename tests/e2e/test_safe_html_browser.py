@@ -17,7 +17,6 @@ from core import web_assets
 from core.settings import Settings
 from sandbox import page as sandbox_page
 from tests.conftest import free_port, gateway_without_rasa, serve
-from tests.e2e.chromium import chromium
 from tests.staff import make_staff
 
 pytestmark = pytest.mark.e2e
@@ -68,12 +67,6 @@ async def sandbox_url():
     port = free_port()
     async with serve(app, port):
         yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
 
 
 async def open_page(context, url: str):

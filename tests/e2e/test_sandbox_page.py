@@ -17,7 +17,6 @@ from pydantic import BaseModel
 from core.settings import Settings
 from sandbox import page as sandbox_page
 from tests.conftest import free_port, serve
-from tests.e2e.chromium import chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -125,12 +124,6 @@ async def sandbox():
         fake.url = f"http://127.0.0.1:{port}/sandbox"
         fake.settings = app.state.settings
         yield fake
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as browser:
-        yield browser
 
 
 async def open_page(browser, sandbox):

@@ -14,7 +14,6 @@ from bot.customers.language import CustomerLanguages
 from core.settings import HandoffSettings
 from handoff.service import HandoffService
 from tests.conftest import gateway_without_rasa
-from tests.e2e.chromium import chromium
 from tests.staff import make_staff, signed_in_client
 
 pytestmark = pytest.mark.e2e
@@ -24,12 +23,6 @@ pytestmark = pytest.mark.e2e
 async def gateway(redis_server):
     async with gateway_without_rasa(redis_server, 13) as (settings, redis, app):
         yield settings.base_url, redis, app
-
-
-@pytest.fixture
-async def browser():
-    async with chromium() as launched:
-        yield launched
 
 
 async def _open(browser, base: str, locale: str):

@@ -9,8 +9,6 @@ import zipfile
 import httpx
 import pytest
 
-from core.settings import KnowledgeSettings
-from knowledge.editor.backend import shared_embedder
 from knowledge.editor.tools_api import MULTIPART_OVERHEAD
 from knowledge.editor.transfer import MAX_IMPORT_BYTES
 from knowledge.store import ArticleStore
@@ -29,28 +27,6 @@ NEW = {
     "language": "en",
     "status": "published",
 }
-
-
-@pytest.fixture(scope="session")
-def kb_embedder():
-    """Loaded once for the session; every gateway in this process shares it."""
-    return shared_embedder(KnowledgeSettings().model_path())
-
-
-@pytest.fixture
-async def gateway(redis_server, kb_embedder):
-    async with gateway_without_rasa(redis_server, 5) as (settings, redis, _):
-        yield settings.base_url, redis
-
-
-@pytest.fixture
-async def editor(gateway):
-    base, redis = gateway
-    await make_staff(redis, "edna", "editor")
-    client = await signed_in_client(base, "edna")
-    client.timeout = httpx.Timeout(60)  # the first index build of a test encodes every variant
-    yield client
-    await client.aclose()
 
 
 async def test_only_editors_and_admins_may_use_the_editor(gateway):

@@ -6,14 +6,9 @@ is broken, and "try a question" as a German customer."""
 import io
 import zipfile
 
-import httpx
 import pytest
 
-from core.settings import KnowledgeSettings
-from knowledge.editor.backend import shared_embedder
 from knowledge.store import ArticleStore
-from tests.conftest import gateway_without_rasa
-from tests.staff import make_staff, signed_in_client
 
 UNICORNS = {
     "id": "purple-unicorns",
@@ -27,27 +22,6 @@ FIELDS = {k: v for k, v in UNICORNS.items() if k != "id"}  # what a PUT sends
 GERMAN = {"title": "Lila Einhörner", "questions": ["Habt ihr lila Einhörner?"],
           "answer": "Wir verkaufen **lila Einhörner** in drei Größen.",
           "channels": {"sms": "Lila Einhörner: 3 Größen."}}
-
-
-@pytest.fixture(scope="session")
-def kb_embedder():
-    return shared_embedder(KnowledgeSettings().model_path())
-
-
-@pytest.fixture
-async def gateway(redis_server, kb_embedder):
-    async with gateway_without_rasa(redis_server, 5) as (settings, redis, _):
-        yield settings.base_url, redis
-
-
-@pytest.fixture
-async def editor(gateway):
-    base, redis = gateway
-    await make_staff(redis, "edna", "editor")
-    client = await signed_in_client(base, "edna")
-    client.timeout = httpx.Timeout(60)
-    yield client
-    await client.aclose()
 
 
 async def test_a_german_version_is_saved_beside_the_english_and_counted(gateway, editor):
