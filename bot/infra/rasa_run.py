@@ -6,8 +6,10 @@ Rasa 3.6 takes the API token only as `--auth-token` (there is no environment
 variable for it, and endpoints.yml's `${VAR}` interpolation does not cover the
 server's own token), so this script, run by the Rasa environment's Python,
 appends `--auth-token` to `sys.argv` inside the process and then calls Rasa's
-own entry point. It imports nothing from this project (it runs in
-.venv-rasa): `python bot/infra/rasa_run.py run --model ... --enable-api`."""
+own entry point, after applying our repairs of Rasa's per-turn cost
+(bot/rasa_store/in_rasa/frontdoor_rasa_patches.py). It imports nothing from this
+project but that folder (it runs in .venv-rasa): `python bot/infra/rasa_run.py
+run --model ... --enable-api`."""
 
 from __future__ import annotations
 
@@ -36,6 +38,11 @@ def main() -> None:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     sys.argv = argv_with_token(sys.argv[1:], dict(os.environ))
     os.environ.pop(TOKEN_VARIABLE, None)  # nothing Rasa starts inherits it
+    # Our repairs of Rasa's per-turn cost (bot/rasa_store/in_rasa, on Rasa's
+    # PYTHONPATH as the launcher sets it: bot/rasa_store/endpoints.py).
+    from frontdoor_rasa_patches import apply
+
+    apply()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

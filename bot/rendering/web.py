@@ -27,7 +27,11 @@ def _markdown() -> MarkdownIt:
     return md
 
 
+@lru_cache(maxsize=2048)
 def markdown_to_html(text: str) -> str:
+    """Kept per text: the same answers go out again and again, and each reply is
+    rendered twice (the customer's widget and the agents' live log); rendering
+    was about a twentieth of the gateway's CPU per turn (README, "Benchmark")."""
     return _markdown().render(text).strip()
 
 

@@ -145,10 +145,10 @@ def test_no_command_line_holds_a_secret(settings, monkeypatch):
 
 
 def test_the_rasa_launcher_passes_the_token_inside_the_process_only(tmp_path):
-    """rasa_run.py with a stand-in `rasa` package: Rasa sees --auth-token in its
-    sys.argv, while the process's real command line (what `ps` reads from
-    /proc/<pid>/cmdline) never holds it, and the variable is gone for Rasa's own
-    children."""
+    """rasa_run.py with a stand-in `rasa` package and patch module: the patches
+    are applied first; Rasa sees --auth-token in its sys.argv, while the
+    process's real command line (what `ps` reads from /proc/<pid>/cmdline) never
+    holds it, and the variable is gone for Rasa's own children."""
     fake = tmp_path / "rasa"
     fake.mkdir()
     (fake / "__init__.py").write_text("")
@@ -160,11 +160,13 @@ def test_the_rasa_launcher_passes_the_token_inside_the_process_only(tmp_path):
             print("CMDLINE", cmdline)
             print("ENV", os.environ.get("FRONTDOOR_RASA_TOKEN"))
     """))
+    (tmp_path / "frontdoor_rasa_patches.py").write_text("def apply():\n    print('PATCHED')\n")
     out = subprocess.run(
         [sys.executable, str(Path(rasa_run.__file__)), "run", "--enable-api"],
         env={"PYTHONPATH": str(tmp_path), "FRONTDOOR_RASA_TOKEN": RASA_TOKEN},
         capture_output=True, text=True, timeout=60, check=True).stdout
-    argv_line, cmdline, env_line = out.splitlines()
+    patched, argv_line, cmdline, env_line = out.splitlines()
+    assert patched == "PATCHED"  # our repairs are in before Rasa starts
     assert argv_line == repr(["rasa", "run", "--enable-api", f"--auth-token={RASA_TOKEN}"])
     assert RASA_TOKEN not in cmdline and "run --enable-api" in cmdline
     assert env_line == "ENV None"
