@@ -53,11 +53,7 @@ async def customer_language(redis: Redis, customer_id: str | None) -> str | None
     """The language of a customer who has one on record (None otherwise)."""
     if customer_id is None:
         return None
-    customer_id = await Customers(redis).live(customer_id)
-    languages = CustomerLanguages(redis)
-    if await languages.source(customer_id) is None:
-        return None
-    return await languages.get(customer_id)
+    return await CustomerLanguages(redis).known(await Customers(redis).live(customer_id))
 
 
 async def language_of(redis: Redis, channel: str, channel_user_id: str,

@@ -38,6 +38,13 @@ class CustomerLanguages:
         stored = await self._redis.hget(self._keys.customer_language(customer_id), "language")
         return supported(stored) if stored else DEFAULT_LANGUAGE
 
+    async def known(self, customer_id: str) -> str | None:
+        """The customer's language if anything is on record (None otherwise), in
+        one round trip."""
+        language, source = await self._redis.hmget(
+            self._keys.customer_language(customer_id), ["language", "source"])
+        return supported(language) if source and language else None
+
     async def source(self, customer_id: str) -> str | None:
         return await self._redis.hget(self._keys.customer_language(customer_id), "source")
 

@@ -10,6 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -167,10 +168,11 @@ class Router:
                      keep_alive: KeepAlive = _no_keep_alive) -> None:
         """Handle one inbound stream entry; `keep_alive` keeps the entry ours
         while the assistant is retried."""
-        if not await self._first_delivery(stream_id, message):
+        first, link_answer = await self._arrival(stream_id, message)
+        if not first:
             metrics.DUPLICATES.labels(channel=message.channel).inc()
             return
-        if await self._answers_link_request(stream_id, message):
+        if await self._answers_link_request(stream_id, message, link_answer):
             await self._gateway_turn(stream_id, message,
                                      lambda: self._confirm_reply(stream_id, message))
             return
@@ -213,13 +215,15 @@ class Router:
             pipe.hsetnx(progress, "logged", "1")
             pipe.expire(progress, SEEN_TTL_S)
             pipe.hget(progress, "answered")
-            first_time, _, answered = await pipe.execute()
+            pipe.hget(progress, "rasa_sender")
+            first_time, _, answered, sender = await pipe.execute()
         owner = await self._conversations.owner(customer_id)
+        language: str | None = None  # the customer's, once this message was read
         if first_time:
             await self._count_conversation(customer_id, message)
             await self._identities.touch(customer_id, message.channel, message.channel_user_id)
-            entry = await self._transcripts.append(
-                customer_id, _customer_entry(message, await self._detect(customer_id, message)))
+            detected, language = await self._detect(customer_id, message)
+            entry = await self._transcripts.append(customer_id, _customer_entry(message, detected))
             await self._hub.publish_entry(customer_id, entry)
             await self._hub.publish_log(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
@@ -246,7 +250,8 @@ class Router:
         delay = _Delay()
         watch = asyncio.create_task(self._delay_watch(message, recipient, delay))
         try:
-            replies = await self._leased_turn(stream_id, message, recipient, keep_alive, delay)
+            replies = await self._leased_turn(stream_id, message, recipient, keep_alive, delay,
+                                              _TurnContext(sender, language))
             if replies is None:
                 return  # answered by another gateway
             for reply in replies:
@@ -258,7 +263,8 @@ class Router:
             await self._channels[message.channel].notice(recipient, "clear", "")
 
     async def _leased_turn(self, stream_id: str, message: InboundMessage, recipient: Recipient,
-                           keep_alive: KeepAlive, delay: _Delay) -> list[OutboundMessage] | None:
+                           keep_alive: KeepAlive, delay: _Delay, known: _TurnContext
+                           ) -> list[OutboundMessage] | None:
         """The bot turn under this message's lease: None if another gateway
         answered it meanwhile (or holds it to the end)."""
         progress = self._keys.inbound_progress(stream_id)
@@ -273,7 +279,7 @@ class Router:
             await self._tell(delay, message.channel, recipient)
         async with self._leases.kept(progress, lease):
             replies = await self._bot_turn(stream_id, message, recipient, keep_alive,
-                                           delay, check_first=lease.earlier_turns > 0)
+                                           delay, known, check_first=lease.earlier_turns > 0)
         if not await self._leases.held(progress, lease):
             log.warning("lost the turn of %s to another gateway; its replies are theirs",
                         stream_id)
@@ -393,11 +399,12 @@ class Router:
         log.info("%s: the customer chose %s", message.channel, chosen)
         return _t(chosen, LANGUAGE_CHOSEN_TEXT[chosen])
 
-    async def _answers_link_request(self, stream_id: str, message: InboundMessage) -> bool:
+    async def _answers_link_request(self, stream_id: str, message: InboundMessage,
+                                    decided: str | None) -> bool:
         """Whether this message answers a redeemed code of its sender's. Decided
-        once per stream entry (kept in its progress), so a re-claim goes the same way."""
+        once per stream entry (kept in its progress as `decided`), so a re-claim
+        goes the same way."""
         progress = self._keys.inbound_progress(stream_id)
-        decided = await self._redis.hget(progress, "link_answer")
         if decided is None:
             due = await self._links.awaiting(message.channel, message.channel_user_id)
             async with self._redis.pipeline(transaction=True) as pipe:
@@ -455,18 +462,21 @@ class Router:
         language = await self._languages.get(customer_id)
         return _t(language, PHONE_LINKED_TEXT if linked else PHONE_VERIFIED_TEXT)
 
-    async def _detect(self, customer_id: str, message: InboundMessage) -> str | None:
+    async def _detect(self, customer_id: str, message: InboundMessage) -> tuple[str | None, str]:
         """The language of a customer's message (None: unsure, or a button press),
-        recorded on the customer (bot/customers/language.py decides what counts)."""
+        recorded on the customer (bot/customers/language.py decides what counts),
+        and the customer's language after it."""
         detected = _message_language(message)
-        await self._languages.detected(customer_id, detected, words=count_words(message.text))
-        return detected
+        now = await self._languages.detected(customer_id, detected,
+                                             words=count_words(message.text))
+        return detected, now
 
-    async def _sync_language(self, customer_id: str, sender: str) -> None:
+    async def _sync_language(self, customer_id: str, sender: str, language: str | None) -> None:
         """Before a bot turn: Rasa's `language` slot follows the customer's
-        language. What this conversation last heard is kept per Rasa sender (with
-        a TTL), so the extra call to Rasa happens only on a change."""
-        language = await self._languages.get(customer_id)
+        language (`language`, when this turn knows it already). What this
+        conversation last heard is kept per Rasa sender (with a TTL), so the
+        extra call to Rasa happens only on a change."""
+        language = language or await self._languages.get(customer_id)
         key = self._keys.rasa_language(customer_id)
         if await self._redis.hget(key, sender) == language:
             return
@@ -504,18 +514,23 @@ class Router:
                 return True
         return False
 
-    async def _first_delivery(self, stream_id: str, message: InboundMessage) -> bool:
-        """False for a second delivery of a message already taken (same channel
-        and external id); True for the first one, including its own re-claim."""
-        key = self._keys.inbound_seen(message.channel, message.external_id)
-        if await self._redis.set(key, stream_id, nx=True, ex=SEEN_TTL_S):
-            return True
-        owner = await self._redis.get(key)
-        return owner == stream_id
+    async def _arrival(self, stream_id: str, message: InboundMessage) -> tuple[bool, str | None]:
+        """Whether this is the first delivery of the message (False for a second
+        delivery of a message already taken, same channel and external id; True
+        for the first one, including its own re-claim), and whether it was
+        decided to answer a link request (`_answers_link_request`), in one round trip."""
+        seen = self._keys.inbound_seen(message.channel, message.external_id)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.set(seen, stream_id, nx=True, ex=SEEN_TTL_S)
+            pipe.get(seen)
+            pipe.hget(self._keys.inbound_progress(stream_id), "link_answer")
+            _, taken_by, link_answer = await pipe.execute()
+        return taken_by == stream_id, link_answer
 
     async def _bot_turn(
         self, stream_id: str, message: InboundMessage, recipient: Recipient,
-        keep_alive: KeepAlive, delay: _Delay, *, check_first: bool = False,
+        keep_alive: KeepAlive, delay: _Delay, known: _TurnContext, *,
+        check_first: bool = False,
     ) -> list[OutboundMessage]:
         """Ask Rasa until it answers. The stream entry id goes with the message as
         `message_id`; before any second attempt the conversation's tracker is read
@@ -527,7 +542,7 @@ class Router:
                     "message_id": stream_id}
         backoff = self._backoff_s
         await channel.typing(recipient, True)
-        sender: str | None = None
+        sender = known.sender
         try:
             while True:
                 started = time.perf_counter()
@@ -541,7 +556,7 @@ class Router:
                             log.info("%s was answered by Rasa before; its replies are reused",
                                      stream_id)
                             return recorded
-                    await self._sync_language(recipient.customer_id, sender)
+                    await self._sync_language(recipient.customer_id, sender, known.language)
                     replies = await self._rasa.turn(sender, text, metadata)
                     metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
                     return replies
@@ -560,11 +575,10 @@ class Router:
     async def _turn_sender(self, stream_id: str, customer_id: str) -> str:
         """The Rasa conversation of this message's turn, chosen once (kept in its
         progress): a retry, or a gateway taking the entry over, asks the same
-        conversation whether it was answered already."""
+        conversation whether it was answered already. (Called when the progress
+        read at the start held none; if another gateway chose meanwhile, its
+        choice stands.)"""
         progress = self._keys.inbound_progress(stream_id)
-        chosen = await self._redis.hget(progress, "rasa_sender")
-        if chosen is not None:
-            return str(chosen)
         sender = await self._rasa.sender_id(customer_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hsetnx(progress, "rasa_sender", sender)
@@ -596,6 +610,16 @@ class _Delay:
     """Whether this message's customer was told about a delay (once per turn)."""
 
     told = False
+
+
+@dataclass(frozen=True)
+class _TurnContext:
+    """What the message's handling already read, so the bot turn need not ask
+    Redis again: the Rasa conversation chosen for it by an earlier attempt, and
+    the customer's language after this message (None: not known here)."""
+
+    sender: str | None
+    language: str | None
 
 
 _LINK_ISSUE_RE = re.compile(r"/?link", re.IGNORECASE)

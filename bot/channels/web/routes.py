@@ -217,8 +217,11 @@ class _Current:
         self.pusher: asyncio.Task | None = None
 
     async def speaks(self, svc: Services) -> str:
-        """The widget's language: the customer's, if they have one, else the browser's."""
-        return await customer_language(svc.redis, self.customer_id) or self.browser_language
+        """The widget's language: the customer's, if they have one, else the
+        browser's. Asked on every entry pushed, so one round trip: the customer
+        followed is current (a merge sends a "moved" frame first)."""
+        known = await svc.languages.known(self.customer_id) if self.customer_id else None
+        return known or self.browser_language
 
     async def customer(self, svc: Services, visitor: str) -> str:
         """The visitor's customer, created now if this is their first message; the
