@@ -23,7 +23,7 @@ import itertools
 import json
 import tempfile
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from bot.bench.chat_profile import (
     redis_commands,
     redis_round_trip_ms,
 )
+from bot.bench.cpu import CpuMeter
 from bot.bench.stats import finish_axes, latency_summary, p50, p95, plot_ecdf, pyplot, save_figure
 from bot.channels.web.session import SessionSigner
 from bot.customers.identity import IdentityStore
@@ -187,8 +188,10 @@ async def _timed(phase: Phase, counters: Counters, work: Awaitable[Any], where: 
 
 class Bench:
     def __init__(self, settings: Settings, shipped_url: str, console: Console,
-                 http: httpx.AsyncClient, burst_messages: int = BURST_MESSAGES) -> None:
+                 http: httpx.AsyncClient, burst_messages: int = BURST_MESSAGES,
+                 pids: Mapping[str, int] | None = None) -> None:
         self.settings, self.console, self.http = settings, console, http
+        self.cpu = CpuMeter(pids or {})  # the stack's processes, by child name
         self.burst_messages = burst_messages
         self.urls = {"shipped": shipped_url}
         self.base = settings.base_url
@@ -285,9 +288,10 @@ class Bench:
                         if path == "frontdoor" and ms is not None:
                             by_customer[index].append(ms)
 
-                started = time.perf_counter()
+                started, cpu_before = time.perf_counter(), self.cpu.start()
                 await asyncio.gather(*(run_customer(i, c) for i, c in enumerate(customers)))
                 phase.wall_s += time.perf_counter() - started
+                self.cpu.stop(path, cpu_before, CONCURRENCY * per_customer)
                 extras = await asyncio.gather(*(c.close() for c in customers))
                 self.counters.duplicated += sum(extras)
         return phases, by_customer
@@ -444,10 +448,11 @@ def fairness(per_customer: list[list[float]]) -> dict[str, float]:
 
 
 async def _bench(settings: Settings, shipped_url: str, messages: int,
-                 history: Sequence[int], burst_messages: int, console: Console) -> dict:
+                 history: Sequence[int], burst_messages: int, console: Console,
+                 pids: Mapping[str, int]) -> dict:
     limits = httpx.Limits(max_connections=300, max_keepalive_connections=150)
     async with httpx.AsyncClient(timeout=TURN_TIMEOUT_S, limits=limits) as http:
-        bench = Bench(settings, shipped_url, console, http, burst_messages)
+        bench = Bench(settings, shipped_url, console, http, burst_messages, pids)
         try:
             await bench.calibrate()
             c1 = await bench.one_customer(messages)
@@ -463,6 +468,7 @@ async def _bench(settings: Settings, shipped_url: str, messages: int,
     report["fairness"] = fairness(by_customer)
     report["burst"] = burst
     report["profile"] = profile
+    report["cpu_ms_per_message"] = bench.cpu.per_message()  # at 50 customers
     report["rasa_processes"] = len(settings.rasa_replicas)
     report["targets"] = targets(report)
     report["lost"] = bench.counters.lost
@@ -543,6 +549,16 @@ def _print_table(report: dict, console: Console) -> None:
     for key, value in report["profile"].items():
         profile.add_row(key, f"{value}")
     console.print(profile)
+    cpu = Table(title="CPU ms per message at 50 customers, by process (bot/bench/cpu.py)")
+    seen = {g for row in report["cpu_ms_per_message"].values() for g in row}
+    groups = [*sorted(seen - {"total"}), "total"]
+    cpu.add_column("path")
+    for name in groups:
+        cpu.add_column(name, justify="right")
+    for path in PATHS:
+        row = report["cpu_ms_per_message"].get(path, {})
+        cpu.add_row(LABELS[path], *(f"{row[g]}" if g in row else "" for g in groups))
+    console.print(cpu)
     console.print(f"Rasa processes: {report['rasa_processes']}")
     console.print(f"lost replies: {report['lost']} {report['lost_where'] or ''}   "
                   f"duplicated replies: {report['duplicated']}"
@@ -631,8 +647,9 @@ def run(json_output: bool, messages: int, console: Console,
         quiet.print("Starting a private stack for the benchmark…")
         stack.start()
         try:
+            pids = {c.name: c.proc.pid for c in stack.children if c.proc is not None}
             report = asyncio.run(_bench(stack.settings, f"http://127.0.0.1:{shipped_port}",
-                                        messages, history, burst, quiet))
+                                        messages, history, burst, quiet, pids))
         finally:
             stack.stop()
     latencies = report.pop("_latencies")
