@@ -38,7 +38,7 @@ class WiredRouter:
 def wired_router(redis: Redis, rasa: RasaClient, channels: dict[str, ChannelAdapter], *,
                  links: LinkCodes | None = None, backoff_s: float = 0.01,
                  backoff_max_s: float = 0.05, lease_ms: int = 15_000,
-                 delay_notice_s: float = 5.0) -> WiredRouter:
+                 delay_notice_s: float = 5.0, typing_after_s: float = 0.4) -> WiredRouter:
     language.preload()  # as the app factory does: not inside a timed turn
     hub = LiveHub(redis)
     transcripts = TranscriptStore(redis)
@@ -46,6 +46,6 @@ def wired_router(redis: Redis, rasa: RasaClient, channels: dict[str, ChannelAdap
     router = Router(redis, rasa, channels, hub, transcripts,
                     ReplySender(transcripts, Outbox(redis), hub), NoHandoff(), links=links,
                     backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_ms=lease_ms,
-                    delay_notice_s=delay_notice_s)
+                    delay_notice_s=delay_notice_s, typing_after_s=typing_after_s)
     return WiredRouter(router, IdentityStore(redis), transcripts, Customers(redis),
                        VerifiedAttributes(redis), links)

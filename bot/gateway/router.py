@@ -5,6 +5,7 @@ while the bot owns the conversation, take a bot turn (docs/architecture.md,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -137,12 +138,15 @@ class Router:
         keys: GatewayKeys = GATEWAY_KEYS,
         lease_ms: int = 15_000,
         delay_notice_s: float = 5.0,
+        typing_after_s: float = 0.4,
         rasa_redis: Redis | None = None,
     ) -> None:
         """`lease_ms`: how long a gateway's hold on a bot turn lasts unrenewed (at
         most the streams' `reclaim_idle_ms`, so a dead gateway's turn is free by
         the time its entry is taken over). `delay_notice_s`: a customer whose
         message is not answered this long after it arrived hears about the delay.
+        `typing_after_s`: the typing indicator shows for a turn not answered
+        this long (a quicker answer comes without a flicker of it).
         `rasa_redis`: where Rasa keeps its locks, when not in `redis`."""
         self._redis = redis
         self._keys = keys
@@ -163,6 +167,7 @@ class Router:
         self._leases = TurnLeases(redis, lease_ms, SEEN_TTL_S)
         self._rasa_store = RasaStore(rasa_redis or redis)
         self._delay_notice_s = delay_notice_s
+        self._typing_after_s = typing_after_s
 
     async def handle(self, stream_id: str, message: InboundMessage,
                      keep_alive: KeepAlive = _no_keep_alive) -> None:
@@ -541,7 +546,7 @@ class Router:
         metadata = {"channel": message.channel, "locale": message.locale,
                     "message_id": stream_id}
         backoff = self._backoff_s
-        await channel.typing(recipient, True)
+        typing = _Typing(channel, recipient, self._typing_after_s)
         sender = known.sender
         try:
             while True:
@@ -570,7 +575,7 @@ class Router:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, self._backoff_max_s)
         finally:
-            await channel.typing(recipient, False)
+            await typing.stop()
 
     async def _turn_sender(self, stream_id: str, customer_id: str) -> str:
         """The Rasa conversation of this message's turn, chosen once (kept in its
@@ -610,6 +615,33 @@ class _Delay:
     """Whether this message's customer was told about a delay (once per turn)."""
 
     told = False
+
+
+class _Typing:
+    """The typing indicator of one bot turn, shown only once the turn has taken
+    `after_s`: most answers come sooner, and "typing…" flashing for a few
+    milliseconds before them is noise to the customer (and two frames and two
+    round trips for the gateway). Once shown, it is cleared when the turn ends."""
+
+    def __init__(self, channel: ChannelAdapter, recipient: Recipient, after_s: float) -> None:
+        self._channel, self._recipient = channel, recipient
+        self._shown = False
+        self._task = asyncio.create_task(self._show_after(after_s))
+
+    async def _show_after(self, after_s: float) -> None:
+        await asyncio.sleep(after_s)
+        self._shown = True
+        try:
+            await self._channel.typing(self._recipient, True)
+        except (RedisError, OSError) as exc:  # only an indicator: the turn goes on
+            log.warning("could not show typing: %r", exc)
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        if self._shown:
+            await self._channel.typing(self._recipient, False)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,20 @@ async def test_a_message_is_logged_answered_and_the_article_recorded(make_router
     assert history[1].decision == "answer"
 
 
+async def test_a_quick_answer_comes_without_a_flash_of_typing(make_router):
+    router, channel = make_router(FakeRasa())
+    await router.handle("1-1", inbound("where is my order", "m1"))
+    assert channel.typing_events == []
+
+
+async def test_a_slow_answer_shows_typing_until_it_arrives(make_router):
+    router, channel = make_router(FakeRasa(delay_s=0.8))
+    await router.handle("1-1", inbound("where is my order", "m1"))
+    customer = await router.identities.resolve("web", "v_1", None)
+    assert [on for _, on in channel.typing_events] == [True, False]
+    assert channel.typing_events[0][0] == Recipient(customer, "v_1")
+
+
 async def test_the_rasa_sender_is_the_customer_id_not_the_channel_user(make_router):
     fake = FakeRasa()
     router, _ = make_router(fake)
