@@ -80,6 +80,20 @@ def add_redis_health(app: Sanic) -> None:
                              status=200 if ok else 503)
 
 
+def add_knowledge_ready(app: Sanic) -> None:
+    """GET /knowledge/ready (with the token): waits until the knowledge index is
+    built and its head fitted (the first question starts both; until then the
+    cosine index answers), then says whether answers use the head. For
+    benchmarks and warm-ups that must not measure a fit in the background."""
+
+    @app.get("/knowledge/ready")
+    async def knowledge_ready(request):
+        from actions.knowledge_service import knowledge_service
+
+        service = await knowledge_service()
+        return response.json({"head": await service.learned()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Front Door action server (rasa-sdk).")
     parser.add_argument("--host", default="127.0.0.1")
@@ -97,6 +111,7 @@ def main() -> None:
     app = create_app(executor, cors_origins=None)
     require_token(app, settings.actions_token.get_secret_value())
     add_redis_health(app)
+    add_knowledge_ready(app)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
     # Stopped serving (SIGTERM, Ctrl-C). A knowledge head still being fitted in a
     # worker thread (knowledge/answers/service.py) would hold the exit until its

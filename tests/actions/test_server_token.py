@@ -36,7 +36,7 @@ ACTION_CALL = {"next_action": "action_remember_name", "sender_id": "c_token_test
 @pytest.mark.parametrize("params", [{}, {"token": ""}, {"token": "wrong"},
                                     {"token": TOKEN[:-1]}, {"token": TOKEN + "x"}])
 def test_a_call_without_the_token_is_refused_before_any_action_runs(action_server, params):
-    for method, path in [("POST", "/webhook"), ("GET", "/actions")]:
+    for method, path in [("POST", "/webhook"), ("GET", "/actions"), ("GET", "/knowledge/ready")]:
         response = httpx.request(method, f"{action_server}{path}", params=params,
                                  json=ACTION_CALL if method == "POST" else None)
         assert response.status_code == 401, (path, params)
@@ -50,6 +50,12 @@ def test_with_the_token_actions_run(action_server):
     ran = httpx.post(f"{action_server}/webhook", params={"token": TOKEN}, json=ACTION_CALL)
     assert ran.status_code == 200, ran.text
     assert "events" in ran.json()
+
+
+def test_knowledge_ready_answers_once_the_head_is_fitted(action_server):
+    ready = httpx.get(f"{action_server}/knowledge/ready", params={"token": TOKEN}, timeout=300)
+    assert ready.status_code == 200
+    assert ready.json() == {"head": True}  # the seed knowledge base is big enough for one
 
 
 def test_health_needs_no_token(action_server):
