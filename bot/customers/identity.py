@@ -68,10 +68,16 @@ class IdentityStore:
             return candidate
         return await self._redis.get(key)
 
-    async def touch(self, customer_id: str, channel: str, channel_user_id: str) -> None:
-        """Remember the channel the customer used last: replies go there."""
-        await self._redis.hset(
-            self._keys.customer(customer_id),
-            mapping={"last_channel": channel, "last_channel_user_id": channel_user_id,
-                     "last_seen": str(time.time())},
-        )
+    async def touch(self, customer_id: str, channel: str, channel_user_id: str
+                    ) -> float | None:
+        """Remember the channel the customer used last: replies go there. Returns
+        when the customer was seen before this (None: never), read in the same
+        round trip."""
+        key = self._keys.customer(customer_id)
+        async with self._redis.pipeline(transaction=True) as pipe:  # one key
+            pipe.hget(key, "last_seen")
+            pipe.hset(key, mapping={"last_channel": channel,
+                                    "last_channel_user_id": channel_user_id,
+                                    "last_seen": str(time.time())})
+            before, _ = await pipe.execute()
+        return float(before) if before is not None else None

@@ -225,8 +225,9 @@ class Router:
         owner = await self._conversations.owner(customer_id)
         language: str | None = None  # the customer's, once this message was read
         if first_time:
-            await self._count_conversation(customer_id, message)
-            await self._identities.touch(customer_id, message.channel, message.channel_user_id)
+            last_seen = await self._identities.touch(customer_id, message.channel,
+                                                     message.channel_user_id)
+            await self._count_conversation(last_seen, message)
             detected, language = await self._detect(customer_id, message)
             entry = await self._transcripts.append(customer_id, _customer_entry(message, detected))
             await self._hub.publish_entry(customer_id, entry)
@@ -450,10 +451,11 @@ class Router:
              "text": told}))
         return reply
 
-    async def _count_conversation(self, customer_id: str, message: InboundMessage) -> None:
+    async def _count_conversation(self, last_seen: float | None, message: InboundMessage
+                                  ) -> None:
         """A conversation starts with the first message after an hour's quiet (as
-        Rasa's session does); the reports count them per channel per day."""
-        last_seen = await self._customers.last_seen(customer_id)
+        Rasa's session does); the reports count them per channel per day.
+        `last_seen`: when the customer wrote before this message."""
         if last_seen is None or message.received_at - last_seen > CONVERSATION_GAP_S:
             await count_conversation(self._redis, message.received_at, message.channel)
 
