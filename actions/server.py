@@ -24,6 +24,7 @@ from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse, json
 
 from actions.handoff_service import handoff_service
+from actions.knowledge_service import knowledge_service
 from core.settings import get_settings
 
 OPEN_PATHS = frozenset({"/health", "/healthz"})  # load balancers and the supervisor probe them
@@ -80,6 +81,22 @@ def add_redis_health(app: Sanic) -> None:
                              status=200 if ok else 503)
 
 
+def warm_knowledge(app: Sanic) -> None:
+    """Build the knowledge index (and start fitting its head) as soon as the
+    server runs, while Rasa is still loading: the first customer, even one who
+    only says hello (action_reply_social asks the knowledge base too), does
+    not wait for every question variant to be encoded."""
+
+    @app.after_server_start
+    async def warm(app, _loop) -> None:
+        async def build() -> None:
+            try:
+                await (await knowledge_service()).ensure_fresh()
+            except Exception:  # the first question builds it instead
+                log.exception("warming the knowledge index failed")
+        app.add_task(build(), name="warm-knowledge")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Front Door action server (rasa-sdk).")
     parser.add_argument("--host", default="127.0.0.1")
@@ -97,6 +114,7 @@ def main() -> None:
     app = create_app(executor, cors_origins=None)
     require_token(app, settings.actions_token.get_secret_value())
     add_redis_health(app)
+    warm_knowledge(app)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
     # Stopped serving (SIGTERM, Ctrl-C). A knowledge head still being fitted in a
     # worker thread (knowledge/answers/service.py) would hold the exit until its
