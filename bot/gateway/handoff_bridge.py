@@ -27,7 +27,6 @@ from bot.customers.merge import Customers, NoReplyTarget
 from bot.customers.transcript import TranscriptStore
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
-from handoff.waiting_ack import WaitingAcknowledger, acknowledgement_text
 from bot.infra.live import LiveHub
 from bot.rendering.web import entry_view
 from core.models import OWNER_QUEUE, Author, Button, InboundMessage, OutboundMessage
@@ -41,6 +40,7 @@ from handoff.messages import (
 )
 from handoff.models import QueueStanding
 from handoff.service import HandoffService
+from handoff.waiting_ack import WaitingAcknowledger, acknowledgement_text
 from knowledge.store import ArticleStore
 
 log = logging.getLogger(__name__)
