@@ -10,6 +10,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_service import handoff_service
+from actions.handover_offer import person_was_offered
 from bot.customers.merge import Customers
 from core.staff import StaffStore
 from handoff.messages import escalation_text
@@ -72,7 +73,10 @@ class ActionEscalateToHuman(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        reason = tracker.get_slot(ESCALATION_REASON_SLOT) or "asked_for_human"
+        # Accepting the offer of a person after repeated misses is not understood
+        # rather than asked: reports keep counting what the assistant could not answer.
+        reason = tracker.get_slot(ESCALATION_REASON_SLOT) or \
+            ("repeated_fallback" if person_was_offered(tracker) else "asked_for_human")
         topic = tracker.get_slot(ESCALATION_TOPIC_SLOT)
         text = await escalate(tracker, reason, topic)
         dispatcher.utter_message(text=text, json_message={"frontdoor": {"decision": "escalate"}})

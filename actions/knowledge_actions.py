@@ -1,6 +1,6 @@
 """action_answer_from_knowledge: answer, clarify or fall back from the knowledge
-base, and escalate to a person when that is what the customer needs: a second
-unanswered question in a row, or a topic configured as human-only."""
+base; after repeated misses offer a person (docs/handoff.md, "When the
+assistant hands over"); hand over at once on a topic configured as human-only."""
 
 from __future__ import annotations
 
@@ -14,12 +14,16 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_actions import escalate
 from actions.handoff_service import handoff_service
+from actions.handover_offer import offer_reply
 from actions.knowledge_service import knowledge_service, load_embedder
+from actions.question_in_message import best_decision
 from core.i18n import supported
 from core.settings import get_settings
 from handoff.sentiment import is_negative
 from knowledge import ArticleNotFound
-from knowledge.answers.replies import article_reply, decision_reply, fallback_reply
+from knowledge.answers.replies import Reply, article_reply, decision_reply, fallback_reply
+from knowledge.answers.service import KnowledgeService
+from knowledge.models import Article, Decision
 
 UNANSWERED = ("fallback", "clarify")
 
@@ -56,7 +60,6 @@ class ActionAnswerFromKnowledge(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         service = await knowledge_service()
-        handoff = handoff_service().settings
         message = tracker.latest_message or {}
         channel = (message.get("metadata") or {}).get("channel", "web")
         chosen = next(tracker.get_latest_entity_values("article_id"), None)
@@ -73,33 +76,51 @@ class ActionAnswerFromKnowledge(Action):
                 article, reply = None, fallback_reply(language)
                 reply = replace(reply, buttons=[])
         else:
-            decision = await service.decide(query, channel, customer_id=tracker.sender_id)
+            # the question, also without a greeting or "no," around it
+            decision = (await best_decision(service, query, channel, tracker.sender_id)).decision
             article = decision.article
-            # clarification buttons titled in the customer's language
-            options = {}
-            for match in decision.options:
-                with contextlib.suppress(ArticleNotFound):
-                    options[match.article_id] = await service.store.get(match.article_id)
-            reply = decision_reply(decision, channel, language, options)
+            reply = await reply_for(service, decision, channel, language)
 
-        if handoff.sentiment_escalation and not chosen and \
-                is_negative(query, handoff.sentiment_threshold):
-            return self._escalated(dispatcher, await escalate(tracker, "negative_sentiment"))
-        topic = human_only_topic(article.tags, handoff.human_only_topics) if article else None
-        if topic is not None:
-            return self._escalated(dispatcher, await escalate(tracker, f"topic:{topic}", topic))
-        if reply.note.get("decision") == "fallback" and \
-                unanswered_streak(tracker) + 1 >= handoff.fallbacks_before_escalation:
-            await service.store.record_unanswered(query, "escalated", channel,
-                                                  customer_id=tracker.sender_id)
-            return self._escalated(dispatcher, await escalate(tracker, "repeated_fallback"))
+        events = await say(dispatcher, tracker, query, reply, article, chosen=bool(chosen))
+        return events + ([SlotSet("article_id", None)] if chosen and not events else [])
 
-        dispatcher.utter_message(
-            text=reply.text, buttons=reply.buttons, json_message={"frontdoor": reply.note}
-        )
-        return [SlotSet("article_id", None)] if chosen else []
 
-    @staticmethod
-    def _escalated(dispatcher: CollectingDispatcher, text: str) -> list[dict[str, Any]]:
-        dispatcher.utter_message(text=text, json_message={"frontdoor": {"decision": "escalate"}})
-        return [SlotSet("article_id", None)]
+async def reply_for(service: KnowledgeService, decision: Decision, channel: str,
+                    language: str) -> Reply:
+    """The reply to a decision, clarification buttons titled in the customer's language."""
+    options = {}
+    for match in decision.options:
+        with contextlib.suppress(ArticleNotFound):
+            options[match.article_id] = await service.store.get(match.article_id)
+    return decision_reply(decision, channel, language, options)
+
+
+async def say(dispatcher: CollectingDispatcher, tracker: Tracker, query: str, reply: Reply,
+              article: Article | None, *, chosen: bool = False,
+              opening: str | None = None) -> list[dict[str, Any]]:
+    """Say a knowledge reply, or hand over instead when the topic is human-only
+    (or the customer is upset, if that is switched on); a miss after a miss
+    becomes the offer of a person. `opening` ("Hi!") goes before an answer."""
+    handoff = handoff_service().settings
+    language = supported(tracker.get_slot("language"))
+    if handoff.sentiment_escalation and not chosen and \
+            is_negative(query, handoff.sentiment_threshold):
+        return _escalated(dispatcher, await escalate(tracker, "negative_sentiment"))
+    topic = human_only_topic(article.tags, handoff.human_only_topics) if article else None
+    if topic is not None:
+        return _escalated(dispatcher, await escalate(tracker, f"topic:{topic}", topic))
+    if reply.note.get("decision") == "fallback":
+        # Not understood again: offer a person instead of handing over unasked.
+        misses = unanswered_streak(tracker) + 1
+        if misses >= handoff.misses_before_offer:
+            reply = offer_reply(misses - handoff.misses_before_offer, language)
+    said = f"{opening}\n\n{reply.text}" if opening and reply.note.get("decision") == "answer" \
+        else reply.text
+    dispatcher.utter_message(text=said, buttons=reply.buttons,
+                             json_message={"frontdoor": reply.note})
+    return []
+
+
+def _escalated(dispatcher: CollectingDispatcher, text: str) -> list[dict[str, Any]]:
+    dispatcher.utter_message(text=text, json_message={"frontdoor": {"decision": "escalate"}})
+    return [SlotSet("article_id", None)]

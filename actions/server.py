@@ -24,6 +24,7 @@ from sanic import Request, Sanic, response
 from sanic.response import HTTPResponse, json
 
 from actions.handoff_service import handoff_service
+from actions.knowledge_service import knowledge_service
 from core.settings import get_settings
 
 OPEN_PATHS = frozenset({"/health", "/healthz"})  # load balancers and the supervisor probe them
@@ -82,16 +83,30 @@ def add_redis_health(app: Sanic) -> None:
 
 def add_knowledge_ready(app: Sanic) -> None:
     """GET /knowledge/ready (with the token): waits until the knowledge index is
-    built and its head fitted (the first question starts both; until then the
-    cosine index answers), then says whether answers use the head. For
+    built and its head fitted (started when the server starts, `warm_knowledge`;
+    until then the cosine index answers), then says whether answers use the head. For
     benchmarks and warm-ups that must not measure a fit in the background."""
 
     @app.get("/knowledge/ready")
     async def knowledge_ready(request):
-        from actions.knowledge_service import knowledge_service
-
         service = await knowledge_service()
         return response.json({"head": await service.learned()})
+
+
+def warm_knowledge(app: Sanic) -> None:
+    """Build the knowledge index (and start fitting its head) as soon as the
+    server runs, while Rasa is still loading: the first customer, even one who
+    only says hello (action_reply_social asks the knowledge base too), does
+    not wait for every question variant to be encoded."""
+
+    @app.after_server_start
+    async def warm(app, _loop) -> None:
+        async def build() -> None:
+            try:
+                await (await knowledge_service()).ensure_fresh()
+            except Exception:  # the first question builds it instead
+                log.exception("warming the knowledge index failed")
+        app.add_task(build(), name="warm-knowledge")
 
 
 def main() -> None:
@@ -112,6 +127,7 @@ def main() -> None:
     require_token(app, settings.actions_token.get_secret_value())
     add_redis_health(app)
     add_knowledge_ready(app)
+    warm_knowledge(app)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
     # Stopped serving (SIGTERM, Ctrl-C). A knowledge head still being fitted in a
     # worker thread (knowledge/answers/service.py) would hold the exit until its

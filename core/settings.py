@@ -129,7 +129,9 @@ class HandoffSettings(BaseSettings):
     # teams, business hours, holidays, SLAs
     teams_file: Path = PROJECT_ROOT / "handoff" / "teams.yml"
     # Escalation triggers (docs/handoff.md)
-    fallbacks_before_escalation: int = Field(default=2, ge=1)  # unanswered knowledge turns in a row
+    # unanswered knowledge turns in a row before the assistant offers a person (it
+    # hands over only when the customer accepts or asks)
+    misses_before_offer: int = Field(default=2, ge=1)
     human_only_topics: list[str] = ["complaint", "cancellation"]  # article tags
     sentiment_escalation: bool = False
     sentiment_threshold: float = -0.6  # VADER compound score at or below which we escalate
@@ -140,6 +142,8 @@ class HandoffSettings(BaseSettings):
     default_wait_s: float = 180  # expected wait when there is no history yet
     # Customer updates while waiting: on a meaningful change, at most this often
     position_update_interval_s: float = 60
+    # a waiting customer's messages are acknowledged at most once in this many seconds
+    waiting_ack_interval_s: float = 20
     sms_position_update_interval_s: float = 600
     # After resolve
     sticky_agent_s: float = 600  # a customer writing again within this reaches the same agent

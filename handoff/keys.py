@@ -107,6 +107,10 @@ class HandoffKeys(KeySpace):
         """Hash: position and time of the last queue update told to the customer."""
         return f"{self.customer_tag(customer_id)}:queue-notice"
 
+    def waiting_ack(self, customer_id: str) -> str:
+        """Set (expiring) while a waiting customer's last acknowledgement is recent."""
+        return f"{self.customer_tag(customer_id)}:waiting-ack"
+
     # -- reports ---------------------------------------------------------------------
     def stats_day(self, day: str) -> str:
         """Hash of counters for one UTC day (conversations, escalations, … per channel)."""

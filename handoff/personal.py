@@ -15,7 +15,8 @@ _BATCH = 500
 class HandoffData:
     covers = covering(HandoffKeys, "ticket", "ticket_notes", "tickets_by_time", "team_queue",
                       "agent_tickets", "claim_deadlines", "webhook_stream", "webhook_dead",
-                      "customer_tickets", "owner", "last_agent", "csat_pending", "queue_notice")
+                      "customer_tickets", "owner", "last_agent", "csat_pending", "queue_notice",
+                      "waiting_ack")
 
     def __init__(self, redis: Redis, keys: HandoffKeys = HANDOFF_KEYS) -> None:
         self._redis = redis
@@ -46,7 +47,8 @@ class HandoffData:
         for customer in person.customer_ids:
             await self._redis.delete(
                 keys.customer_tickets(customer), keys.owner(customer), keys.last_agent(customer),
-                keys.csat_pending(customer), keys.queue_notice(customer))
+                keys.csat_pending(customer), keys.queue_notice(customer),
+                keys.waiting_ack(customer))
 
     async def _leave_queues(self, refs: set[str]) -> None:
         """Out of every team queue, every agent's held set, the claim deadlines and

@@ -1,9 +1,10 @@
 """Where the gateway meets the handoff service.
 
-- For the router: a CSAT answer is handled before Rasa; a waiting customer
-  who writes may hear where they stand. (After resolve the bot answers again;
-  a customer who asks for a person again soon reaches the same agent if they
-  are online: HandoffService.escalate.)
+- For the router: a CSAT answer is handled before Rasa; a waiting customer's
+  message is acknowledged with their ticket reference (at most once per
+  burst, handoff/waiting_ack.py), with where they stand when that is due.
+  (After resolve the bot answers again; a customer who asks for a person again
+  soon reaches the same agent if they are online: HandoffService.escalate.)
 - For the agent console (handoff/api.py): the customer's profile and unified
   timeline, live entries, and delivery of agent and system messages to the
   customer's reply channel, rendered for it by the usual outbox.
@@ -35,11 +36,11 @@ from handoff.messages import (
     csat_button_title,
     csat_text,
     csat_thanks_text,
-    reminder_text,
     update_text,
 )
 from handoff.models import QueueStanding
 from handoff.service import HandoffService
+from handoff.waiting_ack import WaitingAcknowledger, acknowledgement_text
 from knowledge.store import ArticleStore
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class HandoffBridge:
         self._customers = Customers(redis)
         self._languages = CustomerLanguages(redis)
         self._staff = StaffStore(redis)
+        self._acks = WaitingAcknowledger(redis, handoff.settings.waiting_ack_interval_s)
         self._tasks: list[asyncio.Task] = []
 
     # -- router hooks -------------------------------------------------------------------
@@ -88,9 +90,11 @@ class HandoffBridge:
         if owner != OWNER_QUEUE:
             return  # an agent holds it and sees the message live
         ticket = await self.handoff.open_ticket_of(customer_id)
-        if ticket is not None:
-            await self._tell_standing(customer_id, await self.handoff.standing(ticket),
-                                      reminder=True)
+        if ticket is not None and await self._acks.due(customer_id):  # once per burst
+            standing = await self.handoff.standing(ticket)
+            remind = await self._standing_due(customer_id, standing, reminder=True)
+            await self.tell(customer_id, acknowledgement_text(
+                ticket.ref, await self.language(customer_id), standing if remind else None))
 
     # -- the console's view of the gateway (handoff.ports.Gateway) ----------------------
     async def timeline(self, customer_id: str, limit: int = 2000) -> list[dict]:
@@ -218,17 +222,18 @@ class HandoffBridge:
                 await self._tell_standing(ticket.customer_id,
                                           await self.handoff.standing(ticket))
 
-    async def _tell_standing(self, customer_id: str, standing: QueueStanding, *,
-                             reminder: bool = False) -> None:
+    async def _standing_due(self, customer_id: str, standing: QueueStanding, *,
+                            reminder: bool = False) -> bool:
+        """Whether to tell the customer where they stand now (records that it is told)."""
         if standing.position is None or not standing.team_open:
-            return
+            return False
         channel, _ = await self.reply_target(customer_id)
         s = self.handoff.settings
         interval = s.sms_position_update_interval_s if channel == "sms" \
             else s.position_update_interval_s
-        if await self.handoff.should_tell_standing(customer_id, standing.position, interval,
-                                                   reminder=reminder):
-            language = await self.language(customer_id)
-            text = reminder_text(standing, language) if reminder else \
-                update_text(standing, language)
-            await self.tell(customer_id, text)
+        return await self.handoff.should_tell_standing(customer_id, standing.position, interval,
+                                                       reminder=reminder)
+
+    async def _tell_standing(self, customer_id: str, standing: QueueStanding) -> None:
+        if await self._standing_due(customer_id, standing):
+            await self.tell(customer_id, update_text(standing, await self.language(customer_id)))

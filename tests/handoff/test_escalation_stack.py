@@ -1,5 +1,5 @@
 """Escalation through the real assistant: the customer asks for a person, or
-is not understood twice, or raises a human-only topic; the bot then stays
+accepts the person offered after two misses, or raises a human-only topic; the bot then stays
 silent while a person owns the conversation; the agent's reply reaches the
 customer; resolve hands back to the bot and asks for a rating."""
 
@@ -100,7 +100,8 @@ async def test_asking_for_a_person_hands_over_and_the_bot_goes_quiet_until_resol
         await chat.close()
 
 
-async def test_two_unanswered_questions_in_a_row_escalate(stack, agent):
+async def test_two_unanswered_questions_in_a_row_offer_a_person_and_accepting_escalates(
+        stack, agent):
     chat = await Chat.open(stack)
     try:
         await chat.say("what is the airspeed velocity of an unladen swallow")
@@ -109,7 +110,11 @@ async def test_two_unanswered_questions_in_a_row_escalate(stack, agent):
         assert [b["title"] for b in first["buttons"]] == ["Talk to a person"]
         await chat.say("explain quantum chromodynamics to my cat")
         second = await next_entry(chat, "bot")
-        ref = REF_RE.search(second["text"])[0]
+        assert "Shall I pass you to a person" in second["text"]
+        assert REF_RE.search(second["text"]) is None  # offered, not handed over
+        await chat.press(second["buttons"][0])  # "Talk to a person"
+        told = await next_entry(chat, "bot")
+        ref = REF_RE.search(told["text"])[0]
         ticket = (await agent.get(f"/api/agent/tickets/{ref}")).json()["ticket"]
         assert ticket["reason"] == "repeated_fallback"
         await agent.post(f"/api/agent/tickets/{ref}/resolve", json={"csat": False})
