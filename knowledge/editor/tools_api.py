@@ -65,7 +65,7 @@ async def unanswered(be: EditorBackend = Depends(backend),
     service = await be.service()
     assert be.embedder is not None  # loaded with the service
     groups = await be.unanswered.groups(be.embedder)
-    await service.ensure_fresh()
+    await service.learned()  # suggest with the head and thresholds the assistant answers with
     vocabulary = Vocabulary(await be.store.all())
     rows = []
     for group in groups:

@@ -729,10 +729,21 @@
     box.replaceChildren();
     if (!r.ok) { box.appendChild(el('p', { text: errorText(r.data), class: 'error' })); return; }
     if (!r.data.groups.length) {
-      box.appendChild(el('p', { class: 'empty-state', testid: 'kb-groups-empty', text: 'No unanswered questions. 🎉' }));
+      box.appendChild(emptyGroups());
       return;
     }
     r.data.groups.forEach((g) => { box.appendChild(groupCard(g, articles.data.articles, r.data.suggest_at)); });
+  }
+
+  function emptyGroups() {
+    return el('p', { class: 'empty-state', testid: 'kb-groups-empty', text: 'No unanswered questions. 🎉' });
+  }
+
+  /** A group dealt with leaves the list (the empty state when it was the last). */
+  function groupDone(card) {
+    const box = $('kb-groups');
+    card.remove();
+    if (!box.querySelector('.kb-group')) box.replaceChildren(emptyGroups());
   }
 
   function groupCard(g, articles, suggestAt) {
@@ -810,7 +821,7 @@
       const done = 'Added ' + questions.length + ' question' + (questions.length === 1 ? '' : 's') +
         ' to "' + r.data.title + '" (version ' + r.data.version + (r.data.live ? ', live now' : '') + ').';
       toast(done, 'ok');
-      card.remove();
+      groupDone(card);
       loadList();
     });
     const start = el('button', { type: 'button', text: 'New article from these', testid: 'kb-group-new',
@@ -823,7 +834,7 @@
     dismiss.addEventListener('click', async () => {
       const r = await api('POST', '/api/kb/unanswered/dismiss', { entry_ids: g.entry_ids });
       if (!r.ok) { failed('Not dismissed: ' + errorText(r.data)); return; }
-      card.remove();
+      groupDone(card);
       toast('Dismissed "' + g.label + '" (' + r.data.resolved + ' question' +
             (r.data.resolved === 1 ? '' : 's') + ').', 'ok');
     });
