@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
+from core.settings import KnowledgeSettings
 from knowledge.models import Article
 from knowledge.store import ArticleStore
 from tests.conftest import gateway_without_rasa
@@ -86,7 +87,7 @@ async def test_publishing_asks_first_with_the_article_and_channels_and_cancel_ch
 
 async def test_rollback_asks_first_and_the_diff_marks_the_inserted_words(gateway, browser):
     base, redis = gateway
-    store = ArticleStore(redis)
+    store = ArticleStore(redis, seed_folder=KnowledgeSettings().articles_dir)
     await store.revision()  # seeded
     v1 = await store.get("payment-methods")
     await store.save(v1.model_copy(update={"answer": v1.answer + KLARNA,
@@ -100,7 +101,9 @@ async def test_rollback_asks_first_and_the_diff_marks_the_inserted_words(gateway
     diff = page.get_by_test_id("kb-diff")
     await expect(diff.locator("ins").last).to_have_text("We now take Klarna, pay in 3.")
     await expect(diff.get_by_test_id("kb-diff-questions")).to_contain_text("added klarna?")
-    assert not re.search(r"^[+-] ", await diff.inner_text(), re.MULTILINE)  # no raw diff lines
+    shown = await diff.inner_text()
+    assert not re.search(r"^\+", shown, re.MULTILINE) and "@@" not in shown  # no raw diff lines
+    assert "- **Visa**" in shown  # the Markdown as written, unchanged words unmarked
     await diff.scroll_into_view_if_needed()
     await shot(page.locator("#kb-history"), "kb-diff")
 
@@ -109,7 +112,7 @@ async def test_rollback_asks_first_and_the_diff_marks_the_inserted_words(gateway
     await expect(page.get_by_test_id("kb-confirm-title")).to_have_text(
         'Roll back "Payment methods" to version 1?')
     await expect(dialog.get_by_test_id("kb-confirm-channels")).to_contain_text("SMS")
-    await expect(dialog.locator("del").first).to_contain_text("We now take Klarna")
+    await expect(dialog.locator("del").last).to_contain_text("We now take Klarna")
     await dialog.get_by_test_id("kb-confirm-cancel").click()
     await expect(page.get_by_test_id("kb-toasts")).to_contain_text("Rollback cancelled")
     assert (await store.get("payment-methods")).version == 2
@@ -158,7 +161,7 @@ async def test_unanswered_suggests_only_good_matches_and_every_action_confirms(g
 
 async def test_searching_payment_ranks_payment_articles_first_and_shows_why(gateway, browser):
     base, redis = gateway
-    store = ArticleStore(redis)
+    store = ArticleStore(redis, seed_folder=KnowledgeSettings().articles_dir)
     await store.revision()  # seeded
     attack = '<img src=x onerror="alert(1)">'
     await store.save(Article(id="odd-one", title="Odd one", questions=("odd",),
