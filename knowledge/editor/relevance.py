@@ -15,8 +15,9 @@ the word was found:
     answer         1.0             0.8                                  0.3
 
 plus 0.25 per further question variant holding the word (at most 1.0), so an
-article asked about in many ways ranks above one that says it once. Ties go
-alphabetically by title. Each hit carries up to three snippets ("why"): the
+article asked about in many ways ranks above one that says it once, and 0.1
+per other field holding it (at most 0.5: "paypal" in a question and in the
+answer beats "paypal" in a question only). Ties go alphabetically by title. Each hit carries up to three snippets ("why"): the
 field, the language and the text around the first occurrence, with the
 positions of the query words in it, which the page marks (as text, never as
 markup).
@@ -38,7 +39,9 @@ WEIGHTS: dict[str, tuple[float, float, float]] = {
 }
 EXTRA_QUESTION = 0.25
 EXTRA_QUESTION_MAX = 1.0
-SNIPPET_CHARS = 140
+EXTRA_FIELD = 0.1
+EXTRA_FIELD_MAX = 0.5
+SNIPPET_CHARS = 110
 MAX_WHY = 3
 
 
@@ -136,19 +139,21 @@ def rank(article: Article, words: list[str]) -> Hit | None:
     shown: set[tuple[str, str, str]] = set()
     for word in words:
         best: tuple[float, int] | None = None  # (score, field index)
-        questions_with_word = 0
+        questions_with_word = fields_with_word = 0
         for i, (kind, _, _, _, low) in enumerate(folded):
             grade = _grade(word, low)
             if grade is None:
                 continue
             questions_with_word += kind == "question"
+            fields_with_word += 1
             score = WEIGHTS[kind][grade[0]]
             if best is None or score > best[0]:
                 best = (score, i)
         if best is None:
             return None
-        hit.score += best[0] + min(EXTRA_QUESTION * max(0, questions_with_word - 1),
-                                   EXTRA_QUESTION_MAX)
+        hit.score += (best[0]
+                      + min(EXTRA_QUESTION * max(0, questions_with_word - 1), EXTRA_QUESTION_MAX)
+                      + min(EXTRA_FIELD * (fields_with_word - 1), EXTRA_FIELD_MAX))
         kind, where, code, text, _ = folded[best[1]]
         if (where, code, text) not in shown and len(hit.why) < MAX_WHY:
             shown.add((where, code, text))

@@ -778,8 +778,8 @@
           suggestAt.toFixed(2) + ') · closest variant: "' + g.suggestion.question + '"' +
           (g.suggestion.asked_as !== g.label ? ' · read as "' + g.suggestion.asked_as + '"' : '') })])
       : el('p', { class: 'kb-suggestion muted', testid: 'kb-group-no-suggestion',
-        text: 'No article matches well enough (none scores ' + suggestAt.toFixed(2) +
-              ', where the assistant would offer it): choose one, start a new article, or dismiss.' });
+        text: 'No article matches well enough: none reaches the score ' + suggestAt.toFixed(2) +
+              ' at which the assistant would offer it. Choose one, start a new article, or dismiss.' });
     card.appendChild(hint);
     const select = el('select', { class: 'input', testid: 'kb-group-article' });
     select.setAttribute('aria-label', 'Article to add these questions to');
