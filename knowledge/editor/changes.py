@@ -15,9 +15,10 @@ import difflib
 import re
 from collections.abc import Callable
 
-from knowledge.models import Article, ArticleText
+from knowledge.models import Article, ArticleText, ChannelName
 
-CHANNEL_NAMES = {"web": "web chat", "telegram": "Telegram", "slack": "Slack", "sms": "SMS"}
+CHANNEL_NAMES: dict[ChannelName, str] = {
+    "web": "web chat", "telegram": "Telegram", "slack": "Slack", "sms": "SMS"}
 # words, runs of blank space, single other characters: a word-level diff that
 # keeps the text's own spacing and line breaks
 TOKEN = re.compile(r"\w+|\s+|[^\w\s]")

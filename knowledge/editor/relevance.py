@@ -17,10 +17,10 @@ the word was found:
 plus 0.25 per further question variant holding the word (at most 1.0), so an
 article asked about in many ways ranks above one that says it once, and 0.1
 per other field holding it (at most 0.5: "paypal" in a question and in the
-answer beats "paypal" in a question only). Ties go alphabetically by title. Each hit carries up to three snippets ("why"): the
-field, the language and the text around the first occurrence, with the
-positions of the query words in it, which the page marks (as text, never as
-markup).
+answer beats "paypal" in a question only). Ties go alphabetically by title.
+Each hit carries up to three snippets ("why"): the field, the language and
+the text around the first occurrence, with the positions of the query words
+in it, which the page marks (as text, never as markup).
 """
 
 from __future__ import annotations

@@ -40,8 +40,7 @@ async def wide_editor(browser, base: str):
 
 
 async def shot(target, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+    if SHOTS:  # Playwright makes the folder
         await target.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
 
 
