@@ -99,6 +99,9 @@ async def test_the_missing_german_filter_lists_the_articles_without_german(gatew
     await page.get_by_test_id("t-answer").fill("Ja, in drei Größen.")
     await expect(page.get_by_test_id("t-missing")).to_be_hidden()
     await page.get_by_test_id("kb-save").click()
+    await expect(page.get_by_test_id("kb-confirm-languages")).to_have_text(
+        "Languages: German (added).")  # a live article gets its German version
+    await page.get_by_test_id("kb-confirm-go").click()
     await expect(page.get_by_test_id("kb-message")).to_contain_text("Saved version 2")
     await expect(page.get_by_test_id("kb-missing-count")).to_have_text("0")
     await expect(items).to_have_count(0)
@@ -109,6 +112,8 @@ async def test_the_missing_german_filter_lists_the_articles_without_german(gatew
     # a German version half written is refused, and nothing changes
     await page.get_by_test_id("kb-missing-de").uncheck()
     await expect(page.locator("#kb-count")).to_have_text("47 articles")
+    await page.reload()  # so the form below is the article as loaded, not as it was
+    await expect(page.get_by_test_id("kb-article").first).to_be_visible()
     await open_article(page, "unicorns", "Purple unicorns")
     await page.get_by_test_id("t-answer").fill("")
     await page.get_by_test_id("kb-save").click()
