@@ -838,7 +838,7 @@
       toast('Dismissed "' + g.label + '" (' + r.data.resolved + ' question' +
             (r.data.resolved === 1 ? '' : 's') + ').', 'ok');
     });
-    card.appendChild(el('div', { class: 'toolbar kb-row' }, [select, language, add, start, dismiss]));
+    card.appendChild(el('div', { class: 'kb-row kb-group-actions' }, [select, language, add, start, dismiss]));
     card.appendChild(note);
     return card;
   }

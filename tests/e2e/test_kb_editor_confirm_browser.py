@@ -89,7 +89,8 @@ async def test_rollback_asks_first_and_the_diff_marks_the_inserted_words(gateway
     store = ArticleStore(redis, seed_folder=KnowledgeSettings().articles_dir)
     await store.revision()  # seeded
     v1 = await store.get("payment-methods")
-    await store.save(v1.model_copy(update={"answer": v1.answer + KLARNA,
+    changed = v1.answer.replace("subject to approval", "subject to a quick check") + KLARNA
+    await store.save(v1.model_copy(update={"answer": changed,
                                            "questions": (*v1.questions, "klarna?")}),
                      expected_version=1, author="otto")
     page = await wide_editor(browser, base)
@@ -99,6 +100,9 @@ async def test_rollback_asks_first_and_the_diff_marks_the_inserted_words(gateway
     await rows.first.get_by_test_id("kb-diff-button").click()
     diff = page.get_by_test_id("kb-diff")
     await expect(diff.locator("ins").last).to_have_text("We now take Klarna, pay in 3.")
+    await expect(diff.locator("del")).to_have_text(["approval"])  # a word replaced
+    await expect(diff.get_by_test_id("kb-words").locator("ins").first).to_have_text(
+        "a quick check")
     await expect(diff.get_by_test_id("kb-diff-questions")).to_contain_text("added klarna?")
     shown = await diff.inner_text()
     assert not re.search(r"^\+", shown, re.MULTILINE) and "@@" not in shown  # no raw diff lines
