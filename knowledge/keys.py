@@ -67,7 +67,8 @@ class KnowledgeKeys(KeySpace):
     @property
     def unanswered_resolved(self) -> str:
         """Hash: unanswered stream entry id -> how it was dealt with ("picked:<article>"
-        when the customer pressed a clarification button, "variant:<article>",
+        when the customer pressed a clarification button, "escalated:<entry id>" when
+        the same message was recorded again as escalated, "variant:<article>",
         "new:<article>" or "dismissed" when an editor handled it)."""
         return f"{self._kb}:unanswered:resolved"
 

@@ -18,6 +18,8 @@ from knowledge.models import Article
 log = logging.getLogger(__name__)
 
 # How long a customer may take to press one of the clarification buttons.
+SUPERSEDE_LOOKBACK = 200  # entries (of every customer) read back for the fallback entry
+SUPERSEDE_WINDOW_S = 120.0  # the fallback and its escalation come within one turn
 CLARIFY_PICK_WINDOW_S = 24 * 3600
 
 
@@ -199,7 +201,27 @@ class ArticleStore:
         if customer_id and outcome == "clarify":
             await self._redis.set(self._keys.clarify_pending(customer_id), entry_id,
                                   ex=CLARIFY_PICK_WINDOW_S)
+        if customer_id and outcome == "escalated":
+            await self._supersede(entry_id, fields)
         return entry_id
+
+    async def _supersede(self, entry_id: str, escalated: dict[str, str]) -> None:
+        """One message, one count: the knowledge action records a question that
+        fell back (KnowledgeService.decide), then the same message again as
+        "escalated" when that fallback hands the customer over. The fallback entry
+        of the same customer and wording just before leaves the view (resolved
+        "escalated:<entry id>"), so the escalated entry counts the message once."""
+        recent = await self._redis.xrevrange(self._keys.unanswered, max=f"({entry_id}",
+                                             count=SUPERSEDE_LOOKBACK)
+        for earlier_id, fields in recent:
+            if fields.get("customer") != escalated["customer"]:
+                continue
+            if fields.get("query") == escalated["query"] and \
+                    fields.get("outcome") in ("fallback", "clarify") and \
+                    float(escalated["ts"]) - float(fields.get("ts", "0")) < SUPERSEDE_WINDOW_S:
+                await self._redis.hsetnx(self._keys.unanswered_resolved, earlier_id,
+                                         f"escalated:{entry_id}")
+            return  # only the customer's entry just before can be the same message
 
     async def clarification_picked(self, customer_id: str, article_id: str) -> str | None:
         """The customer pressed a clarification button: their last clarification

@@ -22,13 +22,14 @@ from core.webauth import require_staff, staff_auth
 from knowledge import ArticleInvalid, ArticleNotFound, VersionConflict
 from knowledge.answers.replies import decision_reply
 from knowledge.editor.backend import EditorBackend
+from knowledge.editor.changes import article_changes, live_change
 from knowledge.editor.editing import (
     CHANNELS,
     ArticleInput,
     changed_fields,
     diff_articles,
     same_content,
-    search,
+    search_hits,
 )
 from knowledge.editor.responses import (
     ArticleDiff,
@@ -36,6 +37,7 @@ from knowledge.editor.responses import (
     ArticleView,
     ChannelPreviews,
     Conflict,
+    LiveChange,
     TryResult,
     VersionList,
     WarmUp,
@@ -142,9 +144,12 @@ async def list_articles(q: str = "", status: str = "", missing: str = "",
     """`missing=de`: only the articles without a German version. `missing` counts,
     for each language we answer in, the articles (of this status) without it."""
     articles = await be.store.all()
-    found = search(articles, q[:200], status, missing[:8])
+    found = search_hits(articles, q[:200], status, missing[:8])
     of_status = [a for a in articles if not status or a.status == status]
-    return {"articles": [summary_json(a) for a in found], "revision": await be.store.revision(),
+    # most relevant first, each with its score and the snippets that matched
+    return {"articles": [{**summary_json(h.article), "score": round(h.score, 2),
+                          "why": [s.as_dict() for s in h.why]} for h in found],
+            "revision": await be.store.revision(),
             "missing": {code: sum(not a.has(code) for a in of_status) for code in LANGUAGES}}
 
 
@@ -228,9 +233,43 @@ async def diff(article_id: str, to_version: int | None = None,
         raise HTTPException(404, f"no such version: {exc}") from None
     if old is None:
         return {"id": article_id, "from_version": None, "to_version": new.version,
-                "created": True, "fields": []}
+                "created": True, "fields": [], "rendered": article_changes(None, new)}
     return {"id": article_id, "from_version": old.version, "to_version": new.version,
-            "created": False, "fields": [d.as_dict() for d in diff_articles(old, new)]}
+            "created": False, "fields": [d.as_dict() for d in diff_articles(old, new)],
+            "rendered": article_changes(old, new)}
+
+
+class Draft(ArticleInput):
+    id: str = Field(max_length=80)
+
+
+@router.post("/publish-summary", response_model=LiveChange)
+async def publish_summary(body: Draft, be: EditorBackend = Depends(backend),
+                          user: StaffUser = Depends(editor)) -> dict:
+    """What saving this draft would change for customers, before it is saved:
+    the article added to, changed on or taken off every channel, in which
+    languages, with the SMS warnings. The page asks the editor to confirm it."""
+    try:
+        draft = ArticleInput.model_validate(body.model_dump(exclude={"id"})).to_article(body.id)
+    except ArticleInvalid as exc:
+        raise invalid(exc) from None
+    try:
+        current: Article | None = await be.store.get(body.id)
+    except ArticleNotFound:
+        current = None
+    return live_change(current, draft, be.previews["sms"])
+
+
+@router.get("/articles/{article_id}/rollback-summary", response_model=LiveChange)
+async def rollback_summary(article_id: str, version: int, be: EditorBackend = Depends(backend),
+                           user: StaffUser = Depends(editor)) -> dict:
+    """What rolling back to `version` would change for customers (as publish-summary)."""
+    try:
+        target = await be.store.version(article_id, version)
+        current = await be.store.get(article_id)
+    except ArticleNotFound:
+        raise HTTPException(404, f"no version {version} of {article_id!r}") from None
+    return live_change(current, target, be.previews["sms"])
 
 
 @router.post("/articles/{article_id}/rollback", response_model=ArticleView,

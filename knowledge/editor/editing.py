@@ -22,6 +22,8 @@ from pydantic import (
 
 from core.i18n import LANGUAGES
 from knowledge import ArticleInvalid
+from knowledge.editor import relevance
+from knowledge.editor.relevance import Hit
 from knowledge.models import Article, ArticleStatus, ArticleText, ChannelName
 
 CHANNELS: tuple[ChannelName, ...] = ("web", "telegram", "slack", "sms")
@@ -253,26 +255,14 @@ def slugify(title: str) -> str:
 def search(articles: list[Article], query: str = "", status: str = "",
            missing: str = "") -> list[Article]:
     """Articles whose text (in any of their languages) holds every word of
-    `query` (any case), title hits first, then question hits, then the rest;
-    alphabetical within each. `missing="de"`: only those without a German version."""
-    words = query.casefold().split()
-    ranked: list[tuple[int, str, Article]] = []
-    for article in articles:
-        if status and article.status != status:
-            continue
-        if missing and article.has(missing):
-            continue
-        texts = [article.text(code) for code in article.languages]
-        title = "\n".join(t.title for t in texts).casefold()
-        questions = "\n".join(q for t in texts for q in t.questions).casefold()
-        everything = "\n".join([article.id, title, questions,
-                                *(t.answer.casefold() for t in texts),
-                                *(tag.casefold() for tag in article.tags),
-                                *(v.casefold() for t in texts for v in t.channels.values())])
-        if not all(w in everything for w in words):
-            continue
-        rank = 0 if words and all(w in title for w in words) else (
-            1 if words and all(w in questions for w in words) else 2)
-        ranked.append((rank, article.title.casefold(), article))
-    ranked.sort(key=lambda r: (r[0], r[1]))
-    return [article for _, _, article in ranked]
+    `query` (any case), most relevant first (knowledge/editor/relevance.py).
+    `missing="de"`: only those without a German version."""
+    return [hit.article for hit in search_hits(articles, query, status, missing)]
+
+
+def search_hits(articles: list[Article], query: str = "", status: str = "",
+                missing: str = "") -> list[Hit]:
+    """As `search`, with each article's score and why it matched."""
+    kept = [a for a in articles
+            if (not status or a.status == status) and not (missing and a.has(missing))]
+    return relevance.search(kept, query)

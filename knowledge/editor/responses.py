@@ -45,6 +45,16 @@ class Conflict(BaseModel):
     current: ArticleView | None  # the version in the store now
 
 
+class SearchSnippet(BaseModel):
+    """Where a search matched: a field, its language, the text around the match
+    and the [start, end) of each search word in that text."""
+
+    where: str  # title, id, tag, question, answer, "sms variant" ...
+    language: str
+    text: str
+    marks: list[list[int]]
+
+
 class ArticleSummary(BaseModel):
     id: str
     title: str
@@ -57,6 +67,8 @@ class ArticleSummary(BaseModel):
     questions: int  # how many question variants
     channels: list[str]  # channels with their own answer variant
     languages: list[str]  # the main language first, then its translations'
+    score: float = 0.0  # relevance to the search (knowledge/editor/relevance.py); 0 unsearched
+    why: list[SearchSnippet] = []  # where the search words were found
 
 
 class ArticleList(BaseModel):
@@ -92,12 +104,60 @@ class FieldDiff(BaseModel):
     lines: list[DiffLine]
 
 
+class Segment(BaseModel):
+    op: Literal["same", "add", "del"]
+    text: str
+
+
+class ChannelChange(BaseModel):
+    channel: str
+    name: str  # "web chat", "Telegram", "Slack", "SMS"
+    diff: list[Segment]
+
+
+class LanguageChanges(BaseModel):
+    """One language's changes, rendered: words inserted and deleted."""
+
+    language: str
+    state: Literal["added", "removed", "changed"]
+    title: list[Segment] | None  # None: the same
+    questions_added: list[str]
+    questions_removed: list[str]
+    answer: list[Segment] | None
+    channels: list[ChannelChange]
+
+
+class PlainChange(BaseModel):
+    field: str  # status, language, tags
+    before: str
+    after: str
+
+
+class RenderedDiff(BaseModel):
+    languages: list[LanguageChanges]  # the languages that changed
+    fields: list[PlainChange]
+
+
 class ArticleDiff(BaseModel):
     id: str
     from_version: int | None  # None: to_version created the article
     to_version: int
     created: bool
-    fields: list[FieldDiff]  # only the fields that changed
+    fields: list[FieldDiff]  # only the fields that changed, as line diffs
+    rendered: RenderedDiff  # the same change per language, word by word
+
+
+class LiveChange(BaseModel):
+    """What customers would see change (publish-summary, rollback-summary)."""
+
+    id: str
+    title: str
+    kind: Literal["none", "added", "changed", "removed"]  # none: customers see no change
+    languages: list[str]  # the languages whose text changes for customers
+    language_states: dict[str, str]  # language -> added / changed / removed
+    channels: list[str]  # where: every channel the article is served on
+    warnings: list[str]  # SMS length and encoding warnings of what goes live
+    diff: RenderedDiff
 
 
 class PreviewMessage(BaseModel):
@@ -166,6 +226,10 @@ class Wording(BaseModel):
     count: int
 
 
+class Suggestion(Match):
+    asked_as: str  # the wording scored: the group's, or it with its typos corrected
+
+
 class UnansweredGroup(BaseModel):
     key: str  # the leader entry's id
     label: str
@@ -175,12 +239,13 @@ class UnansweredGroup(BaseModel):
     channels: dict[str, int]
     last_seen: float
     entry_ids: list[str]
-    suggestion: Match | None  # the closest article, when close enough
+    suggestion: Suggestion | None  # None: no article scores the clarify threshold
 
 
 class Unanswered(BaseModel):
     groups: list[UnansweredGroup]  # biggest first
     open: int
+    suggest_at: float  # an article is suggested from this score (the clarify threshold)
 
 
 class VariantsAdded(ArticleView):

@@ -20,6 +20,7 @@ from knowledge.editor.api import CONFLICT, article_json, backend, conflict_respo
 from knowledge.editor.backend import EditorBackend
 from knowledge.editor.editing import ArticleInput, error_text
 from knowledge.editor.responses import Dismissed, ImportResult, Unanswered, VariantsAdded
+from knowledge.editor.suggest import Vocabulary, suggest
 from knowledge.editor.transfer import (
     MAX_IMPORT_BYTES,
     ImportInvalid,
@@ -29,11 +30,9 @@ from knowledge.editor.transfer import (
     import_articles,
     parse_upload,
 )
-from knowledge.unanswered import normalise
 
 router = APIRouter(prefix="/api/kb", tags=["knowledge editor"])
 editor = require_staff("editor")
-SUGGEST_ABOVE = 0.3  # below this the best article is no real suggestion
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 IMPORT_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {
@@ -61,22 +60,22 @@ class Dismiss(BaseModel):
 async def unanswered(be: EditorBackend = Depends(backend),
                      user: StaffUser = Depends(editor)) -> dict:
     """Open unanswered queries grouped by meaning, biggest group first, each with
-    the article that comes closest (a hint for "add as variants")."""
+    the article the assistant would at least offer for it (knowledge/editor/
+    suggest.py), or none when no article scores the clarify threshold."""
     service = await be.service()
     assert be.embedder is not None  # loaded with the service
     groups = await be.unanswered.groups(be.embedder)
-    index = await service.ensure_fresh()
-    labels = [normalise(g.leader.query) for g in groups]
-    # asked as a customer's question: weighted per encoder (knowledge/answers/embedder.py)
-    vectors = be.embedder.as_queries(labels, await be.unanswered.embeddings(be.embedder, labels))
+    await service.learned()  # suggest with the head and thresholds the assistant answers with
+    vocabulary = Vocabulary(await be.store.all())
     rows = []
-    for group, vector in zip(groups, vectors, strict=True):
+    for group in groups:
         row = group.as_dict()
-        best = index.search(vector, k=1)
-        row["suggestion"] = (best[0].model_dump() if best and best[0].score >= SUGGEST_ABOVE
-                             else None)
+        found = await suggest(service, vocabulary, group.leader.query)
+        row["suggestion"] = ({**found.match.model_dump(), "asked_as": found.asked_as}
+                             if found else None)
         rows.append(row)
-    return {"groups": rows, "open": sum(g["count"] for g in rows)}
+    return {"groups": rows, "open": sum(g["count"] for g in rows),
+            "suggest_at": service.thresholds.clarify}
 
 
 @router.post("/unanswered/add-variants", response_model=VariantsAdded, responses=CONFLICT)

@@ -18,6 +18,8 @@
   const LANGUAGE_NAMES = { en: 'English', de: 'German' };
   const HEADERS = { 'X-Requested-With': 'frontdoor' };
 
+  const STATUS_BADGES = { published: 'badge-ok', draft: 'badge-warn', archived: 'badge-muted' };
+
   const state = {
     article: null,       // the article as last loaded or saved (null: a new one)
     resolves: [],        // unanswered entry ids a new article is started from
@@ -77,12 +79,147 @@
   }
 
   // ---------------------------------------------------------------------------
+  // Toasts, marked text, the confirmation dialog
+  // ---------------------------------------------------------------------------
+
+  /** A notice in the page's role="status" region: read out, gone after a while. */
+  function toast(text, kind) {
+    const note = el('div', { class: 'toast toast-' + (kind || 'ok'), testid: 'kb-toast', text: text });
+    $('kb-toasts').appendChild(note);
+    setTimeout(() => { note.remove(); }, 8000);
+  }
+
+  /** `text` with the [start, end) ranges in `marks` as <mark>: text nodes only. */
+  function markedText(text, marks) {
+    const nodes = [];
+    let at = 0;
+    (marks || []).forEach((m) => {
+      if (m[0] > at) nodes.push(text.slice(at, m[0]));
+      nodes.push(el('mark', { text: text.slice(m[0], m[1]) }));
+      at = m[1];
+    });
+    if (at < text.length) nodes.push(text.slice(at));
+    return nodes;
+  }
+
+  /** Word-level diff segments as text with <ins> and <del>. */
+  function segments(list) {
+    return el('div', { class: 'kb-words', testid: 'kb-words' }, list.map((seg) => {
+      if (seg.op === 'add') return el('ins', { text: seg.text });
+      if (seg.op === 'del') return el('del', { text: seg.text });
+      return seg.text;
+    }));
+  }
+
+  const STATES = { added: 'added', removed: 'removed', changed: 'changed' };
+
+  /** The rendered diff of an article (the server's `rendered` / `diff`). */
+  function renderedDiff(diff) {
+    const box = el('div', { class: 'kb-rendered', testid: 'kb-rendered-diff' });
+    diff.languages.forEach((lang) => {
+      const part = el('div', { class: 'kb-lang-diff', testid: 'kb-lang-diff' });
+      part.setAttribute('data-lang', lang.language);
+      part.appendChild(el('h4', {}, [languageName(lang.language) + ' ',
+        el('span', { class: 'badge ' + (lang.state === 'added' ? 'badge-ok' : lang.state === 'removed'
+          ? 'badge-danger' : 'badge-info'), text: STATES[lang.state] || lang.state })]));
+      if (lang.title) part.appendChild(el('div', { class: 'kb-diff-part' }, [
+        el('span', { class: 'kb-diff-label', text: 'Title' }), segments(lang.title)]));
+      if (lang.questions_added.length || lang.questions_removed.length) {
+        const qs = el('ul', { class: 'kb-diff-questions', testid: 'kb-diff-questions' });
+        lang.questions_added.forEach((q) => {
+          qs.appendChild(el('li', {}, [el('span', { class: 'badge badge-ok', text: 'added' }), ' ',
+                                       el('ins', { text: q })]));
+        });
+        lang.questions_removed.forEach((q) => {
+          qs.appendChild(el('li', {}, [el('span', { class: 'badge badge-danger', text: 'removed' }), ' ',
+                                       el('del', { text: q })]));
+        });
+        part.appendChild(el('div', { class: 'kb-diff-part' }, [
+          el('span', { class: 'kb-diff-label', text: 'Question variants' }), qs]));
+      }
+      if (lang.answer) part.appendChild(el('div', { class: 'kb-diff-part' }, [
+        el('span', { class: 'kb-diff-label', text: 'Answer' }), segments(lang.answer)]));
+      lang.channels.forEach((c) => {
+        part.appendChild(el('div', { class: 'kb-diff-part' }, [
+          el('span', { class: 'kb-diff-label', text: c.name + ' variant' }), segments(c.diff)]));
+      });
+      box.appendChild(part);
+    });
+    diff.fields.forEach((f) => {
+      box.appendChild(el('p', { class: 'kb-diff-part' }, [
+        el('span', { class: 'kb-diff-label', text: f.field.charAt(0).toUpperCase() + f.field.slice(1) }),
+        el('del', { text: f.before || '(none)' }), ' → ', el('ins', { text: f.after || '(none)' })]));
+    });
+    return box;
+  }
+
+  const KINDS = {
+    added: 'goes live',
+    changed: 'changes',
+    removed: 'is taken off'
+  };
+
+  /**
+   * Ask before anything goes live: what changes (the article, its languages)
+   * and where (every channel, with the SMS warnings). Resolves true only on
+   * Confirm; Cancel and Esc resolve false.
+   */
+  function confirmLive(change, how) {
+    const dialog = $('kb-confirm');
+    $('kb-confirm-title').textContent = how.title;
+    $('kb-confirm-go').textContent = how.go;
+    const body = $('kb-confirm-body');
+    body.replaceChildren();
+    if (change.kind === 'none') {
+      body.appendChild(el('p', { testid: 'kb-confirm-what',
+        text: 'Customers see no change: "' + change.title + '" is not live before or after.' }));
+    } else {
+      const langs = change.languages.map((code) => {
+        return languageName(code) + ' (' + (change.language_states[code] || 'changed') + ')';
+      });
+      body.appendChild(el('p', { testid: 'kb-confirm-what' }, [
+        el('span', { class: 'badge ' + (change.kind === 'removed' ? 'badge-danger' : 'badge-info'),
+                     text: change.kind }), ' ',
+        el('strong', { text: change.title }), ' ' + KINDS[change.kind] +
+        (change.kind === 'removed' ? ' every channel.' : ' for customers.')]));
+      if (langs.length) {
+        body.appendChild(el('p', { testid: 'kb-confirm-languages', text: 'Languages: ' + langs.join(', ') + '.' }));
+      }
+      body.appendChild(el('p', { testid: 'kb-confirm-channels' }, [
+        'Where: at once on ', change.channels.map((c, i) => {
+          return [i ? (i === change.channels.length - 1 ? ' and ' : ', ') : '',
+                  el('span', { class: 'badge badge-muted', text: c })];
+        }), '.']));
+    }
+    if (change.warnings.length) {
+      const warnings = el('ul', { class: 'kb-confirm-warnings', testid: 'kb-confirm-warnings' });
+      change.warnings.forEach((w) => {
+        warnings.appendChild(el('li', {}, [el('span', { class: 'badge badge-warn', text: 'warning' }), ' ' + w]));
+      });
+      body.appendChild(warnings);
+    }
+    if (change.kind !== 'none' && (change.diff.languages.length || change.diff.fields.length)) {
+      const details = el('details', { class: 'kb-confirm-diff' }, [
+        el('summary', { text: 'What changes, word by word' }), renderedDiff(change.diff)]);
+      details.open = change.kind === 'changed';
+      body.appendChild(details);
+    }
+    return new Promise((resolve) => {
+      dialog.returnValue = '';
+      dialog.addEventListener('close', () => { resolve(dialog.returnValue === 'confirm'); }, { once: true });
+      dialog.showModal();
+    });
+  }
+
+  // ---------------------------------------------------------------------------
   // Tabs
   // ---------------------------------------------------------------------------
 
   function showTab(name) {
     document.querySelectorAll('.kb-tabs button').forEach((b) => {
       b.classList.toggle('active', b.getAttribute('data-tab') === name);
+      if (b.getAttribute('data-tab') === name) b.setAttribute('aria-current', 'page');
+      else b.removeAttribute('aria-current');
     });
     document.querySelectorAll('.kb-tab').forEach((s) => {
       s.hidden = s.id !== 'tab-' + name;
@@ -115,13 +252,19 @@
     $('kb-missing-count').title = r.data.missing.de + ' articles have no German version';
     r.data.articles.forEach((a) => {
       const langs = a.languages.indexOf('de') < 0
-        ? el('span', { text: 'no German', class: 'badge kb-nolang', testid: 'kb-no-german' })
-        : el('span', { text: a.languages.join(' · ').toUpperCase(), class: 'kb-muted kb-small' });
+        ? el('span', { text: 'no German', class: 'badge badge-warn kb-nolang', testid: 'kb-no-german' })
+        : el('span', { text: a.languages.join(' · ').toUpperCase(), class: 'muted kb-small' });
       const item = el('li', { testid: 'kb-article' }, [
         el('span', { text: a.title, class: 'kb-title' }),
-        el('span', { text: a.status, class: 'badge status-' + a.status }),
-        el('span', { text: a.id + ' · v' + a.version, class: 'kb-muted kb-small' }),
-        langs
+        el('span', { text: a.status, class: 'badge ' + STATUS_BADGES[a.status] + ' status-' + a.status }),
+        el('span', { text: a.id + ' · v' + a.version, class: 'muted kb-small' }),
+        langs,
+        // why it matched the search: each place a search word was found, marked
+        a.why.length ? el('div', { class: 'kb-why', testid: 'kb-why' }, a.why.map((w) => {
+          return el('div', { class: 'kb-why-line' }, [
+            el('span', { class: 'badge badge-muted', text: w.where + (a.languages.length > 1 ? ' · ' + w.language : '') }),
+            ' ', el('span', { class: 'kb-snippet', testid: 'kb-snippet' }, markedText(w.text, w.marks))]);
+        })) : null
       ]);
       item.setAttribute('data-id', a.id);
       item.tabIndex = 0;
@@ -171,7 +314,8 @@
     const box = $('kb-preview-langs');
     box.replaceChildren();
     [main, other].forEach((code) => {
-      const b = el('button', { type: 'button', text: languageName(code), testid: 'preview-lang-' + code });
+      const b = el('button', { type: 'button', text: languageName(code), testid: 'preview-lang-' + code,
+                                class: 'btn btn-small' });
       b.setAttribute('data-lang', code);
       b.classList.toggle('active', previewLanguage() === code);
       b.setAttribute('aria-pressed', String(previewLanguage() === code));
@@ -314,9 +458,29 @@
     schedulePreview(0);
   }
 
+  /** Saving changes what customers see (goes live, changes live text, or goes
+   * off): show what and where, and go on only when the editor confirms. */
+  async function confirmPublish(body) {
+    const wasLive = state.article && state.article.status === 'published';
+    if (body.status !== 'published' && !wasLive) return true;  // customers see nothing of it
+    const id = state.article ? state.article.id : $('f-id').value.trim();
+    const r = await api('POST', '/api/kb/publish-summary', Object.assign({ id: id }, body));
+    if (!r.ok) { message('Not saved: ' + errorText(r.data), 'error'); return false; }
+    if (r.data.kind === 'none') return true;
+    const go = await confirmLive(r.data, r.data.kind === 'removed'
+      ? { title: 'Take "' + r.data.title + '" off every channel?', go: 'Take it off' }
+      : { title: 'Publish "' + r.data.title + '"?', go: 'Publish' });
+    if (!go) {
+      message('Not published: nothing changed for customers. Your edits are still here.', 'info');
+      toast('Publishing cancelled: nothing went live.', 'ok');
+    }
+    return go;
+  }
+
   async function save(event) {
     event.preventDefault();
     const body = formPayload();
+    if (!(await confirmPublish(body))) return;
     let r;
     if (state.article) {
       body.expected_version = state.article.version;
@@ -342,6 +506,8 @@
     message('Saved version ' + r.data.version + (r.data.live
       ? ': live on every channel now.' : ' as ' + r.data.status + ': customers do not see it.'),
       'ok');
+    toast('Saved "' + r.data.title + '" (version ' + r.data.version + ')' +
+          (r.data.live ? ': live on every channel.' : '.'), 'ok');
     loadList();
     loadHistory();
     schedulePreview(0);
@@ -390,8 +556,8 @@
     });
     if (error) { box.appendChild(el('p', { text: error, class: 'error' })); return; }
     const p = state.preview && state.preview[state.previewChannel];
-    if (!p) { box.appendChild(el('p', { text: 'Write an answer to see it here.', class: 'kb-muted' })); return; }
-    box.appendChild(el('p', { class: 'kb-muted', testid: 'preview-summary',
+    if (!p) { box.appendChild(el('p', { text: 'Write an answer to see it here.', class: 'muted' })); return; }
+    box.appendChild(el('p', { class: 'muted', testid: 'preview-summary',
       text: languageName(previewLanguage()) + ' · ' + p.summary + ' · from the ' + p.source }));
     const checks = el('ul', { class: 'kb-checks', testid: 'preview-checks' });
     p.checks.forEach((c) => {
@@ -430,15 +596,16 @@
       const item = el('li', { testid: 'kb-version-row' }, [
         el('strong', { text: 'v' + v.version + (isCurrent ? ' (current)' : '') }),
         el('span', { text: ' · ' + when(v.updated_at) + ' · ' + v.updated_by + ' · ' + v.status }),
-        el('span', { class: 'kb-muted', text: ' · ' + v.changed.join(', ') })
+        el('span', { class: 'muted', text: ' · ' + v.changed.join(', ') })
       ]);
       item.setAttribute('data-version', v.version);
-      const diffButton = el('button', { type: 'button', text: 'Changes', testid: 'kb-diff-button' });
+      const diffButton = el('button', { type: 'button', text: 'Changes', testid: 'kb-diff-button',
+                                        class: 'btn btn-small btn-quiet' });
       diffButton.addEventListener('click', () => { showDiff(id, v.version); });
       item.appendChild(diffButton);
       if (!isCurrent) {
         const back = el('button', { type: 'button', text: 'Roll back to v' + v.version,
-                                  testid: 'kb-rollback-button' });
+                                  testid: 'kb-rollback-button', class: 'btn btn-small' });
         back.addEventListener('click', () => { rollback(id, v.version); });
         item.appendChild(back);
       }
@@ -456,21 +623,23 @@
       box.appendChild(el('p', { text: 'Version ' + version + ' created the article.' }));
       return;
     }
-    box.appendChild(el('h3', { text: 'v' + r.data.from_version + ' → v' + r.data.to_version }));
-    if (!r.data.fields.length) box.appendChild(el('p', { text: 'No content changed.' }));
-    r.data.fields.forEach((f) => {
-      const pre = el('pre', { class: 'kb-difflines' });
-      f.lines.forEach((line) => {
-        const cls = line.op === '+' ? 'add' : (line.op === '-' ? 'del' : (line.op === '@' ? 'hunk' : 'same'));
-        pre.appendChild(el('span', { class: cls, text: (line.op === '@' ? '' : line.op + ' ') + line.text + '\n' }));
-      });
-      box.appendChild(el('div', { class: 'kb-field-diff', testid: 'kb-field-diff' },
-                         [el('h4', { text: f.field }), pre]));
-    });
+    box.appendChild(el('h3', { text: 'Changes from v' + r.data.from_version + ' to v' + r.data.to_version }));
+    const d = r.data.rendered;
+    if (!d.languages.length && !d.fields.length) box.appendChild(el('p', { text: 'No content changed.' }));
+    else box.appendChild(renderedDiff(d));
   }
 
   async function rollback(id, version) {
     if (!confirmDiscard()) return;
+    const summary = await api('GET', '/api/kb/articles/' + encodeURIComponent(id) +
+                                     '/rollback-summary?version=' + version);
+    if (!summary.ok) { message(errorText(summary.data), 'error'); return; }
+    const go = await confirmLive(summary.data, { title: 'Roll back "' + summary.data.title +
+      '" to version ' + version + '?', go: 'Roll back' });
+    if (!go) {
+      toast('Rollback cancelled: nothing changed.', 'ok');
+      return;
+    }
     const r = await api('POST', '/api/kb/articles/' + encodeURIComponent(id) + '/rollback',
                       { version: version, expected_version: state.article.version });
     if (r.status === 409) {
@@ -484,6 +653,7 @@
     fillForm(r.data);
     message('Rolled back: version ' + r.data.version + ' has the content of version ' + version +
             (r.data.live ? ' and is live on every channel.' : '.'), 'ok');
+    toast('Rolled back "' + r.data.title + '" to the content of version ' + version + '.', 'ok');
     loadList();
     loadHistory();
     schedulePreview(0);
@@ -500,7 +670,7 @@
     box.replaceChildren();
     if (!q) return;
     const wait = setTimeout(() => {
-      box.appendChild(el('p', { class: 'kb-muted', text: 'Loading the language model (first time only)…' }));
+      box.appendChild(el('p', { class: 'muted', text: 'Loading the language model (first time only)…' }));
     }, 800);
     const r = await api('POST', '/api/kb/try', { question: q, channel: $('kb-try-channel').value,
                                                language: $('kb-try-language').value });
@@ -510,11 +680,12 @@
     const d = r.data;
     const words = { answer: 'Answer', clarify: 'Clarify (offer buttons)', fallback: 'Fall back' };
     box.appendChild(el('p', {}, [
-      el('span', { class: 'badge decision-' + d.decision, testid: 'kb-try-decision',
+      el('span', { class: 'badge ' + ({ answer: 'badge-ok', clarify: 'badge-warn', fallback: 'badge-danger' }[d.decision] || 'badge-muted') +
+                   ' decision-' + d.decision, testid: 'kb-try-decision',
                    text: words[d.decision] || d.decision }),
-      el('span', { class: 'kb-muted', text: d.article ? ' with ' + d.article.title + ' (v' + d.article.version + ')' : '' })
+      el('span', { class: 'muted', text: d.article ? ' with ' + d.article.title + ' (v' + d.article.version + ')' : '' })
     ]));
-    box.appendChild(el('p', { class: 'kb-muted kb-small', text: 'answer ≥ ' + d.thresholds.answer +
+    box.appendChild(el('p', { class: 'muted kb-small', text: 'answer ≥ ' + d.thresholds.answer +
       ', clarify ≥ ' + d.thresholds.clarify + ', runner-up margin ' + d.thresholds.margin }));
     const table = el('table', { class: 'kb-matches', testid: 'kb-try-matches' });
     table.appendChild(el('tr', {}, [el('th', { text: 'Article' }), el('th', { text: 'Score' }),
@@ -533,14 +704,14 @@
       ]));
     });
     box.appendChild(table);
-    box.appendChild(el('p', { class: 'kb-muted', text: 'The assistant would say:' }));
+    box.appendChild(el('p', { class: 'muted', text: 'The assistant would say:' }));
     const phone = el('div', { class: 'kb-bubbles channel-' + d.reply.preview.channel });
     d.reply.preview.messages.forEach((m) => {
       phone.appendChild(el('div', { class: 'kb-bubble' }, [m.format === 'html'
         ? safeHtml(m.content) : el('div', { class: 'kb-plain', text: m.content })]));
     });
     const buttons = el('div', { class: 'kb-row', testid: 'kb-try-buttons' });
-    d.reply.buttons.forEach((b) => { buttons.appendChild(el('span', { class: 'badge', text: b })); });
+    d.reply.buttons.forEach((b) => { buttons.appendChild(el('span', { class: 'badge badge-info', text: b })); });
     phone.appendChild(buttons);
     box.appendChild(phone);
   }
@@ -552,25 +723,36 @@
   async function loadUnanswered() {
     const box = $('kb-groups');
     box.replaceChildren();
-    box.appendChild(el('p', { class: 'kb-muted', text: 'Grouping questions…' }));
+    box.appendChild(el('p', { class: 'muted', text: 'Grouping questions…' }));
     const r = await api('GET', '/api/kb/unanswered');
     const articles = await api('GET', '/api/kb/articles');
     box.replaceChildren();
     if (!r.ok) { box.appendChild(el('p', { text: errorText(r.data), class: 'error' })); return; }
     if (!r.data.groups.length) {
-      box.appendChild(el('p', { testid: 'kb-groups-empty', text: 'No unanswered questions. 🎉' }));
+      box.appendChild(emptyGroups());
       return;
     }
-    r.data.groups.forEach((g) => { box.appendChild(groupCard(g, articles.data.articles)); });
+    r.data.groups.forEach((g) => { box.appendChild(groupCard(g, articles.data.articles, r.data.suggest_at)); });
   }
 
-  function groupCard(g, articles) {
-    const card = el('div', { class: 'kb-group', testid: 'kb-group' });
+  function emptyGroups() {
+    return el('p', { class: 'empty-state', testid: 'kb-groups-empty', text: 'No unanswered questions. 🎉' });
+  }
+
+  /** A group dealt with leaves the list (the empty state when it was the last). */
+  function groupDone(card) {
+    const box = $('kb-groups');
+    card.remove();
+    if (!box.querySelector('.kb-group')) box.replaceChildren(emptyGroups());
+  }
+
+  function groupCard(g, articles, suggestAt) {
+    const card = el('div', { class: 'card kb-group', testid: 'kb-group' });
     const outcomes = Object.keys(g.outcomes).map((k) => { return g.outcomes[k] + ' ' + k; }).join(', ');
     const channels = Object.keys(g.channels).join(', ');
-    card.appendChild(el('h3', {}, [el('span', { text: g.label, testid: 'kb-group-label' }),
-      el('span', { class: 'badge', text: '× ' + g.count, testid: 'kb-group-count' })]));
-    card.appendChild(el('p', { class: 'kb-muted kb-small',
+    card.appendChild(el('h3', { class: 'card-header' }, [el('span', { text: g.label, testid: 'kb-group-label' }),
+      el('span', { class: 'badge badge-info', text: '× ' + g.count, testid: 'kb-group-count' })]));
+    card.appendChild(el('p', { class: 'muted kb-small',
       text: outcomes + ' · ' + channels + ' · last ' + when(g.last_seen) }));
     const list = el('ul', { class: 'kb-queries' });
     const boxes = [];
@@ -586,16 +768,30 @@
     function chosen() {
       return boxes.filter((b) => { return b.checked; }).map((b) => { return b.value; });
     }
-    const note = el('p', { testid: 'kb-group-note' });
-    const select = el('select', { testid: 'kb-group-article' });
+    // The suggestion, and why; none when no article scores what the assistant
+    // needs to at least offer it (then the editor chooses, nothing is preselected).
+    const hint = g.suggestion
+      ? el('p', { class: 'kb-suggestion', testid: 'kb-group-suggestion' }, [
+        el('span', { class: 'badge badge-ok', text: 'suggested' }), ' ',
+        el('strong', { text: g.suggestion.title }),
+        el('span', { class: 'muted', text: ' · score ' + g.suggestion.score.toFixed(2) + ' (suggested from ' +
+          suggestAt.toFixed(2) + ') · closest variant: "' + g.suggestion.question + '"' +
+          (g.suggestion.asked_as !== g.label ? ' · read as "' + g.suggestion.asked_as + '"' : '') })])
+      : el('p', { class: 'kb-suggestion muted', testid: 'kb-group-no-suggestion',
+        text: 'No article matches well enough: none reaches the score ' + suggestAt.toFixed(2) +
+              ' at which the assistant would offer it. Choose one, start a new article, or dismiss.' });
+    card.appendChild(hint);
+    const select = el('select', { class: 'input', testid: 'kb-group-article' });
+    select.setAttribute('aria-label', 'Article to add these questions to');
+    select.appendChild(el('option', { text: 'Choose an article…', value: '' }));
     articles.forEach((a) => {
       const o = el('option', { text: a.title + ' (' + a.status + ')' });
       o.value = a.id;
       select.appendChild(o);
     });
-    if (g.suggestion) select.value = g.suggestion.article_id;
+    select.value = g.suggestion ? g.suggestion.article_id : '';
     // Which language the wordings are in: the article's main language unless the editor says.
-    const language = el('select', { testid: 'kb-group-language' });
+    const language = el('select', { class: 'input', testid: 'kb-group-language' });
     language.setAttribute('aria-label', 'Language of these questions');
     language.appendChild(el('option', { text: "in the article's main language" }));
     language.firstChild.value = '';
@@ -604,31 +800,45 @@
       o.value = code;
       language.appendChild(o);
     });
-    const add = el('button', { type: 'button', text: 'Add as variants', testid: 'kb-group-add' });
+    const add = el('button', { type: 'button', text: 'Add as variants', testid: 'kb-group-add',
+                               class: 'btn btn-primary btn-small' });
+    const note = el('p', { testid: 'kb-group-note' });
+    function failed(text) {
+      note.textContent = text;
+      note.className = 'error';
+      toast(text, 'error');
+    }
     add.addEventListener('click', async () => {
+      if (!select.value) { failed('Choose the article to add these questions to first.'); select.focus(); return; }
+      const questions = chosen();
+      if (!questions.length) { failed('Tick at least one question to add.'); return; }
       const target = await api('GET', '/api/kb/articles/' + encodeURIComponent(select.value));
-      if (!target.ok) { note.textContent = errorText(target.data); return; }
+      if (!target.ok) { failed(errorText(target.data)); return; }
       const r = await api('POST', '/api/kb/unanswered/add-variants', {
         article_id: select.value, expected_version: target.data.version,
-        queries: chosen(), entry_ids: g.entry_ids, language: language.value || null });
-      if (!r.ok) { note.textContent = errorText(r.data); note.className = 'error'; return; }
-      note.textContent = 'Added to "' + r.data.title + '" (version ' + r.data.version + ').';
-      note.className = 'ok';
-      setTimeout(loadUnanswered, 800);
+        queries: questions, entry_ids: g.entry_ids, language: language.value || null });
+      if (!r.ok) { failed('Not added: ' + errorText(r.data)); return; }
+      const done = 'Added ' + questions.length + ' question' + (questions.length === 1 ? '' : 's') +
+        ' to "' + r.data.title + '" (version ' + r.data.version + (r.data.live ? ', live now' : '') + ').';
+      toast(done, 'ok');
+      groupDone(card);
       loadList();
     });
-    const start = el('button', { type: 'button', text: 'New article from these', testid: 'kb-group-new' });
+    const start = el('button', { type: 'button', text: 'New article from these', testid: 'kb-group-new',
+                                 class: 'btn btn-small' });
     start.addEventListener('click', () => {
       newArticle({ title: g.label, questions: chosen() }, g.entry_ids);
     });
-    const dismiss = el('button', { type: 'button', text: 'Dismiss', testid: 'kb-group-dismiss' });
+    const dismiss = el('button', { type: 'button', text: 'Dismiss', testid: 'kb-group-dismiss',
+                                   class: 'btn btn-quiet btn-small' });
     dismiss.addEventListener('click', async () => {
       const r = await api('POST', '/api/kb/unanswered/dismiss', { entry_ids: g.entry_ids });
-      if (r.ok) card.remove(); else note.textContent = errorText(r.data);
+      if (!r.ok) { failed('Not dismissed: ' + errorText(r.data)); return; }
+      groupDone(card);
+      toast('Dismissed "' + g.label + '" (' + r.data.resolved + ' question' +
+            (r.data.resolved === 1 ? '' : 's') + ').', 'ok');
     });
-    card.appendChild(el('div', { class: 'kb-row' }, [
-      el('span', { text: g.suggestion ? 'Closest article:' : 'Article:' }), select, language, add,
-      start, dismiss]));
+    card.appendChild(el('div', { class: 'kb-row kb-group-actions' }, [select, language, add, start, dismiss]));
     card.appendChild(note);
     return card;
   }
@@ -659,7 +869,10 @@
     [['created', d.created], ['updated', d.updated]].forEach((pair) => {
       if (pair[1].length) box.appendChild(el('p', { class: 'kb-small', text: pair[0] + ': ' + pair[1].join(', ') }));
     });
-    if (!dryRun) loadList();
+    if (!dryRun) {
+      toast('Imported: ' + d.created.length + ' created, ' + d.updated.length + ' updated.', 'ok');
+      loadList();
+    }
   }
 
   // ---------------------------------------------------------------------------

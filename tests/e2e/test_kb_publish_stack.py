@@ -52,6 +52,7 @@ async def test_a_published_change_reaches_the_web_chat_within_seconds(stack, sta
         await editor.get_by_test_id("f-answer").fill(NEW_ANSWER)
         await editor.get_by_test_id("f-status").select_option("published")
         await editor.get_by_test_id("kb-save").click()
+        await editor.get_by_test_id("kb-confirm-go").click()
         await expect(editor.get_by_test_id("kb-message")).to_contain_text(
             "live on every channel now")
         published = time.monotonic()

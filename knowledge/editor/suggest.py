@@ -1,0 +1,73 @@
+"""Which article an unanswered group most likely belongs to — or none.
+
+The suggestion is what the assistant itself would do with the question: the
+same encoders, the same head and the same thresholds (KnowledgeService.decide,
+not recorded). An article is suggested only when its score reaches the
+assistant's clarify threshold, the score at which the assistant would at least
+offer it as a button; below it the editor is shown no suggestion rather than a
+wrong one (the list then starts at "Choose an article").
+
+Typo-heavy questions ("hw do i retrn somthing i dont lik") fell back because
+their words are not words; they are asked a second time with each unknown word
+of four letters or more replaced by the closest word of the knowledge base's
+own vocabulary (difflib, similarity ≥ 0.8: "retrn" -> "return", "parcle" ->
+"parcel"), and the better of the two decisions counts. Short words are left
+alone ("dog" is not "do"), and so is anything with no close word.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from knowledge.answers.service import KnowledgeService
+from knowledge.models import Article, Match
+
+WORD = re.compile(r"[^\W\d_]+")
+MIN_WORD = 4
+CLOSE = 0.8
+
+
+class Vocabulary:
+    """The words of every article (titles, question variants, answers, in every
+    language), for correcting customers' typos."""
+
+    def __init__(self, articles: list[Article]) -> None:
+        words: set[str] = set()
+        for article in articles:
+            for code in article.languages:
+                text = article.text(code)
+                for part in (text.title, text.answer, *text.questions):
+                    words.update(w.casefold() for w in WORD.findall(part))
+        self.words = sorted(words)
+        self._known = set(words)
+
+    def correct(self, text: str) -> str:
+        """`text` with each unknown long word replaced by its closest known word."""
+        def fix(found: re.Match[str]) -> str:
+            word = found.group(0)
+            low = word.casefold()
+            if len(low) < MIN_WORD or low in self._known:
+                return word
+            close = difflib.get_close_matches(low, self.words, n=1, cutoff=CLOSE)
+            return close[0] if close else word
+        return WORD.sub(fix, text)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    match: Match
+    asked_as: str  # the wording scored (the corrected one when that scored better)
+
+
+async def suggest(service: KnowledgeService, vocabulary: Vocabulary, question: str
+                  ) -> Suggestion | None:
+    """The article the assistant would at least offer for `question`, or None."""
+    threshold = service.thresholds.clarify
+    best: Suggestion | None = None
+    for wording in dict.fromkeys([question, vocabulary.correct(question)]):
+        decision = await service.decide(wording, record=False)
+        if decision.matches and (best is None or decision.matches[0].score > best.match.score):
+            best = Suggestion(decision.matches[0], wording)
+    return best if best is not None and best.match.score >= threshold else None
