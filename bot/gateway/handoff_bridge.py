@@ -21,13 +21,14 @@ import re
 from redis.asyncio import Redis
 
 from bot.channels.base import Recipient
+from bot.customers.keys import CUSTOMER_KEYS
 from bot.customers.language import CustomerLanguages
 from bot.customers.merge import Customers, NoReplyTarget
 from bot.customers.transcript import TranscriptStore
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
 from bot.infra.live import LiveHub
-from bot.rendering.web import entry_view
+from bot.rendering.web import entry_view, markdown_to_html
 from core.models import OWNER_QUEUE, Author, Button, InboundMessage, OutboundMessage
 from core.staff import StaffStore
 from handoff.messages import (
@@ -76,7 +77,8 @@ class HandoffBridge:
                          recipient: Recipient) -> bool:
         match = CSAT_PAYLOAD_RE.fullmatch(message.button_payload or "")
         if match:
-            if await self.handoff.record_csat(customer_id, int(match[1])):
+            if await self.handoff.record_csat(customer_id, int(match[1]),
+                                              channel=message.channel):
                 thanks = csat_thanks_text(await self.language(customer_id))
                 await self.tell(customer_id, thanks, channel=message.channel,
                                 channel_user_id=message.channel_user_id)
@@ -154,6 +156,20 @@ class HandoffBridge:
     async def language(self, customer_id: str) -> str:
         return await self._languages.get(await self._customers.live(customer_id))
 
+    async def customer_card(self, customer_id: str) -> dict:
+        """Name, channel identities, last channel and the last thing the customer
+        wrote (within their last 50 entries), for a queue card."""
+        customer_id = await self._customers.live(customer_id)
+        name, last_channel = await self._redis.hmget(
+            CUSTOMER_KEYS.customer(customer_id), ["display_name", "last_channel"])
+        last_text = next((e.text for e in reversed(
+            await self._transcripts.history(customer_id, 50))
+            if e.author == "customer" and e.text.strip()), "")
+        return {"display_name": name or "", "last_channel": last_channel,
+                "identities": [{"channel": i["channel"], "channel_user_id": i["channel_user_id"]}
+                               for i in await self._customers.identities(customer_id)],
+                "last_text": last_text[:1000]}
+
     async def search_answers(self, query: str, limit: int = 10,
                              language: str | None = None) -> list[dict]:
         """Published articles whose text in any language holds every word of
@@ -174,7 +190,8 @@ class HandoffBridge:
                 order = sorted(texts, key=lambda code: code != language)
                 found.append((-in_title, article.title.lower(), [
                     {"id": article.id, "title": texts[code].title, "answer": texts[code].answer,
-                     "language": code} for code in order]))
+                     "html": markdown_to_html(texts[code].answer), "language": code}
+                    for code in order]))
         found.sort(key=lambda f: f[:2])
         return [entry for *_, entries in found[:limit] for entry in entries]
 
