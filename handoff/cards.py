@@ -98,9 +98,10 @@ def card(ticket: Ticket, facts: dict) -> dict:
     handle_text = handle(main, mine[0]["channel_user_id"], name) if mine \
         else handle(ticket.channel, "", name)
     last_text = facts.get("last_text") or ticket.summary.last_customer_text
+    shown = name or handle_text
     return {
-        "name": name or handle_text,
-        "handle": handle_text if handle_text != name else "",
+        "name": shown,
+        "handle": handle_text if handle_text != shown else "",
         "channels": channels,
         "reason_label": reason_label(ticket.reason),
         "last_text": clip(last_text) if last_text else "",

@@ -232,26 +232,25 @@
     const summary = el('button', { type: 'button', class: 'open',
       'aria-label': `Open ${ticket.ref}: ${card.name}, ${reasonText(ticket)}`,
       onclick: () => openTicket(ticket.ref, ticket.customer_id) },
-      el('span', { class: 'line' },
-        el('span', { class: 'who' },
-          el('strong', { class: 'name', testid: 'card-name', text: card.name }),
-          card.handle ? el('span', { class: 'handle', testid: 'card-handle', text: card.handle }) : null),
-        languageBadge(ticket.language),
-        el('span', { class: 'ref', text: ticket.ref })),
+      el('span', { class: 'line who' },
+        el('strong', { class: 'name', testid: 'card-name', text: card.name }),
+        card.handle ? el('span', { class: 'handle', testid: 'card-handle', text: card.handle }) : null,
+        languageBadge(ticket.language)),
       el('span', { class: 'line', testid: 'card-channels' },
         (card.channels || [ticket.channel]).map((c) => channelBadge(c, 'card-channel')),
         priorityBadge(ticket)),
       asked ? el('span', { class: 'asked', testid: 'card-asked', title: card.last_text, text: `\u201C${asked}\u201D` })
         : null,
       el('span', { class: 'line small' },
-        el('span', { class: 'reason', testid: 'card-reason', text: reasonText(ticket) }),
-        el('span', { text: '\u00B7' }),
+        el('span', { class: 'reason', testid: 'card-reason', text: reasonText(ticket) })),
+      el('span', { class: 'line small' },
         el('span', { class: 'team', text: teamName(ticket.team) }),
-        el('span', { text: '\u00B7' }),
         ticket.status === 'claimed' && testid === 'others-item'
           ? el('span', { text: `with ${ticket.agent}` })
           : since(ticket.created_at, ticket.status === 'queued' ? 'waiting ' : 'open for '),
-        ticket.position ? el('span', { class: 'position badge badge-muted', text: `#${ticket.position}` }) : null));
+        ticket.position ? el('span', { class: 'position', title: 'Place in its team\u2019s queue',
+          text: `#${ticket.position}` }) : null,
+        el('span', { class: 'ref', text: ticket.ref })));
     const item = el('li', { class: `ticket${open ? ' active' : ''}`, testid,
       data: { ref: ticket.ref, channel: ticket.channel, customer: ticket.customer_id } }, summary);
     if (claimable) {
