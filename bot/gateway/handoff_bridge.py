@@ -21,7 +21,6 @@ import re
 from redis.asyncio import Redis
 
 from bot.channels.base import Recipient
-from bot.customers.keys import CUSTOMER_KEYS
 from bot.customers.language import CustomerLanguages
 from bot.customers.merge import Customers, NoReplyTarget
 from bot.customers.transcript import TranscriptStore
@@ -157,15 +156,18 @@ class HandoffBridge:
         return await self._languages.get(await self._customers.live(customer_id))
 
     async def customer_card(self, customer_id: str) -> dict:
-        """Name, channel identities, last channel and the last thing the customer
-        wrote (within their last 50 entries), for a queue card."""
+        """Name, channel identities, reply channel and the last thing the
+        customer wrote (within their last 50 entries), for a queue card."""
         customer_id = await self._customers.live(customer_id)
-        name, last_channel = await self._redis.hmget(
-            CUSTOMER_KEYS.customer(customer_id), ["display_name", "last_channel"])
+        name = await self._customers.display_name(customer_id)
+        try:  # where a reply would go: their pinned channel, else where they wrote last
+            last_channel: str | None = (await self._customers.reply_target(customer_id))[0]
+        except NoReplyTarget:
+            last_channel = None
         last_text = next((e.text for e in reversed(
             await self._transcripts.history(customer_id, 50))
             if e.author == "customer" and e.text.strip()), "")
-        return {"display_name": name or "", "last_channel": last_channel,
+        return {"display_name": name, "last_channel": last_channel,
                 "identities": [{"channel": i["channel"], "channel_user_id": i["channel_user_id"]}
                                for i in await self._customers.identities(customer_id)],
                 "last_text": last_text[:1000]}

@@ -26,6 +26,13 @@
   };
   const LANGUAGES = { en: 'English', de: 'Deutsch' };
   const AUTHORS = { customer: 'Customer', bot: 'Bot', agent: 'Agent', system: 'System' };
+  // The knowledge policy's outcome of a bot message, as an agent reads it.
+  const DECISIONS = {
+    answer: 'answered from the knowledge base',
+    clarify: 'asked which article was meant',
+    fallback: 'could not answer',
+    escalate: 'handed to a person',
+  };
   const CARD_TEXT_CHARS = 160; // the server clips too (handoff/cards.py)
 
   const $ = (id) => document.getElementById(id);
@@ -445,7 +452,10 @@
       meta.append(el('span', { class: 'article', testid: 'entry-article',
         title: entry.article.title || '', text: `KB ${entry.article.id} v${entry.article.version}` }));
     }
-    if (entry.decision) meta.append(el('span', { class: 'decision', text: entry.decision }));
+    if (entry.decision) {
+      meta.append(el('span', { class: 'decision', title: entry.decision,
+        text: DECISIONS[entry.decision] || String(entry.decision).replace(/_/g, ' ') }));
+    }
     if (entry.author === 'customer' && entry.language) meta.append(languageBadge(entry.language, 'entry-language'));
     const body = el('div', { class: 'text', testid: 'entry-text' });
     if (entry.html && (entry.author === 'bot' || entry.author === 'agent')) body.append(sanitize(entry.html));
@@ -524,7 +534,7 @@
     const articles = summary.articles_tried || [];
     parts.push(el('div', { testid: 'summary-articles' }, el('strong', { text: 'Articles tried: ' }),
       articles.length ? el('ul', {}, articles.map((a) => el('li', {
-        text: `${a.id}${a.version ? ` v${a.version}` : ''}${a.title ? ` \u2014 ${a.title}` : ''}${a.decision ? ` (${a.decision})` : ''}` })))
+        text: `${a.id}${a.version ? ` v${a.version}` : ''}${a.title ? ` \u2014 ${a.title}` : ''}${a.decision ? ` (${DECISIONS[a.decision] || a.decision})` : ''}` })))
         : 'none'));
     $('summary').replaceChildren(...parts);
   }
