@@ -95,8 +95,9 @@ async def main() -> None:
                 await page.locator("body").click(position={"x": 700, "y": 20})
                 await page.keyboard.press("?")
                 await expect(page.get_by_test_id("shortcuts")).to_be_visible()
-                await page.wait_for_function(
-                    "document.getElementById('shortcuts').getAnimations().length === 0")
+                await page.evaluate(  # the opening animation has ended
+                    "() => Promise.all(document.getElementById('shortcuts')"
+                    ".getAnimations().map((a) => a.finished))")
                 await page.screenshot(path=OUT / "console-shortcuts.png")
                 await page.keyboard.press("Escape")
 
