@@ -90,6 +90,8 @@ class HandoffBridge:
             return  # an agent holds it and sees the message live
         ticket = await self.handoff.open_ticket_of(customer_id)
         if ticket is not None:
+            # Its queue card shows the last thing they wrote: every console refreshes.
+            await self.handoff.publish({"type": "ticket.message", "ticket": ticket.view()})
             await self._tell_standing(customer_id, await self.handoff.standing(ticket),
                                       reminder=True)
 

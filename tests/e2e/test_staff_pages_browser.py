@@ -87,6 +87,19 @@ async def test_a_canned_answer_preview_renders_bold_not_asterisks(product, conso
     assert "**" not in await preview.inner_text()
 
 
+async def test_a_waiting_customers_new_message_shows_on_their_card_at_once(product, console):
+    scene = product
+    phone = "+15551239999"
+    customer = await scene.customer("sms", phone, said=(("customer", "Is my order shipped?"),))
+    ticket = await scene.escalate(customer, "sms")
+    asked = card(console, ticket.ref).get_by_test_id("card-asked")
+    await expect(asked).to_contain_text("Is my order shipped?")
+    await scene.sandbox_post("/twilio/_sandbox/send", user=phone,
+                             text="Also: it is a gift, please no invoice in the box")
+    await expect(asked).to_contain_text("it is a gift, please no invoice")
+    await scene.handoff.resolve(ticket.ref, "ada")
+
+
 async def test_the_console_controls_use_the_design_system_and_are_reachable_by_keyboard(
         product, console):
     team = console.get_by_test_id("team-filter")
