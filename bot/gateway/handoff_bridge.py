@@ -159,7 +159,7 @@ class HandoffBridge:
 
     async def customer_card(self, customer_id: str) -> dict:
         """Name, channel identities, reply channel and the last thing the
-        customer wrote (within their last 50 entries), for a queue card."""
+        customer wrote (within their last 20 entries), for a queue card."""
         customer_id = await self._customers.live(customer_id)
         name = await self._customers.display_name(customer_id)
         try:  # where a reply would go: their pinned channel, else where they wrote last
@@ -167,7 +167,7 @@ class HandoffBridge:
         except NoReplyTarget:
             last_channel = None
         last_text = next((e.text for e in reversed(
-            await self._transcripts.history(customer_id, 50))
+            await self._transcripts.history(customer_id, 20))
             if e.author == "customer" and e.text.strip()), "")
         return {"display_name": name, "last_channel": last_channel,
                 "identities": [{"channel": i["channel"], "channel_user_id": i["channel_user_id"]}
