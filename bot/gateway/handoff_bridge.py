@@ -160,19 +160,9 @@ class HandoffBridge:
     async def customer_card(self, customer_id: str) -> dict:
         """Name, channel identities, reply channel and the last thing the
         customer wrote (within their last 20 entries), for a queue card."""
-        customer_id = await self._customers.live(customer_id)
-        name = await self._customers.display_name(customer_id)
-        try:  # where a reply would go: their pinned channel, else where they wrote last
-            last_channel: str | None = (await self._customers.reply_target(customer_id))[0]
-        except NoReplyTarget:
-            last_channel = None
-        last_text = next((e.text for e in reversed(
-            await self._transcripts.history(customer_id, 20))
-            if e.author == "customer" and e.text.strip()), "")
-        return {"display_name": name, "last_channel": last_channel,
-                "identities": [{"channel": i["channel"], "channel_user_id": i["channel_user_id"]}
-                               for i in await self._customers.identities(customer_id)],
-                "last_text": last_text[:1000]}
+        glance = await self._customers.glance(await self._customers.live(customer_id))
+        return {"display_name": glance["display_name"], "last_channel": glance["reply_channel"],
+                "identities": glance["identities"], "last_text": glance["last_text"][:1000]}
 
     async def search_answers(self, query: str, limit: int = 10,
                              language: str | None = None) -> list[dict]:
