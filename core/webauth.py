@@ -258,7 +258,7 @@ async def staff_static(name: str) -> FileResponse:
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 async def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return staff_page(request, "login.html", next=_safe_next(next), error=None)
+    return staff_page(request, "login.html", next=_safe_next(next), error=None, username="")
 
 
 @router.post("/login", include_in_schema=False)
@@ -271,15 +271,17 @@ async def login(request: Request, username: str = Form(max_length=64),
     result = await auth.sign_in(address, username.strip().lower(), password)
     if isinstance(result, TooManyAttempts):
         seconds = result.retry_after_s
-        page = staff_page(request, "login.html", next=_safe_next(next),
+        page = staff_page(request, "login.html", next=_safe_next(next), username=username,
                           error=f"Too many sign-in attempts. Please wait {seconds} second"
                                 f"{'' if seconds == 1 else 's'} and try again.")
         page.status_code = 429
         page.headers["Retry-After"] = str(seconds)
         return page
     if isinstance(result, Refused):
-        page = staff_page(request, "login.html", next=_safe_next(next),
-                          error="Wrong username or password.")
+        # The username stays filled in (autoescaped); focus goes to the password.
+        page = staff_page(request, "login.html", next=_safe_next(next), username=username,
+                          error="Wrong username or password: check the password and "
+                                "try again.")
         page.status_code = 401
         return page
     response = RedirectResponse(_safe_next(next), status_code=303)

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from handoff.cards import reason_label
+
 TicketStatus = Literal["queued", "claimed", "resolved"]
 PRIORITY_NAMES = {1: "normal", 2: "high", 3: "urgent"}
 
@@ -60,7 +62,8 @@ class Ticket(BaseModel):
     def view(self) -> dict:
         """What the console shows in the queue (JSON-safe)."""
         return {**self.model_dump(), "priority_name": PRIORITY_NAMES.get(self.priority,
-                                                                         str(self.priority))}
+                                                                         str(self.priority)),
+                "reason_label": reason_label(self.reason)}
 
 
 class QueueStanding(BaseModel):

@@ -41,9 +41,15 @@ class Gateway(Protocol):
     async def language(self, customer_id: str) -> str:
         """The customer's language now (en | de): what they are written to in."""
 
+    async def customer_card(self, customer_id: str) -> dict:
+        """What a queue card shows of the customer (handoff/cards.py):
+        {display_name, identities: [{channel, channel_user_id}], last_text (the
+        last thing they wrote, untrusted), last_channel}."""
+
     async def search_answers(self, query: str, limit: int = 10,
                              language: str | None = None) -> list[dict]:
         """Published knowledge answers whose title, questions or answer (in any
         language) contain every word of `query` (all of them for an empty query),
-        as {id, title, answer, language}, one entry per language an article is
+        as {id, title, answer, html, language} (`html`: the answer's Markdown
+        rendered as the transcript renders it), one entry per language an article is
         written in, `language` first: canned answers for the agent's reply box."""

@@ -9,10 +9,22 @@ from core.responses import CustomerProfile, EntryView
 from handoff.models import QueueStanding, Ticket
 
 
+class CustomerCard(BaseModel):
+    """Who is behind a ticket, as its queue card says it (handoff/cards.py)."""
+
+    name: str  # their name, else the channel's handle for them
+    handle: str  # "Web visitor", a masked phone, a Slack name…; "" when it is the name
+    channels: list[str]  # every channel they are known on, the ticket's included
+    reason_label: str  # "Asked for a person"
+    last_text: str  # the last thing they wrote, clipped (untrusted: show as text)
+
+
 class TicketView(Ticket):
     """A ticket as the console shows it (Ticket.view)."""
 
     priority_name: str  # "normal", "high", "urgent"
+    reason_label: str = ""  # the reason as people read it: "Asked for a person"
+    card: CustomerCard | None = None  # in the queue lists (GET /api/agent/queue)
 
 
 class QueuedTicket(TicketView):
@@ -55,6 +67,7 @@ class CannedAnswer(BaseModel):
     id: str
     title: str
     answer: str  # Markdown
+    html: str = ""  # the answer rendered as the transcript renders it (safe HTML)
     language: str = "en"  # of this title and answer (one entry per language)
 
 

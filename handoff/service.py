@@ -239,14 +239,20 @@ class HandoffService:
         """The customer was asked to rate `ref`: their next rating answers it."""
         await self.redis.set(self.keys.csat_pending(customer_id), ref, ex=86400)
 
-    async def record_csat(self, customer_id: str, score: int) -> Ticket | None:
+    async def record_csat(self, customer_id: str, score: int,
+                          channel: str | None = None) -> Ticket | None:
+        """The customer's rating of the ticket they were asked about, counted
+        under `channel`: the channel the rating came in on. (Not the ticket's
+        channel: a customer who escalated by SMS and was asked on Telegram, where
+        they wrote last, rates on Telegram; that is a Telegram rating.)"""
         ref = await self.redis.getdel(self.keys.csat_pending(customer_id))
         if ref is None or not 1 <= score <= 5:
             return None
         ticket = await self.queue.get(ref)
         await self.queue.set_field(ticket.ref, "csat", str(score))
-        await self._count(time.time(), f"csat_sum:{ticket.channel}", by=score)
-        await self._count(time.time(), f"csat_n:{ticket.channel}")
+        rated_on = channel or ticket.channel
+        await self._count(time.time(), f"csat_sum:{rated_on}", by=score)
+        await self._count(time.time(), f"csat_n:{rated_on}")
         ticket = await self.queue.get(ticket.ref)
         await self.emit("ticket.rated", ticket)
         return ticket

@@ -28,7 +28,7 @@ from bot.customers.transcript import TranscriptStore
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
 from bot.infra.live import LiveHub
-from bot.rendering.web import entry_view
+from bot.rendering.web import entry_view, markdown_to_html
 from core.models import OWNER_QUEUE, Author, Button, InboundMessage, OutboundMessage
 from core.staff import StaffStore
 from handoff.messages import (
@@ -78,7 +78,8 @@ class HandoffBridge:
                          recipient: Recipient) -> bool:
         match = CSAT_PAYLOAD_RE.fullmatch(message.button_payload or "")
         if match:
-            if await self.handoff.record_csat(customer_id, int(match[1])):
+            if await self.handoff.record_csat(customer_id, int(match[1]),
+                                              channel=message.channel):
                 thanks = csat_thanks_text(await self.language(customer_id))
                 await self.tell(customer_id, thanks, channel=message.channel,
                                 channel_user_id=message.channel_user_id)
@@ -90,6 +91,9 @@ class HandoffBridge:
         if owner != OWNER_QUEUE:
             return  # an agent holds it and sees the message live
         ticket = await self.handoff.open_ticket_of(customer_id)
+        if ticket is not None:
+            # Its queue card shows the last thing they wrote: every console refreshes.
+            await self.handoff.publish({"type": "ticket.message", "ticket": ticket.view()})
         if ticket is not None and await self._acks.due(customer_id):  # once per burst
             standing = await self.handoff.standing(ticket)
             remind = await self._standing_due(customer_id, standing, reminder=True)
@@ -158,6 +162,13 @@ class HandoffBridge:
     async def language(self, customer_id: str) -> str:
         return await self._languages.get(await self._customers.live(customer_id))
 
+    async def customer_card(self, customer_id: str) -> dict:
+        """Name, channel identities, reply channel and the last thing the
+        customer wrote (within their last 20 entries), for a queue card."""
+        glance = await self._customers.glance(await self._customers.live(customer_id))
+        return {"display_name": glance["display_name"], "last_channel": glance["reply_channel"],
+                "identities": glance["identities"], "last_text": glance["last_text"][:1000]}
+
     async def search_answers(self, query: str, limit: int = 10,
                              language: str | None = None) -> list[dict]:
         """Published articles whose text in any language holds every word of
@@ -178,7 +189,8 @@ class HandoffBridge:
                 order = sorted(texts, key=lambda code: code != language)
                 found.append((-in_title, article.title.lower(), [
                     {"id": article.id, "title": texts[code].title, "answer": texts[code].answer,
-                     "language": code} for code in order]))
+                     "html": markdown_to_html(texts[code].answer), "language": code}
+                    for code in order]))
         found.sort(key=lambda f: f[:2])
         return [entry for *_, entries in found[:limit] for entry in entries]
 

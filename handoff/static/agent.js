@@ -26,13 +26,14 @@
   };
   const LANGUAGES = { en: 'English', de: 'Deutsch' };
   const AUTHORS = { customer: 'Customer', bot: 'Bot', agent: 'Agent', system: 'System' };
-  const REASONS = {
-    asked_for_human: 'asked for a person',
-    fallback: 'the bot could not answer',
-    human_only: 'human-only topic',
-    returning: 'returning customer',
-    sentiment: 'negative sentiment',
+  // The knowledge policy's outcome of a bot message, as an agent reads it.
+  const DECISIONS = {
+    answer: 'answered from the knowledge base',
+    clarify: 'asked which article was meant',
+    fallback: 'could not answer',
+    escalate: 'handed to a person',
   };
+  const CARD_TEXT_CHARS = 160; // the server clips too (handoff/cards.py)
 
   const $ = (id) => document.getElementById(id);
   const root = $('console');
@@ -57,9 +58,9 @@
 
   // -- helpers ---------------------------------------------------------------------------
 
-  function channelBadge(channel) {
+  function channelBadge(channel, testid) {
     const info = CHANNELS[channel] || { icon: '?', label: channel || 'unknown' };
-    return el('span', { class: `channel ch-${channel}`, title: info.label, data: { channel } },
+    return el('span', { class: `channel ch-${channel}`, title: info.label, testid, data: { channel } },
       el('span', { class: 'icon', 'aria-hidden': 'true', text: info.icon }), info.label);
   }
 
@@ -75,8 +76,16 @@
       title: LANGUAGES[code] || code, text: String(code).toUpperCase() });
   }
 
-  function reasonText(reason) {
-    return REASONS[reason] || String(reason || '').replace(/_/g, ' ');
+  // The server's label ("Asked for a person", handoff/cards.py); a bare key reads as words.
+  function reasonText(ticket) {
+    if (ticket.reason_label) return ticket.reason_label;
+    const words = String(ticket.reason || '').replace(/[_:-]/g, ' ').trim();
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
+  function clipped(text, limit) {
+    const line = String(text || '').replace(/\s+/g, ' ').trim();
+    return line.length > limit ? `${line.slice(0, limit - 1)}\u2026` : line;
   }
 
   function teamName(team) {
@@ -84,7 +93,8 @@
   }
 
   function customerName(ticket) {
-    return ticket.display_name || `Customer ${String(ticket.customer_id).slice(0, 8)}`;
+    return ticket.display_name || (ticket.card && ticket.card.name)
+      || `Customer ${String(ticket.customer_id).slice(0, 8)}`;
   }
 
   function serverNow() {
@@ -123,13 +133,14 @@
     }
   }
 
+  // One toast in the role="status" region: screen readers hear it, it goes after 8 s.
   let flashTimer = null;
   function flash(text, kind) {
     const node = $('flash');
     node.textContent = text;
-    node.className = `flash ${kind || 'info'}`;
+    node.className = `toast${kind === 'ok' || kind === 'error' ? ` toast-${kind}` : ''}`;
     clearTimeout(flashTimer);
-    flashTimer = setTimeout(() => { node.textContent = ''; node.className = 'flash'; }, 8000);
+    flashTimer = setTimeout(() => { node.textContent = ''; node.className = 'toast'; }, 8000);
   }
 
   // -- API --------------------------------------------------------------------------------
@@ -217,27 +228,41 @@
     $(emptyId).hidden = tickets.length > 0;
   }
 
+  // A card an agent can choose by: who (name or handle), where (every channel they
+  // are on), why, the last thing they asked (text only: it is the customer's),
+  // how long they have waited, their language. Claim sits on the right.
   function ticketItem(ticket, testid, claimable) {
     const open = state.current && state.current.ticket.ref === ticket.ref;
-    const summary = el('button', { type: 'button', class: 'open', title: `Open ${ticket.ref}`,
+    const card = ticket.card || { name: customerName(ticket), handle: '', channels: [ticket.channel],
+      last_text: (ticket.summary && ticket.summary.last_customer_text) || '' };
+    const asked = clipped(card.last_text, CARD_TEXT_CHARS);
+    const summary = el('button', { type: 'button', class: 'open',
+      'aria-label': `Open ${ticket.ref}: ${card.name}, ${reasonText(ticket)}`,
       onclick: () => openTicket(ticket.ref, ticket.customer_id) },
-      el('span', { class: 'line' }, channelBadge(ticket.channel),
-        el('strong', { class: 'name', text: customerName(ticket) }),
-        languageBadge(ticket.language),
-        el('span', { class: 'ref', text: ticket.ref })),
-      el('span', { class: 'line small' }, priorityBadge(ticket),
-        el('span', { class: 'reason', text: reasonText(ticket.reason) }),
-        el('span', { class: 'team', text: teamName(ticket.team) })),
+      el('span', { class: 'line who' },
+        el('strong', { class: 'name', testid: 'card-name', text: card.name }),
+        card.handle ? el('span', { class: 'handle', testid: 'card-handle', text: card.handle }) : null,
+        languageBadge(ticket.language)),
+      el('span', { class: 'line', testid: 'card-channels' },
+        (card.channels || [ticket.channel]).map((c) => channelBadge(c, 'card-channel')),
+        priorityBadge(ticket)),
+      asked ? el('span', { class: 'asked', testid: 'card-asked', title: card.last_text, text: `\u201C${asked}\u201D` })
+        : null,
       el('span', { class: 'line small' },
+        el('span', { class: 'reason', testid: 'card-reason', text: reasonText(ticket) })),
+      el('span', { class: 'line small' },
+        el('span', { class: 'team', text: teamName(ticket.team) }),
         ticket.status === 'claimed' && testid === 'others-item'
           ? el('span', { text: `with ${ticket.agent}` })
           : since(ticket.created_at, ticket.status === 'queued' ? 'waiting ' : 'open for '),
-        ticket.position ? el('span', { class: 'position', text: `#${ticket.position}` }) : null));
+        ticket.position ? el('span', { class: 'position', title: 'Place in its team\u2019s queue',
+          text: `#${ticket.position}` }) : null,
+        el('span', { class: 'ref', text: ticket.ref })));
     const item = el('li', { class: `ticket${open ? ' active' : ''}`, testid,
       data: { ref: ticket.ref, channel: ticket.channel, customer: ticket.customer_id } }, summary);
     if (claimable) {
-      item.append(el('button', { type: 'button', class: 'claim primary', testid: 'claim',
-        text: 'Claim', onclick: () => claim(ticket.ref) }));
+      item.append(el('button', { type: 'button', class: 'claim btn btn-primary btn-small', testid: 'claim',
+        'aria-label': `Claim ${ticket.ref} (${card.name})`, text: 'Claim', onclick: () => claim(ticket.ref) }));
     }
     return item;
   }
@@ -337,10 +362,10 @@
       : ticket.status;
     const statusNode = $('conv-status');
     statusNode.textContent = status;
-    statusNode.className = `status st-${ticket.status}`;
+    statusNode.className = `badge status st-${ticket.status}`;
     const facts = [
       channelBadge(ticket.channel), ' ', priorityBadge(ticket), ' ',
-      el('span', { text: `${reasonText(ticket.reason)} · ${teamName(ticket.team)} · opened ${clock(ticket.created_at)}` }),
+      el('span', { text: `${reasonText(ticket)} · ${teamName(ticket.team)} · opened ${clock(ticket.created_at)}` }),
     ];
     if (ticket.status === 'queued') {
       facts.push(' · ', since(ticket.created_at, 'waiting '));
@@ -427,7 +452,10 @@
       meta.append(el('span', { class: 'article', testid: 'entry-article',
         title: entry.article.title || '', text: `KB ${entry.article.id} v${entry.article.version}` }));
     }
-    if (entry.decision) meta.append(el('span', { class: 'decision', text: entry.decision }));
+    if (entry.decision) {
+      meta.append(el('span', { class: 'decision', title: entry.decision,
+        text: DECISIONS[entry.decision] || String(entry.decision).replace(/_/g, ' ') }));
+    }
     if (entry.author === 'customer' && entry.language) meta.append(languageBadge(entry.language, 'entry-language'));
     const body = el('div', { class: 'text', testid: 'entry-text' });
     if (entry.html && (entry.author === 'bot' || entry.author === 'agent')) body.append(sanitize(entry.html));
@@ -470,7 +498,8 @@
 
   // The agent sets the customer's language (the customer API; audited there).
   function languageChooser(customer) {
-    const select = el('select', { testid: 'customer-language', 'aria-label': "The customer's language",
+    const select = el('select', { class: 'input input-inline', testid: 'customer-language',
+      'aria-label': "The customer's language",
       onchange: async () => {
         try {
           await api('PUT', `/api/customers/${encodeURIComponent(customer.customer_id)}/language`,
@@ -505,7 +534,7 @@
     const articles = summary.articles_tried || [];
     parts.push(el('div', { testid: 'summary-articles' }, el('strong', { text: 'Articles tried: ' }),
       articles.length ? el('ul', {}, articles.map((a) => el('li', {
-        text: `${a.id}${a.version ? ` v${a.version}` : ''}${a.title ? ` \u2014 ${a.title}` : ''}${a.decision ? ` (${a.decision})` : ''}` })))
+        text: `${a.id}${a.version ? ` v${a.version}` : ''}${a.title ? ` \u2014 ${a.title}` : ''}${a.decision ? ` (${DECISIONS[a.decision] || a.decision})` : ''}` })))
         : 'none'));
     $('summary').replaceChildren(...parts);
   }
@@ -513,9 +542,9 @@
   function renderPrevious(tickets) {
     $('previous').replaceChildren(...(tickets.length ? tickets.map((t) =>
       el('li', { testid: 'previous-ticket' },
-        el('button', { type: 'button', class: 'link', text: t.ref, onclick: () => openTicket(t.ref, t.customer_id) }),
-        ` ${t.status} · ${reasonText(t.reason)} · ${clock(t.created_at)}${t.agent ? ` · ${t.agent}` : ''}${t.csat ? ` · rated ${t.csat}/5` : ''}`))
-      : [el('li', { class: 'empty', text: 'None.' })]));
+        el('button', { type: 'button', class: 'btn-link', text: t.ref, onclick: () => openTicket(t.ref, t.customer_id) }),
+        ` ${t.status} · ${reasonText(t)} · ${clock(t.created_at)}${t.agent ? ` · ${t.agent}` : ''}${t.csat ? ` · rated ${t.csat}/5` : ''}`))
+      : [el('li', { class: 'muted', text: 'None.' })]));
   }
 
   function renderReplyChannels(customer) {
@@ -636,13 +665,24 @@
       $('canned').replaceChildren(...(answers.length ? answers.map((a) =>
         el('li', { testid: 'canned-item', data: { id: a.id, language: a.language } },
           el('div', { class: 'canned-head' }, el('strong', { text: a.title }), languageBadge(a.language, 'canned-language'),
-            el('button', { type: 'button', testid: 'canned-use', text: 'Use',
-              onclick: () => useAnswer(a.answer) })),
-          el('div', { class: 'snippet', text: a.answer.length > 160 ? `${a.answer.slice(0, 160)}…` : a.answer })))
+            el('button', { type: 'button', class: 'btn btn-small', testid: 'canned-use', text: 'Use',
+              'aria-label': `Use \u201C${a.title}\u201D`, onclick: () => useAnswer(a.answer) })),
+          cannedPreview(a)))
         : [el('li', { class: 'empty', text: 'No answer matches.' })]));
     } catch (error) {
       if (error.status !== 401) flash(`Search failed: ${error.message}`, 'error');
     }
+  }
+
+  // The answer as the customer will see it: the server's rendering of its
+  // Markdown (as in the transcript), through the shared allow-list; the raw
+  // Markdown only if the server sent no HTML.
+  function cannedPreview(answer) {
+    const preview = el('div', { class: 'snippet', testid: 'canned-preview' });
+    if (answer.html) preview.append(sanitize(answer.html));
+    else preview.textContent = answer.answer;
+    if (answer.answer.length > 240) preview.classList.add('clipped');
+    return preview;
   }
 
   function useAnswer(answer) {
@@ -679,7 +719,7 @@
   function setConnected(connected) {
     const node = $('connection');
     node.textContent = connected ? 'live' : 'offline';
-    node.className = `conn ${connected ? 'conn-live' : 'conn-offline'}`;
+    node.className = `badge conn ${connected ? 'badge-ok conn-live' : 'badge-danger conn-offline'}`;
     const select = $('presence');
     select.disabled = !connected;
     select.value = connected ? state.presence : 'offline';
@@ -752,6 +792,38 @@
         }
     }
   }
+
+  // -- keyboard ---------------------------------------------------------------------------------
+
+  // The shortcuts list is a native <dialog>: modal, focus inside, Esc closes it,
+  // focus goes back to what opened it.
+  const shortcuts = $('shortcuts');
+  let shortcutsOpener = null;
+  function showShortcuts() {
+    if (shortcuts.open) return;
+    shortcutsOpener = document.activeElement;
+    shortcuts.showModal();
+  }
+  shortcuts.addEventListener('close', () => {
+    if (shortcutsOpener && shortcutsOpener.focus) shortcutsOpener.focus();
+  });
+  $('shortcuts-open').addEventListener('click', showShortcuts);
+
+  function typing(target) {
+    return target instanceof HTMLElement &&
+      (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+  }
+
+  document.addEventListener('keydown', (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target) || shortcuts.open) return;
+    if (event.key === '?') {
+      event.preventDefault();
+      showShortcuts();
+    } else if (event.key === '/' && !$('conversation').hidden) {
+      event.preventDefault();
+      $('canned-q').focus();
+    }
+  });
 
   setInterval(tick, 1000);
   setConnected(false);

@@ -156,7 +156,7 @@ async def test_an_agent_takes_over_from_the_bot_on_telegram_and_hands_back(stack
         for ref, channel in ((web_ref, "web"), (tg_ref, "telegram")):
             await expect(queue_item(agent, ref)).to_be_visible()
             await expect(queue_item(agent, ref)).to_have_attribute("data-channel", channel)
-            await expect(queue_item(agent, ref)).to_contain_text("asked for a person")
+            await expect(queue_item(agent, ref)).to_contain_text("Asked for a person")
             await expect(queue_item(agent, ref).locator(".since")).to_contain_text("waiting")
 
         # The web customer's whole conversation, with the bot's article and what it understood.

@@ -116,7 +116,9 @@ async def test_canned_answers_search_published_articles(gateway):
     try:
         found = (await ada.get("/api/agent/canned", params={"q": "paypal"})).json()
         assert found == [{"id": "payment-methods", "title": "Payment methods",
-                          "answer": "We take cards and **PayPal**.", "language": "en"}]
+                          "answer": "We take cards and **PayPal**.",
+                          "html": "<p>We take cards and <strong>PayPal</strong>.</p>",
+                          "language": "en"}]
         assert [a["id"] for a in (await ada.get("/api/agent/canned", params={
             "q": "OPEN when"})).json()] == ["opening-hours"]
         assert len((await ada.get("/api/agent/canned")).json()) == 2  # no query: all published
@@ -139,9 +141,12 @@ async def test_canned_answers_come_in_every_language_the_customers_first(gateway
     ada = await signed_in_client(base, "ada")
     try:
         english = {"id": "payment-methods", "title": "Payment methods",
-                   "answer": "We take cards and **PayPal**.", "language": "en"}
+                   "answer": "We take cards and **PayPal**.",
+                   "html": "<p>We take cards and <strong>PayPal</strong>.</p>", "language": "en"}
         german = {"id": "payment-methods", "title": "Zahlungsarten",
-                  "answer": "Wir nehmen Karten und **PayPal**.", "language": "de"}
+                  "answer": "Wir nehmen Karten und **PayPal**.",
+                  "html": "<p>Wir nehmen Karten und <strong>PayPal</strong>.</p>",
+                  "language": "de"}
         found = (await ada.get("/api/agent/canned", params={"q": "paypal"})).json()
         assert found == [english, german]  # the main language first
         found = (await ada.get("/api/agent/canned", params={"q": "paypal",

@@ -61,3 +61,14 @@ async def test_metrics_expose_the_same_figures(redis_server):
     assert 'frontdoor_escalation_reasons_7d{reason="asked_for_human"} 1.0' in text
     assert 'frontdoor_csat_avg_7d{channel="web"} 4.0' in text
     assert 'frontdoor_queue_waiting{team="support"} 0.0' in text
+
+
+async def test_a_rating_counts_under_the_channel_it_came_in_on(redis):
+    service = HandoffService(redis, HandoffSettings())
+    ticket, _ = await service.escalate("c_moved", "sms", "asked_for_human")
+    await service.resolve(ticket.ref, "ann")
+    await service.expect_csat("c_moved", ticket.ref)
+    await service.record_csat("c_moved", 5, channel="telegram")  # asked and answered there
+    rows = (await report(redis, days=1))["per_channel"]
+    assert rows["telegram"]["csat_n"] == 1 and rows["telegram"]["csat_avg"] == 5
+    assert rows["sms"]["csat_n"] == 0
