@@ -10,7 +10,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_service import handoff_service
-from actions.handover_offer import person_was_offered
+from actions.handover_offer import offered_for, person_was_offered
+from actions.knowledge_service import knowledge_service
 from bot.customers.merge import Customers
 from core.staff import StaffStore
 from handoff.messages import escalation_text
@@ -67,6 +68,19 @@ async def _display_name(service, username: str) -> str:
     return await StaffStore(service.redis).display_name(username)
 
 
+async def record_accepted_offer(tracker: Tracker) -> None:
+    """The customer accepted the offer of a person: the question the offer
+    followed was handed over, and the editors' unanswered questions say so
+    (once: the escalated entry takes the place of its fallback entry)."""
+    query = offered_for(tracker)
+    if query is None:
+        return
+    channel = ((tracker.latest_message or {}).get("metadata") or {}).get("channel", "web")
+    service = await knowledge_service()
+    await service.store.record_unanswered(query, "escalated", channel,
+                                          customer_id=tracker.sender_id)
+
+
 class ActionEscalateToHuman(Action):
     def name(self) -> str:
         return "action_escalate_to_human"
@@ -78,6 +92,8 @@ class ActionEscalateToHuman(Action):
         reason = tracker.get_slot(ESCALATION_REASON_SLOT) or \
             ("repeated_fallback" if person_was_offered(tracker) else "asked_for_human")
         topic = tracker.get_slot(ESCALATION_TOPIC_SLOT)
+        if person_was_offered(tracker):
+            await record_accepted_offer(tracker)
         text = await escalate(tracker, reason, topic)
         dispatcher.utter_message(text=text, json_message={"frontdoor": {"decision": "escalate"}})
         return [SlotSet(ESCALATION_REASON_SLOT, None), SlotSet(ESCALATION_TOPIC_SLOT, None)]

@@ -45,3 +45,21 @@ def person_was_offered(tracker: Tracker) -> bool:
         note = ((event.get("data") or {}).get("custom") or {}).get("frontdoor") or {}
         return bool(note.get("offer"))
     return False
+
+
+def offered_for(tracker: Tracker) -> str | None:
+    """The customer's message that the assistant's last message (an offer of a
+    person) answered; None when the last message was no offer, or the message
+    was a button press."""
+    offer_seen = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "bot" and not offer_seen:
+            note = ((event.get("data") or {}).get("custom") or {}).get("frontdoor") or {}
+            if not note.get("offer"):
+                return None
+            offer_seen = True
+        elif kind == "user" and offer_seen:
+            said = (event.get("text") or "").strip()
+            return None if not said or said.startswith("/") else said
+    return None

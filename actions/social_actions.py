@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.handoff_actions import escalate
+from actions.handoff_actions import escalate, record_accepted_offer
 from actions.handover_offer import person_was_offered
 from actions.knowledge_actions import reply_for, say
 from actions.knowledge_service import knowledge_service
@@ -84,6 +84,7 @@ class ActionReplySocial(Action):
                 dispatcher.utter_message(response="utter_rephrase")
                 return []
             # "yes" to "Shall I pass you to a person?": the customer accepted.
+            await record_accepted_offer(tracker)
             told = await escalate(tracker, "repeated_fallback")
             dispatcher.utter_message(text=told,
                                      json_message={"frontdoor": {"decision": "escalate"}})

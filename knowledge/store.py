@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 # How long a customer may take to press one of the clarification buttons.
 SUPERSEDE_LOOKBACK = 200  # entries (of every customer) read back for the fallback entry
-SUPERSEDE_WINDOW_S = 120.0  # the fallback and its escalation come within one turn
+SUPERSEDE_WINDOW_S = 900.0  # the fallback, the offer of a person and its acceptance
 CLARIFY_PICK_WINDOW_S = 24 * 3600
 
 
@@ -208,7 +208,8 @@ class ArticleStore:
     async def _supersede(self, entry_id: str, escalated: dict[str, str]) -> None:
         """One message, one count: the knowledge action records a question that
         fell back (KnowledgeService.decide), then the same message again as
-        "escalated" when that fallback hands the customer over. The fallback entry
+        "escalated" when the customer accepts the offer of a person that followed
+        it (actions/handoff_actions.py, record_accepted_offer). The fallback entry
         of the same customer and wording just before leaves the view (resolved
         "escalated:<entry id>"), so the escalated entry counts the message once."""
         recent = await self._redis.xrevrange(self._keys.unanswered, max=f"({entry_id}",

@@ -3,7 +3,7 @@ yes or no), and which offer of a person a customer who keeps missing reads."""
 
 from rasa_sdk import Tracker
 
-from actions.handover_offer import offer_reply, person_was_offered
+from actions.handover_offer import offer_reply, offered_for, person_was_offered
 from actions.question_in_message import candidates
 
 
@@ -59,3 +59,14 @@ def test_a_yes_answers_the_offer_only_right_after_it():
                                           {"decision": "answer"}))
     assert not person_was_offered(tracker({"decision": "fallback", "offer": True}, None))
     assert not person_was_offered(tracker())
+
+
+def test_accepting_the_offer_hands_over_the_question_it_followed():
+    offered = Tracker("c1", {}, {}, [
+        {"event": "user", "text": "explain quantum chromodynamics to my cat"},
+        {"event": "bot", "text": "Shall I…", "data": {"custom": {"frontdoor": {"offer": True}}}},
+        {"event": "user", "text": "/request_human"},
+    ], False, None, {}, "action_listen")
+    assert offered_for(offered) == "explain quantum chromodynamics to my cat"
+    assert offered_for(tracker({"decision": "answer"})) is None  # no offer: nothing handed
+    assert offered_for(tracker()) is None

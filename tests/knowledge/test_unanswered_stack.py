@@ -1,7 +1,7 @@
-"""Through the real Rasa server, action server and handoff: a customer's second
-unanswered question hands them to a person, and the editors' unanswered
-questions count each of the two messages once (the escalated one was recorded
-twice: as a fallback by the knowledge service, then as escalated)."""
+"""Through the real Rasa server, action server and handoff: after a customer's
+second unanswered question they accept the offer of a person, and the editors'
+unanswered questions count each of the two messages once (the escalated one
+was recorded twice: as a fallback by the knowledge service, then as escalated)."""
 
 import uuid
 
@@ -23,6 +23,9 @@ async def test_an_escalated_message_is_counted_once(stack, agent, stack_redis): 
         await chat.say(first)
         assert (await next_entry(chat, "bot"))["decision"] == "fallback"
         await chat.say(second)
+        offer = await next_entry(chat, "bot")
+        assert REF_RE.search(offer["text"]) is None  # offered, not handed over yet
+        await chat.press(offer["buttons"][0])  # "Talk to a person"
         handed_over = await next_entry(chat, "bot")
         ref = REF_RE.search(handed_over["text"])[0]
         await agent.post(f"/api/agent/tickets/{ref}/resolve", json={"csat": False})
