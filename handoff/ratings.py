@@ -38,6 +38,6 @@ def typed_rating(text: str) -> int | None:
     number = match["number"]
     score = int(number) if number.isdigit() else _WORDS[number]
     stars = sum(cleaned.count(s) for s in "★⭐")
-    if stars and stars != score:
-        return None  # "5 ★★" says two things at once: not a rating
+    if stars > 1 and stars != score:
+        return None  # "5 ★★" says two things at once; "2⭐" is a unit, like "2 stars"
     return score
