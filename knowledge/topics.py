@@ -65,10 +65,11 @@ class SuggestedTopics:
             await self._redis.delete(self._keys.suggested_topics)
         return article_ids
 
-    async def most_asked(self) -> list[str]:
+    async def most_asked(self, published: dict[str, Article] | None = None) -> list[str]:
         """The published articles that answered customers most often, topped up
         from the seed list (then any published article) to MAX_TOPICS."""
-        published = {a.id: a for a in await self._published()}
+        if published is None:
+            published = {a.id: a for a in await self._published()}
         counted = await self._redis.zrevrange(self._keys.answers_counted, 0, 50)
         ids: list[str] = []
         for article_id in (*counted, *self._seed, *sorted(published)):
@@ -84,7 +85,7 @@ class SuggestedTopics:
         chosen = [published[i] for i in await self.chosen() if i in published]
         if chosen:
             return chosen, "editors"
-        return [published[i] for i in await self.most_asked()], "most asked"
+        return [published[i] for i in await self.most_asked(published)], "most asked"
 
     async def for_widget(self) -> list[dict]:
         """Each topic in every language the product speaks: {id, title: {en, de},
