@@ -30,6 +30,7 @@ from bot.infra.live import LiveHub
 from bot.rendering.web import entry_view
 from core.models import OWNER_BOT, OWNER_QUEUE, Author, Button, InboundMessage, OutboundMessage
 from core.staff import StaffStore
+from handoff.lookup import HandoffLookup
 from handoff.messages import (
     CSAT_SCORES,
     csat_button_title,
@@ -38,7 +39,6 @@ from handoff.messages import (
     reminder_text,
     update_text,
 )
-from handoff.lookup import HandoffLookup
 from handoff.models import QueueStanding
 from handoff.ratings import typed_rating
 from handoff.service import HandoffService

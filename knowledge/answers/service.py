@@ -31,9 +31,9 @@ from knowledge.answers.head import (
 from knowledge.answers.index import VariantIndex
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
-from knowledge.topics import count_answer
 from knowledge.models import Article, Decision
 from knowledge.store import ArticleStore
+from knowledge.topics import count_answer
 
 log = logging.getLogger(__name__)
 

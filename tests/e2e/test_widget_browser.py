@@ -32,9 +32,9 @@ ASSISTANT = "Assistant · replies right away"
 
 @contextlib.asynccontextmanager
 async def product(redis_server, **overrides):
-    async with gateway_without_rasa(redis_server, 14, **overrides) as (settings, redis, _app):
-        async with chromium() as browser:
-            yield settings, redis, browser
+    async with (gateway_without_rasa(redis_server, 14, **overrides) as (settings, redis, _),
+                chromium() as browser):
+        yield settings, redis, browser
 
 
 @pytest.fixture
