@@ -289,7 +289,7 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
             # they have one), and follows it when it changes (below).
             current.language = await current.speaks(svc)
             await websocket.send_json({"type": "language", "language": current.language})
-            await websocket.send_json(await svc.gateway.state(customer_id))
+            await _send_state(websocket, svc, customer_id)
             if not history:
                 await _greet(websocket, svc)
             while True:
@@ -313,6 +313,17 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
                         current.language = language
                         await websocket.send_json({"type": "language", "language": language})
                 await websocket.send_json(frame)
+
+
+async def _send_state(websocket: WebSocket, svc: Services, customer_id: str | None) -> None:
+    """Who the customer is talking to (the widget's header); with Redis away the
+    header keeps what it had, the chat goes on."""
+    try:
+        state = await svc.gateway.state(customer_id)
+    except (RedisError, OSError) as exc:
+        log.warning("web chat: no conversation state: %r", exc)
+        return
+    await websocket.send_json(state)
 
 
 async def _greet(websocket: WebSocket, svc: Services) -> None:
@@ -342,15 +353,16 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: s
             if isinstance(frame, PingFrame):
                 await websocket.send_json({"type": "pong"})
                 continue
-            if isinstance(frame, StateFrame):
-                await websocket.send_json(await svc.gateway.state(current.customer_id))
-                continue
             if isinstance(frame, LanguageFrame):
                 await _choose_language(websocket, svc, visitor, current, frame, waiting)
                 continue
-            client_id = frame.client_id
             now = time.monotonic()
             recent = [t for t in recent if now - t < RATE_WINDOW_S] + [now]
+            if isinstance(frame, StateFrame):  # counted with the messages: it reads Redis
+                if len(recent) <= svc.settings.rate_limit_per_10s:
+                    await _send_state(websocket, svc, current.customer_id)
+                continue
+            client_id = frame.client_id
             if len(recent) > svc.settings.rate_limit_per_10s:
                 raise BadInput("rate_limited", TOO_FAST_TEXT)
             # One budget for every socket from the address.

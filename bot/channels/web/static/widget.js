@@ -691,7 +691,7 @@
         btn.classList.add('fd-button--chosen');
         submitOutgoing({ type: 'button', title: title, payload: payload }, title);
         // The chosen button is disabled now: keep the keyboard in the conversation.
-        ui.input.focus();
+        focusComposer();
       });
       group.appendChild(btn);
     });
@@ -793,7 +793,7 @@
       btn.addEventListener('click', () => {
         topics = null; // asked: the conversation has begun
         submitOutgoing({ type: 'message', text: question }, question);
-        ui.input.focus();
+        focusComposer();
       });
       group.appendChild(btn);
     });
@@ -801,6 +801,18 @@
       msg.appendChild(group);
     }
     ui.messages.insertBefore(msg, ui.messages.firstChild);
+  }
+
+  let lastPointer = ''; // how the last button was pressed: 'touch', 'mouse', or '' (keys)
+
+  /** After a choice, the message box gets the focus (the chosen button is
+   * disabled, which would drop it to the page) — but not after a tap on a
+   * phone, where focusing it would pop the on-screen keyboard up. */
+  function focusComposer() {
+    if (lastPointer !== 'touch') {
+      ui.input.focus();
+    }
+    lastPointer = '';
   }
 
   function retireTopics() {
@@ -1283,6 +1295,9 @@
         attempt = 0;
         authFailures = 0;
         renderHistory(f.entries);
+        if (Array.isArray(f.entries) && f.entries.length) {
+          retireTopics(); // a conversation that has begun needs no topics
+        }
         showLanguage(f.language);
         markReady();
         askState();
@@ -1349,6 +1364,9 @@
         setOpen(false, { focus: true });
       }
     });
+    ui.root.addEventListener('pointerdown', (ev) => {
+      lastPointer = ev.pointerType || '';
+    }, true);
     ui.form.addEventListener('submit', onSubmit);
     ui.input.addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
