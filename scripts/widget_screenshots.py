@@ -9,6 +9,7 @@ Writes docs/screenshots/widget-*.png (desktop 1280x860 and phone 390x844)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from playwright.async_api import async_playwright, expect  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
 
 from bot.channels.web.session import SessionSigner  # noqa: E402
 from bot.customers.identity import IdentityStore  # noqa: E402
@@ -27,6 +29,13 @@ from core.settings import Settings, with_sandboxes  # noqa: E402
 from handoff.service import HandoffService  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
+SETTLED = "() => document.getAnimations().every(a => a.playState !== 'running')"
+
+
+async def snap(page, name: str) -> None:
+    """A screenshot once the panel's opening animation (and any other) is over."""
+    await page.wait_for_function(SETTLED)
+    await page.screenshot(path=OUT / name)
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
 
@@ -40,12 +49,12 @@ async def shoot(settings: Settings) -> None:
         page = await (await browser.new_context(viewport=DESKTOP)).new_page()
         await page.goto(base + "/")
         await expect(page.get_by_test_id("fd-topic").first).to_be_visible(timeout=30_000)
-        await page.screenshot(path=OUT / "widget-greeting.png")
+        await snap(page, "widget-greeting.png")
 
         await page.get_by_test_id("fd-topic").filter(has_text="Track your order").click()
         answer = page.locator('[data-testid="fd-msg"][data-author="bot"]').last
         await expect(answer).to_contain_text("track", timeout=120_000)
-        await page.screenshot(path=OUT / "widget-answer.png")
+        await snap(page, "widget-answer.png")
 
         # Queued behind one other customer: the header says where they stand.
         token = await page.evaluate("() => localStorage.getItem('frontdoor.token')")
@@ -56,16 +65,16 @@ async def shoot(settings: Settings) -> None:
         await handoff.escalate(customer_id, "web", "asked_for_human")
         await expect(page.get_by_test_id("fd-status")).to_contain_text("number 2",
                                                                        timeout=30_000)
-        await page.screenshot(path=OUT / "widget-queued.png")
+        await snap(page, "widget-queued.png")
 
         phone = await (await browser.new_context(viewport=PHONE, is_mobile=True,
                                                  has_touch=True)).new_page()
         await phone.goto(base + "/")
         await expect(phone.get_by_test_id("fd-launcher")).to_be_visible(timeout=30_000)
-        await phone.screenshot(path=OUT / "widget-phone-closed.png")
+        await snap(phone, "widget-phone-closed.png")
         await phone.get_by_test_id("fd-launcher").click()
         await expect(phone.get_by_test_id("fd-topic").first).to_be_visible(timeout=30_000)
-        await phone.screenshot(path=OUT / "widget-phone-open.png")
+        await snap(phone, "widget-phone-open.png")
         await browser.close()
     await redis.aclose()
 
@@ -75,7 +84,9 @@ def main() -> None:
     redis = start_redis(free_port(), work / "redis")
     stack = Stack(with_sandboxes(Settings(
         redis_url=f"{redis.url}/0", port=free_port(), rasa_port=free_port(),
-        actions_port=free_port(), sandbox_port=free_port(), var_dir=work / "var")),
+        actions_port=free_port(), sandbox_port=free_port(), var_dir=work / "var",
+        # set here, so this script can read the widget's session token too
+        session_secret=SecretStr(secrets.token_urlsafe(32)))),
         echo=lambda *_: None)
     stack.start()
     try:
