@@ -50,8 +50,10 @@ from handoff.webhooks import WebhookSender
 from knowledge.editor import api as editor_api
 from knowledge.editor import page as editor_page
 from knowledge.editor import tools_api as editor_tools_api
+from knowledge.editor import topics_api as editor_topics_api
 from knowledge.editor.backend import EditorBackend
 from knowledge.store import ArticleStore
+from knowledge.topics import SuggestedTopics
 
 log = logging.getLogger(__name__)
 TEMPLATES = webchat_routes.STATIC.parent / "templates"
@@ -177,6 +179,7 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
             # The knowledge editor: its own KnowledgeService (made on first use) follows
             # the store's revision; the channel previews come from the bot's renderers.
             kb_editor=EditorBackend(redis, settings.knowledge, PREVIEWS),
+            topics=SuggestedTopics(redis, articles),  # the web chat greeting's
         )
 
 
@@ -218,6 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_api.router)
     for kb_router in (editor_api.router, editor_tools_api.router, editor_page.router):
         app.include_router(kb_router)
+    app.include_router(editor_topics_api.router)  # the web chat greeting's topics
     # Webhook routes answer 404 while their channel has no credentials.
     from bot.channels.slack import routes as slack
     from bot.channels.sms import routes as sms

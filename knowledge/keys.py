@@ -24,6 +24,8 @@ class KnowledgeKeys(KeySpace):
         "kb_seeded": "a flag",
         "kb_head": "a fitted model of the published articles' questions",
         "unanswered_resolved": "unanswered entry id -> how an editor dealt with it; no text",
+        "suggested_topics": "the article ids editors chose for the widget's greeting",
+        "answers_counted": "article id -> how often it answered a customer; no customer",
     }
 
     @property
@@ -71,6 +73,17 @@ class KnowledgeKeys(KeySpace):
         the same message was recorded again as escalated, "variant:<article>",
         "new:<article>" or "dismissed" when an editor handled it)."""
         return f"{self._kb}:unanswered:resolved"
+
+    @property
+    def suggested_topics(self) -> str:
+        """JSON list of article ids: the web chat greeting's topics, as editors set
+        them (missing: the most asked, knowledge/topics.py)."""
+        return f"{self._kb}:topics"
+
+    @property
+    def answers_counted(self) -> str:
+        """Sorted set: article id -> answers given to customers (the most asked)."""
+        return f"{self._kb}:answers-counted"
 
     def clarify_pending(self, customer_id: str) -> str:
         """The unanswered entry id of the clarification a customer was last offered,

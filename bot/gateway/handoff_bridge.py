@@ -29,8 +29,9 @@ from bot.gateway.rasa_client import RasaClient
 from bot.gateway.replies import ReplySender
 from bot.infra.live import LiveHub
 from bot.rendering.web import entry_view, markdown_to_html
-from core.models import OWNER_QUEUE, Author, Button, InboundMessage, OutboundMessage
+from core.models import OWNER_BOT, OWNER_QUEUE, Author, Button, InboundMessage, OutboundMessage
 from core.staff import StaffStore
+from handoff.lookup import HandoffLookup
 from handoff.messages import (
     CSAT_SCORES,
     csat_button_title,
@@ -39,6 +40,7 @@ from handoff.messages import (
     update_text,
 )
 from handoff.models import QueueStanding
+from handoff.ratings import typed_rating
 from handoff.service import HandoffService
 from handoff.waiting_ack import WaitingAcknowledger, acknowledgement_text
 from knowledge.store import ArticleStore
@@ -53,6 +55,9 @@ def csat_buttons(language: str) -> tuple[Button, ...]:
 
 QUEUE_EVENTS = ("ticket.claimed", "ticket.requeued", "ticket.released", "ticket.transferred",
                 "ticket.resolved", "ticket.returned")
+# Events after which a customer's conversation state (the web chat header) may differ.
+STATE_EVENTS = (*QUEUE_EVENTS, "ticket.created")
+ASSISTANT_STATE = {"type": "state", "state": "assistant"}
 
 
 
@@ -71,6 +76,7 @@ class HandoffBridge:
         self._languages = CustomerLanguages(redis)
         self._staff = StaffStore(redis)
         self._acks = WaitingAcknowledger(redis, handoff.settings.waiting_ack_interval_s)
+        self._lookup = HandoffLookup(redis)
         self._tasks: list[asyncio.Task] = []
 
     # -- router hooks -------------------------------------------------------------------
@@ -78,13 +84,22 @@ class HandoffBridge:
                          recipient: Recipient) -> bool:
         match = CSAT_PAYLOAD_RE.fullmatch(message.button_payload or "")
         if match:
-            if await self.handoff.record_csat(customer_id, int(match[1]),
-                                              channel=message.channel):
-                thanks = csat_thanks_text(await self.language(customer_id))
-                await self.tell(customer_id, thanks, channel=message.channel,
-                                channel_user_id=message.channel_user_id)
+            await self._rated(customer_id, int(match[1]), message)
             return True  # a stale rating button is not a question for the bot either
-        return False
+        # A rating typed instead of pressed ("5", "4/5", "⭐⭐⭐⭐⭐", "fünf") counts
+        # only while one is asked; otherwise the message is the bot's as usual.
+        typed = typed_rating(message.text) if message.button_payload is None else None
+        return typed is not None and await self._rated(customer_id, typed, message)
+
+    async def _rated(self, customer_id: str, score: int, message: InboundMessage) -> bool:
+        """Record the rating the customer was asked for and thank them; False when
+        no rating was asked (nothing recorded)."""
+        if await self.handoff.record_csat(customer_id, score, channel=message.channel) is None:
+            return False
+        thanks = csat_thanks_text(await self.language(customer_id))
+        await self.tell(customer_id, thanks, channel=message.channel,
+                        channel_user_id=message.channel_user_id)
+        return True
 
     async def person_owned(self, customer_id: str, owner: str, message: InboundMessage,
                            recipient: Recipient) -> None:
@@ -194,6 +209,32 @@ class HandoffBridge:
         found.sort(key=lambda f: f[:2])
         return [entry for *_, entries in found[:limit] for entry in entries]
 
+    # -- the conversation's state (the web chat header) ----------------------------------
+    async def state(self, customer_id: str | None) -> dict:
+        """Who the customer is talking to now, as a `state` frame of the web chat:
+        the assistant; waiting for a person (with their place in the queue, the
+        same the handoff service tells them); an agent ("Sam" of "Customer
+        support"); or closed (queued outside the team's hours)."""
+        if customer_id is None:
+            return ASSISTANT_STATE
+        owner = await self._lookup.owner(customer_id) or OWNER_BOT
+        ticket = None if owner == OWNER_BOT else await self.handoff.open_ticket_of(customer_id)
+        if ticket is None:
+            return ASSISTANT_STATE
+        team = self.handoff.teams.teams.get(ticket.team)
+        team_name = team.name if team else ticket.team
+        if ticket.status == "claimed" and ticket.agent:
+            return {"type": "state", "state": "agent", "team": team_name,
+                    "agent": await self.agent_name(ticket.agent)}
+        standing = await self.handoff.standing(ticket)
+        if not standing.team_open:
+            return {"type": "state", "state": "closed", "team": team_name}
+        return {"type": "state", "state": "queued", "team": team_name,
+                "position": standing.position}
+
+    async def _publish_state(self, customer_id: str) -> None:
+        await self._hub.publish(customer_id, await self.state(customer_id))
+
     # -- background work ------------------------------------------------------------------
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._sweep_forever(), name="claim-sweeper"),
@@ -220,12 +261,24 @@ class HandoffBridge:
         async with self.events() as events:
             while True:
                 event = await events.get()
-                if event.get("type") not in QUEUE_EVENTS:
+                if event.get("type") not in STATE_EVENTS:
                     continue
                 try:
-                    await self._update_team(event["ticket"]["team"])
+                    await self._update_states(event["ticket"])
+                    if event["type"] in QUEUE_EVENTS:
+                        await self._update_team(event["ticket"]["team"])
                 except Exception:
                     log.exception("queue update for %s failed", event["ticket"]["team"])
+
+    async def _update_states(self, ticket: dict) -> None:
+        """The web chat headers of this ticket's customer and of everyone still
+        waiting in its team's queue (their places moved). Every gateway sends
+        them: a repeated state frame changes nothing."""
+        await self._publish_state(ticket["customer_id"])
+        for ref in await self.handoff.queue.waiting(ticket["team"]):
+            waiting = await self.handoff.queue.find(ref)
+            if waiting is not None and waiting.customer_id != ticket["customer_id"]:
+                await self._publish_state(waiting.customer_id)
 
     async def _update_team(self, team: str) -> None:
         for ref in await self.handoff.queue.waiting(team):

@@ -30,6 +30,7 @@ from core.settings import Settings
 from core.webauth import StaffAuth
 from handoff.service import HandoffService
 from knowledge.editor.backend import EditorBackend
+from knowledge.topics import SuggestedTopics
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Services:
     gateway: HandoffBridge  # what the agent console needs of the gateway (handoff.ports)
     staff: StaffAuth
     kb_editor: EditorBackend
+    topics: SuggestedTopics  # the web chat greeting's suggested topics
 
 
 def services(request: Request) -> Services:

@@ -33,6 +33,7 @@ from knowledge.answers.policy import Thresholds, decide
 from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
 from knowledge.models import Article, Decision
 from knowledge.store import ArticleStore
+from knowledge.topics import count_answer
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,8 @@ class KnowledgeService:
             decision = decision.model_copy(
                 update={"article": scoring.index.articles[decision.matches[0].article_id]}
             )
+            if record:  # the most asked topics of the web chat greeting (knowledge/topics.py)
+                await count_answer(self._redis, decision.matches[0].article_id, self._keys)
         elif record:
             await self.store.record_unanswered(query, decision.kind, channel,
                                                customer_id=customer_id)

@@ -14,7 +14,8 @@ from core.staff import StaffUser
 
 HERE = Path(__file__).parent.parent  # knowledge/: templates/ and static/
 STATIC = HERE / "static"
-STATIC_FILES = {"kb.js": "text/javascript", "kb.css": "text/css", **web_assets.MEDIA}
+STATIC_FILES = {"kb.js": "text/javascript", "kb.css": "text/css",
+                "topics.js": "text/javascript", **web_assets.MEDIA}
 # The page extends the staff pages' base.html from core/templates.
 templates = Environment(
     loader=ChoiceLoader([FileSystemLoader(HERE / "templates"),

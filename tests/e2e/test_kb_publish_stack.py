@@ -34,8 +34,8 @@ async def test_a_published_change_reaches_the_web_chat_within_seconds(stack, sta
     async with chromium() as browser:
         customer = await (await browser.new_context()).new_page()
         await customer.goto(f"{base}/")
-        await expect(customer.get_by_test_id("fd-status")).to_contain_text(
-            "Online", timeout=20_000)
+        await expect(customer.get_by_test_id("fd-status")).to_have_attribute(
+            "data-state", "online", timeout=20_000)
         await ask(customer, QUESTION)
         await expect(bot_messages(customer).last).to_contain_text("showroom",
                                                                   timeout=30_000)

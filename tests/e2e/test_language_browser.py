@@ -26,14 +26,16 @@ pytestmark = [pytest.mark.stack, pytest.mark.e2e]
 
 async def test_the_customer_sets_german_in_the_widget_and_it_stays_after_a_reload(
         page):  # noqa: F811
-    await expect(page.get_by_test_id("fd-status")).to_contain_text("Online", timeout=20_000)
+    await expect(page.get_by_test_id("fd-status")).to_have_attribute(
+        "data-state", "online", timeout=20_000)
     setting = page.get_by_test_id("fd-language")
     await expect(setting).to_have_value("en")
     await setting.select_option("de")
     await ask(page, "hello there")  # English, but the customer chose German
     await expect(bot_messages(page).last).to_be_visible(timeout=30_000)
     await page.reload()
-    await expect(page.get_by_test_id("fd-status")).to_contain_text("Online", timeout=20_000)
+    await expect(page.get_by_test_id("fd-status")).to_have_attribute(
+        "data-state", "online", timeout=20_000)
     await expect(page.get_by_test_id("fd-language")).to_have_value("de")
 
 

@@ -161,12 +161,18 @@ class SmsChannel:
             log.info("message from opted-out %s not taken", _mask(phone))
             return None
         try:
-            return to_inbound(params, await self._options(phone), max_chars)
+            message = to_inbound(params, await self._options(phone), max_chars)
         except BadInput as exc:
             metrics.REJECTED.labels(channel="sms", code=exc.code).inc()
             if exc.code != "empty" and await self._first_answer(sid):
                 await self._reply(phone, exc.message)
             return None
+        if message.button_payload is not None:
+            # A choice uses the options up (as a pressed button retires its row):
+            # the same digit later is a message of its own, e.g. a "5" after the
+            # rating was given goes to the assistant.
+            await self._redis.delete(SMS_KEYS.sms_options(phone))
+        return message
 
     async def _keyword(self, word: Keyword, phone: str, *, answer: bool,
                        hint: str | None = None) -> None:

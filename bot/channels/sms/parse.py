@@ -12,6 +12,7 @@ from typing import Literal
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import BadInput
+from bot.channels.sms.render import option_numbers
 from bot.gateway.inbound import clean_text
 from core.i18n import N_
 from core.models import Button, InboundMessage
@@ -98,9 +99,10 @@ def to_inbound(params: Mapping[str, str], options: Sequence[Button] = (),
 
 def _chosen(body: str, options: Sequence[Button]) -> Button | None:
     choice = body.strip()
-    if re.fullmatch(r"[1-9][0-9]?", choice) and int(choice) <= len(options):
-        return options[int(choice) - 1]
-    return None
+    if not re.fullmatch(r"[1-9][0-9]?", choice):
+        return None
+    numbers = option_numbers([option.title for option in options])
+    return options[numbers.index(int(choice))] if int(choice) in numbers else None
 
 
 def _num_media(params: Mapping[str, str]) -> int:

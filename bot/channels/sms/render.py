@@ -264,11 +264,30 @@ def plain(text: str) -> str:
 
 # -- numbered options ---------------------------------------------------------------------
 
+_NUMBERED_TITLE = re.compile(r"([1-9]) (.+)")
+
+
+def option_numbers(titles: Sequence[str]) -> list[int]:
+    """The number a customer texts for each option: 1, 2, 3 … in order, unless the
+    titles are numbered themselves, each once from 1 (the ratings "5 ★★★★★
+    Excellent" … "1 ★ Bad"): then their own number, so texting "5" gives five
+    stars, not the fifth option."""
+    own = [_NUMBERED_TITLE.fullmatch(plain(title).strip()) for title in titles]
+    numbers = [int(m[1]) for m in own if m]
+    if len(numbers) == len(titles) and sorted(numbers) == list(range(1, len(titles) + 1)):
+        return numbers
+    return list(range(1, len(titles) + 1))
+
+
 def numbered_options(titles: Sequence[str], language: str | None = None) -> str:
     """ "Reply 1 for A, 2 for B or 3 for C." (in the customer's language)"""
     _ = translator("channels", language).gettext
-    parts = [_("{number} for {option}").format(number=n, option=plain(title))
-             for n, title in enumerate(titles, start=1)]
+    numbers = option_numbers(titles)
+    keyed = numbers != list(range(1, len(titles) + 1))
+    parts = [_("{number} for {option}").format(
+                 number=n, option=_NUMBERED_TITLE.fullmatch(plain(title).strip())[2]  # type: ignore[index]
+                 if keyed else plain(title))
+             for n, title in zip(numbers, titles, strict=True)]
     if not parts:
         return ""
     if len(parts) == 1:

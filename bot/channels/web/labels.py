@@ -25,7 +25,13 @@ LABELS: dict[str, str] = {
     "close": N_("Close"),
     "unread_one": N_("Open chat ({count} new message)"),
     "unread_many": N_("Open chat ({count} new messages)"),
-    "status_online": N_("Online"),
+    # The header says who the customer is talking to (a "state" frame from the server).
+    "status_assistant": N_("Assistant · replies right away"),
+    "status_queued": N_("Waiting for a person — you're number {position}"),
+    "status_queued_next": N_("Waiting for a person — you're next"),
+    "status_waiting": N_("Waiting for a person"),
+    "status_agent": N_("{agent} from {team}"),
+    "status_closed": N_("We're closed — we'll reply here"),
     "status_connecting": N_("Connecting…"),
     "status_reconnecting": N_("Reconnecting…"),
     "dismiss_notice": N_("Dismiss notice"),
@@ -49,6 +55,8 @@ LABELS: dict[str, str] = {
                          "Please shorten it."),
     "error": N_("Something went wrong. Please try again."),
     "language": N_("Language"),
+    "greeting": N_("Hi! I'm the Brightside assistant. Ask me anything, or pick a topic:"),
+    "suggested_topics": N_("Suggested topics"),
 }
 
 

@@ -39,7 +39,14 @@ class LanguageFrame(_Frame):
     language: Literal["en", "de"]
 
 
-AnyFrame = MessageFrame | ButtonFrame | PingFrame | LanguageFrame
+class StateFrame(_Frame):
+    """The widget asks who the customer is talking to now (after a reconnect);
+    answered with a `state` frame."""
+
+    type: Literal["state"]
+
+
+AnyFrame = MessageFrame | ButtonFrame | PingFrame | LanguageFrame | StateFrame
 ClientFrame = Annotated[AnyFrame, Field(discriminator="type")]
 _client_frame: TypeAdapter[AnyFrame] = TypeAdapter(ClientFrame)
 

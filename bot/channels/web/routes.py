@@ -20,24 +20,26 @@ from starlette.websockets import WebSocketState
 
 from bot import BadInput, SessionInvalid
 from bot.channels.texts import customer_language, from_accept_language, say
-from bot.channels.web.labels import widget_config
+from bot.channels.web.labels import labels, widget_config
 from bot.channels.web.parse import (
     ButtonFrame,
     LanguageFrame,
     MessageFrame,
     PingFrame,
+    StateFrame,
     parse_client_frame,
 )
 from bot.gateway.inbound import clean_text
 from bot.gateway.services import Services, services, services_ws
 from bot.infra import metrics
-from bot.rendering.web import entry_view
+from bot.rendering.web import entry_view, markdown_to_html
 from core import web_assets
 from core.addresses import client_address
 from core.bodies import read_bounded
-from core.i18n import DEFAULT_LANGUAGE, N_
+from core.i18n import DEFAULT_LANGUAGE, N_, supported
 from core.models import InboundMessage
 from core.webauth import origin_allowed, page_csp
+from knowledge import ArticleNotFound
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -76,6 +78,30 @@ async def demo_page(request: Request, svc: Services = Depends(services)) -> HTML
     html = svc.templates.get_template("index.html").render(
         widget_url=f"{base}/webchat/widget.js", base_url=base
     )
+    return HTMLResponse(html, headers={
+        "Content-Security-Policy": page_csp(request, images=svc.settings.image_hosts),
+        "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/help/{article_id}", response_class=HTMLResponse, include_in_schema=False)
+async def help_article(article_id: str, request: Request, lang: str = "",
+                       svc: Services = Depends(services)) -> HTMLResponse:
+    """A published article as a public page: where the widget's "Help article"
+    card links to, in the language the customer was shown it (`lang`)."""
+    try:
+        article = await svc.kb_editor.store.get(article_id[:80])
+    except ArticleNotFound:
+        article = None
+    if article is None or article.status != "published":
+        raise HTTPException(404, "no such help article")
+    language = supported(lang) if lang else browser_language(request)
+    shown = language if article.has(language) else article.language
+    text = article.text(shown)
+    base = str(request.base_url).rstrip("/")
+    html = svc.templates.get_template("help.html").render(
+        language=shown, title=text.title, answer_html=markdown_to_html(text.answer_for("web")),
+        kicker=labels(shown)["help_article"], widget_url=f"{base}/webchat/widget.js",
+        base_url=base)
     return HTMLResponse(html, headers={
         "Content-Security-Policy": page_csp(request, images=svc.settings.image_hosts),
         "X-Content-Type-Options": "nosniff"})
@@ -251,6 +277,7 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
         customer_id = current.customer_id
         if customer_id is None:
             await websocket.send_json({"type": "history", "entries": [], "language": None})
+            await _greet(websocket, svc)
             current.subscribed.set()
             await current.created.wait()
             continue
@@ -265,6 +292,9 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
             # they have one), and follows it when it changes (below).
             current.language = await current.speaks(svc)
             await websocket.send_json({"type": "language", "language": current.language})
+            await _send_state(websocket, svc, customer_id)
+            if not history:
+                await _greet(websocket, svc)
             while True:
                 frame = await frames.get()
                 if websocket.application_state != WebSocketState.CONNECTED:
@@ -288,6 +318,28 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
                 await websocket.send_json(frame)
 
 
+async def _send_state(websocket: WebSocket, svc: Services, customer_id: str | None) -> None:
+    """Who the customer is talking to (the widget's header); with Redis away the
+    header keeps what it had, the chat goes on."""
+    try:
+        state = await svc.gateway.state(customer_id)
+    except (RedisError, OSError) as exc:
+        log.warning("web chat: no conversation state: %r", exc)
+        return
+    await websocket.send_json(state)
+
+
+async def _greet(websocket: WebSocket, svc: Services) -> None:
+    """A new conversation: the suggested topics under the widget's greeting (its
+    text is a label), in every language (knowledge/topics.py)."""
+    try:
+        topics = await svc.topics.for_widget()
+    except (RedisError, OSError) as exc:  # a greeting without topics, not a broken chat
+        log.warning("web chat: no suggested topics: %r", exc)
+        topics = []
+    await websocket.send_json({"type": "topics", "topics": topics})
+
+
 async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: str,
                    current: _Current) -> None:
     recent: list[float] = []
@@ -307,9 +359,13 @@ async def _receive(websocket: WebSocket, svc: Services, visitor: str, address: s
             if isinstance(frame, LanguageFrame):
                 await _choose_language(websocket, svc, visitor, current, frame, waiting)
                 continue
-            client_id = frame.client_id
             now = time.monotonic()
             recent = [t for t in recent if now - t < RATE_WINDOW_S] + [now]
+            if isinstance(frame, StateFrame):  # counted with the messages: it reads Redis
+                if len(recent) <= svc.settings.rate_limit_per_10s:
+                    await _send_state(websocket, svc, current.customer_id)
+                continue
+            client_id = frame.client_id
             if len(recent) > svc.settings.rate_limit_per_10s:
                 raise BadInput("rate_limited", TOO_FAST_TEXT)
             # One budget for every socket from the address.

@@ -96,6 +96,9 @@
       }
     }
     setStatus(ui.status.getAttribute('data-state') || 'connecting');
+    if (ui.messages.querySelector('.fd-topics')) {
+      renderGreeting(); // the topics' titles in the new language
+    }
     updateBadge();
     pendingOrder.forEach((cid) => {
       setPendingState(pending[cid], pending[cid].state);
@@ -110,7 +113,11 @@
   const script = findOwnScript();
   const base = resolveBase(script);
   const wsBase = toWsBase(base);
-  const startOpen = !!script && /^(true|1|yes|open)$/i.test(script.getAttribute('data-open') || '');
+  // data-open opens the panel on page load, but not on a phone-sized screen,
+  // where the panel would cover the whole page: there only the launcher shows.
+  const PHONE_QUERY = '(max-width: 640px)';
+  const startOpen = !!script && /^(true|1|yes|open)$/i.test(script.getAttribute('data-open') || '') &&
+    !(window.matchMedia && window.matchMedia(PHONE_QUERY).matches);
 
   // ---------------------------------------------------------------------
   // Small helpers
@@ -311,6 +318,10 @@
   let hasConnected = false;
   let pingTimer = null;
   let pongTimer = null;
+  // Who the customer is talking to, as the server last said (a "state" frame):
+  // {state: assistant | queued | agent | closed, position, agent, team}.
+  let conversation = { state: 'assistant' };
+  let topics = null; // the greeting's suggested topics (a "topics" frame), or null
 
   // ---------------------------------------------------------------------
   // UI construction
@@ -517,11 +528,43 @@
   // ---------------------------------------------------------------------
 
   function setStatus(state) {
-    const text = t('status_' + state);
+    // Connected: who the customer is talking to; otherwise the connection's state.
+    const text = state === 'online' ? conversationText() : t('status_' + state);
     ui.status.setAttribute('data-state', state);
+    ui.status.setAttribute('data-conversation', conversation.state);
     if (ui.statusText.textContent !== text) {
       ui.statusText.textContent = text;
     }
+  }
+
+  function conversationText() {
+    const c = conversation;
+    if (c.state === 'queued') {
+      if (c.position === 1) {
+        return t('status_queued_next');
+      }
+      return c.position ? t('status_queued', { position: c.position }) : t('status_waiting');
+    }
+    if (c.state === 'agent') {
+      return t('status_agent', { agent: c.agent, team: c.team });
+    }
+    if (c.state === 'closed') {
+      return t('status_closed');
+    }
+    return t('status_assistant');
+  }
+
+  /** A "state" frame: only known states and plain values are taken. */
+  function setConversation(f) {
+    const known = { assistant: 1, queued: 1, agent: 1, closed: 1 };
+    const text = (v) => (typeof v === 'string' ? v.slice(0, 80) : '');
+    conversation = {
+      state: known[f.state] ? f.state : 'assistant',
+      position: typeof f.position === 'number' && f.position > 0 ? Math.floor(f.position) : null,
+      agent: text(f.agent),
+      team: text(f.team)
+    };
+    setStatus(ui.status.getAttribute('data-state') || 'online');
   }
 
   function showNotice(level, text) {
@@ -596,7 +639,13 @@
       return null;
     }
     const title = typeof article.title === 'string' ? article.title : '';
-    const url = typeof article.url === 'string' && isHttpUrl(article.url) ? article.url : null;
+    // The article's public page (bot/channels/web/routes.py, /help/<id>), in the
+    // language the customer was shown it.
+    let url = typeof article.url === 'string' && isHttpUrl(article.url) ? article.url : null;
+    if (!url && typeof article.id === 'string' && article.id) {
+      url = base + '/help/' + encodeURIComponent(article.id) +
+        (typeof article.language === 'string' ? '?lang=' + encodeURIComponent(article.language) : '');
+    }
     let summary = '';
     const keys = ['summary', 'snippet', 'excerpt', 'description'];
     for (let i = 0; i < keys.length; i++) {
@@ -612,7 +661,7 @@
     card.appendChild(label(el('span', { class: 'fd-article-kicker' }), null, 'help_article'));
     let titleNode;
     if (url) {
-      titleNode = el('a', { class: 'fd-article-title', href: url, target: '_blank', rel: 'noopener noreferrer', text: title || url });
+      titleNode = el('a', { class: 'fd-article-title', href: url, target: '_blank', rel: 'noopener noreferrer', testid: 'fd-article-link', text: title || url });
     } else {
       titleNode = el('span', { class: 'fd-article-title', text: title });
     }
@@ -641,6 +690,8 @@
         }
         btn.classList.add('fd-button--chosen');
         submitOutgoing({ type: 'button', title: title, payload: payload }, title);
+        // The chosen button is disabled now: keep the keyboard in the conversation.
+        focusComposer();
       });
       group.appendChild(btn);
     });
@@ -696,12 +747,79 @@
       ts: ts,
       channel: channel,
       article: author === 'system' ? null : buildArticle(e.article),
-      buttons: author === 'system' ? null : buildButtons(e.buttons)
+      // System messages carry buttons too: the rating after a person helped.
+      buttons: buildButtons(e.buttons)
     });
     msg.setAttribute('data-entry-id', String(e.id));
     msg.setAttribute('data-ts', String(ts));
     msg.setAttribute('data-channel', channel);
     return msg;
+  }
+
+  // ---------------------------------------------------------------------
+  // Greeting and suggested topics (a new conversation)
+  // ---------------------------------------------------------------------
+
+  function inLanguage(table) {
+    if (!table || typeof table !== 'object') {
+      return '';
+    }
+    const s = table[labelLanguage] || table.en || '';
+    return typeof s === 'string' ? s : '';
+  }
+
+  /** The greeting at the top of an empty conversation, with its topics as
+   * buttons; pressing one asks the topic's question as if typed. */
+  function renderGreeting() {
+    const old = ui.messages.querySelector('.fd-greeting');
+    if (old) {
+      old.parentNode.removeChild(old);
+    }
+    if (!Array.isArray(topics) || Object.keys(entryEls).length || pendingOrder.length) {
+      return;
+    }
+    const msg = el('div', { class: 'fd-msg fd-msg--bot fd-greeting', testid: 'fd-greeting', 'data-ts': '0' });
+    const bubble = el('div', { class: 'fd-bubble' });
+    bubble.appendChild(label(el('div', { class: 'fd-text' }), null, 'greeting'));
+    msg.appendChild(bubble);
+    const group = label(el('div', { class: 'fd-buttons fd-topics', role: 'group' }), 'aria-label', 'suggested_topics');
+    topics.slice(0, 4).forEach((topic) => {
+      const title = inLanguage(topic && topic.title);
+      const question = inLanguage(topic && topic.question);
+      if (!title || !question) {
+        return;
+      }
+      const btn = el('button', { class: 'fd-button fd-topic', type: 'button', testid: 'fd-topic', text: title });
+      btn.addEventListener('click', () => {
+        topics = null; // asked: the conversation has begun
+        submitOutgoing({ type: 'message', text: question }, question);
+        focusComposer();
+      });
+      group.appendChild(btn);
+    });
+    if (group.firstChild) {
+      msg.appendChild(group);
+    }
+    ui.messages.insertBefore(msg, ui.messages.firstChild);
+  }
+
+  let lastPointer = ''; // how the last button was pressed: 'touch', 'mouse', or '' (keys)
+
+  /** After a choice, the message box gets the focus (the chosen button is
+   * disabled, which would drop it to the page) — but not after a tap on a
+   * phone, where focusing it would pop the on-screen keyboard up. */
+  function focusComposer() {
+    if (lastPointer !== 'touch') {
+      ui.input.focus();
+    }
+    lastPointer = '';
+  }
+
+  function retireTopics() {
+    const group = ui.messages.querySelector('.fd-topics');
+    if (group) {
+      group.parentNode.removeChild(group);
+    }
   }
 
   /** First element after the confirmed entries: a pending message or the typing row. */
@@ -875,6 +993,7 @@
     const rec = { clientId: clientId, frame: frame, state: 'queued', el: null, stateEl: null, retryEl: null };
     rec.el = buildPendingEl(rec, displayText);
     retireButtons(Infinity);
+    retireTopics();
     pending[clientId] = rec;
     pendingOrder.push(clientId);
     ui.messages.insertBefore(rec.el, ui.typing);
@@ -1160,6 +1279,13 @@
     }
   }
 
+  /** Who the customer is talking to, asked again after every (re)connect. */
+  function askState() {
+    if (ws && ws.readyState === WebSocket.OPEN) {
+      ws.send(JSON.stringify({ type: 'state' }));
+    }
+  }
+
   function handleFrame(f) {
     if (f.type === 'history' || f.type === 'language') {
       setLanguage(f.language); // the customer's language: the labels follow it
@@ -1169,8 +1295,19 @@
         attempt = 0;
         authFailures = 0;
         renderHistory(f.entries);
+        if (Array.isArray(f.entries) && f.entries.length) {
+          retireTopics(); // a conversation that has begun needs no topics
+        }
         showLanguage(f.language);
         markReady();
+        askState();
+        break;
+      case 'state':
+        setConversation(f);
+        break;
+      case 'topics':
+        topics = Array.isArray(f.topics) ? f.topics : [];
+        renderGreeting();
         break;
       case 'language':
         showLanguage(f.language);
@@ -1227,6 +1364,9 @@
         setOpen(false, { focus: true });
       }
     });
+    ui.root.addEventListener('pointerdown', (ev) => {
+      lastPointer = ev.pointerType || '';
+    }, true);
     ui.form.addEventListener('submit', onSubmit);
     ui.input.addEventListener('keydown', (ev) => {
       if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
