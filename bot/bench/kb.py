@@ -72,11 +72,27 @@ def slug(raw: str) -> str:
     return s or "article"
 
 
+def seed_article_lines(folder: Path | None = None) -> list[str]:
+    """The seed knowledge base as articles.jsonl lines: every language's question
+    variants of an article under its id (the index matches them all alike)."""
+    from knowledge.articles_io import load_folder
+
+    folder = folder or Path(__file__).resolve().parents[2] / "knowledge" / "articles"
+    return [json.dumps({"id": a.id, "title": a.title, "language": a.language,
+                        "questions": [q for _, q in a.all_questions()]})
+            for a in load_folder(folder)]
+
+
 def load_set(directory: Path) -> BenchSet:
+    """A set without articles.jsonl is asked against the seed knowledge base
+    (knowledge/articles), so a regression set never holds a stale copy of it."""
     directory = Path(directory)
     articles: list[dict] = []
     ids: dict[str, str] = {}
-    for line in (directory / "articles.jsonl").read_text().splitlines():
+    article_file = directory / "articles.jsonl"
+    lines = (article_file.read_text().splitlines() if article_file.exists()
+             else seed_article_lines())
+    for line in lines:
         if not line.strip():
             continue
         raw = json.loads(line)
