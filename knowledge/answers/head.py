@@ -189,7 +189,7 @@ def _answer_rule(known: np.ndarray, gold: np.ndarray, other: np.ndarray,
         return int((_answered(known_tg, rule[0], t.margin, rule[1]) & ~wrong_top).sum())
 
     most = correct(best)
-    for lead in _LEAD_GRID[_LEAD_GRID >= t.margin]:
+    for lead in _LEAD_GRID[t.margin <= _LEAD_GRID]:
         for threshold in _GRID:
             if _within_targets(known_tg, wrong_top, other_tg, t, float(threshold),
                                float(lead)):
