@@ -288,7 +288,7 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
         "out_of_scope": n_oos, "shots": shots,
         "seeds": seeds if shots is not None else None,
         "thresholds": {k: mean_of([p["thresholds"] for p in per_seed], k)
-                       for k in ("answer", "clarify", "margin", "max_options")},
+                       for k in ("answer", "clarify", "margin", "max_options", "lead")},
         "head": all(run.head for run in runs),
         "head_fit_s": mean_of(per_seed, "head_fit_s"),
         **{k: mean_of(per_seed, k) for k in (*METRIC_KEYS, "answered_wrong_in_scope")},
@@ -362,7 +362,8 @@ def print_table(summary: dict, console) -> None:
                f" after publish; thresholds fitted on held-out variants)" if summary["head"]
                else "cosine of the best variant")
     console.print(f"Scores: {scoring}; encoders {summary['encoders']}.")
-    console.print(f"Policy: answer ≥ {t['answer']:.2f}, clarify ≥ {t['clarify']:.2f}, margin "
+    lead = f" or leading by ≥ {t['lead']:.2f}" if t.get("lead", 1.0) < 1.0 else ""
+    console.print(f"Policy: answer ≥ {t['answer']:.2f}{lead}, clarify ≥ {t['clarify']:.2f}, margin "
                   f"{t['margin']:.2f}. Shares of in-scope queries except 'answered ✗ (all)' "
                   f"(all queries) and 'OOS not answered' (out-of-scope queries).")
     if summary.get("plot"):

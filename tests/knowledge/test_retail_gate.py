@@ -113,8 +113,8 @@ def not_yet(name: str, measured: str):
         strict=True, reason=f"issue 16 target not met yet: {measured} (docs/knowledge.md)"))
 
 
-@pytest.mark.parametrize("name", [not_yet("retail-en", "68.5% answered right"),
-                                  not_yet("retail-de", "72.0% answered right")])
+@pytest.mark.parametrize("name", [not_yet("retail-en", "69.8% answered right"),
+                                  not_yet("retail-de", "68.3% answered right")])
 def test_three_retail_questions_in_four_are_answered_right_at_once(name, retail):
     assert figures(retail[name])["answered right"] >= 0.75, report(retail[name])
 
@@ -130,7 +130,7 @@ def test_nearly_every_retail_question_is_answered_or_clarified_with_the_right_op
     assert figures(retail[name])["resolved"] >= 0.95, report(retail[name])
 
 
-@pytest.mark.parametrize("name", ["retail-en", not_yet("retail-de", "2 of 93 answered wrongly")])
+@pytest.mark.parametrize("name", ["retail-en", not_yet("retail-de", "3 of 93 answered wrongly")])
 def test_hardly_any_retail_question_gets_a_wrong_answer(name, retail):
     assert figures(retail[name])["answered wrong"] <= 0.02, report(retail[name])
 
