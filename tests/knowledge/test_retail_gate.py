@@ -23,7 +23,7 @@ from core.settings import KnowledgeSettings
 from knowledge.answers.service import KnowledgeService
 from tests.conftest import empty_database
 
-# encodes the seed's ~1,700 variants and fits the head once (about 30 s of CPU): slow,
+# encodes the seed's ~1,700 variants and fits the head once (about 10 s on a quiet machine): slow,
 # and a timeout that leaves room for a loaded machine
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
