@@ -72,11 +72,27 @@ def slug(raw: str) -> str:
     return s or "article"
 
 
+def seed_article_lines(folder: Path | None = None) -> list[str]:
+    """The seed knowledge base as articles.jsonl lines: every language's question
+    variants of an article under its id (the index matches them all alike)."""
+    from knowledge.articles_io import load_folder
+
+    folder = folder or Path(__file__).resolve().parents[2] / "knowledge" / "articles"
+    return [json.dumps({"id": a.id, "title": a.title, "language": a.language,
+                        "questions": [q for _, q in a.all_questions()]})
+            for a in load_folder(folder)]
+
+
 def load_set(directory: Path) -> BenchSet:
+    """A set without articles.jsonl is asked against the seed knowledge base
+    (knowledge/articles), so a regression set never holds a stale copy of it."""
     directory = Path(directory)
     articles: list[dict] = []
     ids: dict[str, str] = {}
-    for line in (directory / "articles.jsonl").read_text().splitlines():
+    article_file = directory / "articles.jsonl"
+    lines = (article_file.read_text().splitlines() if article_file.exists()
+             else seed_article_lines())
+    for line in lines:
         if not line.strip():
             continue
         raw = json.loads(line)
@@ -272,7 +288,7 @@ def evaluate(directory: Path, shots: int | None = None, seeds: list[int] | None 
         "out_of_scope": n_oos, "shots": shots,
         "seeds": seeds if shots is not None else None,
         "thresholds": {k: mean_of([p["thresholds"] for p in per_seed], k)
-                       for k in ("answer", "clarify", "margin", "max_options")},
+                       for k in ("answer", "clarify", "margin", "max_options", "lead")},
         "head": all(run.head for run in runs),
         "head_fit_s": mean_of(per_seed, "head_fit_s"),
         **{k: mean_of(per_seed, k) for k in (*METRIC_KEYS, "answered_wrong_in_scope")},
@@ -346,7 +362,8 @@ def print_table(summary: dict, console) -> None:
                f" after publish; thresholds fitted on held-out variants)" if summary["head"]
                else "cosine of the best variant")
     console.print(f"Scores: {scoring}; encoders {summary['encoders']}.")
-    console.print(f"Policy: answer ≥ {t['answer']:.2f}, clarify ≥ {t['clarify']:.2f}, margin "
+    lead = f" or leading by ≥ {t['lead']:.2f}" if t.get("lead", 1.0) < 1.0 else ""
+    console.print(f"Policy: answer ≥ {t['answer']:.2f}{lead}, clarify ≥ {t['clarify']:.2f}, margin "
                   f"{t['margin']:.2f}. Shares of in-scope queries except 'answered ✗ (all)' "
                   f"(all queries) and 'OOS not answered' (out-of-scope queries).")
     if summary.get("plot"):

@@ -255,7 +255,8 @@ def bench_nlu(
 @bench_app.command("kb")
 def bench_kb(
     directory: Path = typer.Argument(..., exists=True, file_okay=False,
-                                     help="A set: articles.jsonl + queries.jsonl."),
+                                     help="A set: articles.jsonl (absent: the seed knowledge "
+                                          "base) + queries.jsonl."),
     shots: int | None = typer.Option(None, "--shots", min=1,
                                      help="Sample K question variants per article (default: all)."),
     seeds: str = typer.Option("0", "--seeds", help="Comma-separated sampling seeds, e.g. 0,1,2."),

@@ -19,6 +19,7 @@ from knowledge.answers.policy import Thresholds
 
 # A grid fine enough for thresholds that are read as two decimals.
 _GRID = np.round(np.arange(0.30, 0.951, 0.01), 2)
+_LEAD_GRID = np.round(np.arange(0.05, 0.601, 0.01), 2)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class CalibrationTargets:
     unknown_answered_rate: float  # variants of held-out articles that get answered, at most
     # held-out variants whose article is in the top options: clarify at least this share
     resolvable_clarified: float
+    lead: bool = True  # also fit the lead rule (policy.Thresholds.lead)
     holdout_articles: float = 0.15
     holdout_variants: float = 0.2
     seed: int = 0
@@ -134,25 +136,68 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     hits = [(scores(asked, b).argmax(axis=1) == labels[asked]).sum() for b in targets.blends]
     blend = targets.blends[int(np.argmax(hits))]
     known, other = scores(asked, blend), scores(unknown_rows, blend)
-    answer = _answer_threshold(known, labels[asked], other, targets)
+    answer, lead = _answer_rule(known, labels[asked], other, targets)
     clarify = _clarify_threshold(known, labels[asked], answer, targets)
-    return blend, Thresholds(answer, clarify, targets.margin, targets.max_options)
+    return blend, Thresholds(answer, clarify, targets.margin, targets.max_options, lead)
 
 
-def _answered(scores: np.ndarray, threshold: float, margin: float) -> np.ndarray:
+def _top_and_gap(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     top2 = -np.sort(-scores, axis=1)[:, :2]
-    return (top2[:, 0] >= threshold) & (top2[:, 0] - top2[:, 1] >= margin)
+    return top2[:, 0], top2[:, 0] - top2[:, 1]
+
+
+def _answered(scores: np.ndarray | tuple[np.ndarray, np.ndarray], threshold: float,
+              margin: float, lead: float = 1.0) -> np.ndarray:
+    """`scores`: per-article scores, or their (top, gap) from _top_and_gap."""
+    top, gap = scores if isinstance(scores, tuple) else _top_and_gap(scores)
+    return ((top >= threshold) & (gap >= margin)) | (gap >= lead)
+
+
+def _within_targets(known: np.ndarray | tuple, wrong_top: np.ndarray,
+                    other: np.ndarray | tuple, t: CalibrationTargets, threshold: float,
+                    lead: float = 1.0) -> bool:
+    wrong = (_answered(known, threshold, t.margin, lead) & wrong_top).mean()
+    unknown_answered = _answered(other, threshold, t.margin, lead).mean()
+    return bool(wrong <= t.wrong_rate and unknown_answered <= t.unknown_answered_rate)
 
 
 def _answer_threshold(known: np.ndarray, gold: np.ndarray, other: np.ndarray,
                       t: CalibrationTargets) -> float:
     wrong_top = known.argmax(axis=1) != gold
+    known_tg, other_tg = _top_and_gap(known), _top_and_gap(other)
     for threshold in _GRID:
-        wrong = (_answered(known, threshold, t.margin) & wrong_top).mean()
-        unknown_answered = _answered(other, threshold, t.margin).mean()
-        if wrong <= t.wrong_rate and unknown_answered <= t.unknown_answered_rate:
+        if _within_targets(known_tg, wrong_top, other_tg, t, float(threshold)):
             return float(threshold)
     return float(_GRID[-1])
+
+
+def _answer_rule(known: np.ndarray, gold: np.ndarray, other: np.ndarray,
+                 t: CalibrationTargets) -> tuple[float, float]:
+    """The answer threshold and the lead over the runner-up (policy.Thresholds)
+    that answer the most held-out variants correctly with both error rates within
+    the targets: for each lead on the grid (and 1.0, never), the lowest answer
+    threshold that keeps to them. A knowledge base whose neighbouring articles are
+    hard to tell apart so gets a high lead or none."""
+    wrong_top = known.argmax(axis=1) != gold
+    best = (_answer_threshold(known, gold, other, t), 1.0)
+    if not t.lead:
+        return best
+
+    known_tg, other_tg = _top_and_gap(known), _top_and_gap(other)
+
+    def correct(rule: tuple[float, float]) -> int:
+        return int((_answered(known_tg, rule[0], t.margin, rule[1]) & ~wrong_top).sum())
+
+    most = correct(best)
+    for lead in _LEAD_GRID[t.margin <= _LEAD_GRID]:
+        for threshold in _GRID:
+            if _within_targets(known_tg, wrong_top, other_tg, t, float(threshold),
+                               float(lead)):
+                rule = (float(threshold), float(lead))
+                if correct(rule) > most:
+                    best, most = rule, correct(rule)
+                break
+    return best
 
 
 def _clarify_threshold(known: np.ndarray, gold: np.ndarray, answer: float,
@@ -170,12 +215,12 @@ def dump(head: ArticleHead, thresholds: Thresholds) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, weights=head.weights, bias=head.bias, blend=np.array(head.blend),
              thresholds=np.array([thresholds.answer, thresholds.clarify, thresholds.margin,
-                                  thresholds.max_options], dtype=np.float64))
+                                  thresholds.max_options, thresholds.lead], dtype=np.float64))
     return buf.getvalue()
 
 
 def load(raw: bytes) -> tuple[ArticleHead, Thresholds]:
     data = np.load(io.BytesIO(raw))
-    a, c, m, k = data["thresholds"].tolist()
+    a, c, m, k, lead = data["thresholds"].tolist()
     head = ArticleHead(data["weights"], data["bias"], float(data["blend"]))
-    return head, Thresholds(a, c, m, int(k))
+    return head, Thresholds(a, c, m, int(k), lead)

@@ -30,6 +30,7 @@ from knowledge.answers.head import (
 )
 from knowledge.answers.index import VariantIndex
 from knowledge.answers.policy import Thresholds, decide
+from knowledge.answers.readings import readings
 from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
 from knowledge.models import Article, Decision
 from knowledge.store import ArticleStore
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 _HEAD_TTL_S = 30 * 24 * 3600
 # Bump when how questions are encoded or weighted changes: a cached head fitted
 # the old way must not be reused.
-_HEAD_VERSION = 2
+_HEAD_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ class KnowledgeService:
             margin=s.kb_head_margin, max_options=s.clarify_max_options,
             wrong_rate=s.kb_target_wrong_rate,
             unknown_answered_rate=s.kb_target_unknown_answered_rate,
-            resolvable_clarified=s.kb_target_resolvable_clarified)
+            resolvable_clarified=s.kb_target_resolvable_clarified,
+            lead=s.kb_answer_by_lead)
 
     async def _build_index(self) -> VariantIndex:
         articles = [a for a in await self.store.all() if a.status == "published"]
@@ -178,9 +180,13 @@ class KnowledgeService:
         customer_id lets a later clarification button press be matched to this query."""
         await self.ensure_fresh()
         scoring = self._scoring
-        vector = await self._embedder.encode_query_async(query)
-        matches = scoring.index.search(vector, k=max(5, self._settings.clarify_max_options),
-                                       head=scoring.head)
+        texts = readings(query)
+        vectors = (await asyncio.to_thread(self._embedder.encode_queries, texts)
+                   if len(texts) > 1 else [await self._embedder.encode_query_async(query)])
+        k = max(5, self._settings.clarify_max_options)
+        # the reading whose best article scores highest (knowledge/answers/readings.py)
+        matches = max((scoring.index.search(v, k=k, head=scoring.head) for v in vectors),
+                      key=lambda ms: ms[0].score if ms else -1.0)
         decision = decide(query, matches, scoring.thresholds)
         if decision.kind == "answer":
             decision = decision.model_copy(

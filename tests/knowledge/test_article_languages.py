@@ -187,7 +187,7 @@ def test_every_seed_article_has_a_german_version_written_for_customers():
     assert len(articles) == 46
     assert all(a.has("de") for a in articles)
     german = [a.text("de") for a in articles]
-    assert all(5 <= len(t.questions) <= 8 for t in german)
+    assert all(len(t.questions) >= 5 for t in german)
     questions = collections.Counter(q.casefold() for t in german for q in t.questions)
     assert [q for q, n in questions.items() if n > 1] == [], "a variant belongs to one article"
     english = {q.casefold() for a in articles for q in a.questions}
@@ -196,7 +196,7 @@ def test_every_seed_article_has_a_german_version_written_for_customers():
         assert ("sms" in article.channels) == ("sms" in text_de.channels), article.id
         if "sms" in text_de.channels:
             sms = text_de.channels["sms"]
-            assert len(sms) <= 160 and set(sms) <= GSM7, article.id  # one GSM-7 segment
+            assert len(sms) <= 306 and set(sms) <= GSM7, article.id  # two GSM-7 segments
         assert set(text_de.answer) <= GSM7 | {"*"}, article.id  # no UCS-2 on SMS
         # the shop says "Sie" to its customers, never "du"
         assert re.search(r"\b(Sie|Ihr\w*)\b", text_de.answer), article.id

@@ -128,3 +128,14 @@ def test_several_seeds_give_the_means_and_json_is_one_object(
     assert out["top1"] == pytest.approx(sum(p["top1"] for p in out["per_seed"]) / 3)
     assert out["answered_wrong"] == pytest.approx(
         sum(p["answered_wrong"] for p in out["per_seed"]) / 3)
+
+
+def test_a_set_without_articles_is_asked_against_the_seed_knowledge_base(tmp_path):
+    (tmp_path / "queries.jsonl").write_text(
+        json.dumps({"text": "Hi, where is my order?", "article": "track-order"}) + "\n")
+    bench = load_set(tmp_path)
+    seed = {a["id"]: a for a in bench.articles}
+    assert len(seed) >= 40 and bench.queries == [("Hi, where is my order?", "track-order")]
+    # every language's variants of an article, as the product's index matches them
+    assert "sendungsverfolgung" in seed["track-order"]["questions"]
+    assert "How do I track my order?" in seed["track-order"]["questions"]

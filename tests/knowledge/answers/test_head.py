@@ -118,3 +118,20 @@ def test_a_head_survives_the_round_trip_through_redis_bytes():
     again, thresholds = load(dump(head, Thresholds(0.7, 0.5, 0.05, 3)))
     assert thresholds == Thresholds(0.7, 0.5, 0.05, 3) and again.blend == pytest.approx(0.3)
     np.testing.assert_allclose(again.probabilities(x), head.probabilities(x), rtol=1e-6)
+
+
+def test_the_lead_is_fitted_within_the_same_targets_and_can_be_turned_off():
+    x, y, _ = clusters(20, 30, 1.1, seed=4)
+    _, with_lead = fit_thresholds(x, y, 20, TARGETS)
+    _, without = fit_thresholds(x, y, 20, replace(TARGETS, lead=False))
+    assert without.lead == 1.0  # never
+    assert TARGETS.margin <= with_lead.lead <= 1.0
+    if with_lead.lead < 1.0:  # a lead is only taken when it answers more held-out variants
+        assert with_lead.answer >= without.answer
+
+
+def test_a_fitted_lead_survives_the_round_trip_through_redis_bytes():
+    x, y, _ = clusters(4, 5, 0.3, seed=5)
+    head = fit_head(x, y, 4, regularisation=10.0)
+    thresholds = Thresholds(0.7, 0.5, 0.05, 3, lead=0.21)
+    assert load(dump(head, thresholds))[1] == thresholds

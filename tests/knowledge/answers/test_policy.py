@@ -31,3 +31,16 @@ def test_below_clarify_threshold_falls_back():
 
 def test_empty_knowledge_base_falls_back():
     assert decide("q", [], T).kind == "fallback"
+
+
+def test_a_clear_leader_below_the_answer_threshold_is_answered():
+    lead = Thresholds(answer=0.6, clarify=0.45, margin=0.03, max_options=3, lead=0.2)
+    d = decide("q", [m("returns", 0.55), m("refunds", 0.30)], lead)
+    assert d.kind == "answer" and d.matches[0].article_id == "returns"
+    # a leader not clear enough still gets the buttons, one below clarify the fallback
+    assert decide("q", [m("returns", 0.55), m("refunds", 0.40)], lead).kind == "clarify"
+    assert decide("q", [m("returns", 0.44), m("refunds", 0.10)], lead).kind == "fallback"
+
+
+def test_without_a_fitted_lead_only_the_answer_threshold_answers():
+    assert decide("q", [m("returns", 0.55), m("refunds", 0.05)], T).kind == "clarify"
