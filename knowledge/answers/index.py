@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from knowledge.answers.head import ArticleHead
+from knowledge.answers.spelling import Vocabulary
 from knowledge.models import Article, Match
 
 
 class VariantIndex:
     """Rows are question variants, grouped by article so that an article's score
     is the best score of any of its variants."""
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """The words of these articles, for correcting typos (made on first use)."""
+        return Vocabulary(list(self.articles.values()))
 
     def __init__(self, articles: list[Article], embeddings: np.ndarray) -> None:
         self.articles = {a.id: a for a in articles}

@@ -32,7 +32,7 @@ from knowledge.answers.index import VariantIndex
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.answers.readings import readings
 from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
-from knowledge.models import Article, Decision
+from knowledge.models import Article, Decision, Match
 from knowledge.store import ArticleStore
 from knowledge.topics import count_answer
 
@@ -180,14 +180,17 @@ class KnowledgeService:
         customer_id lets a later clarification button press be matched to this query."""
         await self.ensure_fresh()
         scoring = self._scoring
-        texts = readings(query)
-        vectors = (await asyncio.to_thread(self._embedder.encode_queries, texts)
-                   if len(texts) > 1 else [await self._embedder.encode_query_async(query)])
-        k = max(5, self._settings.clarify_max_options)
-        # the reading whose best article scores highest (knowledge/answers/readings.py)
-        matches = max((scoring.index.search(v, k=k, head=scoring.head) for v in vectors),
-                      key=lambda ms: ms[0].score if ms else -1.0)
+        matches = await self._best_reading(scoring, query)
         decision = decide(query, matches, scoring.thresholds)
+        if decision.kind != "answer":
+            # Not answered as written: typos corrected against the knowledge
+            # base's own words (knowledge/answers/spelling.py) may find it.
+            corrected = scoring.index.vocabulary.correct(query)
+            if corrected != query:
+                retried = await self._best_reading(scoring, corrected)
+                if retried and (not matches or retried[0].score > matches[0].score):
+                    matches = retried
+                    decision = decide(query, matches, scoring.thresholds)
         if decision.kind == "answer":
             decision = decision.model_copy(
                 update={"article": scoring.index.articles[decision.matches[0].article_id]}
@@ -198,6 +201,16 @@ class KnowledgeService:
             await self.store.record_unanswered(query, decision.kind, channel,
                                                customer_id=customer_id)
         return decision
+
+    async def _best_reading(self, scoring: Scoring, message: str) -> list[Match]:
+        """The matches of the reading of `message` whose best article scores
+        highest (knowledge/answers/readings.py)."""
+        texts = readings(message)
+        vectors = (await asyncio.to_thread(self._embedder.encode_queries, texts)
+                   if len(texts) > 1 else [await self._embedder.encode_query_async(message)])
+        k = max(5, self._settings.clarify_max_options)
+        return max((scoring.index.search(v, k=k, head=scoring.head) for v in vectors),
+                   key=lambda ms: ms[0].score if ms else -1.0)
 
     async def article(self, article_id: str) -> Article:
         article = await self.store.get(article_id)

@@ -17,42 +17,13 @@ alone ("dog" is not "do"), and so is anything with no close word.
 
 from __future__ import annotations
 
-import difflib
-import re
 from dataclasses import dataclass
 
 from knowledge.answers.service import KnowledgeService
-from knowledge.models import Article, Match
+from knowledge.answers.spelling import Vocabulary
+from knowledge.models import Match
 
-WORD = re.compile(r"[^\W\d_]+")
-MIN_WORD = 4
-CLOSE = 0.8
-
-
-class Vocabulary:
-    """The words of every article (titles, question variants, answers, in every
-    language), for correcting customers' typos."""
-
-    def __init__(self, articles: list[Article]) -> None:
-        words: set[str] = set()
-        for article in articles:
-            for code in article.languages:
-                text = article.text(code)
-                for part in (text.title, text.answer, *text.questions):
-                    words.update(w.casefold() for w in WORD.findall(part))
-        self.words = sorted(words)
-        self._known = set(words)
-
-    def correct(self, text: str) -> str:
-        """`text` with each unknown long word replaced by its closest known word."""
-        def fix(found: re.Match[str]) -> str:
-            word = found.group(0)
-            low = word.casefold()
-            if len(low) < MIN_WORD or low in self._known:
-                return word
-            close = difflib.get_close_matches(low, self.words, n=1, cutoff=CLOSE)
-            return close[0] if close else word
-        return WORD.sub(fix, text)
+__all__ = ["Suggestion", "Vocabulary", "suggest"]
 
 
 @dataclass(frozen=True)

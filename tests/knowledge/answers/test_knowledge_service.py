@@ -43,6 +43,19 @@ async def test_customer_wording_finds_the_right_article(service, query, article)
     assert decision.article.id == article
 
 
+@pytest.mark.parametrize("query, article", [
+    ("hw do i retrn somthing i dont lik", "how-to-return"),
+    ("wher is my parsel", "track-order"),
+])
+async def test_a_typo_heavy_question_finds_its_article(service, query, article):
+    decision = await service.decide(query, record=False)
+    if decision.kind == "answer":
+        assert decision.article.id == article
+    else:  # at least among the buttons
+        assert decision.kind == "clarify"
+        assert article in [o.article_id for o in decision.options]
+
+
 async def test_an_ambiguous_question_offers_buttons_for_the_candidates(service):
     decision = await service.decide("returns")
     reply = decision_reply(decision, "web")
