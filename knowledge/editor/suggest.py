@@ -37,7 +37,9 @@ async def suggest(service: KnowledgeService, vocabulary: Vocabulary, question: s
     """The article the assistant would at least offer for `question`, or None."""
     threshold = service.thresholds.clarify
     best: Suggestion | None = None
-    for wording in dict.fromkeys([question, vocabulary.correct(question)]):
+    # The corrected wording first: the assistant's own decision corrects typos
+    # too (knowledge/answers/spelling.py), so on a tie it is the reading that won.
+    for wording in dict.fromkeys([vocabulary.correct(question), question]):
         decision = await service.decide(wording, record=False)
         if decision.matches and (best is None or decision.matches[0].score > best.match.score):
             best = Suggestion(decision.matches[0], wording)
