@@ -65,6 +65,8 @@ async def test_search_edit_preview_publish_then_history_and_rollback(gateway, br
 
     answer = page.get_by_test_id("f-answer")
     await answer.fill(original + "\n\nWe now take **Klarna** — pay in 3 😀.")
+    # The seed's short SMS variant would go out by SMS instead: without it, the answer does.
+    await page.get_by_test_id("f-ch-sms").fill("")
     preview = page.get_by_test_id("kb-preview")
     await expect(preview.locator("strong", has_text="Klarna")).to_be_visible()  # web chat
     await page.get_by_test_id("preview-tab-sms").click()

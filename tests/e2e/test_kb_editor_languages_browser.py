@@ -50,8 +50,9 @@ async def test_the_german_version_is_edited_beside_the_english_and_saved(gateway
     await page.get_by_test_id("preview-lang-de").click()
     await expect(preview.locator("strong", has_text="Klarna")).to_be_visible()
     await expect(preview.get_by_test_id("preview-summary")).to_contain_text("German")
-    await page.get_by_test_id("preview-tab-sms").click()
-    await expect(preview.get_by_test_id("preview-message").first).to_contain_text("Klarna")
+    await page.get_by_test_id("preview-tab-sms").click()  # the short German SMS variant goes
+    await expect(preview.get_by_test_id("preview-summary")).to_contain_text("sms variant")
+    await expect(preview.get_by_test_id("preview-message").first).to_contain_text("Wir akzeptieren")
     await expect(preview.get_by_test_id("preview-summary")).to_contain_text("GSM-7")
     await page.get_by_test_id("preview-lang-en").click()
     await expect(preview.get_by_test_id("preview-message").first).not_to_contain_text("Klarna")

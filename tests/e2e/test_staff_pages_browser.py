@@ -190,7 +190,7 @@ async def test_a_telegram_rating_counts_under_telegram_and_an_sms_rating_under_s
                                  b for b in asked["buttons"] if b.startswith("5 "))))
     sms = await scene.until(lambda: _sms_rating_question(scene, "+15551230002"),
                             what="the rating question by SMS")
-    option = re.search(r"(\d) for 4 \*\*\*\* ", sms["text"])  # SMS sends ★ as *
+    option = re.search(r"(\d) for \*\*\*\* ", sms["text"])  # SMS sends ★ as *
     assert option, sms["text"]
     await scene.sandbox_post("/twilio/_sandbox/send", user="+15551230002", text=option[1])
 
@@ -223,7 +223,8 @@ async def _telegram_rating_question(scene, user: str) -> dict | None:
 
 async def _sms_rating_question(scene, phone: str) -> dict | None:
     lines = await scene.sandbox_get("/twilio/_sandbox/transcript", user=phone)
-    return next((line for line in lines if "for 4 ****" in line.get("text", "")), None)
+    # SMS numbers rating options by their score: "Reply 5 for ***** Excellent, 4 for **** …"
+    return next((line for line in lines if "4 for ****" in line.get("text", "")), None)
 
 
 async def _rated(service: HandoffService, *refs: str) -> bool:

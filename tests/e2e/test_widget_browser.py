@@ -147,15 +147,16 @@ async def test_the_header_shows_the_queue_position_then_the_agent_then_the_assis
     await expect(status(page)).to_have_text("Waiting for a person — you're number 2",
                                             timeout=20_000)
     await handoff.resolve(ahead.ref, "admin")  # the one ahead leaves: we move up
-    await expect(status(page)).to_have_text("Waiting for a person — you're next")
+    await expect(status(page)).to_have_text("Waiting for a person — you're next",
+                                            timeout=20_000)
 
     await StaffStore(redis).create("sam", "correct horse battery", ["agent"], "Sam")
     await handoff.claim(mine.ref, "sam")
-    await expect(status(page)).to_have_text("Sam from Customer support")
+    await expect(status(page)).to_have_text("Sam from Customer support", timeout=20_000)
     await expect(status(page)).to_have_attribute("data-conversation", "agent")
 
     await handoff.resolve(mine.ref, "sam")
-    await expect(status(page)).to_have_text(ASSISTANT)
+    await expect(status(page)).to_have_text(ASSISTANT, timeout=20_000)
     assert page.errors == []
 
 
