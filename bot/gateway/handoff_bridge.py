@@ -264,6 +264,12 @@ class HandoffBridge:
                 if event.get("type") not in STATE_EVENTS:
                     continue
                 try:
+                    # Pub/sub is one namespace for the whole Redis server: an event
+                    # about a ticket this database does not hold (another deployment
+                    # on another database) is not ours to answer with a header.
+                    held = await self.handoff.queue.find(event["ticket"]["ref"])
+                    if held is None or held.customer_id != event["ticket"]["customer_id"]:
+                        continue
                     await self._update_states(event["ticket"])
                     if event["type"] in QUEUE_EVENTS:
                         await self._update_team(event["ticket"]["team"])

@@ -155,6 +155,10 @@ async def test_try_a_question_shows_the_decision_and_the_scored_matches(gateway,
 async def test_customer_and_editor_text_is_shown_as_text_never_run(gateway, browser):
     base, redis = gateway
     page = await editor_page(browser, base, "edna")
+    # The page's first list seeds the knowledge base; saved before that, the attack
+    # would be the only article (nothing seeds a store that is not empty).
+    await expect(page.locator("#kb-count")).to_have_text(re.compile(r"^\d{2,} articles"),
+                                                         timeout=30_000)
     attack = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
     await ArticleStore(redis).save(Article(
         id="attack", title=f"Attack {attack}", questions=(attack,),
