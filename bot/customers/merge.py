@@ -114,11 +114,6 @@ class Customers:
             customer_id = nxt
         return customer_id
 
-    async def last_seen(self, customer_id: str) -> float | None:
-        """When the customer last wrote (None before their first message)."""
-        raw = await self._redis.hget(self._keys.customer(customer_id), "last_seen")
-        return float(raw) if raw is not None else None
-
     async def display_name(self, customer_id: str) -> str:
         """The channel's name for the customer ("" when none)."""
         return await self._redis.hget(self._keys.customer(customer_id), "display_name") or ""
