@@ -36,7 +36,7 @@ from bot.gateway.router import Router
 from bot.gateway.services import Services, services
 from bot.infra.children import DOWN_STATES, read_status
 from bot.infra.live import LiveHub
-from bot.infra.streams import KeepAlive, StreamWorker
+from bot.infra.streams import AckWith, KeepAlive, StreamWorker
 from bot.rasa_store.sessions import RasaSessions, SessionRule
 from bot.rendering.previews import PREVIEWS
 from core import language, webauth
@@ -133,9 +133,9 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
                         backoff_max_s=settings.retry_backoff_max_s,
                         lease_ms=settings.reclaim_idle_ms, rasa_redis=rasa_redis)
 
-        async def route(entry_id: str, fields: dict, keep_alive: KeepAlive) -> None:
-            await router.handle(entry_id, InboundMessage.model_validate_json(fields["m"]),
-                                keep_alive)
+        async def route(entry_id: str, fields: dict, keep_alive: KeepAlive) -> AckWith | None:
+            return await router.handle(
+                entry_id, InboundMessage.model_validate_json(fields["m"]), keep_alive)
 
         # One consumer name per process slot (host and port): a restarted gateway
         # resumes its own pending messages and replies at once.

@@ -306,3 +306,14 @@ def sync_text_client(url: str | None = None, **kwargs: Any) -> Any:
 def _cluster() -> Any:
     """core/redis_cluster.py, imported only for a Cluster URL."""
     return importlib.import_module("core.redis_cluster")
+
+
+def plain_pipeline(redis: Redis) -> Any:
+    """A pipeline (not a transaction) on a Redis known not to be a Cluster, so it
+    may hold what redis-py's cluster pipelines refuse (PUBLISH, EVALSHA): for a
+    caller with a Cluster branch of its own, or for Rasa's Redis, which Rasa 3.6
+    cannot use as a Cluster (core/settings.py). tests/slot_guard.py, which
+    otherwise refuses those in a pipeline, lets this one hold them."""
+    pipe = redis.pipeline(transaction=False)
+    pipe.not_a_cluster = True  # read by tests/slot_guard.py
+    return pipe

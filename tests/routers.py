@@ -30,9 +30,16 @@ class WiredRouter:
     customers: Customers
     verified: VerifiedAttributes
     links: LinkCodes
+    router_redis: Redis
 
     async def handle(self, stream_id: str, message: InboundMessage) -> None:
-        await self.router.handle(stream_id, message)
+        """As the inbound stream worker runs it: what the router asks to be written
+        with the acknowledgement is written (there is no stream entry to ack)."""
+        ack_with = await self.router.handle(stream_id, message)
+        if ack_with is not None:
+            async with self.router_redis.pipeline(transaction=False) as pipe:
+                ack_with(pipe)
+                await pipe.execute()
 
 
 def wired_router(redis: Redis, rasa: RasaClient, channels: dict[str, ChannelAdapter], *,
@@ -48,4 +55,4 @@ def wired_router(redis: Redis, rasa: RasaClient, channels: dict[str, ChannelAdap
                     backoff_s=backoff_s, backoff_max_s=backoff_max_s, lease_ms=lease_ms,
                     delay_notice_s=delay_notice_s, typing_after_s=typing_after_s)
     return WiredRouter(router, IdentityStore(redis), transcripts, Customers(redis),
-                       VerifiedAttributes(redis), links)
+                       VerifiedAttributes(redis), links, redis)

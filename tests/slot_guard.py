@@ -152,8 +152,9 @@ def installed() -> Iterator[None]:
     async def execute(self: Pipeline, raise_on_error: bool = True) -> Any:
         if GUARD.paused:
             return await original_execute(self, raise_on_error)
-        for args, _options in self.command_stack:
-            GUARD.check_pipelined(args)
+        if not getattr(self, "not_a_cluster", False):  # core.redis.plain_pipeline
+            for args, _options in self.command_stack:
+                GUARD.check_pipelined(args)
         if self.is_transaction or self.explicit_transaction:
             GUARD.check_transaction(self)
         else:

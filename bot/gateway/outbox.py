@@ -9,12 +9,14 @@ import logging
 import uuid
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.channels.base import ChannelAdapter, ChannelSendError, Recipient
 from bot.gateway.keys import GATEWAY_KEYS, GatewayKeys
 from bot.infra import metrics
-from bot.infra.streams import KeepAlive, StreamWorker
+from bot.infra.streams import AckWith, KeepAlive, StreamWorker
 from core.models import TranscriptEntry
+from core.redis import plain_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +27,21 @@ class Outbox:
         self._keys = keys
 
     async def enqueue(self, channel: str, recipient: Recipient, entry: TranscriptEntry) -> str:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            outbox_id = self.enqueue_in(pipe, channel, recipient, entry)
+            await pipe.execute()
+        return outbox_id
+
+    def pipeline(self) -> Pipeline:
+        """A pipeline on the outbox's Redis, for enqueue_in with other writes
+        (core.redis.plain_pipeline: the caller knows it is no Cluster)."""
+        return plain_pipeline(self._redis)
+
+    def enqueue_in(self, pipe: Pipeline, channel: str, recipient: Recipient,
+                   entry: TranscriptEntry) -> str:
+        """enqueue as part of the caller's pipeline; the outbox id."""
         outbox_id = uuid.uuid4().hex
-        await self._redis.xadd(
+        pipe.xadd(
             self._keys.outbox_stream,
             {
                 "outbox_id": outbox_id,
@@ -76,11 +91,12 @@ class OutboxSender:
             consumer=consumer,
         )
 
-    async def _deliver(self, entry_id: str, fields: dict, keep_alive: KeepAlive) -> None:
+    async def _deliver(self, entry_id: str, fields: dict, keep_alive: KeepAlive
+                       ) -> AckWith | None:
         outbox_id = fields["outbox_id"]
         done_key = self._keys.outbox_done(outbox_id)
         if await self._redis.exists(done_key):
-            return  # delivered before a crash kept us from acknowledging
+            return None  # delivered before a crash kept us from acknowledging
         channel = self._channels.get(fields["channel"])
         if channel is None:
             raise LookupError(f"no channel adapter {fields['channel']!r} for outbox {outbox_id}")
@@ -101,5 +117,6 @@ class OutboxSender:
                 await keep_alive()
                 await asyncio.sleep(wait)
                 delay = min(delay * 2, self._backoff_max_s)
-        await self._redis.set(done_key, "1", ex=7 * 24 * 3600)
         metrics.OUTBOUND_MESSAGES.labels(channel=fields["channel"]).inc()
+        # delivered: recorded with the acknowledgement, in one round trip
+        return lambda pipe: pipe.set(done_key, "1", ex=7 * 24 * 3600)

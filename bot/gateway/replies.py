@@ -32,8 +32,14 @@ class ReplySender:
                             text=message.text, buttons=message.buttons,
                             article=message.article, decision=message.decision),
         )
-        await self._outbox.enqueue(channel, recipient, entry)
-        await self._hub.publish_log(recipient.customer_id, entry)
+        if self._hub.publishes_in_pipelines:
+            async with self._outbox.pipeline() as pipe:  # one round trip for both
+                self._outbox.enqueue_in(pipe, channel, recipient, entry)
+                self._hub.publish_log_in(pipe, recipient.customer_id, entry)
+                await pipe.execute()
+        else:
+            await self._outbox.enqueue(channel, recipient, entry)
+            await self._hub.publish_log(recipient.customer_id, entry)
         if message.decision:
             metrics.KNOWLEDGE_DECISIONS.labels(decision=message.decision).inc()
         return entry

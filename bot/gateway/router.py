@@ -31,6 +31,7 @@ from bot.gateway.replies import ReplySender
 from bot.gateway.turns import Lease, TurnLeases
 from bot.infra import metrics
 from bot.infra.live import LiveHub
+from bot.infra.streams import AckWith
 from bot.rasa_store.store import RasaStore
 from core.i18n import N_, text
 from core.language import count_words, detect_language, language_choice
@@ -170,30 +171,31 @@ class Router:
         self._typing_after_s = typing_after_s
 
     async def handle(self, stream_id: str, message: InboundMessage,
-                     keep_alive: KeepAlive = _no_keep_alive) -> None:
+                     keep_alive: KeepAlive = _no_keep_alive) -> AckWith | None:
         """Handle one inbound stream entry; `keep_alive` keeps the entry ours
-        while the assistant is retried."""
+        while the assistant is retried. What it returns marks the message
+        answered along with the entry's acknowledgement (bot/infra/streams.py)."""
         first, link_answer = await self._arrival(stream_id, message)
         if not first:
             metrics.DUPLICATES.labels(channel=message.channel).inc()
-            return
+            return None
         if await self._answers_link_request(stream_id, message, link_answer):
             await self._gateway_turn(stream_id, message,
                                      lambda: self._confirm_reply(stream_id, message))
-            return
+            return None
         choice = language_choice(message.text) if message.button_payload is None else None
         if choice is not None:  # "Deutsch", "in English": the gateway answers it
             await self._gateway_turn(stream_id, message,
                                      lambda: self._language_reply(message, choice))
-            return
+            return None
         command = link_command(message)
         if command is not None:
             await self._gateway_turn(stream_id, message,
                                      lambda: self._link_reply(message, *command))
-            return
+            return None
         if message.shared_contact:
             await self._gateway_turn(stream_id, message, lambda: self._contact_reply(message))
-            return
+            return None
         customer_id = await self._identities.resolve(
             message.channel, message.channel_user_id, message.display_name
         )
@@ -230,43 +232,45 @@ class Router:
             await self._count_conversation(last_seen, message)
             detected, language = await self._detect(customer_id, message)
             entry = await self._transcripts.append(customer_id, _customer_entry(message, detected))
-            await self._hub.publish_entry(customer_id, entry)
-            await self._hub.publish_log(customer_id, entry)
+            # once a language was detected, the customer's is on record: the widget
+            # may take it from the frame
+            await self._hub.publish_customer_entry(customer_id, entry,
+                                                   language if detected else None)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
 
         owner = owner or OWNER_BOT
         if answered:
-            return
+            return None
         if await self._quotes_someone_elses_ticket(customer_id, message.text):
             # Not one word about that ticket: only how to connect it, if it is theirs.
             await self.send(message.channel, recipient, OutboundMessage(
                 text=_t(await self._languages.get(customer_id), TICKET_NOT_HERE_TEXT),
                 author="system"))
             await self._redis.hset(progress, "answered", "1")
-            return
+            return None
         if owner != OWNER_BOT:
             # A person owns the conversation: the bot stays silent. The agent sees
             # the message live; a waiting customer may hear their queue position.
             if first_time:
                 await self._handoff.person_owned(customer_id, owner, message, recipient)
-            return
+            return None
         if await self._handoff.before_bot(customer_id, message, recipient):
             await self._redis.hset(progress, "answered", "1")
-            return  # a CSAT answer, or a returning customer handed to their agent
+            return None  # a CSAT answer, or a returning customer handed to their agent
         delay = _Delay()
         watch = asyncio.create_task(self._delay_watch(message, recipient, delay))
         try:
             replies = await self._leased_turn(stream_id, message, recipient, keep_alive, delay,
                                               _TurnContext(sender, language))
             if replies is None:
-                return  # answered by another gateway
+                return None  # answered by another gateway
             for reply in replies:
                 await self.send(message.channel, recipient, reply)
-            await self._redis.hset(progress, "answered", "1")
         finally:
             watch.cancel()
         if delay.told:
             await self._channels[message.channel].notice(recipient, "clear", "")
+        return lambda pipe: pipe.hset(progress, "answered", "1")
 
     async def _leased_turn(self, stream_id: str, message: InboundMessage, recipient: Recipient,
                            keep_alive: KeepAlive, delay: _Delay, known: _TurnContext
@@ -341,8 +345,7 @@ class Router:
             await self._identities.touch(customer_id, message.channel, message.channel_user_id)
             entry = await self._transcripts.append(
                 customer_id, _customer_entry(message, _message_language(message)))
-            await self._hub.publish_entry(customer_id, entry)
-            await self._hub.publish_log(customer_id, entry)
+            await self._hub.publish_customer_entry(customer_id, entry)
             metrics.INBOUND_MESSAGES.labels(channel=message.channel).inc()
         if answered:
             return
@@ -478,14 +481,15 @@ class Router:
                                              words=count_words(message.text))
         return detected, now
 
-    async def _sync_language(self, customer_id: str, sender: str, language: str | None) -> None:
+    async def _sync_language(self, customer_id: str, sender: str, language: str | None,
+                             heard: str | None = None) -> None:
         """Before a bot turn: Rasa's `language` slot follows the customer's
         language (`language`, when this turn knows it already). What this
         conversation last heard is kept per Rasa sender (with a TTL), so the
-        extra call to Rasa happens only on a change."""
+        extra call to Rasa happens only on a change (`heard`: read already)."""
         language = language or await self._languages.get(customer_id)
         key = self._keys.rasa_language(customer_id)
-        if await self._redis.hget(key, sender) == language:
+        if (heard or await self._redis.hget(key, sender)) == language:
             return
         if await self._rasa.set_language(sender, language):
             async with self._redis.pipeline(transaction=True) as pipe:  # one key
@@ -550,12 +554,14 @@ class Router:
         backoff = self._backoff_s
         typing = _Typing(channel, recipient, self._typing_after_s)
         sender = known.sender
+        heard: str | None = None  # the language this Rasa conversation last heard
         try:
             while True:
                 started = time.perf_counter()
                 try:
                     if sender is None:
-                        sender = await self._turn_sender(stream_id, recipient.customer_id)
+                        sender, heard = await self._turn_sender(stream_id,
+                                                                recipient.customer_id)
                     if check_first:
                         await self._rasa_idle(sender, keep_alive)
                         recorded = await self._rasa.recorded_turn(sender, stream_id)
@@ -563,7 +569,9 @@ class Router:
                             log.info("%s was answered by Rasa before; its replies are reused",
                                      stream_id)
                             return recorded
-                    await self._sync_language(recipient.customer_id, sender, known.language)
+                    await self._sync_language(recipient.customer_id, sender, known.language,
+                                              heard)
+                    heard = None  # a retry asks again
                     replies = await self._rasa.turn(sender, text, metadata)
                     metrics.BOT_TURN_SECONDS.observe(time.perf_counter() - started)
                     return replies
@@ -579,19 +587,21 @@ class Router:
         finally:
             await typing.stop()
 
-    async def _turn_sender(self, stream_id: str, customer_id: str) -> str:
+    async def _turn_sender(self, stream_id: str, customer_id: str) -> tuple[str, str | None]:
         """The Rasa conversation of this message's turn, chosen once (kept in its
         progress): a retry, or a gateway taking the entry over, asks the same
         conversation whether it was answered already. (Called when the progress
         read at the start held none; if another gateway chose meanwhile, its
-        choice stands.)"""
+        choice stands.) With it, in the same round trip, the language that
+        conversation last heard (None: not known here)."""
         progress = self._keys.inbound_progress(stream_id)
         sender = await self._rasa.sender_id(customer_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hsetnx(progress, "rasa_sender", sender)
             pipe.hget(progress, "rasa_sender")
-            _, chosen = await pipe.execute()
-        return str(chosen)
+            pipe.hget(self._keys.rasa_language(customer_id), sender)
+            _, chosen, heard = await pipe.execute()
+        return str(chosen), heard if chosen == sender else None
 
     async def _rasa_idle(self, customer_id: str, keep_alive: KeepAlive) -> None:
         """Wait (at most a lease's length) until Rasa holds no lock on the

@@ -17,12 +17,15 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.infra.keys import LIVE_KEYS, LiveKeys
 from bot.rendering.web import entry_view
 from core.models import TranscriptEntry
+from core.redis import plain_pipeline
 from handoff.lookup import EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -63,8 +66,39 @@ class LiveHub:
 
     async def publish_log(self, customer_id: str, entry: TranscriptEntry) -> None:
         """Every transcript entry, for agent consoles watching this customer."""
-        await self._redis.publish(self._keys.live_log(customer_id), json.dumps(
-            {"type": "entry", "customer_id": customer_id, "entry": entry_view(entry)}))
+        await self._redis.publish(*self._log_frame(customer_id, entry))
+
+    @property
+    def publishes_in_pipelines(self) -> bool:
+        """Whether publish_log_in may be used: redis-py's cluster pipelines refuse
+        PUBLISH (a pipeline there is routed by its keys, and a channel is none)."""
+        return not isinstance(self._redis, RedisCluster)
+
+    def publish_log_in(self, pipe: Pipeline, customer_id: str, entry: TranscriptEntry) -> None:
+        """publish_log as part of the caller's pipeline (one round trip with its
+        other writes); only where publishes_in_pipelines."""
+        pipe.publish(*self._log_frame(customer_id, entry))
+
+    async def publish_customer_entry(self, customer_id: str, entry: TranscriptEntry,
+                                     language: str | None = None) -> None:
+        """A customer's own message, to their open widgets and to agent consoles
+        in one round trip. `language`: the customer's language after this message
+        (the widget's labels follow it without asking Redis)."""
+        frame: dict = {"type": "entry", "entry": entry_view(entry)}
+        if language is not None:
+            frame["language"] = language
+        if not self.publishes_in_pipelines:
+            await self.publish(customer_id, frame)
+            await self.publish_log(customer_id, entry)
+            return
+        async with plain_pipeline(self._redis) as pipe:
+            pipe.publish(self._keys.live(customer_id), json.dumps(frame))
+            self.publish_log_in(pipe, customer_id, entry)
+            await pipe.execute()
+
+    def _log_frame(self, customer_id: str, entry: TranscriptEntry) -> tuple[str, str]:
+        return self._keys.live_log(customer_id), json.dumps(
+            {"type": "entry", "customer_id": customer_id, "entry": entry_view(entry)})
 
     def subscribe(self, customer_id: str):
         return self._subscribe(self._keys.live(customer_id))

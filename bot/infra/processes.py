@@ -37,6 +37,9 @@ def gateway_argv(settings: Settings, host: str, port: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", "bot.app:create_app", "--factory",
             "--host", host, "--port", str(port),
             "--ws-max-size", str(settings.max_frame_bytes * 4), "--no-access-log",
+            # chat frames are a few hundred bytes: deflate saves little on them and
+            # costs CPU per frame and a compression context per open widget
+            "--ws-per-message-deflate", "false",
             # the client address is ours to work out (core/addresses.py): uvicorn
             # would otherwise believe X-Forwarded-For from 127.0.0.1 by default
             "--no-proxy-headers",

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Hashable
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -22,10 +23,13 @@ from bot.infra.keyed import KeyedSerializer
 log = logging.getLogger(__name__)
 
 KeepAlive = Callable[[], Awaitable[None]]
+# What a handler may ask to be written with the entry's acknowledgement, in one
+# round trip (e.g. "this message is answered"): it adds its commands to the pipeline.
+AckWith = Callable[[Pipeline], object]
 # A handler gets the entry id, its fields, and a keep-alive for that entry: call
 # it during long work (retries with backoff) so that no other replica re-claims
-# the entry while it is still being handled.
-Handler = Callable[[str, dict, KeepAlive], Awaitable[None]]
+# the entry while it is still being handled. It may return an AckWith.
+Handler = Callable[[str, dict, KeepAlive], Awaitable["AckWith | None"]]
 KeyOf = Callable[[dict], Hashable]
 
 # Reset the idle time of the entries this consumer still owns (one round trip for
@@ -244,7 +248,7 @@ class StreamWorker:
         try:
             if self._ordered:
                 await self._older_first(entry_id, self._key_of(fields))
-            await self._handler(entry_id, fields, lambda: self.keep_alive(entry_id))
+            ack_with = await self._handler(entry_id, fields, lambda: self.keep_alive(entry_id))
         except asyncio.CancelledError:
             raise
         except (RedisConnectionError, RedisTimeoutError):
@@ -261,14 +265,21 @@ class StreamWorker:
             return
         finally:
             self._in_flight.discard(entry_id)
-        await self._acknowledge(entry_id)
+        await self._acknowledge(entry_id, ack_with=ack_with)
 
-    async def _acknowledge(self, entry_id: str, dead: dict | None = None) -> None:
+    async def _acknowledge(self, entry_id: str, dead: dict | None = None,
+                           ack_with: AckWith | None = None) -> None:
         try:
             if dead is not None:
                 await self._redis.xadd(self._dead_letter, dead, maxlen=10_000,
                                        approximate=True)
-            await self._redis.xack(self._stream, self._group, entry_id)
+            if ack_with is None:
+                await self._redis.xack(self._stream, self._group, entry_id)
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    ack_with(pipe)  # first: should the ack fail, the entry is re-claimed
+                    pipe.xack(self._stream, self._group, entry_id)
+                    await pipe.execute()
         except (RedisConnectionError, RedisTimeoutError) as error:
             # Handled, but Redis went away before the ack: the entry stays pending,
             # is re-claimed and handled again (handlers are idempotent).

@@ -22,11 +22,14 @@ into the new conversation (bot/gateway/rasa_client.py, RasaClient.sender_id)."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
-from bot.rasa_store.keys import RASA_KEYS, RasaKeys, session_sender
+from bot.rasa_store.keys import RASA_KEYS, SESSION_SEPARATOR, RasaKeys, session_sender
+from core.redis import plain_pipeline
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,31 @@ class Session:
     previous: str | None  # the session before, while its slots are still to be carried
 
 
+# One step on the customer's session hash (one key): read it, decide whether the
+# turn starting now (ARGV[1]) opens a new session (a person resolved it, idle for
+# ARGV[2] seconds, or session ARGV[5] was found too big), record the turn. Atomic,
+# so two turns of one customer choosing at once (two channels) agree.
+_CHOOSE = """
+local v = redis.call('HMGET', KEYS[1], 'n', 'at', 'end', 'carry')
+local n = tonumber(v[1]) or 0
+local new = v[3] ~= false or tonumber(ARGV[5]) == n or
+    (v[2] ~= false and tonumber(ARGV[1]) - tonumber(v[2]) > tonumber(ARGV[2]))
+local carry = v[4]
+if new then
+  if n == 0 then carry = ARGV[3] else carry = ARGV[3] .. ARGV[4] .. n end
+  n = n + 1
+  redis.call('HSET', KEYS[1], 'n', n, 'at', ARGV[1], 'carry', carry)
+  redis.call('HDEL', KEYS[1], 'end')
+else
+  redis.call('HSET', KEYS[1], 'n', n, 'at', ARGV[1])
+end
+return {n, carry}
+"""
+_CHOOSE_SHA = hashlib.sha1(_CHOOSE.encode()).hexdigest()
+# Customers whose current session this process remembers (a guess, checked).
+_REMEMBERED = 50_000
+
+
 class RasaSessions:
     def __init__(self, redis: Redis, rule: SessionRule = SessionRule(),
                  keys: RasaKeys = RASA_KEYS) -> None:
@@ -48,6 +76,7 @@ class RasaSessions:
         self._redis = redis
         self._rule = rule
         self._keys = keys
+        self._last: dict[str, int] = {}  # customer -> the session of their last turn here
 
     async def current(self, customer_id: str) -> int:
         raw = await self._redis.hget(self._keys.rasa_session(customer_id), "n")
@@ -56,25 +85,53 @@ class RasaSessions:
     async def choose(self, customer_id: str, now: float) -> Session:
         """The session of a turn starting `now`: the current one, or a new one
         when the rule says so. Two turns of one customer choosing at once (two
-        channels) agree: both start from the same `n`. A new session stays "to
+        channels) agree: the choice is one atomic step. A new session stays "to
         carry" (`previous` set) until `carried` is called, so slots a failed
-        carry left behind are carried by the next turn."""
-        key = self._keys.rasa_session(customer_id)
-        raw_n, raw_at, ended, carry = await self._redis.hmget(key, ["n", "at", "end", "carry"])
-        n = int(raw_n or 0)
-        new = bool(ended) or (raw_at is not None and now - float(raw_at) > self._rule.idle_s)
-        if not new:
-            size = await self._redis.strlen(self._keys.rasa_tracker(session_sender(customer_id, n)))
-            new = size > self._rule.max_tracker_bytes
-        if new:
-            carry = session_sender(customer_id, n)
-            n += 1
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hset(key, mapping={"n": n, "at": repr(now), **({"carry": carry} if new else {})})
-            if ended:
-                pipe.hdel(key, "end")
-            await pipe.execute()
+        carry left behind are carried by the next turn.
+
+        One round trip as a rule: the size of the tracker of the session this
+        process saw last for the customer is read along with the choice; only
+        when the session turns out another one is its size read on its own."""
+        guess = self._last.get(customer_id, 0)
+        async with plain_pipeline(self._redis) as pipe:
+            # EVALSHA by hand: a registered script in a pipeline costs a SCRIPT
+            # EXISTS round trip on every execute
+            pipe.evalsha(_CHOOSE_SHA, 1, *self._step_args(customer_id, now, -1))
+            pipe.strlen(self._tracker(customer_id, guess))
+            chosen, size = await pipe.execute(raise_on_error=False)
+        if isinstance(chosen, NoScriptError):  # a restarted Redis: load it and go on
+            chosen = await self._step(customer_id, now, too_big=-1)
+        elif isinstance(chosen, Exception):
+            raise chosen
+        if isinstance(size, Exception):
+            raise size
+        n, carry = int(chosen[0]), chosen[1]
+        if carry is None:  # not new: the size rule may still start one
+            if n != guess:
+                size = await self._redis.strlen(self._tracker(customer_id, n))
+            if size > self._rule.max_tracker_bytes:
+                chosen = await self._step(customer_id, now, too_big=n)
+                n, carry = int(chosen[0]), chosen[1]
+        if len(self._last) >= _REMEMBERED:
+            self._last.clear()
+        self._last[customer_id] = n
         return Session(session_sender(customer_id, n), carry)
+
+    async def _step(self, customer_id: str, now: float, too_big: int) -> list:
+        args = self._step_args(customer_id, now, too_big)
+        try:
+            return await self._redis.evalsha(_CHOOSE_SHA, 1, *args)
+        except NoScriptError:  # a restarted Redis
+            await self._redis.script_load(_CHOOSE)
+            return await self._redis.evalsha(_CHOOSE_SHA, 1, *args)
+
+    def _step_args(self, customer_id: str, now: float, too_big: int) -> tuple:
+        """_CHOOSE's arguments after its key count: its key, then ARGV."""
+        return (self._keys.rasa_session(customer_id), repr(now), self._rule.idle_s,
+                customer_id, SESSION_SEPARATOR, too_big)
+
+    def _tracker(self, customer_id: str, n: int) -> str:
+        return self._keys.rasa_tracker(session_sender(customer_id, n))
 
     async def carried(self, customer_id: str) -> None:
         """The new session has the slots of the one before."""

@@ -285,3 +285,29 @@ class contextlib_all:
     async def __aexit__(self, *exc) -> None:
         for manager in self._managers:
             await manager.__aexit__(*exc)
+
+
+async def test_a_reply_and_a_customer_message_are_published_on_the_cluster(cc):
+    """Cluster pipelines refuse PUBLISH (redis-py routes a pipeline by keys): the
+    hub publishes there one frame at a time."""
+    from bot.channels.base import Recipient
+    from bot.gateway.outbox import Outbox
+    from bot.gateway.replies import ReplySender
+    from core.models import OutboundMessage
+
+    hub = LiveHub(cc)
+    await hub.start()
+    customer = "c_" + "x" * 16
+    try:
+        async with hub.subscribe(customer) as frames, hub.subscribe_log(customer) as log:
+            entry_ = await TranscriptStore(cc).append(customer, entry("where is my parcel?"))
+            await hub.publish_customer_entry(customer, entry_, "en")
+            assert (await asyncio.wait_for(frames.get(), 5))["language"] == "en"
+            assert (await asyncio.wait_for(log.get(), 5))["entry"]["text"] == entry_.text
+            sent = await ReplySender(TranscriptStore(cc), Outbox(cc), hub).send(
+                "telegram", Recipient(customer, "42"), OutboundMessage(text="On its way."))
+            assert (await asyncio.wait_for(log.get(), 5))["entry"]["id"] == sent.id
+        outbox = await cc.xrange(GATEWAY_KEYS.outbox_stream)
+        assert [json.loads(f["entry"])["text"] for _, f in outbox] == ["On its way."]
+    finally:
+        await hub.stop()

@@ -308,10 +308,12 @@ async def _push(websocket: WebSocket, svc: Services, visitor: str, current: _Cur
                             current.created.clear()
                         break
                     continue
-                if frame.get("type") == "entry":
+                if frame.get("type") == "entry" and frame["entry"].get("author") != "bot":
                     # The customer's language may have changed with this turn
-                    # (detected, or chosen): the widget's labels follow it.
-                    language = await current.speaks(svc)
+                    # (detected, or chosen): the widget's labels follow it. A
+                    # customer's message carries it (the router knows it); the
+                    # assistant's replies never change it.
+                    language = frame.get("language") or await current.speaks(svc)
                     if language != current.language:
                         current.language = language
                         await websocket.send_json({"type": "language", "language": language})

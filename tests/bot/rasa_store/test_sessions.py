@@ -36,3 +36,11 @@ async def test_a_customer_keeps_their_conversation_until_idle_too_big_or_resolve
 def test_a_sender_names_its_customer():
     assert customer_of_sender(session_sender("c_ada", 4)) == "c_ada"
     assert customer_of_sender(session_sender("c_ada", 0)) == "c_ada"
+
+
+async def test_a_redis_that_lost_its_scripts_still_chooses_the_session(redis):
+    sessions = RasaSessions(redis, RULE)
+    assert (await sessions.choose("c_bo", 1_000_000.0)).sender == "c_bo"
+    await redis.script_flush()  # as after a restart without persistence
+    assert (await sessions.choose("c_bo", 1_000_000.0 + 3601)).sender == "c_bo~1"
+    assert (await sessions.choose("c_bo", 1_000_000.0 + 3602)).sender == "c_bo~1"
