@@ -5,6 +5,7 @@ tickets. The keys stay handoff's own (handoff/keys.py)."""
 from __future__ import annotations
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from handoff.keys import HANDOFF_KEYS, HandoffKeys
 
@@ -21,6 +22,10 @@ class HandoffLookup:
     async def owner(self, customer_id: str) -> str | None:
         """Who talks to the customer now (bot, queue, agent:<name>); None if never set."""
         return await self._redis.get(self._keys.owner(customer_id))
+
+    def owner_in(self, pipe: Pipeline, customer_id: str) -> None:
+        """owner, queued on the caller's pipeline."""
+        pipe.get(self._keys.owner(customer_id))
 
     async def ticket_owner(self, ref: str) -> str | None:
         """The customer a ticket belongs to; None for no such ticket."""

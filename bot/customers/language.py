@@ -19,6 +19,7 @@ import time
 from typing import Literal
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from core.i18n import DEFAULT_LANGUAGE, supported
@@ -65,10 +66,17 @@ class CustomerLanguages:
             await pipe.execute()
         return language
 
-    async def detected(self, customer_id: str, language: str | None, *, words: int) -> str:
+    def record_in(self, pipe: Pipeline, customer_id: str) -> None:
+        """record, queued on the caller's pipeline (its result: the hash)."""
+        pipe.hgetall(self._keys.customer_language(customer_id))
+
+    async def detected(self, customer_id: str, language: str | None, *, words: int,
+                       stored: dict | None = None) -> str:
         """A message of `words` words was detected as `language` (None: unsure).
-        Applies the rule of the module docstring; returns the language now."""
-        stored = await self.record(customer_id)
+        Applies the rule of the module docstring; returns the language now.
+        `stored`: the customer's record, when the caller read it already."""
+        if stored is None:
+            stored = await self.record(customer_id)
         current = stored.get("language")
         if language is None or stored.get("source") in EXPLICIT or language == current:
             if language == current and stored.get("pending"):

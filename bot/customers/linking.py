@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from bot.customers.keys import CUSTOMER_KEYS, CustomerKeys
 from bot.customers.merge import Customers, MergeRefused
@@ -182,6 +183,10 @@ class LinkCodes:
     async def awaiting(self, channel: str, channel_user_id: str) -> bool:
         """Whether this identity issued a code that was redeemed and awaits its answer."""
         return bool(await self._redis.exists(self._keys.link_pending(channel, channel_user_id)))
+
+    def awaiting_in(self, pipe: Pipeline, channel: str, channel_user_id: str) -> None:
+        """awaiting, queued on the caller's pipeline (its result: a count, 0 or 1)."""
+        pipe.exists(self._keys.link_pending(channel, channel_user_id))
 
     async def confirm(self, channel: str, channel_user_id: str, allow: bool) -> LinkResult | None:
         """The issuing identity's answer to a pending request: with `allow`, the

@@ -179,7 +179,7 @@ class Router:
         if not first:
             metrics.DUPLICATES.labels(channel=message.channel).inc()
             return None
-        if await self._answers_link_request(stream_id, message, link_answer):
+        if await self._answers_link_request(stream_id, link_answer):
             await self._gateway_turn(stream_id, message,
                                      lambda: self._confirm_reply(stream_id, message))
             return None
@@ -218,19 +218,21 @@ class Router:
             message = message.model_copy(update={"button_payload": None})
 
         # Each step runs once even if this entry is re-claimed after a crash.
+        # with what the customer's own parts hold that this message needs
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hsetnx(progress, "logged", "1")
             pipe.expire(progress, SEEN_TTL_S)
             pipe.hget(progress, "answered")
             pipe.hget(progress, "rasa_sender")
-            first_time, _, answered, sender = await pipe.execute()
-        owner = await self._conversations.owner(customer_id)
+            self._conversations.owner_in(pipe, customer_id)
+            self._languages.record_in(pipe, customer_id)
+            first_time, _, answered, sender, owner, language_record = await pipe.execute()
         language: str | None = None  # the customer's, once this message was read
         if first_time:
             last_seen = await self._identities.touch(customer_id, message.channel,
                                                      message.channel_user_id)
             await self._count_conversation(last_seen, message)
-            detected, language = await self._detect(customer_id, message)
+            detected, language = await self._detect(customer_id, message, language_record)
             entry = await self._transcripts.append(customer_id, _customer_entry(message, detected))
             # once a language was detected, the customer's is on record: the widget
             # may take it from the frame
@@ -408,16 +410,15 @@ class Router:
         log.info("%s: the customer chose %s", message.channel, chosen)
         return _t(chosen, LANGUAGE_CHOSEN_TEXT[chosen])
 
-    async def _answers_link_request(self, stream_id: str, message: InboundMessage,
-                                    decided: str | None) -> bool:
+    async def _answers_link_request(self, stream_id: str, link: _LinkAnswer) -> bool:
         """Whether this message answers a redeemed code of its sender's. Decided
-        once per stream entry (kept in its progress as `decided`), so a re-claim
-        goes the same way."""
+        once per stream entry (kept in its progress), so a re-claim goes the
+        same way."""
         progress = self._keys.inbound_progress(stream_id)
+        decided = link.decided
         if decided is None:
-            due = await self._links.awaiting(message.channel, message.channel_user_id)
             async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.hsetnx(progress, "link_answer", "1" if due else "0")
+                pipe.hsetnx(progress, "link_answer", "1" if link.due else "0")
                 pipe.hget(progress, "link_answer")
                 pipe.expire(progress, SEEN_TTL_S)
                 _, decided, _ = await pipe.execute()
@@ -472,13 +473,15 @@ class Router:
         language = await self._languages.get(customer_id)
         return _t(language, PHONE_LINKED_TEXT if linked else PHONE_VERIFIED_TEXT)
 
-    async def _detect(self, customer_id: str, message: InboundMessage) -> tuple[str | None, str]:
+    async def _detect(self, customer_id: str, message: InboundMessage, stored: dict
+                      ) -> tuple[str | None, str]:
         """The language of a customer's message (None: unsure, or a button press),
         recorded on the customer (bot/customers/language.py decides what counts),
-        and the customer's language after it."""
+        and the customer's language after it. `stored`: the customer's language
+        record, read already."""
         detected = _message_language(message)
         now = await self._languages.detected(customer_id, detected,
-                                             words=count_words(message.text))
+                                             words=count_words(message.text), stored=stored)
         return detected, now
 
     async def _sync_language(self, customer_id: str, sender: str, language: str | None,
@@ -525,18 +528,21 @@ class Router:
                 return True
         return False
 
-    async def _arrival(self, stream_id: str, message: InboundMessage) -> tuple[bool, str | None]:
+    async def _arrival(self, stream_id: str, message: InboundMessage
+                       ) -> tuple[bool, _LinkAnswer]:
         """Whether this is the first delivery of the message (False for a second
         delivery of a message already taken, same channel and external id; True
         for the first one, including its own re-claim), and whether it was
-        decided to answer a link request (`_answers_link_request`), in one round trip."""
+        decided to answer a link request (`_answers_link_request`) and whether
+        one is due, in one round trip."""
         seen = self._keys.inbound_seen(message.channel, message.external_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.set(seen, stream_id, nx=True, ex=SEEN_TTL_S)
             pipe.get(seen)
             pipe.hget(self._keys.inbound_progress(stream_id), "link_answer")
-            _, taken_by, link_answer = await pipe.execute()
-        return taken_by == stream_id, link_answer
+            self._links.awaiting_in(pipe, message.channel, message.channel_user_id)
+            _, taken_by, link_answer, due = await pipe.execute()
+        return taken_by == stream_id, _LinkAnswer(link_answer, bool(due))
 
     async def _bot_turn(
         self, stream_id: str, message: InboundMessage, recipient: Recipient,
@@ -654,6 +660,15 @@ class _Typing:
             await self._task
         if self._shown:
             await self._channel.typing(self._recipient, False)
+
+
+@dataclass(frozen=True)
+class _LinkAnswer:
+    """Read on arrival: whether this entry was decided to answer a link request
+    ("1"/"0", None: not decided yet), and whether one is due for its sender."""
+
+    decided: str | None
+    due: bool
 
 
 @dataclass(frozen=True)
