@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import websockets
 import yaml
+from httpx_aiohttp import AiohttpTransport
 from rich.console import Console
 from rich.table import Table
 
@@ -460,7 +461,10 @@ async def _bench(settings: Settings, shipped_url: str, messages: int,
                  history: Sequence[int], burst_messages: int, console: Console,
                  pids: Mapping[str, int]) -> dict:
     limits = httpx.Limits(max_connections=300, max_keepalive_connections=150)
-    async with httpx.AsyncClient(timeout=TURN_TIMEOUT_S, limits=limits) as http:
+    # the load generator shares the machine: as cheap per request as the gateway's
+    # own client, for every path alike
+    async with httpx.AsyncClient(timeout=TURN_TIMEOUT_S, limits=limits,
+                                 transport=AiohttpTransport(limits=limits)) as http:
         bench = Bench(settings, shipped_url, console, http, burst_messages, pids)
         try:
             await bench.calibrate()
