@@ -145,10 +145,12 @@ class LiveHub:
                 await asyncio.sleep(1)
 
     def _dispatch(self, message: dict) -> None:
+        queues = self._queues.get(message["channel"])
+        if not queues:  # every frame of every customer reaches every gateway: most
+            return  # have no socket here, and are not even parsed
         channel = message["channel"]
-        data = message["data"]
-        frame = json.loads(data)
-        for queue in self._queues.get(channel, ()):
+        frame = json.loads(message["data"])
+        for queue in queues:
             try:
                 queue.put_nowait(frame)
             except asyncio.QueueFull:
