@@ -239,6 +239,8 @@ class StreamWorker:
         if entry_id in self._in_flight:
             return
         self._in_flight.add(entry_id)
+        if self._ordered:  # its key is known: an ordering check need not read it back
+            self._remember_key(entry_id, self._key_of(fields))
         self._serial.submit(self._key_of(fields), lambda: self._handle(entry_id, fields))
 
     async def _handle(self, entry_id: str, fields: dict) -> None:
@@ -335,11 +337,14 @@ class StreamWorker:
     async def _key_of_id(self, entry_id: str) -> Hashable | None:
         if entry_id not in self._keys_of_ids:
             found = await self._redis.xrange(self._stream, entry_id, entry_id)
-            if len(self._keys_of_ids) > 10_000:
-                self._keys_of_ids.clear()
-            self._keys_of_ids[entry_id] = (self._key_of(found[0][1])
-                                           if found and found[0][1] else None)
+            self._remember_key(entry_id, self._key_of(found[0][1])
+                               if found and found[0][1] else None)
         return self._keys_of_ids[entry_id]
+
+    def _remember_key(self, entry_id: str, key: Hashable | None) -> None:
+        if len(self._keys_of_ids) > 10_000:
+            self._keys_of_ids.clear()
+        self._keys_of_ids[entry_id] = key
 
 
 async def ensure_group(redis: Redis, stream: str, group: str) -> None:
