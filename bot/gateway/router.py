@@ -217,8 +217,8 @@ class Router:
             metrics.REJECTED.labels(channel=message.channel, code="not_offered").inc()
             message = message.model_copy(update={"button_payload": None})
 
-        # Each step runs once even if this entry is re-claimed after a crash.
-        # with what the customer's own parts hold that this message needs
+        # Each step runs once even if this entry is re-claimed after a crash. The
+        # same round trip reads what the customer's parts hold for this message.
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hsetnx(progress, "logged", "1")
             pipe.expire(progress, SEEN_TTL_S)
@@ -248,8 +248,7 @@ class Router:
             await self.send(message.channel, recipient, OutboundMessage(
                 text=_t(await self._languages.get(customer_id), TICKET_NOT_HERE_TEXT),
                 author="system"))
-            await self._redis.hset(progress, "answered", "1")
-            return None
+            return _answered(progress)
         if owner != OWNER_BOT:
             # A person owns the conversation: the bot stays silent. The agent sees
             # the message live; a waiting customer may hear their queue position.
@@ -257,8 +256,7 @@ class Router:
                 await self._handoff.person_owned(customer_id, owner, message, recipient)
             return None
         if await self._handoff.before_bot(customer_id, message, recipient):
-            await self._redis.hset(progress, "answered", "1")
-            return None  # a CSAT answer, or a returning customer handed to their agent
+            return _answered(progress)  # a CSAT answer, or a returning customer handed on
         delay = _Delay()
         watch = asyncio.create_task(self._delay_watch(message, recipient, delay))
         try:
@@ -272,7 +270,7 @@ class Router:
             watch.cancel()
         if delay.told:
             await self._channels[message.channel].notice(recipient, "clear", "")
-        return lambda pipe: pipe.hset(progress, "answered", "1")
+        return _answered(progress)
 
     async def _leased_turn(self, stream_id: str, message: InboundMessage, recipient: Recipient,
                            keep_alive: KeepAlive, delay: _Delay, known: _TurnContext
@@ -660,6 +658,11 @@ class _Typing:
             await self._task
         if self._shown:
             await self._channel.typing(self._recipient, False)
+
+
+def _answered(progress: str) -> AckWith:
+    """Marks the message answered, written with its stream acknowledgement."""
+    return lambda pipe: pipe.hset(progress, "answered", "1")
 
 
 @dataclass(frozen=True)
