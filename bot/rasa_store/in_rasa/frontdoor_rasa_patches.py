@@ -1,4 +1,4 @@
-"""Two repairs of Rasa 3.6's per-turn cost, applied by our launcher
+"""Three repairs of Rasa 3.6's per-turn cost, applied by our launcher
 (bot/infra/rasa_run.py) before Rasa starts; what they change is found by
 profiling a turn (README, "Benchmark"; docs/operations.md#rasa-patches).
 
@@ -13,6 +13,14 @@ profiling a turn (README, "Benchmark"; docs/operations.md#rasa-patches).
   `inspect.isabstract` test each) for every event it deserialises, and a turn
   deserialises every event of the tracker. Here the answer per type name is
   kept once found; unknown names go the original way (and raise as before).
+
+- `EndpointConfig.request` opens a new aiohttp session, and so a new TCP
+  connection, for every request: every custom action of every turn paid for a
+  session, a connect and a close, in Rasa and in the action server. Here each
+  endpoint keeps one session per event loop with its connections kept alive
+  (for less time than the action server keeps them, so a reused connection is
+  never one the server is closing); the request, its headers, parameters,
+  timeout and errors are Rasa's own.
 
 Rasa's behaviour is otherwise unchanged; "Rasa as shipped" in `frontdoor bench
 chat` runs without these. Runs inside .venv-rasa: imports nothing from this
@@ -65,15 +73,83 @@ def cached_resolve_by_type(original: Any):
     return resolve_by_type
 
 
+# Client side idle keep-alive, below the action server's (Sanic: 5 s), so the
+# client drops an idle connection before the server does.
+KEEPALIVE_S = 2.0
+
+
+def kept_session_request():
+    """EndpointConfig.request on one session per endpoint and event loop."""
+    import asyncio
+    import ssl
+
+    import aiohttp
+    from aiohttp import ContentTypeError
+    from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+    from rasa.shared.exceptions import FileNotFoundException
+    from rasa.utils.endpoints import ClientResponseError, concat_url
+
+    def session_of(endpoint: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        kept = getattr(endpoint, "_frontdoor_session", None)
+        if kept is None or kept[0] is not loop or kept[1].closed:
+            # as Rasa's EndpointConfig.session, with connections kept alive
+            auth = (aiohttp.BasicAuth(endpoint.basic_auth["username"],
+                                      endpoint.basic_auth["password"])
+                    if endpoint.basic_auth else None)
+            session = aiohttp.ClientSession(
+                headers=endpoint.headers, auth=auth,
+                timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S))
+            kept = (loop, session)
+            endpoint._frontdoor_session = kept
+        return kept[1]
+
+    async def request(self: Any, method: str = "post", subpath: str | None = None,
+                      content_type: str | None = "application/json", compress: bool = False,
+                      **kwargs: Any) -> Any:
+        # Rasa 3.6's EndpointConfig.request, but on the endpoint's kept session
+        headers = {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if "headers" in kwargs:
+            headers.update(kwargs["headers"])
+            del kwargs["headers"]
+        if self.headers:
+            headers.update(self.headers)
+        url = concat_url(self.url, subpath)
+        sslcontext = None
+        if self.cafile:
+            try:
+                sslcontext = ssl.create_default_context(cafile=self.cafile)
+            except FileNotFoundError as e:
+                raise FileNotFoundException(
+                    f"Failed to find certificate file, '{self.cafile}' does not exist.") from e
+        async with session_of(self).request(
+                method, url, headers=headers, params=self.combine_parameters(kwargs),
+                compress=compress, ssl=sslcontext, **kwargs) as response:
+            if response.status >= 400:
+                raise ClientResponseError(response.status, response.reason,
+                                          await response.content.read())
+            try:
+                return await response.json()
+            except ContentTypeError:
+                return None
+
+    return request
+
+
 def apply() -> None:
     global APPLIED
     if APPLIED:
         return
     import jsonschema
     from rasa.shared.core.events import Event
+    from rasa.utils.endpoints import EndpointConfig
 
     # rasa/server.py calls jsonschema.validate; rasa/core/actions/action.py imports
     # `validate` from jsonschema inside the method, so both see the module's name.
     jsonschema.validate = cached_validate()
     Event.resolve_by_type = staticmethod(cached_resolve_by_type(Event.resolve_by_type))
+    EndpointConfig.request = kept_session_request()
     APPLIED = True

@@ -59,8 +59,39 @@ SCRIPT = textwrap.dedent("""
     except ValueError:
         unknown = "raised"
     default = Event.resolve_by_type("no_such_event", events.SlotSet) is events.SlotSet
+
+    import asyncio
+    from aiohttp import web
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    async def endpoint_calls():
+        peers = []
+        async def webhook(request):
+            peers.append(request.transport.get_extra_info("peername")[1])
+            body = await request.json()
+            if body.get("fail"):
+                return web.json_response({"error": "no"}, status=400)
+            return web.json_response({"echo": body, "token": request.query.get("token")})
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="t0k")
+        answers = [await endpoint.request(json={"n": n}) for n in range(3)]
+        try:
+            await endpoint.request(json={"fail": True})
+            failed = "accepted"
+        except ClientResponseError as error:
+            failed = error.status
+        await runner.cleanup()
+        return {"answers": answers, "connections": len(set(peers)), "failed": failed}
+
+    calls = asyncio.run(endpoint_calls())
     print(json.dumps({"results": results, "checks": checks, "same": same, "types": len(names),
-                      "unknown": unknown, "default": default}))
+                      "unknown": unknown, "default": default, "calls": calls}))
 """)
 
 
@@ -83,3 +114,10 @@ def test_the_action_schema_is_checked_once_not_on_every_response(outcome):
 def test_every_event_type_resolves_to_the_same_class_as_in_rasa(outcome):
     assert outcome["types"] > 20 and outcome["same"]
     assert outcome["unknown"] == "raised" and outcome["default"]
+
+
+def test_an_endpoint_answers_as_rasa_s_on_one_kept_connection(outcome):
+    calls = outcome["calls"]
+    assert calls["answers"] == [{"echo": {"n": n}, "token": "t0k"} for n in range(3)]
+    assert calls["failed"] == 400  # an error status still raises Rasa's ClientResponseError
+    assert calls["connections"] == 1  # not one connection per request
