@@ -122,11 +122,13 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     different random hold-outs, and the scores of all of them are pooled: which
     few articles one split happens to hold out (one with a near sibling, or not)
     moved the fitted thresholds by 0.1 and more, and a single new variant could
-    move them that much. The blend is the candidate that ranks the most held-out
-    variants' articles first; the answer threshold is the lowest on the grid at
-    which both error rates stay within the targets; the clarify threshold is low
-    enough that nearly every held-out question whose article is among the top
-    options still gets the buttons rather than a fallback.
+    move them that much. For each candidate blend the answer rule is fitted
+    (_answer_rule: the answer threshold and lead within both error targets that
+    answer the most held-out variants right), and the blend whose rule answers
+    the most right wins (ranking first alone ignores how far apart the scores
+    are); the clarify threshold is low enough that nearly every held-out question
+    whose article is among the top options still gets the buttons rather than a
+    fallback.
     `queries`: the variants' rows as a customer's question would be weighted
     (Embedder.as_queries); default the embeddings themselves. `alone`: the
     rows as each encoder alone sees them, also trained on (training_rows).
