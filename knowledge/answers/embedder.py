@@ -140,6 +140,20 @@ class Embedder:
             weights[:, m] = minilm
         return weights
 
+    def each_alone(self, vectors: np.ndarray) -> list[np.ndarray]:
+        """`encode`d rows as each encoder alone sees them (the other encoders'
+        parts zeroed, rescaled to unit length): a question may be scored by one
+        encoder alone (query_weights), so the head also learns from each part
+        alone (knowledge/answers/head.py). None beside a single encoder."""
+        if len(self._parts) == 1:
+            return []
+        out = []
+        for start, end in zip(self._blocks[:-1], self._blocks[1:], strict=True):
+            alone = np.zeros_like(vectors)
+            alone[:, start:end] = vectors[:, start:end]
+            out.append(_unit(alone))
+        return out
+
     def as_queries(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
         """Re-weight `encode`d rows of `texts` as questions (see encode_queries);
         also how the calibration (head.py) asks its held-out variants."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +64,20 @@ def fit_head(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     return ArticleHead(weights, bias, blend)
 
 
+def training_rows(embeddings: np.ndarray, labels: np.ndarray,
+                  alone: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """The head's training rows: each variant as stored (every encoder's part),
+    and as each encoder alone sees it (`alone`, Embedder.each_alone). A question
+    is weighted per encoder (an English one is all but MiniLM's part alone, a
+    German one USE's): fitted on joined rows only, the head leaned on whichever
+    part told two articles apart and was unsure of questions that had only the
+    other part."""
+    if not len(alone):
+        return embeddings, labels
+    return (np.vstack([embeddings, *alone]),
+            np.concatenate([labels] * (1 + len(alone))))
+
+
 def blended_scores(cosines: np.ndarray, probabilities: np.ndarray, weight: float) -> np.ndarray:
     """Per-article score in [0, 1]: best variant cosine blended with the head's
     probability. The cosine keeps out-of-scope questions low (a softmax always
@@ -92,26 +107,64 @@ class CalibrationTargets:
     holdout_articles: float = 0.15
     holdout_variants: float = 0.2
     seed: int = 0
+    splits: int = 1  # random hold-outs pooled (seeds seed, seed+1, ...)
 
 
 def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
-                   targets: CalibrationTargets,
-                   queries: np.ndarray | None = None) -> tuple[float, Thresholds]:
+                   targets: CalibrationTargets, queries: np.ndarray | None = None,
+                   alone: Sequence[np.ndarray] = ()) -> tuple[float, Thresholds]:
     """The blend, and answer and clarify thresholds for it, from the knowledge base alone.
 
     Some articles are held out whole: their variants play the questions the
     knowledge base cannot answer. Of the other articles, a share of variants is
     held out: they play customers asking something the knowledge base knows. A
-    head fitted on the rest scores both. The blend is the candidate that ranks the
-    most held-out variants' articles first; the answer threshold is the lowest on
-    the grid at which both error rates stay within the targets; the clarify
-    threshold is low enough that nearly every held-out question whose article is
-    among the top options still gets the buttons rather than a fallback.
+    head fitted on the rest scores both. This is done `splits` times with
+    different random hold-outs, and the scores of all of them are pooled: which
+    few articles one split happens to hold out (one with a near sibling, or not)
+    moved the fitted thresholds by 0.1 and more, and a single new variant could
+    move them that much. For each candidate blend the answer rule is fitted
+    (_answer_rule: the answer threshold and lead within both error targets that
+    answer the most held-out variants right), and the blend whose rule answers
+    the most right wins (ranking first alone ignores how far apart the scores
+    are); the clarify threshold is low enough that nearly every held-out question
+    whose article is among the top options still gets the buttons rather than a
+    fallback.
     `queries`: the variants' rows as a customer's question would be weighted
-    (Embedder.as_queries); default the embeddings themselves.
+    (Embedder.as_queries); default the embeddings themselves. `alone`: the
+    rows as each encoder alone sees them, also trained on (training_rows).
     """
     queries = embeddings if queries is None else queries
-    rng = random.Random(targets.seed)
+    per_blend: list[tuple[list[np.ndarray], list[np.ndarray]]] = [
+        ([], []) for _ in targets.blends]
+    gold: list[np.ndarray] = []
+    for split in range(targets.splits):
+        scores, asked_gold = _split_scores(embeddings, labels, n_articles, targets, queries,
+                                           alone, targets.seed + split)
+        gold.append(asked_gold)
+        for b, (known, other) in enumerate(scores):
+            per_blend[b][0].append(known)
+            per_blend[b][1].append(other)
+    golds = np.concatenate(gold)
+    pooled = [(np.vstack(k), np.vstack(o)) for k, o in per_blend]
+    rules = [_answer_rule(known, golds, other, targets) for known, other in pooled]
+    answered_right = [_answered_right(known, golds, rule, targets)
+                      for (known, _), rule in zip(pooled, rules, strict=True)]
+    best = int(np.argmax(answered_right))  # the first on a tie
+    known, other = pooled[best]
+    answer, lead = rules[best]
+    clarify = _clarify_threshold(known, golds, answer, targets)
+    return targets.blends[best], Thresholds(answer, clarify, targets.margin,
+                                            targets.max_options, lead)
+
+
+def _split_scores(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
+                  targets: CalibrationTargets, queries: np.ndarray,
+                  alone: Sequence[np.ndarray], seed: int,
+                  ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """One random hold-out: per candidate blend, the scores of the held-out
+    variants of known articles and of the held-out articles' variants; and the
+    former's articles."""
+    rng = random.Random(seed)
     articles = sorted(set(labels.tolist()))
     unknown = set(rng.sample(articles, max(1, round(len(articles) * targets.holdout_articles))))
     train_rows: list[int] = []
@@ -126,19 +179,19 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
         train_rows += rows[cut:]
     unknown_rows = np.flatnonzero(np.isin(labels, list(unknown)))
     train, asked = np.array(train_rows), np.array(asked_rows)
-    head = fit_head(embeddings[train], labels[train], n_articles, targets.regularisation)
+    head = fit_head(*training_rows(embeddings[train], labels[train],
+                                   [part[train] for part in alone]),
+                    n_articles, targets.regularisation)
 
-    def scores(rows: np.ndarray, blend: float) -> np.ndarray:
+    def parts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cos = best_per_article(queries[rows] @ embeddings[train].T, labels[train], n_articles)
         cos[:, list(unknown)] = -1.0  # not part of the knowledge base being simulated
-        return blended_scores(cos, head.probabilities(queries[rows]), blend)
+        return cos, head.probabilities(queries[rows])
 
-    hits = [(scores(asked, b).argmax(axis=1) == labels[asked]).sum() for b in targets.blends]
-    blend = targets.blends[int(np.argmax(hits))]
-    known, other = scores(asked, blend), scores(unknown_rows, blend)
-    answer, lead = _answer_rule(known, labels[asked], other, targets)
-    clarify = _clarify_threshold(known, labels[asked], answer, targets)
-    return blend, Thresholds(answer, clarify, targets.margin, targets.max_options, lead)
+    asked_parts, unknown_parts = parts(asked), parts(unknown_rows)
+    scores = [(blended_scores(*asked_parts, b), blended_scores(*unknown_parts, b))
+              for b in targets.blends]
+    return scores, labels[asked]
 
 
 def _top_and_gap(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -169,6 +222,13 @@ def _answer_threshold(known: np.ndarray, gold: np.ndarray, other: np.ndarray,
         if _within_targets(known_tg, wrong_top, other_tg, t, float(threshold)):
             return float(threshold)
     return float(_GRID[-1])
+
+
+def _answered_right(known: np.ndarray, gold: np.ndarray, rule: tuple[float, float],
+                    t: CalibrationTargets) -> int:
+    """Held-out variants answered with their own article under `rule` (answer, lead)."""
+    right_top = known.argmax(axis=1) == gold
+    return int((_answered(_top_and_gap(known), rule[0], t.margin, rule[1]) & right_top).sum())
 
 
 def _answer_rule(known: np.ndarray, gold: np.ndarray, other: np.ndarray,

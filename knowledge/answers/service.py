@@ -27,6 +27,7 @@ from knowledge.answers.head import (
     fit_head,
     fit_thresholds,
     load,
+    training_rows,
 )
 from knowledge.answers.index import VariantIndex
 from knowledge.answers.policy import Thresholds, decide
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 _HEAD_TTL_S = 30 * 24 * 3600
 # Bump when how questions are encoded or weighted changes: a cached head fitted
 # the old way must not be reused.
-_HEAD_VERSION = 3
+_HEAD_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ class KnowledgeService:
             wrong_rate=s.kb_target_wrong_rate,
             unknown_answered_rate=s.kb_target_unknown_answered_rate,
             resolvable_clarified=s.kb_target_resolvable_clarified,
-            lead=s.kb_answer_by_lead)
+            lead=s.kb_answer_by_lead, splits=s.kb_head_splits)
 
     async def _build_index(self) -> VariantIndex:
         articles = [a for a in await self.store.all() if a.status == "published"]
@@ -237,6 +238,9 @@ def _fit(index: VariantIndex, targets: CalibrationTargets,
     n = len(index.order)
     # held-out variants are asked as customers' questions would be (weighted per encoder)
     queries = embedder.as_queries(index.questions, index.embeddings)
-    blend, thresholds = fit_thresholds(index.embeddings, index.labels, n, targets, queries)
-    head = fit_head(index.embeddings, index.labels, n, targets.regularisation, blend)
+    alone = embedder.each_alone(index.embeddings)
+    blend, thresholds = fit_thresholds(index.embeddings, index.labels, n, targets, queries,
+                                       alone)
+    head = fit_head(*training_rows(index.embeddings, index.labels, alone), n,
+                    targets.regularisation, blend)
     return head, thresholds

@@ -23,7 +23,7 @@ from core.settings import KnowledgeSettings
 from knowledge.answers.service import KnowledgeService
 from tests.conftest import empty_database
 
-# encodes the seed's ~1,700 variants and fits the head once (about 10 s on a quiet machine): slow,
+# encodes the seed's ~1,800 variants and fits the head once (under 30 s on a quiet machine): slow,
 # and a timeout that leaves room for a loaded machine
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -113,15 +113,17 @@ def not_yet(name: str, measured: str):
         strict=True, reason=f"issue 16 target not met yet: {measured} (docs/knowledge.md)"))
 
 
-@pytest.mark.parametrize("name", [not_yet("retail-en", "72.8% answered right"),
-                                  not_yet("retail-de", "70.7% answered right")])
+@pytest.mark.parametrize("name", ["retail-en", not_yet("retail-de", "73.2% answered right")])
 def test_three_retail_questions_in_four_are_answered_right_at_once(name, retail):
     assert figures(retail[name])["answered right"] >= 0.75, report(retail[name])
 
 
-@pytest.mark.parametrize("name", ["retail-en", "retail-de"])
-def test_seven_retail_questions_in_ten_are_answered_right_at_once(name, retail):
-    assert figures(retail[name])["answered right"] >= 0.70, report(retail[name])
+def test_at_least_79_english_retail_questions_in_100_are_answered_right_at_once(retail):
+    assert figures(retail["retail-en"])["answered right"] >= 0.79, report(retail["retail-en"])
+
+
+def test_at_least_72_german_retail_questions_in_100_are_answered_right_at_once(retail):
+    assert figures(retail["retail-de"])["answered right"] >= 0.72, report(retail["retail-de"])
 
 
 @pytest.mark.parametrize("name", ["retail-en", "retail-de"])
@@ -130,13 +132,14 @@ def test_nearly_every_retail_question_is_answered_or_clarified_with_the_right_op
     assert figures(retail[name])["resolved"] >= 0.95, report(retail[name])
 
 
-@pytest.mark.parametrize("name", ["retail-en", not_yet("retail-de", "3 of 93 answered wrongly")])
+@pytest.mark.parametrize("name", ["retail-en", "retail-de"])
 def test_hardly_any_retail_question_gets_a_wrong_answer(name, retail):
     assert figures(retail[name])["answered wrong"] <= 0.02, report(retail[name])
 
 
-def test_no_more_than_three_german_retail_questions_in_a_hundred_get_a_wrong_answer(retail):
-    assert figures(retail["retail-de"])["answered wrong"] <= 0.035, report(retail["retail-de"])
+@pytest.mark.parametrize("name", ["retail-en", "retail-de"])
+def test_no_more_than_one_retail_question_in_a_hundred_gets_a_wrong_answer(name, retail):
+    assert figures(retail[name])["answered wrong"] <= 0.011, report(retail[name])
 
 
 @pytest.mark.parametrize("name", ["retail-en", "retail-de"])

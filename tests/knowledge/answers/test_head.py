@@ -12,6 +12,7 @@ from knowledge.answers.head import (
     fit_head,
     fit_thresholds,
     load,
+    training_rows,
 )
 from knowledge.answers.index import VariantIndex
 from knowledge.answers.policy import Thresholds, decide
@@ -88,7 +89,7 @@ def test_fitted_thresholds_keep_wrong_answers_within_target_on_fresh_questions()
     assert wrong / len(gold) <= 0.03
 
 
-def test_the_blend_is_the_candidate_that_ranks_held_out_variants_best():
+def test_the_blend_is_the_candidate_whose_rule_answers_the_most_held_out_variants_right():
     x, y, _ = clusters(20, 30, 1.0, seed=7)
     cosine_only, head_only = replace(TARGETS, blends=(0.0,)), replace(TARGETS, blends=(1.0,))
     assert fit_thresholds(x, y, 20, cosine_only)[0] == 0.0
@@ -135,3 +136,34 @@ def test_a_fitted_lead_survives_the_round_trip_through_redis_bytes():
     head = fit_head(x, y, 4, regularisation=10.0)
     thresholds = Thresholds(0.7, 0.5, 0.05, 3, lead=0.21)
     assert load(dump(head, thresholds))[1] == thresholds
+
+
+def test_pooled_hold_outs_make_the_fitted_threshold_depend_less_on_which_articles_are_held_out():
+    # articles in pairs of near siblings: holding out one sibling or not decides
+    # how often "a question the knowledge base cannot answer" gets answered
+    x, y, _ = clusters(20, 20, 0.9, seed=8)
+    x = unit(x + 0.8 * np.repeat(unit(np.random.default_rng(9).normal(size=(10, x.shape[1]))),
+                                 40, axis=0))
+
+    def spread(splits: int) -> float:
+        fitted = [fit_thresholds(x, y, 20, replace(TARGETS, seed=s, splits=splits, lead=False))[1]
+                  for s in range(0, 24, 4)]
+        return float(np.ptp([t.answer for t in fitted]))
+
+    assert spread(4) < spread(1)
+
+
+def test_a_question_only_one_encoder_sees_is_told_apart_once_the_head_learned_each_part_alone():
+    # two encoders' parts side by side (each of unit length, scaled as Embedder
+    # joins them); the first tells the articles apart far more clearly, so a head
+    # fitted on joined rows leans on it, and a question that has only the
+    # second part (a German one is all but USE's part alone) finds little there
+    clear, _, _ = clusters(20, 12, 0.3, seed=10, dim=12)
+    vague, y, _ = clusters(20, 12, 1.2, seed=11, dim=12)
+    x = np.hstack([clear, vague]) / np.sqrt(2)
+    alone = [unit(np.hstack([clear, 0 * vague])), unit(np.hstack([0 * clear, vague]))]
+    joined = fit_head(x, y, 20, regularisation=10.0)
+    both = fit_head(*training_rows(x, y, alone), 20, regularisation=10.0)
+    right = np.arange(len(y)), y
+    assert both.probabilities(alone[1])[right].mean() > joined.probabilities(alone[1])[right].mean()
+    assert training_rows(x, y)[0] is x  # a single encoder: its rows as they are

@@ -115,3 +115,15 @@ def test_german_questions_against_the_english_seed_articles_stay_above_a_floor(e
     assert summary["encoders"] == embedder.name
     assert summary["top1"] >= 0.80
     assert summary["oos_not_answered"] >= 0.90
+
+
+def test_each_encoder_alone_keeps_only_its_own_part_at_unit_length(embedder):
+    joined = embedder.encode(["Kann ich mit PayPal bezahlen?", "Can I pay with PayPal?"])
+    minilm, use = embedder.each_alone(joined)
+    assert np.allclose(np.linalg.norm(minilm, axis=1), 1.0)
+    assert np.allclose(np.linalg.norm(use, axis=1), 1.0)
+    width = embedder.dimension - 512  # USE's 512 dimensions come second
+    assert not minilm[:, width:].any() and not use[:, :width].any()
+    # a German question is all but USE's part alone: the same direction
+    german = embedder.as_queries(["Kann ich mit PayPal bezahlen?"], joined[:1])[0]
+    assert float(use[0] @ (german / np.linalg.norm(german))) > 0.95

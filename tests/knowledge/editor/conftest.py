@@ -18,6 +18,8 @@ async def editor(gateway):
     base, redis = gateway
     await make_staff(redis, "edna", "editor")
     client = await signed_in_client(base, "edna")
-    client.timeout = httpx.Timeout(60)  # the first index build of a test encodes every variant
+    # the first index build of a test encodes every variant, and the unanswered view waits
+    # for the head's fit (three pooled hold-outs: ~50 s on a loaded 2-core machine)
+    client.timeout = httpx.Timeout(120)
     yield client
     await client.aclose()
