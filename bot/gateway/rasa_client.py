@@ -28,7 +28,7 @@ import httpx
 
 from bot import AssistantUnavailable
 from bot.rasa_store.keys import customer_of_sender, session_sender
-from bot.rasa_store.sessions import RasaSessions
+from bot.rasa_store.sessions import RasaSessions, Session
 from core.models import ArticleRef, Button, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -77,13 +77,18 @@ class RasaClient:
         language), set through Rasa's tracker events API, before its first turn.
         Whoever talks to Rasa about a customer (the router, the language slot)
         asks this first."""
+        return (await self.conversation(customer_id, now)).sender
+
+    async def conversation(self, customer_id: str, now: float | None = None) -> Session:
+        """sender_id, and whether Rasa holds nothing for that conversation yet
+        (`empty`: its slots will start at the domain's initial values)."""
         if self._sessions is None:
-            return customer_id
+            return Session(customer_id, None)
         session = await self._sessions.choose(customer_id, time.time() if now is None else now)
         if session.previous is not None:
             await self._carry_slots(session.previous, session.sender)
             await self._sessions.carried(customer_id)
-        return session.sender
+        return session
 
     async def _carry_slots(self, previous: str, sender: str) -> None:
         """The gateway carries the slots, not the session-start action: it knows

@@ -86,6 +86,8 @@ MINUTES_TEXT = N_("{count} minutes")
 # The issuer's answer that allows a link: YES, or JA in German.
 LINK_YES = frozenset({"YES", "JA"})
 RASA_LANGUAGE_TTL_S = 7 * 24 * 3600
+# The `language` slot's initial_value in domain.yml (tests/dialogue checks they agree).
+RASA_INITIAL_LANGUAGE = "en"
 
 
 def _t(language: str | None, message: str, **values: object) -> str:
@@ -599,12 +601,21 @@ class Router:
         choice stands.) With it, in the same round trip, the language that
         conversation last heard (None: not known here)."""
         progress = self._keys.inbound_progress(stream_id)
-        sender = await self._rasa.sender_id(customer_id)
+        conversation = await self._rasa.conversation(customer_id)
+        sender = conversation.sender
+        heard_key = self._keys.rasa_language(customer_id)
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.hsetnx(progress, "rasa_sender", sender)
             pipe.hget(progress, "rasa_sender")
-            pipe.hget(self._keys.rasa_language(customer_id), sender)
-            _, chosen, heard = await pipe.execute()
+            if conversation.empty:
+                # A conversation Rasa does not hold yet starts with the slot's
+                # initial value (domain.yml): for a new English-speaking customer
+                # no call to Rasa is needed to set it, now or on a later turn.
+                pipe.hsetnx(heard_key, sender, RASA_INITIAL_LANGUAGE)
+                pipe.expire(heard_key, RASA_LANGUAGE_TTL_S)
+            pipe.hget(heard_key, sender)
+            results = await pipe.execute()
+        chosen, heard = results[1], results[-1]
         return str(chosen), heard if chosen == sender else None
 
     async def _rasa_idle(self, customer_id: str, keep_alive: KeepAlive) -> None:

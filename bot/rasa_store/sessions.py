@@ -42,6 +42,9 @@ class SessionRule:
 class Session:
     sender: str
     previous: str | None  # the session before, while its slots are still to be carried
+    # Rasa holds no conversation for `sender` yet, and none is to be carried into
+    # it: its slots will start at the domain's initial values
+    empty: bool = False
 
 
 # One step on the customer's session hash (one key): read it, decide whether the
@@ -115,7 +118,8 @@ class RasaSessions:
         if len(self._last) >= _REMEMBERED:
             self._last.clear()
         self._last[customer_id] = n
-        return Session(session_sender(customer_id, n), carry)
+        return Session(session_sender(customer_id, n), carry,
+                       empty=carry is None and size == 0)
 
     async def _step(self, customer_id: str, now: float, too_big: int) -> list:
         args = self._step_args(customer_id, now, too_big)

@@ -169,3 +169,34 @@ async def test_a_button_press_says_nothing_about_the_language(make_router):
     last_customer = [e for e in await router.transcripts.history(await talk.customer())
                      if e.author == "customer"][-1]
     assert last_customer.language is None
+
+
+async def test_a_new_conversation_starts_english_so_only_a_german_one_is_told(redis):
+    """With Rasa sessions, a conversation Rasa does not hold yet starts with the
+    slot's initial value (domain.yml): an English customer's turns need no call to
+    set it, on their first turn or later; a German customer's first turn, one."""
+    from bot.rasa_store.sessions import RasaSessions
+
+    fake = FakeRasa()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as http:
+        rasa = RasaClient(http, "http://rasa", "http://actions", sessions=RasaSessions(redis))
+        router = wired_router(redis, rasa, {"web": InMemoryChannel("web")})
+        english = Conversation(router, fake, user="v_en")
+        await english.say("where is my parcel, it should have arrived by now")
+        await english.say("and how long do refunds usually take")
+        german = Conversation(router, fake, user="v_de")
+        german.n = 100  # stream entries of its own
+        await german.say("Wo ist mein Paket, es sollte längst da sein")
+        await german.say("Und wie lange dauert eine Rückerstattung?")
+    assert await english.slots() == []
+    assert await german.slots() == ["de"]
+
+
+def test_the_gateway_knows_the_language_slot_s_initial_value():
+    import yaml
+
+    from bot.gateway.router import RASA_INITIAL_LANGUAGE
+    from core.settings import PROJECT_ROOT
+
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+    assert domain["slots"]["language"]["initial_value"] == RASA_INITIAL_LANGUAGE
