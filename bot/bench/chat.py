@@ -119,11 +119,14 @@ class DirectCustomer:
 
 
 class WebCustomer:
-    """A widget: one socket, counts bot entries and notices repeats."""
+    """A widget: one socket, counts bot entries and notices repeats. Like a
+    person, it starts talking once the widget has opened: greeted a new visitor
+    (the "topics" frame) or shown a known customer where they stand ("state")."""
 
     def __init__(self, base: str, counters: Counters) -> None:
         self._base, self._counters = base, counters
         self._entries: asyncio.Queue = asyncio.Queue()
+        self._opened = asyncio.Event()
         self._seen: set[str] = set()
         self._n = 0
         self.token = ""
@@ -133,13 +136,17 @@ class WebCustomer:
             self.token = (await http.post(f"{self._base}/webchat/session", json={})).json()[
                 "token"]
         ws_base = self._base.replace("http://", "ws://")
+        self._opened.clear()
         self._socket = await websockets.connect(f"{ws_base}/webchat/ws?token={self.token}",
                                                 max_size=None)
         self._reader = asyncio.create_task(self._read())
+        await asyncio.wait_for(self._opened.wait(), TURN_TIMEOUT_S)
 
     async def _read(self) -> None:
         async for raw in self._socket:
             frame = json.loads(raw)
+            if frame["type"] in ("topics", "state"):
+                self._opened.set()
             if frame["type"] == "error":
                 self._counters.rejected += 1
                 continue
