@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from httpx_aiohttp import AiohttpTransport
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -30,7 +29,7 @@ from bot.gateway.handoff_bridge import HandoffBridge
 from bot.gateway.inbound import InboundStream
 from bot.gateway.keys import GATEWAY_KEYS
 from bot.gateway.outbox import Outbox, OutboxSender
-from bot.gateway.rasa_client import RasaClient
+from bot.gateway.rasa_client import RasaClient, rasa_http_client
 from bot.gateway.replies import ReplySender
 from bot.gateway.responses import Health
 from bot.gateway.router import Router
@@ -106,13 +105,7 @@ async def gateway_services(settings: Settings) -> AsyncIterator[Services]:
         if settings.rasa_redis_url is not None:
             rasa_redis = text_client(settings.rasa_redis_url)
             running.push_async_callback(rasa_redis.aclose)
-        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        http = httpx.AsyncClient(
-            timeout=settings.rasa_timeout_s, limits=limits,
-            # httpx's API over aiohttp's connections: a third of the CPU per
-            # request of httpx's own (measured: docs/operations.md#gateway-cpu)
-            transport=AiohttpTransport(limits=limits),
-        )
+        http = rasa_http_client(settings.rasa_timeout_s)
         running.push_async_callback(http.aclose)
         hub = LiveHub(redis)
         await hub.start()

@@ -31,7 +31,6 @@ from typing import Any
 import httpx
 import websockets
 import yaml
-from httpx_aiohttp import AiohttpTransport
 from rich.console import Console
 from rich.table import Table
 
@@ -46,7 +45,12 @@ from bot.bench.stats import finish_axes, latency_summary, p50, p95, plot_ecdf, p
 from bot.channels.web.session import SessionSigner
 from bot.customers.identity import IdentityStore
 from bot.customers.transcript import TranscriptStore
-from bot.gateway.rasa_client import RasaClient, parse_rasa_messages, replica_order
+from bot.gateway.rasa_client import (
+    RasaClient,
+    parse_rasa_messages,
+    rasa_http_client,
+    replica_order,
+)
 from bot.infra.redis_procs import free_port
 from bot.infra.supervisor import (
     ACTIONS_TOKEN_VARIABLE,
@@ -467,11 +471,9 @@ def fairness(per_customer: list[list[float]]) -> dict[str, float]:
 async def _bench(settings: Settings, shipped_url: str, messages: int,
                  history: Sequence[int], burst_messages: int, console: Console,
                  pids: Mapping[str, int]) -> dict:
-    limits = httpx.Limits(max_connections=300, max_keepalive_connections=150)
     # the load generator shares the machine: as cheap per request as the gateway's
     # own client, for every path alike
-    async with httpx.AsyncClient(timeout=TURN_TIMEOUT_S, limits=limits,
-                                 transport=AiohttpTransport(limits=limits)) as http:
+    async with rasa_http_client(TURN_TIMEOUT_S, max_connections=300) as http:
         bench = Bench(settings, shipped_url, console, http, burst_messages, pids)
         try:
             await bench.calibrate()
