@@ -95,7 +95,7 @@ async def test_the_four_pages_neutralise_hostile_html_identically(gateway, sandb
     await expect(pages["widget"].get_by_test_id("fd-launcher")).to_be_attached()
     await expect(pages["console"].get_by_test_id("connection")).to_have_text("live")
     # the editor's first list waits for the knowledge base's first seed: slower on a busy machine
-    await expect(pages["editor"].get_by_test_id("kb-article").first).to_be_visible(timeout=30_000)
+    await expect(pages["editor"].get_by_test_id("kb-article").first).to_be_visible(timeout=90_000)
     await expect(pages["sandbox"].get_by_test_id("pane-telegram")).to_be_visible()
 
     # The widget runs in a private scope on the (third-party) host page.
