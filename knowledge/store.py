@@ -171,12 +171,34 @@ class ArticleStore:
     async def seed_from_folder(self, folder: Path) -> int:
         """Load the seed articles once, on the first start against an empty store.
 
+        All of them become visible in one MULTI, with the seeded flag: a process
+        that reads while another seeds sees none or all, never an empty list
+        that is about to fill (the editor's first list did, and showed "0
+        articles"). Several processes may race; WATCH lets one win, and when
+        this returns the store is seeded either way.
+
         Returns how many were loaded (0 when the store was already seeded)."""
-        if not await self._redis.set(self._keys.kb_seeded, str(time.time()), nx=True):
+        if await self._redis.exists(self._keys.kb_seeded):
             return 0
         articles = load_folder(folder)
-        for article in articles:
-            await self._save(article, expected_version=None, author="seed")
+        now = time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(self._keys.kb_seeded)
+                if await pipe.exists(self._keys.kb_seeded):
+                    return 0
+                pipe.multi()
+                pipe.set(self._keys.kb_seeded, str(now))
+                for article in articles:
+                    body = article.model_copy(update={
+                        "version": 1, "updated_at": now, "updated_by": "seed"}).model_dump_json()
+                    pipe.set(self._keys.article(article.id), body)
+                    pipe.rpush(self._keys.article_versions(article.id), body)
+                    pipe.sadd(self._keys.article_ids, article.id)
+                pipe.incr(self._keys.kb_revision)
+                await pipe.execute()
+            except WatchError:
+                return 0  # another process seeded first, in one step
         return len(articles)
 
     async def record_unanswered(self, query: str, outcome: str, channel: str, *,
