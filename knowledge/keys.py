@@ -23,6 +23,7 @@ class KnowledgeKeys(KeySpace):
         "kb_revision": "a counter",
         "kb_seeded": "a flag",
         "kb_head": "a fitted model of the published articles' questions",
+        "kb_head_fitting": "which process is fitting a head; a process id",
         "unanswered_resolved": "unanswered entry id -> how an editor dealt with it; no text",
         "suggested_topics": "the article ids editors chose for the widget's greeting",
         "answers_counted": "article id -> how often it answered a customer; no customer",
@@ -61,6 +62,11 @@ class KnowledgeKeys(KeySpace):
         """A fitted answer head and its thresholds, for one exact set of published
         variants (and head settings): fitted once, shared by every replica."""
         return f"{self._kb}:head:{model}:{content_sha}"
+
+    def kb_head_fitting(self, model: str, content_sha: str) -> str:
+        """Held (SET NX, with a TTL) by the one process that fits this head; the
+        others wait for it rather than fit the same head at the same time."""
+        return f"{self._kb}:head:{model}:{content_sha}:fitting"
 
     @property
     def unanswered(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,10 @@ from knowledge.topics import count_answer
 log = logging.getLogger(__name__)
 
 _HEAD_TTL_S = 30 * 24 * 3600
+# A fit takes ~11 s on a quiet machine; a process that dies while fitting holds
+# the others back for at most this long (they answer by cosine meanwhile).
+_FIT_CLAIM_TTL_S = 180
+_FIT_POLL_S = 0.5
 # Bump when how questions are encoded or weighted changes: a cached head fitted
 # the old way must not be reused.
 _HEAD_VERSION = 4
@@ -126,13 +131,25 @@ class KnowledgeService:
 
     async def _learn(self, index: VariantIndex) -> None:
         targets = self._targets()
-        key = self._keys.kb_head(self._embedder.name, _content_sha(index, targets))
+        sha = _content_sha(index, targets)
+        key = self._keys.kb_head(self._embedder.name, sha)
+        fitting = self._keys.kb_head_fitting(self._embedder.name, sha)
         try:
-            raw = await self._binary.get(key)
-            if raw is None:
-                head, thresholds = await asyncio.to_thread(_fit, index, targets,
-                                                           self._embedder)
-                await self._binary.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
+            while (raw := await self._binary.get(key)) is None:
+                if self._scoring.index is not index:
+                    return  # published again meanwhile: that revision's head is wanted
+                # One process fits (seconds of both cores); gateway, action
+                # server and replicas that start together wait for its head.
+                if await self._redis.set(fitting, str(os.getpid()), nx=True,
+                                         ex=_FIT_CLAIM_TTL_S):
+                    try:
+                        head, thresholds = await asyncio.to_thread(_fit, index, targets,
+                                                                   self._embedder)
+                        await self._binary.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
+                    finally:
+                        await self._redis.delete(fitting)
+                    break
+                await asyncio.sleep(_FIT_POLL_S)
             else:
                 head, thresholds = load(raw)
         except Exception:  # the cosine index keeps answering; the next publish retries

@@ -1,9 +1,12 @@
 """The knowledge core with the real embedding model and a real Redis."""
 
+import asyncio
+
 import pytest
 
 from core.settings import KnowledgeSettings
 from knowledge import VersionConflict
+from knowledge.answers import service as service_module
 from knowledge.answers.embedder import Embedder
 from knowledge.answers.replies import decision_reply
 from knowledge.answers.service import KnowledgeService
@@ -122,6 +125,19 @@ async def test_a_fitted_head_is_shared_through_redis_by_content(service, redis, 
     assert await replica.learned()
     assert replica.thresholds == service.thresholds
     assert len([k async for k in redis.scan_iter("fd:{kb}:head:*")]) == 1
+
+
+async def test_processes_that_start_together_fit_the_head_once_and_all_use_it(
+        redis, embedder, monkeypatch):
+    fits = []
+    fit = service_module._fit
+    monkeypatch.setattr(service_module, "_fit", lambda *args: fits.append(1) or fit(*args))
+    # gateway, action server and a replica against one fresh Redis
+    replicas = [KnowledgeService(redis, embedder, KnowledgeSettings()) for _ in range(3)]
+    assert await asyncio.gather(*(r.learned() for r in replicas)) == [True] * 3
+    assert len(fits) == 1
+    assert len({r.thresholds for r in replicas}) == 1
+    assert not [k async for k in redis.scan_iter("fd:{kb}:head:*:fitting")]
 
 
 async def test_a_small_knowledge_base_keeps_plain_cosine(redis, embedder):
