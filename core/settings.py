@@ -193,6 +193,9 @@ class KnowledgeSettings(BaseSettings):
     # random hold-outs whose scores are pooled for the fit: one alone moved the
     # thresholds by 0.1 with which few articles it held out
     kb_head_splits: int = Field(default=3, ge=1, le=10)
+    # share of a question's shared spelling with the variants (character n-grams,
+    # knowledge/answers/lexical.py) in the cosine part of a score, with the head
+    kb_lexical_weight: float = Field(default=0.2, ge=0, le=1)
     # Also answer a clear winner below the answer threshold when it leads the
     # runner-up by a fitted margin (knowledge/answers/head.py, docs/knowledge.md).
     kb_answer_by_lead: bool = True

@@ -140,6 +140,13 @@ class Embedder:
             weights[:, m] = minilm
         return weights
 
+    def english(self, texts: list[str]) -> np.ndarray | None:
+        """Per text whether it is more likely English than not, as `query_weights`
+        sees it; None without MiniLM beside others (no language is told)."""
+        if self._english is None:
+            return None
+        return self._english.shares(texts) >= 0.5
+
     def each_alone(self, vectors: np.ndarray) -> list[np.ndarray]:
         """`encode`d rows as each encoder alone sees them (the other encoders'
         parts zeroed, rescaled to unit length): a question may be scored by one

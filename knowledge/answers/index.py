@@ -6,7 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
-from knowledge.answers.head import ArticleHead
+from knowledge.answers.head import ArticleHead, mixed_cosines
 from knowledge.answers.spelling import Vocabulary
 from knowledge.models import Article, Match
 
@@ -55,14 +55,20 @@ class VariantIndex:
         return len(self._questions)
 
     def search(self, query_vector: np.ndarray, k: int = 5,
-               head: ArticleHead | None = None) -> list[Match]:
+               head: ArticleHead | None = None,
+               spelling: np.ndarray | None = None) -> list[Match]:
         """Best articles first. With a head, an article's score is its best cosine
-        blended with the head's probability (knowledge.answers.head.blended_scores)."""
+        (mixed with the best shared spelling of a variant, `spelling` being the
+        question's row of LexicalIndex.similarities, when the head says so) blended
+        with the head's probability (knowledge.answers.head.blended_scores)."""
         if not self._questions:
             return []
         scores = self._matrix @ query_vector
         best_per_article = np.maximum.reduceat(scores, self._starts)
         if head is not None:
+            if head.lexical > 0 and spelling is not None:
+                best_per_article = mixed_cosines(
+                    best_per_article, np.maximum.reduceat(spelling, self._starts), head.lexical)
             best_per_article = head.scores(best_per_article, query_vector)[0]
         top = np.argsort(-best_per_article, kind="stable")[:k]
         matches = []

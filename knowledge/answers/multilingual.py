@@ -5,6 +5,7 @@ are combined with MiniLM).
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -79,11 +80,14 @@ class EnglishShare:
         self._english = Language.ENGLISH
         self._detector = detector()  # the one the gateway detects customers' languages with
 
+        # a question's share is asked twice (its weights, its spelling's language)
+        self._share = functools.lru_cache(maxsize=4096)(self._share_of)
+
     def shares(self, texts: list[str]) -> np.ndarray:
         """Per text, the probability it is English in [0, 1] (0.5: cannot tell)."""
-        out = np.empty(len(texts), dtype=np.float32)
-        for i, text in enumerate(texts):
-            values = {c.language: c.value
-                      for c in self._detector.compute_language_confidence_values(text)}
-            out[i] = values.get(self._english, 0.5) if values else 0.5
-        return out
+        return np.array([self._share(text) for text in texts], dtype=np.float32)
+
+    def _share_of(self, text: str) -> float:
+        values = {c.language: c.value
+                  for c in self._detector.compute_language_confidence_values(text)}
+        return float(values.get(self._english, 0.5)) if values else 0.5

@@ -31,6 +31,7 @@ from knowledge.answers.head import (
     training_rows,
 )
 from knowledge.answers.index import VariantIndex
+from knowledge.answers.lexical import LexicalIndex
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.answers.readings import readings
 from knowledge.keys import KNOWLEDGE_KEYS, KnowledgeKeys
@@ -47,7 +48,7 @@ _FIT_CLAIM_TTL_S = 180
 _FIT_POLL_S = 0.5
 # Bump when how questions are encoded or weighted changes: a cached head fitted
 # the old way must not be reused.
-_HEAD_VERSION = 4
+_HEAD_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Scoring:
     index: VariantIndex
     thresholds: Thresholds
     head: ArticleHead | None = None
+    spelling: LexicalIndex | None = None  # the variants' spelling, when the head mixes it in
 
 
 class KnowledgeService:
@@ -135,6 +137,8 @@ class KnowledgeService:
         key = self._keys.kb_head(self._embedder.name, sha)
         fitting = self._keys.kb_head_fitting(self._embedder.name, sha)
         try:
+            spelling = (await asyncio.to_thread(_spelling, index, self._embedder)
+                        if targets.lexical > 0 else None)
             while (raw := await self._binary.get(key)) is None:
                 if self._scoring.index is not index:
                     return  # published again meanwhile: that revision's head is wanted
@@ -144,7 +148,7 @@ class KnowledgeService:
                                          ex=_FIT_CLAIM_TTL_S):
                     try:
                         head, thresholds = await asyncio.to_thread(_fit, index, targets,
-                                                                   self._embedder)
+                                                                   self._embedder, spelling)
                         await self._binary.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
                     finally:
                         await self._redis.delete(fitting)
@@ -156,7 +160,7 @@ class KnowledgeService:
             log.exception("fitting the knowledge head failed")
             return
         if self._scoring.index is index:  # a newer publish wins over a late head
-            self._scoring = Scoring(index, thresholds, head)
+            self._scoring = Scoring(index, thresholds, head, spelling)
             log.info("knowledge head in use: blend %.1f, answer >= %.2f, clarify >= %.2f",
                      head.blend, thresholds.answer, thresholds.clarify)
 
@@ -168,7 +172,7 @@ class KnowledgeService:
             wrong_rate=s.kb_target_wrong_rate,
             unknown_answered_rate=s.kb_target_unknown_answered_rate,
             resolvable_clarified=s.kb_target_resolvable_clarified,
-            lead=s.kb_answer_by_lead, splits=s.kb_head_splits)
+            lead=s.kb_answer_by_lead, splits=s.kb_head_splits, lexical=s.kb_lexical_weight)
 
     async def _build_index(self) -> VariantIndex:
         articles = [a for a in await self.store.all() if a.status == "published"]
@@ -226,8 +230,13 @@ class KnowledgeService:
         texts = readings(message)
         vectors = (await asyncio.to_thread(self._embedder.encode_queries, texts)
                    if len(texts) > 1 else [await self._embedder.encode_query_async(message)])
+        spelling: list[np.ndarray | None] = [None] * len(texts)
+        if scoring.spelling is not None:
+            spelling = list(await asyncio.to_thread(
+                scoring.spelling.similarities, texts, self._embedder.english(texts)))
         k = max(5, self._settings.clarify_max_options)
-        return max((scoring.index.search(v, k=k, head=scoring.head) for v in vectors),
+        return max((scoring.index.search(v, k=k, head=scoring.head, spelling=s)
+                    for v, s in zip(vectors, spelling, strict=True)),
                    key=lambda ms: ms[0].score if ms else -1.0)
 
     async def article(self, article_id: str) -> Article:
@@ -249,15 +258,20 @@ def _content_sha(index: VariantIndex, targets: CalibrationTargets) -> str:
     return h.hexdigest()[:32]
 
 
-def _fit(index: VariantIndex, targets: CalibrationTargets,
-         embedder: Embedder) -> tuple[ArticleHead, Thresholds]:
+def _spelling(index: VariantIndex, embedder: Embedder) -> LexicalIndex:
+    """CPU-bound (each variant's language is detected): in a worker thread."""
+    return LexicalIndex(index.questions, embedder.english(index.questions))
+
+
+def _fit(index: VariantIndex, targets: CalibrationTargets, embedder: Embedder,
+         spelling: LexicalIndex | None) -> tuple[ArticleHead, Thresholds]:
     """CPU-bound: runs in a worker thread, never on the event loop."""
     n = len(index.order)
     # held-out variants are asked as customers' questions would be (weighted per encoder)
     queries = embedder.as_queries(index.questions, index.embeddings)
     alone = embedder.each_alone(index.embeddings)
     blend, thresholds = fit_thresholds(index.embeddings, index.labels, n, targets, queries,
-                                       alone)
+                                       alone, spelling)
     head = fit_head(*training_rows(index.embeddings, index.labels, alone), n,
-                    targets.regularisation, blend)
+                    targets.regularisation, blend, targets.lexical)
     return head, thresholds

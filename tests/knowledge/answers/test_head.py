@@ -15,6 +15,7 @@ from knowledge.answers.head import (
     training_rows,
 )
 from knowledge.answers.index import VariantIndex
+from knowledge.answers.lexical import LexicalIndex
 from knowledge.answers.policy import Thresholds, decide
 from knowledge.models import Article
 
@@ -167,3 +168,21 @@ def test_a_question_only_one_encoder_sees_is_told_apart_once_the_head_learned_ea
     right = np.arange(len(y)), y
     assert both.probabilities(alone[1])[right].mean() > joined.probabilities(alone[1])[right].mean()
     assert training_rows(x, y)[0] is x  # a single encoder: its rows as they are
+
+
+def test_the_share_of_spelling_survives_the_round_trip_through_redis_bytes():
+    x, y, _ = clusters(4, 5, 0.3, seed=5)
+    head = fit_head(x, y, 4, regularisation=10.0, blend=0.3, lexical=0.3)
+    assert load(dump(head, Thresholds(0.7, 0.5, 0.05, 3)))[0].lexical == pytest.approx(0.3)
+
+
+def test_the_calibration_scores_held_out_variants_with_the_spelling_mixed_in():
+    # the encoders blur 20 articles together; each article's variants share a word
+    x, y, _ = clusters(20, 30, 3.0, seed=13)
+    texts = [f"word{label} filler{i % 7}" for i, label in enumerate(y)]
+    spelling = LexicalIndex(texts)
+    strict = replace(TARGETS, wrong_rate=0.01, unknown_answered_rate=1.0, lead=False)
+    without = fit_thresholds(x, y, 20, strict, spelling=spelling)[1]
+    with_spelling = fit_thresholds(x, y, 20, replace(strict, lexical=0.5), spelling=spelling)[1]
+    # telling the articles apart by their words, it can answer at a lower score
+    assert with_spelling.answer < without.answer
