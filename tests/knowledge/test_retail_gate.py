@@ -110,7 +110,8 @@ def test_no_question_of_the_set_is_a_question_variant_of_the_seed(name, retail):
 
 def not_yet(name: str, measured: str):
     return pytest.param(name, marks=pytest.mark.xfail(
-        strict=True, reason=f"issue 16 target not met yet: {measured} (docs/knowledge.md)"))
+        strict=True, reason=f"target not met yet for German (issue 14, German as well as "
+                            f"English): {measured} (docs/knowledge.md)"))
 
 
 @pytest.mark.parametrize("name", ["retail-en", not_yet("retail-de", "74.4% answered right")])
