@@ -99,12 +99,8 @@ class ArticleStore:
                         "updated_by": author,
                     }
                 )
-                body = saved.model_dump_json()
                 pipe.multi()
-                pipe.set(key, body)
-                pipe.rpush(self._keys.article_versions(article.id), body)
-                pipe.sadd(self._keys.article_ids, article.id)
-                pipe.incr(self._keys.kb_revision)
+                self._publish_in(pipe, [saved])
                 await pipe.execute()
             except WatchError as exc:
                 raise VersionConflict(f"article {article.id!r} changed while saving") from exc
@@ -139,16 +135,22 @@ class ArticleStore:
                 if conflicts:
                     raise VersionConflict("; ".join(conflicts))
                 pipe.multi()
-                for article in saved:
-                    body = article.model_dump_json()
-                    pipe.set(self._keys.article(article.id), body)
-                    pipe.rpush(self._keys.article_versions(article.id), body)
-                    pipe.sadd(self._keys.article_ids, article.id)
-                pipe.incr(self._keys.kb_revision)
+                self._publish_in(pipe, saved)
                 await pipe.execute()
             except WatchError as exc:
                 raise VersionConflict("an article changed while importing") from exc
         return saved
+
+    def _publish_in(self, pipe, articles: list[Article]) -> None:
+        """Queue new versions (already numbered) on a MULTI: each article's
+        current version, its history and the id set, and one revision bump that
+        publishes them together."""
+        for article in articles:
+            body = article.model_dump_json()
+            pipe.set(self._keys.article(article.id), body)
+            pipe.rpush(self._keys.article_versions(article.id), body)
+            pipe.sadd(self._keys.article_ids, article.id)
+        pipe.incr(self._keys.kb_revision)
 
     async def versions(self, article_id: str) -> list[Article]:
         """Every saved version of an article, oldest first."""
@@ -189,13 +191,8 @@ class ArticleStore:
                     return 0
                 pipe.multi()
                 pipe.set(self._keys.kb_seeded, str(now))
-                for article in articles:
-                    body = article.model_copy(update={
-                        "version": 1, "updated_at": now, "updated_by": "seed"}).model_dump_json()
-                    pipe.set(self._keys.article(article.id), body)
-                    pipe.rpush(self._keys.article_versions(article.id), body)
-                    pipe.sadd(self._keys.article_ids, article.id)
-                pipe.incr(self._keys.kb_revision)
+                first = {"version": 1, "updated_at": now, "updated_by": "seed"}
+                self._publish_in(pipe, [a.model_copy(update=first) for a in articles])
                 await pipe.execute()
             except WatchError:
                 return 0  # another process seeded first, in one step
