@@ -147,6 +147,6 @@ def test_the_head_also_learns_each_variant_in_the_shapes_of_questions(embedder):
     # and its head view all but the multilingual encoders' (USE with e5)
     multilingual = (use[0] + e5[0]) / np.sqrt(2)
     assert float(multilingual @ (german.head[0] / np.linalg.norm(german.head[0]))) > 0.95
-    # an English question's head row has no e5 part: the last view's shape
+    # an English question's head row has no e5 part, as the last view
     english = embedder.as_queries(["Can I pay with PayPal?"], joined[1:]).head[0]
-    assert float(english_shape[1] @ (english / np.linalg.norm(english))) > 0.9
+    assert english[:896].any() and not english[896:].any()
