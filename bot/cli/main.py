@@ -153,11 +153,15 @@ def train(force: bool = typer.Option(False, "--force", help="Retrain even if not
     """Prepare the embedding model and train the Rasa model (skipped when config.yml,
     domain.yml, data/ and the Rasa lock are unchanged)."""
     from knowledge.answers.embedder import Embedder
+    from knowledge.answers.index import VariantIndex
+    from knowledge.articles_io import load_folder
 
-    # Exports the embedding model to ONNX once (var/cache), so no process does it
-    # while starting.
+    # Exports the embedding model to ONNX once and keeps the seed articles'
+    # variants encoded (var/cache), so no process does either while starting.
     knowledge = get_settings().knowledge
-    Embedder(knowledge.model_path(), encoders=knowledge.embedding_encoders)
+    embedder = Embedder(knowledge.model_path(), encoders=knowledge.embedding_encoders)
+    if knowledge.articles_dir is not None and knowledge.articles_dir.is_dir():
+        embedder.keep_variants(VariantIndex.variants(load_folder(knowledge.articles_dir)))
     try:
         code = rasa_train(get_settings(), force=force, echo=console.print)
     except LaunchError as exc:

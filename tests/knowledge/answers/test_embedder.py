@@ -72,3 +72,34 @@ def test_a_failed_export_falls_back_to_torch(tmp_path, monkeypatch):
     assert fallback.backend == "torch"
     assert fallback.encode(["hello"]).shape == (1, 384)
     assert list(tmp_path.iterdir()) == []
+
+
+def embedder_beside(graph, cache_dir) -> Embedder:
+    """A new process's embedder with this cache directory (the exported graph linked in)."""
+    if not (cache_dir / graph.name).exists():
+        (cache_dir / graph.name).symlink_to(graph)
+    return Embedder(packaged_model_path(), cache_dir=cache_dir, encoders=("minilm",))
+
+
+def test_kept_variants_are_read_by_a_new_process_instead_of_encoded(
+        onnx_embedder, tmp_path, monkeypatch):
+    graph = onnx_embedder._parts[0].graph
+    first = embedder_beside(graph, tmp_path)
+    first.keep_variants(["where is my order", "Wo ist meine Bestellung?"])
+    assert first.kept_variants_file.exists()
+    assert not list(tmp_path.glob("*.partial*"))
+
+    later = embedder_beside(graph, tmp_path)
+    monkeypatch.setattr(later._parts[0], "encode",
+                        lambda texts: pytest.fail(f"encoded {texts} again"))
+    kept = later.encode_variants(["Wo ist meine Bestellung?", "where is my order"])
+    assert np.abs(kept - onnx_embedder.encode(["Wo ist meine Bestellung?",
+                                               "where is my order"])).max() < 1e-6
+
+
+def test_a_damaged_file_of_kept_variants_is_ignored(onnx_embedder, tmp_path):
+    graph = onnx_embedder._parts[0].graph
+    first = embedder_beside(graph, tmp_path)
+    first.kept_variants_file.write_bytes(b"not an npz")
+    later = embedder_beside(graph, tmp_path)
+    assert later.encode_variants(["hi"]).shape == (1, 384)
