@@ -84,6 +84,13 @@ class Embedder:
         # Offline is not a preference: this machine cannot reach any model hub.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        # numpy's BLAS on one thread in a process that answers questions: its
+        # threads kept spinning after a search's products and took a core from
+        # e5's (German FAQ p50 38.9 -> 27.6 ms a question; the head's fit, 79 ->
+        # 52 s). Questions are spread over the cores by the servers' threads.
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
         if not encoders or set(encoders) - set(ENCODERS) or len(set(encoders)) != len(encoders):
             raise ValueError(f"encoders must be distinct names from {ENCODERS}, got {encoders}")
         self.model_path = Path(model_path)
