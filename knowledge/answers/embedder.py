@@ -54,8 +54,8 @@ DEFAULT_ENCODERS = ("minilm", "use", "e5")
 # Encoders that inform the head but not the cosine part of a score, when another
 # multilingual encoder is there for the cosine: e5's cosines bunch at 0.77-0.86
 # for any two texts (USE's at -0.04-0.31), so averaged in they lifted unrelated
-# articles (German questions against English-only ones: top-1 0.902 -> 0.891);
-# the head learns its own scale and gains from it (German FAQ 0.922 -> 0.934).
+# articles (German questions against English-only ones: top-1 0.907 -> 0.891);
+# the head learns its own scale and gains from it (docs/knowledge.md#e5-in-the-head).
 HEAD_ONLY = frozenset({"e5"})
 
 
