@@ -211,7 +211,7 @@ class Embedder:
             if asked.size:
                 vectors[asked, self._blocks[i]:self._blocks[i + 1]] = _unit(
                     part.encode([texts[j] for j in asked])) * scale
-        return self.as_queries(texts, vectors)
+        return self._weighted_queries(texts, vectors, weights)
 
     def query_weights(self, texts: list[str], *, cosine: bool = False) -> np.ndarray:
         """(texts, encoders) weights summing to 1 per text. MiniLM gets the
@@ -279,13 +279,17 @@ class Embedder:
         also how the calibration (head.py) asks its held-out variants."""
         if len(self._parts) == 1:
             return Queries(vectors, vectors)
+        return self._weighted_queries(texts, vectors, self.query_weights(texts))
+
+    def _weighted_queries(self, texts: list[str], vectors: np.ndarray,
+                          head_weights: np.ndarray) -> Queries:
         widths = np.diff(self._blocks)
 
         def weighted(weights: np.ndarray) -> np.ndarray:
             factors = weights * len(self._parts)  # 1 where weights are equal
             return vectors * np.repeat(factors, widths, axis=1)
 
-        head = weighted(self.query_weights(texts))
+        head = weighted(head_weights)
         if not self._head_only:
             return Queries(head, head)
         return Queries(weighted(self.query_weights(texts, cosine=True)), head)

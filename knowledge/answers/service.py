@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from core.redis import binary_of
 from core.settings import KnowledgeSettings
 from knowledge import ArticleNotFound
-from knowledge.answers.embedder import Embedder
+from knowledge.answers.embedder import Embedder, Queries
 from knowledge.answers.head import (
     ArticleHead,
     CalibrationTargets,
@@ -228,16 +228,21 @@ class KnowledgeService:
         """The matches of the reading of `message` whose best article scores
         highest (knowledge/answers/readings.py)."""
         texts = readings(message)
-        queries = await asyncio.to_thread(self._embedder.encode_queries, texts)
-        spelling: list[np.ndarray | None] = [None] * len(texts)
-        if scoring.spelling is not None:
-            spelling = list(await asyncio.to_thread(
-                scoring.spelling.similarities, texts, self._embedder.english(texts)))
+        queries, spelling = await asyncio.to_thread(self._read, scoring, texts)
         k = max(5, self._settings.clarify_max_options)
         return max((scoring.index.search(queries.cosine[i], k=k, head=scoring.head,
                                          spelling=spelling[i], head_vector=queries.head[i])
                     for i in range(len(texts))),
                    key=lambda ms: ms[0].score if ms else -1.0)
+
+    def _read(self, scoring: Scoring, texts: list[str]
+              ) -> tuple[Queries, list[np.ndarray | None]]:
+        """CPU-bound, in one worker thread: the readings' rows and, when the head
+        mixes it in, their shared spelling with the variants."""
+        queries = self._embedder.encode_queries(texts)
+        if scoring.spelling is None:
+            return queries, [None] * len(texts)
+        return queries, list(scoring.spelling.similarities(texts, self._embedder.english(texts)))
 
     async def article(self, article_id: str) -> Article:
         article = await self.store.get(article_id)
