@@ -13,6 +13,7 @@ import io
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -48,21 +49,33 @@ class ArticleHead:
         return e / e.sum(axis=1, keepdims=True)
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """A head with the thresholds calibrated for it."""
+
+    head: ArticleHead
+    thresholds: Thresholds
+
+
 def fit_head(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
              regularisation: float, blend: float = 0.5, lexical: float = 0.0) -> ArticleHead:
     """Multinomial logistic regression; `regularisation` is sklearn's C (higher
-    fits the variants more closely)."""
+    fits the variants more closely). Columns that are zero in every row (an
+    encoder left out of this head, Embedder.english_head_rows) keep weight 0
+    and are not fitted: the L2 penalty would keep them at 0 anyway."""
     from sklearn.linear_model import LogisticRegression  # heavy; only in the fitting thread
 
+    used = np.flatnonzero(np.any(embeddings != 0, axis=0))
     model = LogisticRegression(C=regularisation, max_iter=300)
-    model.fit(embeddings, labels)
+    model.fit(embeddings[:, used], labels)
     weights = np.zeros((n_articles, embeddings.shape[1]), dtype=np.float32)
     bias = np.full(n_articles, -1e4, dtype=np.float32)  # an article without variants never wins
     if len(model.classes_) == 2:  # sklearn folds two classes into one logit
-        weights[model.classes_[1]], bias[model.classes_[1]] = model.coef_[0], model.intercept_[0]
+        weights[model.classes_[1], used] = model.coef_[0]
+        bias[model.classes_[1]] = model.intercept_[0]
         weights[model.classes_[0]], bias[model.classes_[0]] = 0.0, 0.0
     else:
-        weights[model.classes_] = model.coef_
+        weights[np.ix_(model.classes_, used)] = model.coef_
         bias[model.classes_] = model.intercept_
     return ArticleHead(weights, bias, blend, lexical)
 
@@ -124,7 +137,8 @@ class CalibrationTargets:
 def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
                    targets: CalibrationTargets, queries: Queries | None = None,
                    alone: Sequence[np.ndarray] = (),
-                   spelling: LexicalIndex | None = None) -> tuple[float, Thresholds]:
+                   spelling: LexicalIndex | None = None,
+                   head_rows: np.ndarray | None = None) -> tuple[float, Thresholds]:
     """The blend, and answer and clarify thresholds for it, from the knowledge base alone.
 
     Some articles are held out whole: their variants play the questions the
@@ -152,14 +166,17 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
     customer's question may not (and gets no spelling), and with the spelling
     in the choice, German questions against English-only articles lost 3
     points of top-1 to a blend that suited English ones.
+    `head_rows`: the variants' rows the head is trained on, when not the
+    embeddings the cosine compares with (Embedder.english_head_rows).
     """
     queries = Queries(embeddings, embeddings) if queries is None else queries
+    head_rows = embeddings if head_rows is None else head_rows
     # per blend: held-out known and unknown rows, as chosen on and as fitted on
     per_blend: list[tuple[list[np.ndarray], ...]] = [([], [], [], []) for _ in targets.blends]
     gold: list[np.ndarray] = []
     for split in range(targets.splits):
         scores, asked_gold = _split_scores(embeddings, labels, n_articles, targets, queries,
-                                           alone, spelling, targets.seed + split)
+                                           (head_rows, *alone), spelling, targets.seed + split)
         gold.append(asked_gold)
         for b, parts in enumerate(scores):
             for pool, part in zip(per_blend[b], parts, strict=True):
@@ -179,13 +196,14 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
 
 def _split_scores(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
                   targets: CalibrationTargets, queries: Queries,
-                  alone: Sequence[np.ndarray], spelling: LexicalIndex | None, seed: int,
+                  head_rows: Sequence[np.ndarray], spelling: LexicalIndex | None, seed: int,
                   ) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
                              np.ndarray]:
     """One random hold-out: per candidate blend, the scores of the held-out
     variants of known articles and of the held-out articles' variants, by the
     encoders alone and with the spelling mixed in (the same without spelling);
-    and the former's articles."""
+    and the former's articles. `head_rows`: the rows the head is trained on
+    (training_rows: as stored, then the question shapes)."""
     rng = random.Random(seed)
     articles = sorted(set(labels.tolist()))
     unknown = set(rng.sample(articles, max(1, round(len(articles) * targets.holdout_articles))))
@@ -201,9 +219,9 @@ def _split_scores(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
         train_rows += rows[cut:]
     unknown_rows = np.flatnonzero(np.isin(labels, list(unknown)))
     train, asked = np.array(train_rows), np.array(asked_rows)
-    head = fit_head(*training_rows(embeddings[train], labels[train],
-                                   [part[train] for part in alone]),
-                    n_articles, targets.regularisation)
+    stored, *alone = (rows[train] for rows in head_rows)
+    head = fit_head(*training_rows(stored, labels[train], alone), n_articles,
+                    targets.regularisation)
 
     def parts(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cos = best_per_article(queries.cosine[rows] @ embeddings[train].T, labels[train],
@@ -302,17 +320,35 @@ def _clarify_threshold(known: np.ndarray, gold: np.ndarray, answer: float,
 
 
 def dump(head: ArticleHead, thresholds: Thresholds) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, weights=head.weights, bias=head.bias, blend=np.array(head.blend),
-             lexical=np.array(head.lexical),
-             thresholds=np.array([thresholds.answer, thresholds.clarify, thresholds.margin,
-                                  thresholds.max_options, thresholds.lead], dtype=np.float64))
-    return buf.getvalue()
+    return dump_all({"": Fitted(head, thresholds)})
 
 
 def load(raw: bytes) -> tuple[ArticleHead, Thresholds]:
+    fitted = load_all(raw)[""]
+    return fitted.head, fitted.thresholds
+
+
+def dump_all(fits: dict[str, Fitted]) -> bytes:
+    """Heads and their thresholds by name, as one value (one Redis key: a reader
+    never gets one without the other)."""
+    arrays: dict[str, Any] = {"names": np.array(list(fits))}
+    for name, f in fits.items():
+        h, t = f.head, f.thresholds
+        arrays |= {f"{name}weights": h.weights, f"{name}bias": h.bias,
+                   f"{name}blend": np.array(h.blend), f"{name}lexical": np.array(h.lexical),
+                   f"{name}thresholds": np.array([t.answer, t.clarify, t.margin,
+                                                  t.max_options, t.lead], dtype=np.float64)}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def load_all(raw: bytes) -> dict[str, Fitted]:
     data = np.load(io.BytesIO(raw))
-    a, c, m, k, lead = data["thresholds"].tolist()
-    head = ArticleHead(data["weights"], data["bias"], float(data["blend"]),
-                       float(data["lexical"]) if "lexical" in data else 0.0)
-    return head, Thresholds(a, c, m, int(k), lead)
+    fits = {}
+    for name in data["names"].tolist():
+        a, c, m, k, lead = data[f"{name}thresholds"].tolist()
+        head = ArticleHead(data[f"{name}weights"], data[f"{name}bias"],
+                           float(data[f"{name}blend"]), float(data[f"{name}lexical"]))
+        fits[name] = Fitted(head, Thresholds(a, c, m, int(k), lead))
+    return fits

@@ -24,10 +24,11 @@ from knowledge.answers.embedder import Embedder, Queries
 from knowledge.answers.head import (
     ArticleHead,
     CalibrationTargets,
-    dump,
+    Fitted,
+    dump_all,
     fit_head,
     fit_thresholds,
-    load,
+    load_all,
     training_rows,
 )
 from knowledge.answers.index import VariantIndex
@@ -48,7 +49,10 @@ _FIT_CLAIM_TTL_S = 180
 _FIT_POLL_S = 0.5
 # Bump when how questions are encoded or weighted changes: a cached head fitted
 # the old way must not be reused.
-_HEAD_VERSION = 6
+_HEAD_VERSION = 7
+# names of the fits kept under one head key: every question's, and English
+# questions' own when the embedder gives them one (Embedder.english_head_rows)
+_ANY, _ENGLISH = "any", "english"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,12 @@ class Scoring:
     thresholds: Thresholds
     head: ArticleHead | None = None
     spelling: LexicalIndex | None = None  # the variants' spelling, when the head mixes it in
+    english: Fitted | None = None  # for questions more likely English, when they have their own
+
+    def for_question(self, english: bool) -> tuple[ArticleHead | None, Thresholds]:
+        if english and self.english is not None:
+            return self.english.head, self.english.thresholds
+        return self.head, self.thresholds
 
 
 class KnowledgeService:
@@ -147,22 +157,26 @@ class KnowledgeService:
                 if await self._redis.set(fitting, str(os.getpid()), nx=True,
                                          ex=_FIT_CLAIM_TTL_S):
                     try:
-                        head, thresholds = await asyncio.to_thread(_fit, index, targets,
-                                                                   self._embedder, spelling)
-                        await self._binary.set(key, dump(head, thresholds), ex=_HEAD_TTL_S)
+                        fits = await asyncio.to_thread(_fit, index, targets, self._embedder,
+                                                       spelling)
+                        await self._binary.set(key, dump_all(fits), ex=_HEAD_TTL_S)
                     finally:
                         await self._redis.delete(fitting)
                     break
                 await asyncio.sleep(_FIT_POLL_S)
             else:
-                head, thresholds = load(raw)
+                fits = load_all(raw)
         except Exception:  # the cosine index keeps answering; the next publish retries
             log.exception("fitting the knowledge head failed")
             return
         if self._scoring.index is index:  # a newer publish wins over a late head
-            self._scoring = Scoring(index, thresholds, head, spelling)
-            log.info("knowledge head in use: blend %.1f, answer >= %.2f, clarify >= %.2f",
-                     head.blend, thresholds.answer, thresholds.clarify)
+            fitted = fits[_ANY]
+            self._scoring = Scoring(index, fitted.thresholds, fitted.head, spelling,
+                                    fits.get(_ENGLISH))
+            for name, f in fits.items():
+                log.info("knowledge head in use for %s questions: blend %.1f, answer >= %.2f,"
+                         " clarify >= %.2f", name, f.head.blend, f.thresholds.answer,
+                         f.thresholds.clarify)
 
     def _targets(self) -> CalibrationTargets:
         s = self._settings
@@ -202,17 +216,17 @@ class KnowledgeService:
         customer_id lets a later clarification button press be matched to this query."""
         await self.ensure_fresh()
         scoring = self._scoring
-        matches = await self._best_reading(scoring, query)
-        decision = decide(query, matches, scoring.thresholds)
+        matches, thresholds = await self._best_reading(scoring, query)
+        decision = decide(query, matches, thresholds)
         if decision.kind != "answer":
             # Not answered as written: typos corrected against the knowledge
             # base's own words (knowledge/answers/spelling.py) may find it.
             corrected = scoring.index.vocabulary.correct(query)
             if corrected != query:
-                retried = await self._best_reading(scoring, corrected)
+                retried, retried_thresholds = await self._best_reading(scoring, corrected)
                 if retried and (not matches or retried[0].score > matches[0].score):
                     matches = retried
-                    decision = decide(query, matches, scoring.thresholds)
+                    decision = decide(query, matches, retried_thresholds)
         if decision.kind == "answer":
             decision = decision.model_copy(
                 update={"article": scoring.index.articles[decision.matches[0].article_id]}
@@ -224,25 +238,37 @@ class KnowledgeService:
                                                customer_id=customer_id)
         return decision
 
-    async def _best_reading(self, scoring: Scoring, message: str) -> list[Match]:
+    async def _best_reading(self, scoring: Scoring, message: str
+                            ) -> tuple[list[Match], Thresholds]:
         """The matches of the reading of `message` whose best article scores
-        highest (knowledge/answers/readings.py)."""
+        highest (knowledge/answers/readings.py), and the thresholds of the head
+        that scored it (Scoring.for_question)."""
         texts = readings(message)
-        queries, spelling = await asyncio.to_thread(self._read, scoring, texts)
+        queries, english, spelling = await asyncio.to_thread(self._read, scoring, texts)
         k = max(5, self._settings.clarify_max_options)
-        return max((scoring.index.search(queries.cosine[i], k=k, head=scoring.head,
-                                         spelling=spelling[i], head_vector=queries.head[i])
-                    for i in range(len(texts))),
-                   key=lambda ms: ms[0].score if ms else -1.0)
+        best: tuple[list[Match], Thresholds] | None = None
+        for i in range(len(texts)):
+            head, thresholds = scoring.for_question(bool(english[i]))
+            matches = scoring.index.search(queries.cosine[i], k=k, head=head,
+                                           spelling=spelling[i], head_vector=queries.head[i])
+            if best is None or (matches[0].score if matches else -1.0) > (
+                    best[0][0].score if best[0] else -1.0):
+                best = matches, thresholds
+        assert best is not None  # readings() always gives the message itself
+        return best
 
     def _read(self, scoring: Scoring, texts: list[str]
-              ) -> tuple[Queries, list[np.ndarray | None]]:
-        """CPU-bound, in one worker thread: the readings' rows and, when the head
-        mixes it in, their shared spelling with the variants."""
+              ) -> tuple[Queries, np.ndarray, list[np.ndarray | None]]:
+        """CPU-bound, in one worker thread: the readings' rows, whether each is
+        more likely English, and, when the head mixes it in, their shared
+        spelling with the variants."""
         queries = self._embedder.encode_queries(texts)
+        english = self._embedder.english(texts)
+        if english is None:
+            english = np.zeros(len(texts), dtype=bool)
         if scoring.spelling is None:
-            return queries, [None] * len(texts)
-        return queries, list(scoring.spelling.similarities(texts, self._embedder.english(texts)))
+            return queries, english, [None] * len(texts)
+        return queries, english, list(scoring.spelling.similarities(texts, english))
 
     async def article(self, article_id: str) -> Article:
         article = await self.store.get(article_id)
@@ -269,14 +295,28 @@ def _spelling(index: VariantIndex, embedder: Embedder) -> LexicalIndex:
 
 
 def _fit(index: VariantIndex, targets: CalibrationTargets, embedder: Embedder,
-         spelling: LexicalIndex | None) -> tuple[ArticleHead, Thresholds]:
-    """CPU-bound: runs in a worker thread, never on the event loop."""
-    n = len(index.order)
-    # held-out variants are asked as customers' questions would be (weighted per encoder)
+         spelling: LexicalIndex | None) -> dict[str, Fitted]:
+    """CPU-bound: runs in a worker thread, never on the event loop. Every
+    question's head, and English questions' own when the embedder gives them one
+    (Embedder.english_head_rows); each calibrated on all held-out variants,
+    asked as customers' questions would be (weighted per encoder)."""
     queries = embedder.as_queries(index.questions, index.embeddings)
-    alone = embedder.head_views(index.embeddings)
+    fits = {_ANY: _fit_one(index, targets, spelling, queries, index.embeddings,
+                           embedder.head_views(index.embeddings))}
+    english = embedder.english_head_rows(index.embeddings)
+    if english is not None:
+        stored, alone = english
+        # an English head row is its cosine row (no HEAD_ONLY part)
+        fits[_ENGLISH] = _fit_one(index, targets, spelling,
+                                  Queries(queries.cosine, queries.cosine), stored, alone)
+    return fits
+
+
+def _fit_one(index: VariantIndex, targets: CalibrationTargets, spelling: LexicalIndex | None,
+             queries: Queries, stored: np.ndarray, alone: list[np.ndarray]) -> Fitted:
+    n = len(index.order)
     blend, thresholds = fit_thresholds(index.embeddings, index.labels, n, targets, queries,
-                                       alone, spelling)
-    head = fit_head(*training_rows(index.embeddings, index.labels, alone), n,
+                                       alone, spelling, head_rows=stored)
+    head = fit_head(*training_rows(stored, index.labels, alone), n,
                     targets.regularisation, blend, targets.lexical)
-    return head, thresholds
+    return Fitted(head, thresholds)
