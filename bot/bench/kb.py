@@ -146,8 +146,12 @@ async def run_seed(redis_url: str, embedder, settings, bench: BenchSet, shots: i
         index = await service.ensure_fresh()
         built = time.perf_counter()
         head = await service.learned()
+        # the policy most of the set's questions get (English ones have a head of their own)
+        english = embedder.english([text for text, _ in bench.queries])
+        fitted, thresholds = service.fitted_for(
+            english=english is not None and bool(english.mean() >= 0.5))
         run = SeedRun(seed, len(index), built - started, time.perf_counter() - built, head,
-                      service.head_blend, service.thresholds)
+                      fitted.blend if fitted is not None else None, thresholds)
         for text, gold in bench.queries:
             t0 = time.perf_counter()
             d = await service.decide(text)

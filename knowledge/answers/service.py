@@ -101,6 +101,11 @@ class KnowledgeService:
         """The thresholds in use now: fitted ones once the head is in."""
         return self._scoring.thresholds
 
+    def fitted_for(self, *, english: bool) -> tuple[ArticleHead | None, Thresholds]:
+        """The head (None before it is in) and thresholds a question gets now:
+        English questions' own when they have one (Scoring.for_question)."""
+        return self._scoring.for_question(english)
+
     @property
     def head_blend(self) -> float | None:
         """Share of the head's probability in scores now; None before the head is in."""

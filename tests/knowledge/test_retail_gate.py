@@ -111,9 +111,10 @@ def test_three_retail_questions_in_four_are_answered_right_at_once(name, retail)
     assert figures(retail[name])["answered right"] >= 0.75, report(retail[name])
 
 
-def test_at_least_79_english_retail_questions_in_100_are_answered_right_at_once(retail):
-    # 80.9% today (131 of 162): the floor leaves room for the fit's small swings
-    assert figures(retail["retail-en"])["answered right"] >= 0.79, report(retail["retail-en"])
+def test_at_least_81_english_retail_questions_in_100_are_answered_right_at_once(retail):
+    # 83.3% today (135 of 162), English questions having a head of their own
+    # (80.9% with one head for both languages): room for the fit's small swings
+    assert figures(retail["retail-en"])["answered right"] >= 0.81, report(retail["retail-en"])
 
 
 def test_at_least_80_german_retail_questions_in_100_are_answered_right_at_once(retail):

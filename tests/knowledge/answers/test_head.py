@@ -5,13 +5,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from knowledge.answers.embedder import Queries
 from knowledge.answers.head import (
     CalibrationTargets,
+    Fitted,
     blended_scores,
     dump,
+    dump_all,
     fit_head,
     fit_thresholds,
     load,
+    load_all,
     training_rows,
 )
 from knowledge.answers.index import VariantIndex
@@ -120,6 +124,41 @@ def test_a_head_survives_the_round_trip_through_redis_bytes():
     again, thresholds = load(dump(head, Thresholds(0.7, 0.5, 0.05, 3)))
     assert thresholds == Thresholds(0.7, 0.5, 0.05, 3) and again.blend == pytest.approx(0.3)
     np.testing.assert_allclose(again.probabilities(x), head.probabilities(x), rtol=1e-6)
+
+
+def test_two_named_heads_survive_the_round_trip_as_one_value():
+    x, y, _ = clusters(4, 5, 0.3, seed=5)
+    fits = {"any": Fitted(fit_head(x, y, 4, regularisation=10.0, blend=0.3),
+                          Thresholds(0.7, 0.5, 0.05, 3, 0.4)),
+            "english": Fitted(fit_head(x[:, :12], y, 4, regularisation=1.0, blend=0.5),
+                              Thresholds(0.6, 0.4, 0.05, 3))}
+    again = load_all(dump_all(fits))
+    assert list(again) == ["any", "english"]
+    for name, fitted in fits.items():
+        assert again[name].thresholds == fitted.thresholds
+        assert again[name].head.blend == pytest.approx(fitted.head.blend)
+        np.testing.assert_array_equal(again[name].head.weights, fitted.head.weights)
+
+
+def test_a_column_zero_in_every_training_row_keeps_weight_zero():
+    # an encoder left out of a head (English questions' head has no e5 part)
+    x, y, _ = clusters(6, 8, 0.5, seed=8, dim=12)
+    padded = np.hstack([x, np.zeros((len(x), 4), dtype=np.float32)])
+    head = fit_head(padded, y, 6, regularisation=10.0)
+    assert not head.weights[:, 12:].any()
+    np.testing.assert_allclose(head.probabilities(padded),
+                               fit_head(x, y, 6, regularisation=10.0).probabilities(x),
+                               atol=1e-5)
+
+
+def test_the_calibration_trains_its_heads_on_the_head_rows_it_is_given():
+    # the cosine's rows blur 20 articles together; the head's own rows tell them apart
+    x, y, _ = clusters(20, 30, 3.0, seed=13)
+    clear, _, _ = clusters(20, 30, 0.3, seed=14)
+    cosine_or_head = replace(TARGETS, blends=(0.0, 1.0))
+    assert fit_thresholds(x, y, 20, cosine_or_head)[0] == 0.0  # a head of blurred rows: no help
+    assert fit_thresholds(x, y, 20, cosine_or_head, queries=Queries(x, clear),
+                          head_rows=clear)[0] == 1.0
 
 
 def test_the_lead_is_fitted_within_the_same_targets_and_can_be_turned_off():

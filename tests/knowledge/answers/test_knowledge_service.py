@@ -1,6 +1,7 @@
 """The knowledge core with the real embedding model and a real Redis."""
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
@@ -124,7 +125,21 @@ async def test_a_fitted_head_is_shared_through_redis_by_content(service, redis, 
     replica = KnowledgeService(redis, embedder, KnowledgeSettings())
     assert await replica.learned()
     assert replica.thresholds == service.thresholds
+    assert replica.fitted_for(english=True)[1] == service.fitted_for(english=True)[1]
     assert len([k async for k in redis.scan_iter("fd:{kb}:head:*")]) == 1
+
+
+async def test_english_questions_are_scored_by_a_head_of_their_own_without_e5(service):
+    english_head, _ = service.fitted_for(english=True)
+    head, _ = service.fitted_for(english=False)
+    e5 = slice(896, None)  # MiniLM 384, USE 512, then e5
+    assert head.weights[:, e5].any() and not english_head.weights[:, e5].any()
+    english, german = "how do I send something back", "Wie schicke ich etwas zurück?"
+    before = [(await service.decide(q, record=False)).matches[0] for q in (english, german)]
+    service._scoring = replace(service._scoring, english=None)  # one head for every question
+    after = [(await service.decide(q, record=False)).matches[0] for q in (english, german)]
+    assert after[0].score != pytest.approx(before[0].score, abs=1e-6)
+    assert after[1].score == pytest.approx(before[1].score, abs=1e-6)
 
 
 async def test_processes_that_start_together_fit_the_head_once_and_all_use_it(

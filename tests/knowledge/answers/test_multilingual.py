@@ -150,3 +150,16 @@ def test_the_head_also_learns_each_variant_in_the_shapes_of_questions(embedder):
     # an English question's head row has no e5 part, as the last view
     english = embedder.as_queries(["Can I pay with PayPal?"], joined[1:]).head[0]
     assert english[:896].any() and not english[896:].any()
+
+
+def test_english_questions_head_is_trained_on_rows_without_e5(embedder):
+    joined = embedder.encode(["Kann ich mit PayPal bezahlen?", "Can I pay with PayPal?"])
+    stored, (minilm, use) = embedder.english_head_rows(joined)
+    for rows in (stored, minilm, use):
+        assert np.allclose(np.linalg.norm(rows, axis=1), 1.0) and not rows[:, 896:].any()
+    assert stored[:, :384].any(axis=1).all() and stored[:, 384:896].any(axis=1).all()
+    # as an English question's head row (its cosine row) weighs MiniLM and USE
+    english = embedder.as_queries(["Can I pay with PayPal?"], joined[1:]).head[0]
+    assert float(stored[1] @ english / np.linalg.norm(english)) > 0.8
+    assert Embedder(KnowledgeSettings().model_path(),
+                    encoders=("minilm", "use")).english_head_rows(joined[:, :896]) is None
