@@ -256,9 +256,10 @@ class Embedder:
         HEAD_ONLY encoder also MiniLM with the cosine's encoders together, the
         shape of an English question's head row (e5 does not encode it). Each
         view has the other encoders' parts zeroed and unit length. Without that
-        last view, English retail questions answered right at once fell from
-        83.3% to 78.4%; with USE and e5 together as a view instead of e5 alone,
-        German FAQ top-1 fell from 0.930 to 0.923 (docs/knowledge.md)."""
+        last view, German retail questions answered right at once fell from
+        82.9% to 79.3%; with USE and e5 together as a view instead of e5 alone,
+        German FAQ top-1 fell from 0.930 to 0.923 (docs/knowledge.md). English
+        questions' own head: english_head_rows."""
         if len(self._parts) == 1:
             return []
         n = len(self._parts)

@@ -188,7 +188,8 @@ def fit_thresholds(embeddings: np.ndarray, labels: np.ndarray, n_articles: int,
                       for (known, *_), rule in zip(pooled, rules, strict=True)]
     best = int(np.argmax(answered_right))  # the first on a tie
     _, _, known, other = pooled[best]
-    answer, lead = _answer_rule(known, golds, other, targets)
+    mixed_in = spelling is not None and targets.lexical > 0
+    answer, lead = _answer_rule(known, golds, other, targets) if mixed_in else rules[best]
     clarify = _clarify_threshold(known, golds, answer, targets)
     return targets.blends[best], Thresholds(answer, clarify, targets.margin,
                                             targets.max_options, lead)
