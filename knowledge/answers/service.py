@@ -43,8 +43,9 @@ from knowledge.topics import count_answer
 log = logging.getLogger(__name__)
 
 _HEAD_TTL_S = 30 * 24 * 3600
-# Fitting the seed's two heads takes ~16 s on a quiet machine; a process that dies while fitting holds
-# the others back for at most this long (they answer by cosine meanwhile).
+# Fitting the seed's two heads takes ~16 s on a quiet machine; a process that
+# dies while fitting holds the others back for at most this long (they answer
+# by cosine meanwhile).
 _FIT_CLAIM_TTL_S = 180
 _FIT_POLL_S = 0.5
 # Bump when how questions are encoded or weighted changes: a cached head fitted
