@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import pytest
 
+from core.redis import binary_of
 from core.settings import KnowledgeSettings
 from knowledge import VersionConflict
 from knowledge.answers import service as service_module
@@ -21,10 +22,25 @@ def embedder():
     return Embedder(KnowledgeSettings().model_path())
 
 
+# The seed's fitted heads (Redis key -> value), fitted by the first test that
+# needs them and put into every later test's empty database: most tests here
+# need a learned head, not a fit of their own (~16 s each). The tests of fitting
+# itself (refit after a publish, one fit for processes that start together)
+# still fit.
+_SEED_HEADS: dict[str, bytes] = {}
+
+
 @pytest.fixture
 async def service(redis, embedder):
+    binary = binary_of(redis)
+    for key, raw in _SEED_HEADS.items():
+        await binary.set(key, raw)
     service = KnowledgeService(redis, embedder, KnowledgeSettings())
     assert await service.learned()  # answers below go through the learned head
+    if not _SEED_HEADS:
+        async for key in redis.scan_iter("fd:{kb}:head:*"):
+            if not key.endswith(":fitting"):
+                _SEED_HEADS[key] = await binary.get(key)
     return service
 
 
