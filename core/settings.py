@@ -187,6 +187,9 @@ class KnowledgeSettings(BaseSettings):
     # held-out variants right is used (the first on a tie)
     kb_head_blends: tuple[float, ...] = (0.5, 0.3, 0.7)
     kb_head_regularisation: float = Field(default=10.0, gt=0)  # sklearn C
+    # sklearn C of the head with e5, when English questions have a head of their
+    # own (the one above): chosen on the German dev sets (docs/knowledge.md#e5-in-the-head)
+    kb_head_regularisation_e5: float = Field(default=20.0, gt=0)
     kb_head_margin: float = Field(default=0.05, ge=0, le=1)  # runner-up closer: clarify
     kb_target_wrong_rate: float = Field(default=0.02, ge=0, le=1)
     kb_target_unknown_answered_rate: float = Field(default=0.10, ge=0, le=1)

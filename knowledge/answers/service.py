@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from redis.asyncio import Redis
@@ -149,7 +149,8 @@ class KnowledgeService:
 
     async def _learn(self, index: VariantIndex) -> None:
         targets = self._targets()
-        sha = _content_sha(index, targets)
+        e5_regularisation = self._settings.kb_head_regularisation_e5
+        sha = _content_sha(index, targets, e5_regularisation)
         key = self._keys.kb_head(self._embedder.name, sha)
         fitting = self._keys.kb_head_fitting(self._embedder.name, sha)
         try:
@@ -164,7 +165,7 @@ class KnowledgeService:
                                          ex=_FIT_CLAIM_TTL_S):
                     try:
                         fits = await asyncio.to_thread(_fit, index, targets, self._embedder,
-                                                       spelling)
+                                                       spelling, e5_regularisation)
                         await self._binary.set(key, dump_all(fits), ex=_HEAD_TTL_S)
                     finally:
                         await self._redis.delete(fitting)
@@ -287,9 +288,10 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _content_sha(index: VariantIndex, targets: CalibrationTargets) -> str:
+def _content_sha(index: VariantIndex, targets: CalibrationTargets,
+                 e5_regularisation: float | None = None) -> str:
     """Same articles, variants and targets: same head (answers do not enter it)."""
-    h = hashlib.sha256(repr((_HEAD_VERSION, targets)).encode())
+    h = hashlib.sha256(repr((_HEAD_VERSION, targets, e5_regularisation)).encode())
     for article_id in index.order:
         h.update(repr((article_id, index.articles[article_id].all_questions())).encode())
     return h.hexdigest()[:32]
@@ -301,15 +303,22 @@ def _spelling(index: VariantIndex, embedder: Embedder) -> LexicalIndex:
 
 
 def _fit(index: VariantIndex, targets: CalibrationTargets, embedder: Embedder,
-         spelling: LexicalIndex | None) -> dict[str, Fitted]:
+         spelling: LexicalIndex | None, e5_regularisation: float | None = None
+         ) -> dict[str, Fitted]:
     """CPU-bound: runs in a worker thread, never on the event loop. Every
     question's head, and English questions' own when the embedder gives them one
     (Embedder.english_head_rows); each calibrated on all held-out variants,
-    asked as customers' questions would be (weighted per encoder)."""
+    asked as customers' questions would be (weighted per encoder). The head with
+    e5 is fitted with `e5_regularisation` (sklearn C) when English questions
+    have their own: fitted more closely (C 20 instead of 10), it answered more
+    German questions right on every German set (docs/knowledge.md#e5-in-the-head)."""
     queries = embedder.as_queries(index.questions, index.embeddings)
-    fits = {_ANY: _fit_one(index, targets, spelling, queries, index.embeddings,
-                           embedder.head_views(index.embeddings))}
     english = embedder.english_head_rows(index.embeddings)
+    with_e5 = targets
+    if english is not None and e5_regularisation is not None:
+        with_e5 = replace(targets, regularisation=e5_regularisation)
+    fits = {_ANY: _fit_one(index, with_e5, spelling, queries, index.embeddings,
+                           embedder.head_views(index.embeddings))}
     if english is not None:
         stored, alone = english
         # an English head row is its cosine row (no HEAD_ONLY part)

@@ -9,7 +9,10 @@ import pytest
 
 from bot.bench.kb import evaluate
 from core.settings import KnowledgeSettings
+from knowledge.answers import service as service_module
 from knowledge.answers.embedder import Embedder
+from knowledge.answers.head import CalibrationTargets
+from knowledge.answers.index import VariantIndex
 from knowledge.answers.service import KnowledgeService
 from knowledge.models import Article, ArticleText
 
@@ -163,3 +166,18 @@ def test_english_questions_head_is_trained_on_rows_without_e5(embedder):
     assert float(stored[1] @ english / np.linalg.norm(english)) > 0.8
     assert Embedder(KnowledgeSettings().model_path(),
                     encoders=("minilm", "use")).english_head_rows(joined[:, :896]) is None
+
+
+def test_the_head_with_e5_is_fitted_with_its_own_regularisation(embedder):
+    articles = [Article(id=f"a{i}", title=f"a{i}", answer="-",
+                        questions=(f"question {i} about topic {i}", f"topic {i} please",
+                                   f"Frage {i} zum Thema {i}", f"was ist mit Thema {i}?"))
+                for i in range(12)]
+    index = VariantIndex(articles, embedder.encode(VariantIndex.variants(articles)))
+    targets = CalibrationTargets(blends=(0.5,), regularisation=10.0, margin=0.05, max_options=3,
+                                 wrong_rate=0.02, unknown_answered_rate=0.1,
+                                 resolvable_clarified=0.97)
+    loose, tight = (service_module._fit(index, targets, embedder, None, c) for c in (20.0, 2.0))
+    # the English head keeps the common C; the head with e5 follows its own
+    np.testing.assert_array_equal(loose["english"].head.weights, tight["english"].head.weights)
+    assert np.linalg.norm(loose["any"].head.weights) > np.linalg.norm(tight["any"].head.weights)
