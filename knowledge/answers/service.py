@@ -253,16 +253,13 @@ class KnowledgeService:
         texts = readings(message)
         queries, english, spelling = await asyncio.to_thread(self._read, scoring, texts)
         k = max(5, self._settings.clarify_max_options)
-        best: tuple[list[Match], Thresholds] | None = None
+        scored = []
         for i in range(len(texts)):
             head, thresholds = scoring.for_question(bool(english[i]))
-            matches = scoring.index.search(queries.cosine[i], k=k, head=head,
-                                           spelling=spelling[i], head_vector=queries.head[i])
-            if best is None or (matches[0].score if matches else -1.0) > (
-                    best[0][0].score if best[0] else -1.0):
-                best = matches, thresholds
-        assert best is not None  # readings() always gives the message itself
-        return best
+            scored.append((scoring.index.search(queries.cosine[i], k=k, head=head,
+                                                spelling=spelling[i],
+                                                head_vector=queries.head[i]), thresholds))
+        return max(scored, key=lambda found: found[0][0].score if found[0] else -1.0)
 
     def _read(self, scoring: Scoring, texts: list[str]
               ) -> tuple[Queries, np.ndarray, list[np.ndarray | None]]:
