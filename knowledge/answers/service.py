@@ -43,7 +43,7 @@ from knowledge.topics import count_answer
 log = logging.getLogger(__name__)
 
 _HEAD_TTL_S = 30 * 24 * 3600
-# Fitting the seed's two heads takes ~16 s on a quiet machine; a process that
+# Fitting the seed's two heads takes ~15 s on a quiet machine; a process that
 # dies while fitting holds the others back for at most this long (they answer
 # by cosine meanwhile).
 _FIT_CLAIM_TTL_S = 180
