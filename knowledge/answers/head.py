@@ -320,15 +320,6 @@ def _clarify_threshold(known: np.ndarray, gold: np.ndarray, answer: float,
     return float(min(answer, np.floor(threshold * 100) / 100))
 
 
-def dump(head: ArticleHead, thresholds: Thresholds) -> bytes:
-    return dump_all({"": Fitted(head, thresholds)})
-
-
-def load(raw: bytes) -> tuple[ArticleHead, Thresholds]:
-    fitted = load_all(raw)[""]
-    return fitted.head, fitted.thresholds
-
-
 def dump_all(fits: dict[str, Fitted]) -> bytes:
     """Heads and their thresholds by name, as one value (one Redis key: a reader
     never gets one without the other)."""

@@ -10,11 +10,9 @@ from knowledge.answers.head import (
     CalibrationTargets,
     Fitted,
     blended_scores,
-    dump,
     dump_all,
     fit_head,
     fit_thresholds,
-    load,
     load_all,
     training_rows,
 )
@@ -26,6 +24,12 @@ from knowledge.models import Article
 TARGETS = CalibrationTargets(blends=(0.5,), regularisation=10.0, margin=0.05, max_options=3,
                              wrong_rate=0.02, unknown_answered_rate=0.10,
                              resolvable_clarified=0.97)
+
+
+def round_trip(head, thresholds):
+    """A head and its thresholds through the bytes kept in Redis."""
+    fitted = load_all(dump_all({"any": Fitted(head, thresholds)}))["any"]
+    return fitted.head, fitted.thresholds
 
 
 def unit(rows) -> np.ndarray:
@@ -121,7 +125,7 @@ def test_held_out_articles_stand_in_for_questions_the_knowledge_base_cannot_answ
 def test_a_head_survives_the_round_trip_through_redis_bytes():
     x, y, _ = clusters(4, 5, 0.3, seed=5)
     head = fit_head(x, y, 4, regularisation=10.0, blend=0.3)
-    again, thresholds = load(dump(head, Thresholds(0.7, 0.5, 0.05, 3)))
+    again, thresholds = round_trip(head, Thresholds(0.7, 0.5, 0.05, 3))
     assert thresholds == Thresholds(0.7, 0.5, 0.05, 3) and again.blend == pytest.approx(0.3)
     np.testing.assert_allclose(again.probabilities(x), head.probabilities(x), rtol=1e-6)
 
@@ -175,7 +179,7 @@ def test_a_fitted_lead_survives_the_round_trip_through_redis_bytes():
     x, y, _ = clusters(4, 5, 0.3, seed=5)
     head = fit_head(x, y, 4, regularisation=10.0)
     thresholds = Thresholds(0.7, 0.5, 0.05, 3, lead=0.21)
-    assert load(dump(head, thresholds))[1] == thresholds
+    assert round_trip(head, thresholds)[1] == thresholds
 
 
 def test_pooled_hold_outs_make_the_fitted_threshold_depend_less_on_which_articles_are_held_out():
@@ -212,7 +216,7 @@ def test_a_question_only_one_encoder_sees_is_told_apart_once_the_head_learned_ea
 def test_the_share_of_spelling_survives_the_round_trip_through_redis_bytes():
     x, y, _ = clusters(4, 5, 0.3, seed=5)
     head = fit_head(x, y, 4, regularisation=10.0, blend=0.3, lexical=0.3)
-    assert load(dump(head, Thresholds(0.7, 0.5, 0.05, 3)))[0].lexical == pytest.approx(0.3)
+    assert round_trip(head, Thresholds(0.7, 0.5, 0.05, 3))[0].lexical == pytest.approx(0.3)
 
 
 def test_the_calibration_scores_held_out_variants_with_the_spelling_mixed_in():
